@@ -1,0 +1,195 @@
+import { execFile, spawn } from "node:child_process";
+import { access, constants, mkdir, open, rename } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { APT_PACKAGES, cacheDir, HELM_VERSION, KUBERNETES_VERSION } from "./versions.ts";
+
+const execFileAsync = promisify(execFile);
+
+/** Absolute paths of the binaries the integration tests run. */
+export interface Parts {
+  "kube-apiserver": string;
+  etcd: string;
+  dockerd: string;
+  helm: string;
+  busybox: string;
+}
+
+export class MissingPartError extends Error {
+  override name = "MissingPartError";
+}
+
+const here = import.meta.dirname;
+
+async function isExecutable(path: string): Promise<boolean> {
+  try {
+    await access(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function which(name: string, extraDirs: readonly string[] = []): Promise<string | undefined> {
+  const dirs = [...(process.env.PATH ?? "").split(":"), ...extraDirs].filter(Boolean);
+  for (const dir of dirs) {
+    const candidate = join(dir, name);
+    if (await isExecutable(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/**
+ * True when the ELF file has no program interpreter, i.e. is statically linked.
+ * A container image made from it needs no libc; Debian's dynamic `busybox` would not run there.
+ */
+export async function isStaticElf(path: string): Promise<boolean> {
+  const file = await open(path, "r");
+  try {
+    const header = Buffer.alloc(64);
+    await file.read(header, 0, 64, 0);
+    if (header.readUInt32BE(0) !== 0x7f454c46 || header[4] !== 2 || header[5] !== 1) {
+      throw new Error(`${path} is not a 64-bit little-endian ELF file`);
+    }
+    const programHeaderOffset = Number(header.readBigUInt64LE(32));
+    const entrySize = header.readUInt16LE(54);
+    const entries = header.readUInt16LE(56);
+    const table = Buffer.alloc(entrySize * entries);
+    await file.read(table, 0, table.length, programHeaderOffset);
+    const PT_INTERP = 3;
+    for (let i = 0; i < entries; i++) {
+      if (table.readUInt32LE(i * entrySize) === PT_INTERP) return false;
+    }
+    return true;
+  } finally {
+    await file.close();
+  }
+}
+
+function log(message: string): void {
+  process.stderr.write(`testenv: ${message}\n`);
+}
+
+async function run(
+  command: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<void> {
+  const child = spawn(command, args, { stdio: ["ignore", "inherit", "inherit"], env });
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("exit", resolve);
+  });
+  if (code !== 0) throw new Error(`${command} ${args.join(" ")} exited with ${code}`);
+}
+
+const aptHint = `install them with: sudo apt-get install -y ${APT_PACKAGES.join(" ")}`;
+
+async function findAptParts(): Promise<Pick<Parts, "etcd" | "dockerd" | "busybox"> | string[]> {
+  const sbin = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+  const etcd = await which("etcd", sbin);
+  const dockerd = await which("dockerd", sbin);
+  const busybox = (await which("busybox", sbin)) ?? undefined;
+  const missing: string[] = [];
+  if (!etcd) missing.push("etcd (Debian package etcd-server)");
+  if (!dockerd) missing.push("dockerd (Debian package docker.io)");
+  if (!busybox) missing.push("busybox (Debian package busybox-static)");
+  else if (!(await isStaticElf(busybox))) {
+    missing.push(
+      `a static busybox (${busybox} is dynamically linked; Debian package busybox-static replaces it)`,
+    );
+  }
+  if (missing.length > 0 || !etcd || !dockerd || !busybox) return missing;
+  return { etcd, dockerd, busybox };
+}
+
+async function installAptPackages(): Promise<void> {
+  if (process.getuid?.() !== 0 || !(await which("apt-get"))) {
+    throw new MissingPartError(`cannot install Debian packages here (not root, or no apt-get); ${aptHint}`);
+  }
+  log(`installing ${APT_PACKAGES.join(" ")} with apt-get`);
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  await run("apt-get", ["update", "-qq"], env);
+  await run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...APT_PACKAGES], env);
+}
+
+async function buildKubeApiserver(): Promise<string> {
+  const bin = join(cacheDir(), `kube-apiserver-${KUBERNETES_VERSION}`, "kube-apiserver");
+  if (await isExecutable(bin)) return bin;
+  if (!(await which("go"))) {
+    throw new MissingPartError(
+      `kube-apiserver ${KUBERNETES_VERSION} is not built and 'go' is not on PATH; install Go 1.25+ and rerun 'npm run testenv'`,
+    );
+  }
+  log(`building kube-apiserver ${KUBERNETES_VERSION} from Go modules (first run only, several minutes)`);
+  const started = Date.now();
+  const { stdout } = await execFileAsync(join(here, "build-kube-apiserver.sh"), [KUBERNETES_VERSION], {
+    env: { ...process.env, DIND_K8S_CACHE: cacheDir() },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  log(`built ${stdout.trim()} in ${Math.round((Date.now() - started) / 1000)} s`);
+  return bin;
+}
+
+async function buildHelm(): Promise<string> {
+  const dir = join(cacheDir(), `helm-${HELM_VERSION}`);
+  const bin = join(dir, "helm");
+  if (await isExecutable(bin)) return bin;
+  if (!(await which("go"))) {
+    throw new MissingPartError(
+      `helm ${HELM_VERSION} is not built and 'go' is not on PATH; install Go and rerun`,
+    );
+  }
+  log(`building helm ${HELM_VERSION} with go install (first run only)`);
+  const staging = `${dir}.partial`;
+  await mkdir(staging, { recursive: true });
+  await run(
+    "go",
+    [
+      "install",
+      "-trimpath",
+      `-ldflags=-s -w -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION} -X helm.sh/helm/v3/internal/version.gitTreeState=clean`,
+      `helm.sh/helm/v3/cmd/helm@${HELM_VERSION}`,
+    ],
+    { ...process.env, GOBIN: staging, CGO_ENABLED: "0" },
+  );
+  await rename(staging, dir);
+  return bin;
+}
+
+/**
+ * Finds every part, installing or building what is missing when `install` is set.
+ * Throws MissingPartError naming each missing part and how to get it.
+ */
+export async function prepareParts({ install }: { install: boolean }): Promise<Parts> {
+  let apt = await findAptParts();
+  if (Array.isArray(apt) && install) {
+    log(`missing: ${apt.join(", ")}`);
+    await installAptPackages();
+    apt = await findAptParts();
+  }
+  if (Array.isArray(apt)) {
+    throw new MissingPartError(`missing test environment parts: ${apt.join("; ")}; ${aptHint}`);
+  }
+  const [kubeApiserver, helm] = install
+    ? [await buildKubeApiserver(), await buildHelm()]
+    : [
+        join(cacheDir(), `kube-apiserver-${KUBERNETES_VERSION}`, "kube-apiserver"),
+        join(cacheDir(), `helm-${HELM_VERSION}`, "helm"),
+      ];
+  for (const [name, path] of [
+    ["kube-apiserver", kubeApiserver],
+    ["helm", helm],
+  ] as const) {
+    if (!(await isExecutable(path))) {
+      throw new MissingPartError(`${name} is not built at ${path}; run 'npm run testenv' to build it`);
+    }
+  }
+  return {
+    "kube-apiserver": kubeApiserver,
+    etcd: apt.etcd,
+    dockerd: apt.dockerd,
+    helm,
+    busybox: apt.busybox,
+  };
+}

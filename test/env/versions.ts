@@ -1,0 +1,14 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
+
+/** Pinned versions of the parts the integration tests run. Bump here; the cache is keyed by these. */
+export const KUBERNETES_VERSION = "v1.35.4";
+export const HELM_VERSION = "v3.22.0";
+
+/** Debian packages that provide the remaining parts. */
+export const APT_PACKAGES = ["etcd-server", "docker.io", "busybox-static"] as const;
+
+/** Where Go-built binaries are cached across runs (override with DIND_K8S_CACHE). */
+export function cacheDir(): string {
+  return process.env.DIND_K8S_CACHE ?? join(homedir(), ".cache", "dind-k8s");
+}
