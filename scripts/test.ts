@@ -1,0 +1,53 @@
+// `npm test`: lint + type check, then every vitest project (unit and integration) in one run,
+// then one closing line `tests: N passed, N failed, N skipped` so CI logs say what ran.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+function step(command: string, args: string[]): number {
+  const result = spawnSync(command, args, { stdio: "inherit" });
+  if (result.error) throw result.error;
+  return result.status ?? 1;
+}
+
+if (step("npx", ["biome", "check", "."]) !== 0 || step("npx", ["tsc", "--noEmit", "-p", "."]) !== 0) {
+  process.stdout.write("lint failed: run 'npm run format' for formatting, fix the rest by hand\n");
+  process.exit(1);
+}
+
+const reportDir = mkdtempSync(join(tmpdir(), "dind-k8s-test-report-"));
+const reportFile = join(reportDir, "vitest.json");
+const status = step("npx", [
+  "vitest",
+  "run",
+  "--reporter=default",
+  "--reporter=json",
+  `--outputFile.json=${reportFile}`,
+  ...process.argv.slice(2),
+]);
+
+interface VitestJsonReport {
+  numPassedTests: number;
+  numFailedTests: number;
+  numPendingTests: number;
+  numTodoTests: number;
+  numTotalTests: number;
+}
+try {
+  const report = JSON.parse(readFileSync(reportFile, "utf8")) as VitestJsonReport;
+  const skipped = report.numPendingTests + report.numTodoTests;
+  process.stdout.write(
+    `tests: ${report.numPassedTests} passed, ${report.numFailedTests} failed, ${skipped} skipped\n`,
+  );
+  if (report.numTotalTests === 0) {
+    process.stdout.write("no test ran: that is a failure\n");
+    process.exit(1);
+  }
+} catch {
+  process.stdout.write("tests: no report was written (vitest failed before running tests)\n");
+  process.exit(status === 0 ? 1 : status);
+} finally {
+  rmSync(reportDir, { recursive: true, force: true });
+}
+process.exit(status);

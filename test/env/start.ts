@@ -1,0 +1,61 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startCluster } from "./cluster.ts";
+import type { Daemon } from "./daemon.ts";
+import { importBusyboxImage, startDockerd } from "./docker.ts";
+import { prepareParts } from "./parts.ts";
+import type { TestEnv } from "./types.ts";
+
+export interface StartedTestEnv {
+  env: TestEnv;
+  stop(): Promise<void>;
+}
+
+/**
+ * Prepares the parts (building what is missing when `install`), then starts etcd, kube-apiserver
+ * and dockerd under one temp dir. `stop()` stops them all and removes the dir.
+ */
+export async function startTestEnv({ install }: { install: boolean }): Promise<StartedTestEnv> {
+  const parts = await prepareParts({ install });
+  const runDir = await mkdtemp(join(process.env.DIND_K8S_RUN_DIR ?? tmpdir(), "dind-k8s-testenv-"));
+  const daemons: Daemon[] = [];
+  const stop = async () => {
+    // Reverse start order: dockerd first, then the apiserver, then etcd.
+    for (const daemon of daemons.reverse()) await daemon.stop();
+    if (process.env.DIND_K8S_KEEP_RUN_DIR) {
+      process.stderr.write(`testenv: kept ${runDir}\n`);
+    } else {
+      await rm(runDir, { recursive: true, force: true, maxRetries: 3 });
+    }
+  };
+  try {
+    const [cluster, docker] = await Promise.all([
+      startCluster({ etcd: parts.etcd, kubeApiserver: parts["kube-apiserver"] }, runDir).then((started) => {
+        daemons.push(...started.daemons);
+        return started;
+      }),
+      startDockerd(parts.dockerd, runDir).then((started) => {
+        daemons.push(started.daemon);
+        return started;
+      }),
+    ]);
+    const busyboxImage = await importBusyboxImage(parts.busybox, docker.socketPath, runDir);
+    const env: TestEnv = {
+      runDir,
+      parts,
+      kube: {
+        server: cluster.server,
+        caPem: cluster.caPem,
+        adminToken: cluster.adminToken,
+        adminKubeconfigPath: cluster.adminKubeconfigPath,
+        version: cluster.version,
+      },
+      docker: { host: `unix://${docker.socketPath}`, socketPath: docker.socketPath, busyboxImage },
+    };
+    return { env, stop };
+  } catch (error: unknown) {
+    await stop();
+    throw error;
+  }
+}
