@@ -1,0 +1,146 @@
+// Rules across keys (exactly one of org/repo, minIdle ≤ maxRunners, storage that works under kata …). They run
+// on the raw input next to the schema, even when some other key is malformed, so one run lists every problem.
+import type { Problem } from "./problems.ts";
+
+type Raw = Record<string, unknown>;
+
+function mapping(value: unknown): Raw | undefined {
+  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Raw) : undefined;
+}
+
+function has(object: Raw, key: string): boolean {
+  return object[key] !== undefined;
+}
+
+function exactlyOne(
+  object: Raw,
+  path: (string | number)[],
+  keys: string[],
+  problems: Problem[],
+  why: string,
+) {
+  const present = keys.filter((k) => has(object, k));
+  if (present.length === 1) return;
+  const names = keys.join(" or ");
+  problems.push({
+    path,
+    message:
+      present.length === 0
+        ? `required: set ${names} (${why})`
+        : `set only one of ${present.join(", ")} (${why})`,
+  });
+}
+
+function checkGithub(github: Raw, problems: Problem[]) {
+  exactlyOne(github, ["github"], ["org", "repo"], problems, "where the runners register");
+  exactlyOne(github, ["github"], ["webhookSecretFile", "webhookSecretEnv"], problems, "the webhook secret");
+  const auth = mapping(github.auth);
+  if (auth === undefined) return;
+  const appKeys = ["appId", "installationId", "privateKeyFile", "privateKeyEnv"].filter((k) => has(auth, k));
+  const tokenKeys = ["tokenFile", "tokenEnv"].filter((k) => has(auth, k));
+  if (appKeys.length > 0 && tokenKeys.length > 0) {
+    problems.push({
+      path: ["github", "auth"],
+      message: `use a GitHub App (${appKeys.join(", ")}) or a token (${tokenKeys.join(", ")}), not both`,
+    });
+    return;
+  }
+  if (tokenKeys.length > 0) {
+    exactlyOne(auth, ["github", "auth"], ["tokenFile", "tokenEnv"], problems, "the token");
+    return;
+  }
+  if (appKeys.length === 0) {
+    problems.push({
+      path: ["github", "auth"],
+      message: "required: appId with privateKeyFile (a GitHub App), or tokenFile (a personal access token)",
+    });
+    return;
+  }
+  if (!has(auth, "appId"))
+    problems.push({ path: ["github", "auth", "appId"], message: "required: the App's id" });
+  exactlyOne(
+    auth,
+    ["github", "auth"],
+    ["privateKeyFile", "privateKeyEnv"],
+    problems,
+    "the App's private key",
+  );
+}
+
+const STORAGE_TYPES = ["emptyDir", "memory", "ephemeralVolume", "loopDisk"];
+const KATA_STORAGE = ["loopDisk", "memory"];
+
+function checkRunnerSet(set: Raw, index: number, problems: Problem[]) {
+  const path = ["runnerSets", index];
+  const count = (value: unknown): value is number => Number.isInteger(value) && (value as number) >= 0;
+  if (count(set.maxRunners) && count(set.minIdle) && set.minIdle > set.maxRunners) {
+    problems.push({
+      path: [...path, "minIdle"],
+      message: `expected at most maxRunners (${set.maxRunners}), got ${set.minIdle}`,
+    });
+  }
+  const profile = mapping(set.runtime)?.profile ?? "privileged";
+  const storageType = mapping(set.storage)?.type;
+  const knownType = STORAGE_TYPES.includes(String(storageType));
+  if (profile === "kata" && knownType && !KATA_STORAGE.includes(String(storageType))) {
+    problems.push({
+      path: [...path, "storage", "type"],
+      message: `expected "loopDisk" or "memory" under the kata profile, got ${JSON.stringify(storageType)} (virtio-fs volumes can't be an overlay upper layer)`,
+    });
+  }
+  if ((profile === "sysbox" || profile === "rootless") && storageType === "loopDisk") {
+    problems.push({
+      path: [...path, "storage", "type"],
+      message: `loopDisk needs a privileged dind (it mounts a loop device); the ${profile} profile isn't: use emptyDir, memory or ephemeralVolume`,
+    });
+  }
+  const args = mapping(set.dind)?.args;
+  if (Array.isArray(args)) {
+    args.forEach((arg, i) => {
+      if (typeof arg === "string" && /^(-H|--host)(=|$)/.test(arg)) {
+        problems.push({
+          path: [...path, "dind", "args", i],
+          message: `expected no --host argument, got ${JSON.stringify(arg)}: dind-k8s sets the unix socket and never opens TCP`,
+        });
+      }
+    });
+  }
+}
+
+export function checkRules(input: unknown): Problem[] {
+  const problems: Problem[] = [];
+  const root = mapping(input);
+  if (root === undefined) return problems;
+  const github = mapping(root.github);
+  if (github !== undefined) checkGithub(github, problems);
+  if (!Array.isArray(root.runnerSets)) return problems;
+
+  const firstWithName = new Map<string, number>();
+  const firstWithLabels = new Map<string, number>();
+  root.runnerSets.forEach((value, index) => {
+    const set = mapping(value);
+    if (set === undefined) return;
+    checkRunnerSet(set, index, problems);
+    if (typeof set.name === "string") {
+      const earlier = firstWithName.get(set.name);
+      if (earlier === undefined) firstWithName.set(set.name, index);
+      else
+        problems.push({
+          path: ["runnerSets", index, "name"],
+          message: `expected a unique name, got ${JSON.stringify(set.name)} again (runnerSets[${earlier}] has it)`,
+        });
+    }
+    if (Array.isArray(set.labels) && set.labels.every((l) => typeof l === "string")) {
+      // Labels match case-insensitively on GitHub; two sets with one label set would race for the same jobs.
+      const key = [...new Set(set.labels.map((l: string) => l.toLowerCase()))].sort().join(",");
+      const earlier = firstWithLabels.get(key);
+      if (earlier === undefined) firstWithLabels.set(key, index);
+      else
+        problems.push({
+          path: ["runnerSets", index, "labels"],
+          message: `expected a label set no other runner set has, got the labels of runnerSets[${earlier}]`,
+        });
+    }
+  });
+  return problems;
+}

@@ -1,0 +1,225 @@
+// The one description of the configuration file. The validator (config.ts) and the chart's values.schema.json
+// (scripts/gen-schema.ts) are both generated from it, so they cannot drift apart.
+import { z } from "zod";
+import {
+  DEFAULT_DIND_IMAGE,
+  DEFAULT_LOOP_DISK_SIZE,
+  DEFAULT_RUNNER_DOCKER_GID,
+  DEFAULT_RUNNER_IMAGE,
+} from "./defaults.ts";
+import {
+  absolutePath,
+  dnsLabel,
+  dnsSubdomain,
+  envVarName,
+  httpUrl,
+  image,
+  list,
+  matching,
+  oneOf,
+  quantity,
+  strictObject,
+  stringMap,
+  text,
+  wholeNumber,
+} from "./primitives.ts";
+
+/** Runner set names become Pod name prefixes: 40 leaves room for `-<job id>-<attempt>` within 63. */
+export const RUNNER_SET_NAME_MAX = 40;
+
+const githubAuth = strictObject({
+  appId: wholeNumber(1).optional().describe("GitHub App id (App authentication)."),
+  installationId: wholeNumber(1)
+    .optional()
+    .describe("Installation id of the App; looked up from the org or repo when omitted."),
+  privateKeyFile: absolutePath().optional().describe("File holding the App's PEM private key."),
+  privateKeyEnv: envVarName().optional().describe("Environment variable holding the App's PEM private key."),
+  tokenFile: absolutePath()
+    .optional()
+    .describe("File holding a personal access token (instead of an App). Needs admin:org or repo scope."),
+  tokenEnv: envVarName().optional().describe("Environment variable holding a personal access token."),
+}).describe(
+  "How the scaler authenticates to GitHub: appId + privateKeyFile|privateKeyEnv, or tokenFile|tokenEnv. Secrets are read from files or the environment, never written here.",
+);
+
+const github = strictObject({
+  url: httpUrl()
+    .default("https://github.com")
+    .describe("https://github.com, or the URL of a GitHub Enterprise Server (GHES)."),
+  org: matching(/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/, "a GitHub organization name")
+    .optional()
+    .describe("Organization whose runners these are (set org or repo, not both)."),
+  repo: matching(/^[A-Za-z0-9][A-Za-z0-9-]{0,38}\/[A-Za-z0-9._-]{1,100}$/, "owner/name of a repository")
+    .optional()
+    .describe("owner/name of the one repository whose runners these are (set org or repo, not both)."),
+  runnerGroup: text()
+    .optional()
+    .describe("Runner group the runners join (organization runners only); the default group when omitted."),
+  auth: githubAuth,
+  webhookSecretFile: absolutePath().optional().describe("File holding the webhook secret."),
+  webhookSecretEnv: envVarName().optional().describe("Environment variable holding the webhook secret."),
+}).describe("Where the runners register and how the scaler talks to GitHub.");
+
+const kubernetes = strictObject({
+  namespace: dnsLabel().describe("Namespace the runner Pods and their Secrets are created in."),
+  sidecars: oneOf(["auto", "native", "legacy"])
+    .default("auto")
+    .describe(
+      "native: dind is a native sidecar (init container with restartPolicy Always, Kubernetes ≥ 1.29). legacy: dind is a plain container that stops when the runner exits. auto: native when the apiserver is ≥ 1.29.",
+    ),
+}).describe("The cluster side.");
+
+const resources = strictObject({
+  requests: z.record(z.string(), quantity()).optional(),
+  limits: z.record(z.string(), quantity()).optional(),
+}).describe("Container resources, as in a Pod spec (cpu, memory, ephemeral-storage …).");
+
+const envVar = strictObject({ name: envVarName(), value: z.string() });
+
+const runner = strictObject({
+  image: image().default(DEFAULT_RUNNER_IMAGE).describe("The actions/runner image (or one built from it)."),
+  imagePullPolicy: oneOf(["Always", "IfNotPresent", "Never"]).optional(),
+  resources: resources.optional(),
+  env: list(envVar, "a list of {name, value}")
+    .optional()
+    .describe("Extra environment for the runner container."),
+  dockerGid: wholeNumber(0)
+    .default(DEFAULT_RUNNER_DOCKER_GID)
+    .describe(
+      "Group id of the docker group in the runner image; dockerd gives its socket to this group (123 in ghcr.io/actions/actions-runner).",
+    ),
+})
+  .prefault({})
+  .describe("The runner container.");
+
+const dind = strictObject({
+  image: image()
+    .optional()
+    .describe(
+      `The Docker-in-Docker image; ${DEFAULT_DIND_IMAGE} (or its -dind-rootless variant for rootless).`,
+    ),
+  imagePullPolicy: oneOf(["Always", "IfNotPresent", "Never"]).optional(),
+  resources: resources.optional(),
+  args: list(z.string(), "a list of dockerd arguments")
+    .default([])
+    .describe("Extra dockerd arguments, appended after the ones dind-k8s sets. TCP hosts are refused."),
+  mtu: z
+    .union([z.literal("auto"), wholeNumber(68, 65535)], {
+      error: (issue) =>
+        issue.input === undefined ? undefined : `expected "auto" or a whole number from 68 to 65535`,
+    })
+    .default("auto")
+    .describe(
+      "MTU for the daemon's bridge and its user-defined networks. auto: the Pod's eth0 MTU, read when dind starts.",
+    ),
+  registryMirrors: list(httpUrl(), "a list of registry mirror URLs")
+    .default([])
+    .describe(
+      "Docker Hub pull-through mirrors, passed as dockerd --registry-mirror. docker build (BuildKit inside dockerd) uses them too; a buildx docker-container builder has its own buildkitd and needs them in its buildkitd.toml.",
+    ),
+})
+  .prefault({})
+  .describe("The dind sidecar.");
+
+const storage = z
+  .discriminatedUnion(
+    "type",
+    [
+      strictObject({
+        type: z.literal("emptyDir"),
+        sizeLimit: quantity().optional().describe("Evict the Pod when /var/lib/docker grows past this."),
+      }),
+      strictObject({
+        type: z.literal("memory"),
+        sizeLimit: quantity().describe("tmpfs size; added to the dind container's memory request and limit."),
+      }),
+      strictObject({
+        type: z.literal("ephemeralVolume"),
+        storageClassName: dnsSubdomain().optional(),
+        size: quantity().describe("Size of the generic ephemeral PersistentVolumeClaim."),
+      }),
+      strictObject({
+        type: z.literal("loopDisk"),
+        size: quantity()
+          .default(DEFAULT_LOOP_DISK_SIZE)
+          .describe("Size of the sparse ext4 image mounted at /var/lib/docker before dockerd starts."),
+      }),
+    ],
+    {
+      error: (issue) =>
+        issue.code === "invalid_union"
+          ? `expected one of "emptyDir", "memory", "ephemeralVolume", "loopDisk"`
+          : undefined,
+    },
+  )
+  .describe(
+    "Where /var/lib/docker lives. Default emptyDir; loopDisk under kata (virtio-fs can't be an overlay upper layer).",
+  );
+
+const runtime = strictObject({
+  profile: oneOf(["privileged", "kata", "sysbox", "rootless"])
+    .default("privileged")
+    .describe(
+      "privileged: privileged dind. kata: dind inside a Kata VM (runtimeClassName). sysbox: runtimeClassName sysbox-runc, hostUsers false, not privileged. rootless: the dind-rootless image.",
+    ),
+  runtimeClassName: dnsSubdomain()
+    .optional()
+    .describe("RuntimeClass of the Pod; defaults to kata / sysbox-runc for those profiles."),
+})
+  .prefault({})
+  .describe("How the daemon is isolated.");
+
+const toleration = strictObject({
+  key: z.string().optional(),
+  operator: oneOf(["Exists", "Equal"]).optional(),
+  value: z.string().optional(),
+  effect: oneOf(["NoSchedule", "PreferNoSchedule", "NoExecute"]).optional(),
+  tolerationSeconds: z.int().optional(),
+});
+
+// Affinity terms are deep Kubernetes structures that are copied verbatim into the Pod; the apiserver validates
+// them (strict field validation) when the scaler creates the Pod, so only the top level is checked here.
+const affinityTerms = z.record(z.string(), z.unknown(), { error: "expected a mapping" });
+const affinity = strictObject({
+  nodeAffinity: affinityTerms.optional(),
+  podAffinity: affinityTerms.optional(),
+  podAntiAffinity: affinityTerms.optional(),
+});
+
+export const runnerSetSchema = strictObject({
+  name: dnsLabel(RUNNER_SET_NAME_MAX).describe("Name of the set; prefixes its Pod names."),
+  labels: list(text("a label"), "a list of runner labels")
+    .min(1, { error: "expected at least one label" })
+    .describe("Runner labels; a job whose runs-on labels are all in this list goes to this set."),
+  maxRunners: wholeNumber(0).describe("At most this many runner Pods of the set at once."),
+  minIdle: wholeNumber(0).describe("Keep this many idle (warm) runners registered."),
+  runnerGroup: text().optional().describe("Runner group of this set; overrides github.runnerGroup."),
+  runner,
+  dind,
+  storage: storage.optional(),
+  runtime,
+  nodeSelector: stringMap().optional(),
+  tolerations: list(toleration, "a list of tolerations").optional(),
+  affinity: affinity.optional(),
+  podLabels: stringMap().optional().describe("Extra labels on the runner Pods."),
+  podAnnotations: stringMap().optional().describe("Extra annotations on the runner Pods."),
+  priorityClassName: dnsSubdomain().optional(),
+  serviceAccountName: dnsSubdomain()
+    .optional()
+    .describe("ServiceAccount of the runner Pods; its token is never mounted."),
+  imagePullSecrets: list(dnsSubdomain(), "a list of Secret names").optional(),
+});
+
+export const configSchema = strictObject({
+  github,
+  kubernetes,
+  runnerSets: list(runnerSetSchema, "a list of runner sets")
+    .min(1, { error: "expected at least one runner set" })
+    .describe("Each set: a label set, its limits, and the shape of its runner Pods."),
+}).describe("dind-k8s scaler configuration.");
+
+export type Config = z.output<typeof configSchema>;
+export type RunnerSet = z.output<typeof runnerSetSchema>;
+export type Storage = NonNullable<RunnerSet["storage"]>;
+export type RuntimeProfile = RunnerSet["runtime"]["profile"];
+export type Resources = z.output<typeof resources>;
