@@ -1,0 +1,116 @@
+import { DockerClient } from "../docker/client.ts";
+import { describeEndpoint } from "../docker/endpoint.ts";
+import { candidateEndpoints, DIND_CLIENT_CERT_DIR } from "./candidates.ts";
+import { createDockerContext, findOnPath } from "./context.ts";
+import { dockerEnvironment } from "./environment.ts";
+import { readInputs } from "./inputs.ts";
+import * as runner from "./runner.ts";
+import { saveSetupState } from "./state.ts";
+import { dataRootSpace, summaryMarkdown } from "./summary.ts";
+import { formatFailure, waitForDaemon } from "./wait.ts";
+import {
+  bridgeMtu,
+  mtuWarning,
+  POD_INTERFACE_MTU_PATH,
+  readInterfaceMtu,
+  storageDriverWarning,
+} from "./warnings.ts";
+
+/** Requests after the daemon answered: it is up, so these are quick unless it is overloaded. */
+const FACT_TIMEOUT_MS = 15_000;
+
+export interface SetupOptions {
+  env: NodeJS.ProcessEnv;
+  defaultCertDir: string;
+  podInterfaceMtuPath: string;
+}
+
+const defaults: SetupOptions = {
+  env: process.env,
+  defaultCertDir: DIND_CLIENT_CERT_DIR,
+  podInterfaceMtuPath: POD_INTERFACE_MTU_PATH,
+};
+
+/** The main step: find the daemon, wait for it, hand it to later steps. Failures fail the step with one message. */
+export async function setup(options: SetupOptions = defaults): Promise<void> {
+  try {
+    await setupOrThrow(options);
+  } catch (error) {
+    runner.setFailed(error instanceof Error ? error.message : String(error));
+  }
+}
+
+async function setupOrThrow(options: SetupOptions): Promise<void> {
+  const inputs = readInputs();
+  const { endpoints, origin } = candidateEndpoints({
+    input: inputs.dockerHost,
+    env: options.env,
+    defaultCertDir: options.defaultCertDir,
+  });
+  runner.info(
+    `Waiting up to ${inputs.timeoutMs / 1000} s for the Docker daemon at ${endpoints.map(describeEndpoint).join(", ")} (from ${origin})`,
+  );
+
+  const result = await waitForDaemon(endpoints, {
+    timeoutMs: inputs.timeoutMs,
+    probe: (endpoint, probeOptions) => new DockerClient(endpoint).ping(probeOptions),
+    onProgress: (line) => runner.info(line),
+  });
+  if (!result.ready) throw new Error(formatFailure(result.attempts, inputs.timeoutMs));
+  const { endpoint } = result;
+  if (endpoints.length > 1) runner.info(`${endpoint.url} answered first of ${endpoints.length} candidates`);
+
+  const client = new DockerClient(endpoint);
+  const requestOptions = { timeoutMs: FACT_TIMEOUT_MS };
+  const [version, info, bridge, podMtu] = await Promise.all([
+    client.version(requestOptions),
+    client.info(requestOptions),
+    // No default bridge (dockerd --bridge=none) is fine: then there is no MTU to compare.
+    client.network("bridge", requestOptions).catch(() => undefined),
+    readInterfaceMtu(options.podInterfaceMtuPath),
+  ]);
+
+  for (const [name, value] of Object.entries(dockerEnvironment(endpoint, options.env))) {
+    runner.exportVariable(name, value);
+  }
+  const waitMs = Math.round(result.waitedMs);
+  runner.setOutput("docker-host", endpoint.url);
+  runner.setOutput("server-version", version.Version);
+  runner.setOutput("api-version", version.ApiVersion);
+  runner.setOutput("storage-driver", info.Driver);
+  runner.setOutput("wait-ms", String(waitMs));
+  saveSetupState({
+    dockerHost: endpoint.url,
+    certDir: endpoint.kind === "tcp" ? endpoint.tls?.certDir : undefined,
+    tlsVerify: endpoint.kind === "tcp" && endpoint.tls?.verify === true,
+  });
+
+  let contextName = "";
+  if (inputs.context !== "") {
+    const docker = await findOnPath("docker", options.env.PATH);
+    if (docker === undefined) {
+      runner.warning(`Docker context "${inputs.context}" not created: the docker CLI is not on PATH.`);
+    } else {
+      await createDockerContext(docker, inputs.context, endpoint, options.env);
+      contextName = inputs.context;
+      runner.info(`Created docker context "${contextName}" for ${endpoint.url}`);
+    }
+  }
+  runner.setOutput("context", contextName);
+
+  const warnings = [
+    storageDriverWarning(info.Driver),
+    bridge ? mtuWarning(bridgeMtu(bridge), podMtu) : undefined,
+  ].filter((warning) => warning !== undefined);
+  for (const warning of warnings) runner.warning(warning);
+
+  if (options.env.GITHUB_STEP_SUMMARY) {
+    const space = await dataRootSpace(info, endpoint);
+    runner.appendSummary(
+      summaryMarkdown({ endpoint, version, info, waitedMs: waitMs, dataRootSpace: space }),
+    );
+  }
+  runner.info(
+    `Docker ${version.Version} (API ${version.ApiVersion}, storage driver ${info.Driver}) is ready at ${endpoint.url} after ${waitMs} ms; DOCKER_HOST exported for the next steps`,
+  );
+}
