@@ -94,6 +94,18 @@ function checkRunnerSet(set: Raw, index: number, problems: Problem[]) {
       message: `loopDisk needs a privileged dind (it mounts a loop device); the ${profile} profile isn't: use emptyDir, memory or ephemeralVolume`,
     });
   }
+  const env = mapping(set.runner)?.env;
+  if (Array.isArray(env)) {
+    env.forEach((item, i) => {
+      const name = mapping(item)?.name;
+      if (name === "ACTIONS_RUNNER_INPUT_JITCONFIG" || name === "DOCKER_HOST") {
+        problems.push({
+          path: [...path, "runner", "env", i, "name"],
+          message: `expected a name dind-k8s doesn't set itself, got ${JSON.stringify(name)}`,
+        });
+      }
+    });
+  }
   const args = mapping(set.dind)?.args;
   if (Array.isArray(args)) {
     args.forEach((arg, i) => {

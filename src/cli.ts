@@ -1,0 +1,212 @@
+#!/usr/bin/env node
+// `dind-k8s <command>`: a table of commands, each parsing its own flags. `serve` (the scaler) joins the table
+// later; main() takes the table as a parameter so tests can run commands without a process.
+import { readFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { stringify } from "yaml";
+import { type Config, ConfigError, findRunnerSet, loadConfig } from "./scaler/config.ts";
+import { buildRunnerPod, type SidecarMode } from "./scaler/runner-pod/build-runner-pod.ts";
+
+export interface Io {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  readFile: (path: string) => Promise<string>;
+}
+
+export interface Command {
+  summary: string;
+  usage: string;
+  run: (args: string[], io: Io) => Promise<number>;
+}
+
+export const EXIT = { ok: 0, failure: 1, usage: 2, badConfig: 2 } as const;
+
+/** A wrong command line: printed with the command's usage, exit 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+type FlagSpec = Record<string, { type: "string" | "boolean"; short?: string }>;
+
+function parseFlags<T extends FlagSpec>(args: string[], spec: T) {
+  try {
+    return parseArgs({ args, options: { ...spec, help: { type: "boolean", short: "h" } }, strict: true })
+      .values;
+  } catch (error) {
+    // node's messages name the flag ("Unknown option '--confg'"); keep them, drop the stack.
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+function requireFlag(value: string | boolean | undefined, flag: string): string {
+  if (typeof value !== "string" || value === "") throw new UsageError(`missing ${flag}`);
+  return value;
+}
+
+function wholeNumberFlag(
+  value: string | boolean | undefined,
+  flag: string,
+  fallback: number,
+  min: number,
+): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (typeof value !== "string" || !/^\d+$/.test(value) || number < min || !Number.isSafeInteger(number)) {
+    throw new UsageError(`${flag}: expected a whole number ≥ ${min}, got ${JSON.stringify(value)}`);
+  }
+  return number;
+}
+
+const checkConfig: Command = {
+  summary: "validate a configuration file and list every problem",
+  usage: `Usage: dind-k8s check-config --config FILE
+
+Validates FILE (YAML) against the configuration schema and the rules between keys. Prints every problem with
+its key path and line; exits 0 when the file is valid, 2 when it isn't.
+
+Options:
+  --config FILE   the configuration file
+  -h, --help      show this help`,
+  async run(args, io) {
+    const flags = parseFlags(args, { config: { type: "string" } });
+    if (flags.help) {
+      io.stdout(`${this.usage}\n`);
+      return EXIT.ok;
+    }
+    const file = requireFlag(flags.config, "--config FILE");
+    const config = await loadConfig(file, io.readFile);
+    io.stdout(`${file}: valid. ${describeSets(config)}\n`);
+    return EXIT.ok;
+  },
+};
+
+function describeSets(config: Config): string {
+  const count = config.runnerSets.length === 1 ? "1 runner set" : `${config.runnerSets.length} runner sets`;
+  const sets = config.runnerSets.map(
+    (set) =>
+      `${set.name} (labels ${set.labels.join(", ")}; ${set.runtime.profile}; maxRunners ${set.maxRunners}, minIdle ${set.minIdle})`,
+  );
+  return `${count}: ${sets.join("; ")}`;
+}
+
+/** Job id shown by render: recognisable as made up, and as long as real ids get. */
+export const PLACEHOLDER_JOB_ID = 12345678901;
+
+const render: Command = {
+  summary: "print the runner Pod and JIT config Secret a job of a runner set gets",
+  usage: `Usage: dind-k8s render --config FILE --set NAME [--job-id N] [--run-attempt N] [--sidecars native|legacy]
+
+Prints, as multi-document YAML, the Pod and the Secret the scaler would create for one job of runner set NAME,
+with a placeholder job id and JIT config. Nothing is sent anywhere.
+
+Options:
+  --config FILE       the configuration file
+  --set NAME          the runner set
+  --job-id N          job id to name the Pod after (default ${PLACEHOLDER_JOB_ID})
+  --run-attempt N     run attempt (default 1)
+  --sidecars MODE     native (Kubernetes ≥ 1.29) or legacy; default: kubernetes.sidecars, with auto as native
+  -h, --help          show this help`,
+  async run(args, io) {
+    const flags = parseFlags(args, {
+      config: { type: "string" },
+      set: { type: "string" },
+      "job-id": { type: "string" },
+      "run-attempt": { type: "string" },
+      sidecars: { type: "string" },
+    });
+    if (flags.help) {
+      io.stdout(`${this.usage}\n`);
+      return EXIT.ok;
+    }
+    const file = requireFlag(flags.config, "--config FILE");
+    const setName = requireFlag(flags.set, "--set NAME");
+    const jobId = wholeNumberFlag(flags["job-id"], "--job-id", PLACEHOLDER_JOB_ID, 0);
+    const runAttempt = wholeNumberFlag(flags["run-attempt"], "--run-attempt", 1, 1);
+    if (flags.sidecars !== undefined && flags.sidecars !== "native" && flags.sidecars !== "legacy") {
+      throw new UsageError(`--sidecars: expected native or legacy, got ${JSON.stringify(flags.sidecars)}`);
+    }
+    const config = await loadConfig(file, io.readFile);
+    const set = findRunnerSet(config, setName);
+    if (!set) {
+      const names = config.runnerSets.map((s) => s.name).join(", ");
+      io.stderr(`${file}: no runner set named ${JSON.stringify(setName)}; the file has: ${names}\n`);
+      return EXIT.usage;
+    }
+    const configured = config.kubernetes.sidecars;
+    const sidecars: SidecarMode =
+      (flags.sidecars as SidecarMode | undefined) ?? (configured === "legacy" ? "legacy" : "native");
+    const { pod, secret } = buildRunnerPod(
+      set,
+      { kind: "job", jobId, runAttempt },
+      { namespace: config.kubernetes.namespace, sidecars },
+    );
+    const header = [
+      `# dind-k8s render: runner set ${set.name}, job ${jobId} attempt ${runAttempt}, ${sidecars} sidecar.`,
+      "# The scaler creates the Pod scheduling-gated, then the Secret with a fresh JIT config, then lifts the gate.",
+    ].join("\n");
+    const documents = [pod, secret].map((object) =>
+      stringify(object, { lineWidth: 0, aliasDuplicateObjects: false }),
+    );
+    io.stdout(`${header}\n---\n${documents.join("---\n")}`);
+    return EXIT.ok;
+  },
+};
+
+export const commands: Record<string, Command> = { "check-config": checkConfig, render };
+
+function generalUsage(table: Record<string, Command>): string {
+  const width = Math.max(...Object.keys(table).map((name) => name.length));
+  const lines = Object.entries(table).map(([name, command]) => `  ${name.padEnd(width)}  ${command.summary}`);
+  return `Usage: dind-k8s <command> [options]
+
+Self-hosted GitHub Actions runners on Kubernetes, one Docker daemon per job.
+
+Commands:
+${lines.join("\n")}
+
+Run dind-k8s <command> --help for a command's options.`;
+}
+
+/** Runs one command line; returns the exit code. Every failure is reported on stderr, never thrown. */
+export async function main(
+  argv: string[],
+  io: Io,
+  table: Record<string, Command> = commands,
+): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    (name === undefined ? io.stderr : io.stdout)(`${generalUsage(table)}\n`);
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  const command = Object.hasOwn(table, name) ? table[name] : undefined;
+  if (!command) {
+    io.stderr(`dind-k8s: unknown command ${JSON.stringify(name)}\n\n${generalUsage(table)}\n`);
+    return EXIT.usage;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      io.stderr(`${error.message}\n`);
+      return EXIT.badConfig;
+    }
+    if (error instanceof UsageError) {
+      io.stderr(`dind-k8s ${name}: ${error.message}\n\n${command.usage}\n`);
+      return EXIT.usage;
+    }
+    io.stderr(
+      `dind-k8s ${name}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    return EXIT.failure;
+  }
+}
+
+export const processIo: Io = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+  readFile: (path) => readFile(path, "utf8"),
+};
+
+if (import.meta.main) {
+  process.exitCode = await main(process.argv.slice(2), processIo);
+}

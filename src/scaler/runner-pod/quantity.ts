@@ -1,0 +1,43 @@
+// Just enough of Kubernetes' resource.Quantity to add a tmpfs size to a memory limit and to size a loop image.
+
+const BINARY: Record<string, number> = {
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+};
+const DECIMAL: Record<string, number> = {
+  n: 1e-9,
+  u: 1e-6,
+  m: 1e-3,
+  "": 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+};
+
+/** Bytes (rounded up to a whole byte) of a quantity such as 10Gi, 500M, 1e9 or 1048576. */
+export function quantityToBytes(quantity: string): number {
+  const match = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?\d+)?$/.exec(
+    quantity,
+  );
+  if (match === null) throw new Error(`not a Kubernetes quantity: ${JSON.stringify(quantity)}`);
+  const number = Number(match[1]);
+  const suffix = match[2] ?? "";
+  let factor: number;
+  if (suffix in BINARY) factor = BINARY[suffix]!;
+  else if (suffix in DECIMAL) factor = DECIMAL[suffix]!;
+  else factor = 10 ** Number(suffix.slice(1));
+  return Math.ceil(number * factor);
+}
+
+/** The sum as a quantity; Mi when it divides evenly (as people write memory), bytes otherwise. */
+export function addQuantities(a: string, b: string): string {
+  const bytes = quantityToBytes(a) + quantityToBytes(b);
+  return bytes % BINARY.Mi! === 0 ? `${bytes / BINARY.Mi!}Mi` : String(bytes);
+}
