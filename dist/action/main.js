@@ -336,6 +336,7 @@ function tlsFromEnv(env, defaultCertDir) {
 function candidateEndpoints(source) {
   const defaultCertDir = source.defaultCertDir ?? DIND_CLIENT_CERT_DIR;
   const tls = tlsFromEnv(source.env, defaultCertDir);
+  const certDir = isSet(source.env.DOCKER_CERT_PATH) ? source.env.DOCKER_CERT_PATH : defaultCertDir;
   const given = [
     { value: source.input.trim(), origin: "input docker-host" },
     { value: (source.env.DOCKER_HOST ?? "").trim(), origin: "$DOCKER_HOST" }
@@ -353,7 +354,7 @@ function candidateEndpoints(source) {
     endpoints: [
       parseEndpoint(POD_SOCKET, { defaultCertDir }),
       parseEndpoint("tcp://localhost:2376", {
-        tls: { certDir: tls?.certDir ?? defaultCertDir, verify: true },
+        tls: { certDir, verify: true },
         defaultCertDir
       }),
       parseEndpoint("tcp://localhost:2375", { defaultCertDir })

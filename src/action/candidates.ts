@@ -40,6 +40,9 @@ function tlsFromEnv(env: CandidateSource["env"], defaultCertDir: string): TlsSet
 export function candidateEndpoints(source: CandidateSource): Candidates {
   const defaultCertDir = source.defaultCertDir ?? DIND_CLIENT_CERT_DIR;
   const tls = tlsFromEnv(source.env, defaultCertDir);
+  const certDir = isSet(source.env.DOCKER_CERT_PATH)
+    ? (source.env.DOCKER_CERT_PATH as string)
+    : defaultCertDir;
   const given = [
     { value: source.input.trim(), origin: "input docker-host" },
     { value: (source.env.DOCKER_HOST ?? "").trim(), origin: "$DOCKER_HOST" },
@@ -57,7 +60,7 @@ export function candidateEndpoints(source: CandidateSource): Candidates {
     endpoints: [
       parseEndpoint(POD_SOCKET, { defaultCertDir }),
       parseEndpoint("tcp://localhost:2376", {
-        tls: { certDir: tls?.certDir ?? defaultCertDir, verify: true },
+        tls: { certDir, verify: true },
         defaultCertDir,
       }),
       parseEndpoint("tcp://localhost:2375", { defaultCertDir }),
