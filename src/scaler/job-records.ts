@@ -1,0 +1,81 @@
+// The durable record of jobs: what each workflow_job event writes to Kubernetes. Pods are the record
+// (etcd is the queue): a queued job is a scheduling-gated Pod named after the job, so a duplicate
+// delivery is AlreadyExists, and `kubectl get pods` shows the backlog.
+import type { Config, RunnerSet } from "./config.ts";
+import { BUSY_WITH_ANNOTATION, JOB_STATE_LABEL, type RunnerPods, type V1Pod } from "./kube/runner-pods.ts";
+import { buildRunnerPod, type SidecarMode } from "./runner-pod/build-runner-pod.ts";
+import { type RunnerTarget, runnerPodName } from "./runner-pod/names.ts";
+import type { JobRecorder } from "./webhook/intake.ts";
+import type { WorkflowJobEvent } from "./webhook/workflow-job.ts";
+
+export interface JobRecordsOptions {
+  config: Config;
+  pods: RunnerPods;
+  sidecars: SidecarMode;
+}
+
+function jobTarget(job: WorkflowJobEvent): RunnerTarget {
+  return {
+    kind: "job",
+    jobId: job.jobId,
+    runAttempt: job.runAttempt,
+    runId: job.runId,
+    repository: job.repository,
+    ...(job.workflowName ? { workflow: job.workflowName } : {}),
+  };
+}
+
+export function createJobRecords({ config, pods, sidecars }: JobRecordsOptions): JobRecorder & {
+  podFor(set: RunnerSet, target: RunnerTarget): V1Pod;
+} {
+  const sets = new Map(config.runnerSets.map((set) => [set.name, set]));
+  const setNamed = (name: string): RunnerSet => {
+    const set = sets.get(name);
+    if (!set) throw new Error(`unknown runner set ${name}`);
+    return set;
+  };
+  const podFor = (set: RunnerSet, target: RunnerTarget): V1Pod =>
+    buildRunnerPod(set, target, { namespace: pods.namespace, sidecars }).pod;
+
+  return {
+    podFor,
+
+    async recordQueued(setName, job) {
+      const created = await pods.create(podFor(setNamed(setName), jobTarget(job)));
+      if (created.result === "created") return "created";
+      const existing = pods.cachedPod(runnerPodName(setName, jobTarget(job)));
+      return existing?.metadata?.labels?.[JOB_STATE_LABEL] === "done" ? "already-completed" : "exists";
+    },
+
+    async recordStarted(setName, job) {
+      // The job's own Pod no longer waits for it (whichever runner took it) …
+      await pods.patchMetadata(runnerPodName(setName, jobTarget(job)), {
+        labels: { [JOB_STATE_LABEL]: "started" },
+      });
+      // … and the runner that took it is busy: never deregister it as surplus. Runner name = Pod name.
+      if (job.runnerName) {
+        await pods.patchMetadata(job.runnerName, {
+          annotations: { [BUSY_WITH_ANNOTATION]: String(job.jobId) },
+        });
+      }
+    },
+
+    async recordCompleted(setName, job) {
+      const set = setNamed(setName);
+      const name = runnerPodName(set.name, jobTarget(job));
+      // Mark the job done on its own Pod. If the Pod doesn't exist (deleted after its runner finished, or
+      // `completed` overtook `queued`), create it as a gated tombstone: a late or repeated `queued`
+      // delivery then hits AlreadyExists instead of starting a runner nobody needs. The reconciler never
+      // releases a tombstone and deletes it after a while.
+      const patched = await pods.patchMetadata(name, { labels: { [JOB_STATE_LABEL]: "done" } });
+      if (!patched) {
+        const tombstone = podFor(set, jobTarget(job));
+        tombstone.metadata!.labels = { ...tombstone.metadata!.labels, [JOB_STATE_LABEL]: "done" };
+        const created = await pods.create(tombstone);
+        if (created.result === "exists") {
+          await pods.patchMetadata(name, { labels: { [JOB_STATE_LABEL]: "done" } });
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,301 @@
+// The scaler's only door to Kubernetes: runner Pods and their JIT Secrets in one namespace, an informer
+// cache of the Pods (so neither intake nor the reconciler LISTs per event), and the outcomes that are
+// idempotent by design — AlreadyExists on create, NotFound on delete — handled here, in one place.
+import {
+  ApiException,
+  CoreV1Api,
+  type CoreV1Event,
+  type Informer,
+  KubeConfig,
+  makeInformer,
+  type ObjectCache,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Pod,
+  type V1Secret,
+} from "@kubernetes/client-node";
+import { LABEL_PREFIX, LABELS } from "../runner-pod/names.ts";
+
+export type { V1Pod, V1Secret } from "@kubernetes/client-node";
+
+/** Label on a job's own Pod: absent while the job is queued; "started" or "done" after its events. */
+export const JOB_STATE_LABEL = `${LABEL_PREFIX}/job-state`;
+/** Annotation on a runner's Pod naming the job it is running (from workflow_job in_progress). */
+export const BUSY_WITH_ANNOTATION = `${LABEL_PREFIX}/busy-with-job`;
+/** Annotation with the GitHub runner id, set when the JIT config is created. */
+export const RUNNER_ID_ANNOTATION = `${LABEL_PREFIX}/runner-id`;
+/** Annotation with the time the gate was released (ISO). */
+export const RELEASED_AT_ANNOTATION = `${LABEL_PREFIX}/released-at`;
+
+export function kubeStatus(error: unknown): number | undefined {
+  return error instanceof ApiException ? error.code : undefined;
+}
+
+function errorText(error: unknown): string {
+  if (error instanceof ApiException) {
+    const body = error.body as unknown;
+    let message: string | undefined;
+    if (typeof body === "string") {
+      try {
+        message = (JSON.parse(body) as { message?: string }).message;
+      } catch {
+        message = body;
+      }
+    } else if (typeof body === "object" && body !== null) {
+      message = (body as { message?: string }).message;
+    }
+    return `HTTP ${error.code}${message ? `: ${message}` : ""}`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A Kubernetes call failed in a way the caller cannot treat as success; the message says which and why. */
+export class KubeError extends Error {
+  readonly status: number | undefined;
+  constructor(what: string, error: unknown) {
+    super(`${what}: ${errorText(error)}`);
+    this.name = "KubeError";
+    this.status = kubeStatus(error);
+  }
+}
+
+export interface RunnerPodsOptions {
+  kubeConfig: KubeConfig;
+  namespace: string;
+  /** Identifies this scaler in managedFields and Events. */
+  fieldManager?: string;
+}
+
+const SELECTOR = `${LABELS.managedBy}=dind-k8s,${LABELS.component}=runner`;
+
+export class RunnerPods {
+  readonly namespace: string;
+  readonly #core: CoreV1Api;
+  readonly #fieldManager: string;
+  readonly #informer: Informer<V1Pod> & ObjectCache<V1Pod>;
+  #synced = false;
+  #started = false;
+  #lastError: string | undefined;
+  readonly #listeners = new Set<() => void>();
+
+  constructor({ kubeConfig, namespace, fieldManager = "dind-k8s" }: RunnerPodsOptions) {
+    this.namespace = namespace;
+    this.#fieldManager = fieldManager;
+    this.#core = kubeConfig.makeApiClient(CoreV1Api);
+    this.#informer = makeInformer(
+      kubeConfig,
+      `/api/v1/namespaces/${namespace}/pods`,
+      () => this.#core.listNamespacedPod({ namespace, labelSelector: SELECTOR }),
+      SELECTOR,
+    );
+    const changed = () => {
+      for (const listener of this.#listeners) listener();
+    };
+    this.#informer.on("add", changed);
+    this.#informer.on("update", changed);
+    this.#informer.on("delete", changed);
+    this.#informer.on("connect", () => {
+      this.#synced = true;
+      this.#lastError = undefined;
+      changed();
+    });
+    this.#informer.on("error", (error: unknown) => {
+      this.#lastError = errorText(error);
+      // client-node stops the watch on error; restart it after a pause (the informer relists).
+      setTimeout(() => {
+        if (this.#started) void this.#informer.start().catch(() => {});
+      }, 1_000).unref();
+    });
+  }
+
+  async start(): Promise<void> {
+    this.#started = true;
+    await this.#informer.start();
+    this.#synced = true;
+  }
+
+  async stop(): Promise<void> {
+    this.#started = false;
+    await this.#informer.stop();
+  }
+
+  get synced(): boolean {
+    return this.#synced;
+  }
+
+  get lastError(): string | undefined {
+    return this.#lastError;
+  }
+
+  /** Called (without arguments) whenever a runner Pod is added, changed or deleted. */
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Runner Pods as the informer last saw them. */
+  cached(): readonly V1Pod[] {
+    return this.#informer.list(this.namespace);
+  }
+
+  cachedPod(name: string): V1Pod | undefined {
+    return this.#informer.get(name, this.namespace);
+  }
+
+  /** "created", or "exists" when a Pod of that name is already there (a duplicate delivery). */
+  async create(pod: V1Pod): Promise<{ result: "created"; pod: V1Pod } | { result: "exists" }> {
+    try {
+      const created = await this.#core.createNamespacedPod({
+        namespace: this.namespace,
+        body: pod,
+        fieldManager: this.#fieldManager,
+      });
+      return { result: "created", pod: created };
+    } catch (error: unknown) {
+      if (kubeStatus(error) === 409) return { result: "exists" };
+      throw new KubeError(`create Pod ${this.namespace}/${pod.metadata?.name}`, error);
+    }
+  }
+
+  async read(name: string): Promise<V1Pod | undefined> {
+    try {
+      return await this.#core.readNamespacedPod({ name, namespace: this.namespace });
+    } catch (error: unknown) {
+      if (kubeStatus(error) === 404) return undefined;
+      throw new KubeError(`read Pod ${this.namespace}/${name}`, error);
+    }
+  }
+
+  /** JSON merge patch of labels/annotations; false when the Pod is gone. */
+  async patchMetadata(
+    name: string,
+    metadata: { labels?: Record<string, string | null>; annotations?: Record<string, string | null> },
+  ): Promise<boolean> {
+    try {
+      await this.#core.patchNamespacedPod(
+        { name, namespace: this.namespace, body: { metadata }, fieldManager: this.#fieldManager },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      );
+      return true;
+    } catch (error: unknown) {
+      if (kubeStatus(error) === 404) return false;
+      throw new KubeError(`patch Pod ${this.namespace}/${name}`, error);
+    }
+  }
+
+  /**
+   * Removes the scheduling gates, only if the Pod still has exactly `gate` (a JSON patch `test` makes a
+   * concurrent change fail instead of being overwritten). false when the Pod is gone.
+   */
+  async releaseGate(name: string, gate: string, annotations: Record<string, string>): Promise<boolean> {
+    const pointer = (key: string) => key.replaceAll("~", "~0").replaceAll("/", "~1");
+    try {
+      await this.#core.patchNamespacedPod(
+        {
+          name,
+          namespace: this.namespace,
+          fieldManager: this.#fieldManager,
+          body: [
+            { op: "test", path: "/spec/schedulingGates", value: [{ name: gate }] },
+            { op: "remove", path: "/spec/schedulingGates" },
+            ...Object.entries(annotations).map(([key, value]) => ({
+              op: "add",
+              path: `/metadata/annotations/${pointer(key)}`,
+              value,
+            })),
+          ],
+        },
+        setHeaderOptions("Content-Type", PatchStrategy.JsonPatch),
+      );
+      return true;
+    } catch (error: unknown) {
+      if (kubeStatus(error) === 404) return false;
+      throw new KubeError(`remove the scheduling gate of Pod ${this.namespace}/${name}`, error);
+    }
+  }
+
+  /** Deletes a Pod; NotFound counts as done. `uid` guards against deleting a newer Pod of the same name. */
+  async delete(name: string, uid?: string): Promise<void> {
+    try {
+      await this.#core.deleteNamespacedPod({
+        name,
+        namespace: this.namespace,
+        ...(uid ? { body: { preconditions: { uid } } } : {}),
+      });
+    } catch (error: unknown) {
+      const status = kubeStatus(error);
+      if (status === 404 || status === 409) return;
+      throw new KubeError(`delete Pod ${this.namespace}/${name}`, error);
+    }
+  }
+
+  /** Creates the JIT Secret; "exists" if it already does (a release interrupted after this step). */
+  async createSecret(secret: V1Secret): Promise<"created" | "exists"> {
+    try {
+      await this.#core.createNamespacedSecret({
+        namespace: this.namespace,
+        body: secret,
+        fieldManager: this.#fieldManager,
+      });
+      return "created";
+    } catch (error: unknown) {
+      if (kubeStatus(error) === 409) return "exists";
+      throw new KubeError(`create Secret ${this.namespace}/${secret.metadata?.name}`, error);
+    }
+  }
+
+  async secretExists(name: string): Promise<boolean> {
+    try {
+      await this.#core.readNamespacedSecret({ name, namespace: this.namespace });
+      return true;
+    } catch (error: unknown) {
+      if (kubeStatus(error) === 404) return false;
+      throw new KubeError(`read Secret ${this.namespace}/${name}`, error);
+    }
+  }
+
+  async deleteSecret(name: string): Promise<void> {
+    try {
+      await this.#core.deleteNamespacedSecret({ name, namespace: this.namespace });
+    } catch (error: unknown) {
+      if (kubeStatus(error) === 404) return;
+      throw new KubeError(`delete Secret ${this.namespace}/${name}`, error);
+    }
+  }
+
+  /** A Warning/Normal Event on a Pod, for `kubectl describe`; failures to record it are not fatal. */
+  async event(pod: V1Pod, type: "Normal" | "Warning", reason: string, message: string): Promise<void> {
+    const now = new Date();
+    const body: CoreV1Event = {
+      metadata: { generateName: `${pod.metadata?.name}.`, namespace: this.namespace },
+      involvedObject: {
+        apiVersion: "v1",
+        kind: "Pod",
+        name: pod.metadata?.name,
+        namespace: this.namespace,
+        uid: pod.metadata?.uid,
+      },
+      type,
+      reason,
+      message,
+      source: { component: "dind-k8s" },
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    };
+    try {
+      await this.#core.createNamespacedEvent({ namespace: this.namespace, body });
+    } catch {
+      // An Event is a courtesy to the operator; never fail the reconcile step for it.
+    }
+  }
+}
+
+export function loadKubeConfig(kubeconfigPath?: string): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  if (kubeconfigPath) kubeConfig.loadFromFile(kubeconfigPath);
+  else kubeConfig.loadFromDefault();
+  return kubeConfig;
+}
+
+export { KubeConfig };

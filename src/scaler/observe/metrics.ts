@@ -1,0 +1,72 @@
+// Prometheus metrics of the scaler. One registry per scaler instance (tests run several).
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+export function createMetrics() {
+  const registry = new Registry();
+  const prefix = "dind_k8s_";
+  return {
+    registry,
+    webhookDeliveries: new Counter({
+      name: `${prefix}webhook_deliveries_total`,
+      help: "Webhook deliveries by event and outcome (recorded, duplicate, unauthorized, …).",
+      labelNames: ["event", "outcome"] as const,
+      registers: [registry],
+    }),
+    jobsQueued: new Counter({
+      name: `${prefix}jobs_queued_total`,
+      help: "Queued workflow jobs recorded as runner Pods, by runner set.",
+      labelNames: ["runner_set"] as const,
+      registers: [registry],
+    }),
+    jobsStarted: new Counter({
+      name: `${prefix}jobs_started_total`,
+      help: "Workflow jobs that started on a runner, by runner set.",
+      labelNames: ["runner_set"] as const,
+      registers: [registry],
+    }),
+    jobsCompleted: new Counter({
+      name: `${prefix}jobs_completed_total`,
+      help: "Workflow jobs that completed, by runner set and conclusion.",
+      labelNames: ["runner_set", "conclusion"] as const,
+      registers: [registry],
+    }),
+    runners: new Gauge({
+      name: `${prefix}runners`,
+      help: "Runner Pods by runner set and phase (gated, starting, idle, busy, finished).",
+      labelNames: ["runner_set", "phase"] as const,
+      registers: [registry],
+    }),
+    jobStartupSeconds: new Histogram({
+      name: `${prefix}job_startup_seconds`,
+      help: "From the runner Pod's creation (job queued) to its gate being released.",
+      labelNames: ["runner_set"] as const,
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600],
+      registers: [registry],
+    }),
+    podsReplaced: new Counter({
+      name: `${prefix}pods_replaced_total`,
+      help: "Runner Pods deleted and replaced because they stayed Pending past the deadline.",
+      labelNames: ["runner_set", "reason"] as const,
+      registers: [registry],
+    }),
+    githubRateLimitRemaining: new Gauge({
+      name: `${prefix}github_rate_limit_remaining`,
+      help: "GitHub API requests left in the current rate-limit window, as of the last response.",
+      registers: [registry],
+    }),
+    githubCalls: new Counter({
+      name: `${prefix}github_calls_total`,
+      help: "GitHub API operations made by the reconciler, by operation.",
+      labelNames: ["operation"] as const,
+      registers: [registry],
+    }),
+    reconcileErrors: new Counter({
+      name: `${prefix}reconcile_errors_total`,
+      help: "Errors of the reconcile loop, by step.",
+      labelNames: ["step"] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

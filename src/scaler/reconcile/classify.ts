@@ -1,0 +1,184 @@
+// Pure: what each runner Pod of a set is, and what the set needs next. The reconciler acts on this.
+import type { V1Pod } from "@kubernetes/client-node";
+import {
+  BUSY_WITH_ANNOTATION,
+  JOB_STATE_LABEL,
+  RELEASED_AT_ANNOTATION,
+  RUNNER_ID_ANNOTATION,
+} from "../kube/runner-pods.ts";
+import { LABELS } from "../runner-pod/names.ts";
+
+export type PodState =
+  /** Gated, waiting for a slot: its job (or warm purpose) still wants a runner. */
+  | "queued"
+  /** Gated, and its job already completed: kept so a late duplicate `queued` can't start a runner. */
+  | "tombstone"
+  /** Gate released, runner not known to be busy. */
+  | "idle"
+  /** Gate released, its runner took a job. */
+  | "busy"
+  /** The runner container (or the Pod) terminated. */
+  | "finished"
+  /** Deletion requested; waiting for the kubelet. */
+  | "terminating";
+
+export interface RunnerPodView {
+  pod: V1Pod;
+  name: string;
+  uid: string | undefined;
+  kind: "job" | "warm";
+  state: PodState;
+  /** The job's own state, for job Pods: undefined while queued. */
+  jobState: "started" | "done" | undefined;
+  createdAt: Date;
+  releasedAt: Date | undefined;
+  runnerId: number | undefined;
+  phase: string | undefined;
+  /** The Pod reached Running (its containers started). */
+  running: boolean;
+}
+
+function runnerTerminated(pod: V1Pod): boolean {
+  return (pod.status?.containerStatuses ?? []).some(
+    (status) => status.name === "runner" && status.state?.terminated,
+  );
+}
+
+export function viewPod(pod: V1Pod): RunnerPodView {
+  const labels = pod.metadata?.labels ?? {};
+  const annotations = pod.metadata?.annotations ?? {};
+  const jobStateLabel = labels[JOB_STATE_LABEL];
+  const jobState = jobStateLabel === "started" || jobStateLabel === "done" ? jobStateLabel : undefined;
+  const gated = (pod.spec?.schedulingGates ?? []).length > 0;
+  const phase = pod.status?.phase;
+  let state: PodState;
+  if (pod.metadata?.deletionTimestamp) state = "terminating";
+  else if (phase === "Succeeded" || phase === "Failed" || runnerTerminated(pod)) state = "finished";
+  else if (gated) state = jobState === "done" ? "tombstone" : "queued";
+  else state = annotations[BUSY_WITH_ANNOTATION] ? "busy" : "idle";
+  const runnerId = Number(annotations[RUNNER_ID_ANNOTATION]);
+  const releasedAt = annotations[RELEASED_AT_ANNOTATION];
+  return {
+    pod,
+    name: pod.metadata?.name ?? "",
+    uid: pod.metadata?.uid,
+    kind: labels[LABELS.kind] === "warm" ? "warm" : "job",
+    state,
+    jobState,
+    createdAt: new Date(pod.metadata?.creationTimestamp ?? 0),
+    releasedAt: releasedAt ? new Date(releasedAt) : undefined,
+    runnerId: Number.isSafeInteger(runnerId) && runnerId > 0 ? runnerId : undefined,
+    phase,
+    running: phase === "Running",
+  };
+}
+
+export interface SetPlan {
+  /** Finished Pods to delete (with their Secrets). */
+  finished: RunnerPodView[];
+  /** Tombstones old enough to delete. */
+  expiredTombstones: RunnerPodView[];
+  /** Released Pods that never reached Running before the deadline. */
+  stuck: RunnerPodView[];
+  /** Gated Pods to release now, oldest first. */
+  release: RunnerPodView[];
+  /** Warm Pods to create. */
+  warmToCreate: number;
+  /** Pods beyond what the set needs, cheapest to remove first (gated before released). */
+  surplus: RunnerPodView[];
+  counts: Record<PodState, number>;
+}
+
+export interface PlanInput {
+  views: readonly RunnerPodView[];
+  maxRunners: number;
+  minIdle: number;
+  now: Date;
+  tombstoneTtlMs: number;
+  pendingDeadlineMs: number;
+  /** An idle runner is only surplus after this long: its job's in_progress event may still be on the way. */
+  idleGraceMs: number;
+  /** False while the set is backing off after repeated failures. */
+  mayRelease: boolean;
+}
+
+const byAge = (a: RunnerPodView, b: RunnerPodView) =>
+  a.createdAt.getTime() - b.createdAt.getTime() || a.name.localeCompare(b.name);
+
+/**
+ * GitHub does not bind a JIT runner to a job: any idle runner with matching labels takes any queued job.
+ * So a set is planned on counts: runners wanted = jobs still waiting + minIdle; runners offered = idle
+ * runners + gated Pods. Releases fill free slots FIFO up to maxRunners.
+ */
+export function planSet(input: PlanInput): SetPlan {
+  const { views, now } = input;
+  const counts: Record<PodState, number> = {
+    queued: 0,
+    tombstone: 0,
+    idle: 0,
+    busy: 0,
+    finished: 0,
+    terminating: 0,
+  };
+  for (const view of views) counts[view.state]++;
+
+  const finished = views.filter((view) => view.state === "finished");
+  const expiredTombstones = views.filter(
+    (view) => view.state === "tombstone" && now.getTime() - view.createdAt.getTime() >= input.tombstoneTtlMs,
+  );
+  const stuck = views.filter(
+    (view) =>
+      (view.state === "idle" || view.state === "busy") &&
+      !view.running &&
+      view.releasedAt !== undefined &&
+      now.getTime() - view.releasedAt.getTime() >= input.pendingDeadlineMs,
+  );
+  const stuckNames = new Set(stuck.map((view) => view.name));
+
+  // A job still waiting for a runner: its own Pod exists and neither in_progress nor completed came.
+  const waitingJobs = views.filter(
+    (view) =>
+      view.kind === "job" &&
+      view.jobState === undefined &&
+      view.state !== "finished" &&
+      view.state !== "terminating",
+  ).length;
+  const queued = views.filter((view) => view.state === "queued").sort(byAge);
+  const idle = views.filter((view) => view.state === "idle" && !stuckNames.has(view.name));
+  const active = views.filter(
+    (view) => (view.state === "idle" || view.state === "busy") && !stuckNames.has(view.name),
+  ).length;
+
+  const wanted = waitingJobs + input.minIdle;
+  const offered = idle.length + queued.length;
+
+  let warmToCreate = 0;
+  const surplus: RunnerPodView[] = [];
+  if (wanted > offered) {
+    // Never create more than could run.
+    warmToCreate = Math.max(0, Math.min(wanted - offered, input.maxRunners - active - queued.length));
+  } else if (offered > wanted) {
+    let extra = offered - wanted;
+    // Cheapest first: gated Pods that no waiting job needs (warm ones, or jobs another runner took),
+    // then idle runners past the grace period, warm before job Pods, oldest first.
+    const removableQueued = queued.filter((view) => view.kind === "warm" || view.jobState === "started");
+    const removableIdle = idle
+      .filter(
+        (view) =>
+          view.releasedAt !== undefined && now.getTime() - view.releasedAt.getTime() >= input.idleGraceMs,
+      )
+      .sort((a, b) => (a.kind === b.kind ? byAge(a, b) : a.kind === "warm" ? -1 : 1));
+    for (const view of [...removableQueued, ...removableIdle]) {
+      if (extra === 0) break;
+      surplus.push(view);
+      extra--;
+    }
+  }
+
+  const surplusNames = new Set(surplus.map((view) => view.name));
+  const releasable = queued.filter((view) => !surplusNames.has(view.name));
+  const slots = Math.max(0, input.maxRunners - active);
+  const release = input.mayRelease ? releasable.slice(0, slots) : [];
+
+  return { finished, expiredTombstones, stuck, release, warmToCreate, surplus, counts };
+}

@@ -1,0 +1,378 @@
+// The control loop. Runs on informer events (debounced) and on a timer, one pass at a time, in the
+// one replica that holds the lease. Each pass plans every runner set from the Pod cache and acts.
+import type { RunnerSet } from "../config.ts";
+import {
+  BUSY_WITH_ANNOTATION,
+  JOB_STATE_LABEL,
+  RELEASED_AT_ANNOTATION,
+  RUNNER_ID_ANNOTATION,
+  type RunnerPods,
+  type V1Pod,
+} from "../kube/runner-pods.ts";
+import type { Logger } from "../observe/log.ts";
+import type { Metrics } from "../observe/metrics.ts";
+import { buildJitSecret } from "../runner-pod/build-runner-pod.ts";
+import { LABELS, type RunnerTarget, SCHEDULING_GATE } from "../runner-pod/names.ts";
+import { planSet, type RunnerPodView, viewPod } from "./classify.ts";
+
+/** The GitHub operations the reconciler uses (github/client.ts implements them). */
+export interface RunnerRegistry {
+  generateJitConfig(request: {
+    name: string;
+    runnerGroupId: number;
+    labels: string[];
+    workFolder: string;
+  }): Promise<{ runnerId: number; runnerName: string; encodedJitConfig: string }>;
+  deleteRunner(runnerId: number): Promise<"deleted" | "busy" | "not-found">;
+  listRunners(): Promise<{ id: number; name: string; busy: boolean; labels: string[] }[]>;
+  runnerGroupId(name: string | undefined): Promise<number>;
+  rateLimitRemaining(): number | undefined;
+}
+
+export interface ReconcilerOptions {
+  runnerSets: readonly RunnerSet[];
+  /** github.runnerGroup: the default for sets that name none. */
+  runnerGroup: string | undefined;
+  pods: RunnerPods;
+  github: RunnerRegistry;
+  podFor(set: RunnerSet, target: RunnerTarget): V1Pod;
+  log: Logger;
+  metrics: Metrics;
+  timing?: Partial<ReconcilerTiming>;
+}
+
+export interface ReconcilerTiming {
+  /** A full pass at least this often, even without events. */
+  resyncMs: number;
+  /** Events closer than this are handled in one pass. */
+  debounceMs: number;
+  /** Released Pods that are not Running after this long are replaced. */
+  pendingDeadlineMs: number;
+  tombstoneTtlMs: number;
+  idleGraceMs: number;
+  /** How often registered runners are checked for ones without a Pod. */
+  orphanSweepMs: number;
+  /** First back-off after a stuck Pod; doubles per failure up to maxBackoffMs. */
+  backoffMs: number;
+  maxBackoffMs: number;
+  /** GitHub calls in flight at once while releasing. */
+  releaseConcurrency: number;
+}
+
+const DEFAULT_TIMING: ReconcilerTiming = {
+  resyncMs: 15_000,
+  debounceMs: 25,
+  pendingDeadlineMs: 10 * 60_000,
+  tombstoneTtlMs: 60 * 60_000,
+  idleGraceMs: 60_000,
+  orphanSweepMs: 5 * 60_000,
+  backoffMs: 10_000,
+  maxBackoffMs: 10 * 60_000,
+  releaseConcurrency: 8,
+};
+
+const WORK_FOLDER = "_work";
+
+async function inBatches<T>(
+  items: readonly T[],
+  size: number,
+  act: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(size, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await act(item);
+    }
+  });
+  await Promise.all(workers);
+}
+
+function randomId(): string {
+  return Math.random().toString(36).slice(2, 10).padEnd(8, "0");
+}
+
+export class Reconciler {
+  readonly #options: ReconcilerOptions;
+  readonly #timing: ReconcilerTiming;
+  #running = false;
+  #again = false;
+  #stopped = true;
+  #timer: NodeJS.Timeout | undefined;
+  #debounce: NodeJS.Timeout | undefined;
+  #unsubscribe: (() => void) | undefined;
+  #idle: Promise<void> = Promise.resolve();
+  #lastOrphanSweep = 0;
+  /** Runner names seen without a Pod in the previous sweep: deregistered when seen twice. */
+  #orphanCandidates = new Set<string>();
+  /** Job Pods deleted as stuck, to create again once the old one is gone: name → (set, target). */
+  readonly #replacements = new Map<string, { set: RunnerSet; pod: V1Pod }>();
+  readonly #backoff = new Map<string, { failures: number; until: number }>();
+  /** Passes completed; tests wait on it. */
+  passes = 0;
+
+  constructor(options: ReconcilerOptions) {
+    this.#options = options;
+    this.#timing = { ...DEFAULT_TIMING, ...options.timing };
+  }
+
+  start(): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    this.#unsubscribe = this.#options.pods.onChange(() => this.trigger());
+    this.#timer = setInterval(() => this.trigger(), this.#timing.resyncMs);
+    this.trigger();
+  }
+
+  /** Stops scheduling passes and waits for the one in progress. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#unsubscribe?.();
+    clearInterval(this.#timer);
+    clearTimeout(this.#debounce);
+    await this.#idle;
+  }
+
+  /** Asks for a pass soon; passes never overlap. */
+  trigger(): void {
+    if (this.#stopped || this.#debounce) return;
+    this.#debounce = setTimeout(() => {
+      this.#debounce = undefined;
+      void this.#loop();
+    }, this.#timing.debounceMs);
+  }
+
+  async #loop(): Promise<void> {
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = true;
+    let done!: () => void;
+    this.#idle = new Promise((resolve) => {
+      done = resolve;
+    });
+    try {
+      do {
+        this.#again = false;
+        await this.reconcileOnce();
+      } while (this.#again && !this.#stopped);
+    } finally {
+      this.#running = false;
+      done();
+    }
+  }
+
+  /** One pass over every runner set. Errors of one step are logged and counted; the pass goes on. */
+  async reconcileOnce(now = new Date()): Promise<void> {
+    const { pods, runnerSets, metrics } = this.#options;
+    const bySet = new Map<string, RunnerPodView[]>(runnerSets.map((set) => [set.name, []]));
+    for (const pod of pods.cached()) {
+      const setName = pod.metadata?.labels?.[LABELS.runnerSet];
+      if (setName) bySet.get(setName)?.push(viewPod(pod));
+    }
+    await this.#createReplacements();
+    for (const set of runnerSets) {
+      await this.#reconcileSet(set, bySet.get(set.name) ?? [], now).catch((error: unknown) => {
+        metrics.reconcileErrors.inc({ step: "set" });
+        this.#options.log.error("reconcile pass failed", { runnerSet: set.name, error: String(error) });
+      });
+    }
+    if (now.getTime() - this.#lastOrphanSweep >= this.#timing.orphanSweepMs) {
+      this.#lastOrphanSweep = now.getTime();
+      await this.#sweepOrphans().catch((error: unknown) => {
+        metrics.reconcileErrors.inc({ step: "orphans" });
+        this.#options.log.error("orphan runner sweep failed", { error: String(error) });
+      });
+    }
+    const remaining = this.#options.github.rateLimitRemaining();
+    if (remaining !== undefined) metrics.githubRateLimitRemaining.set(remaining);
+    this.passes++;
+  }
+
+  async #reconcileSet(set: RunnerSet, views: RunnerPodView[], now: Date): Promise<void> {
+    const { pods, metrics, log } = this.#options;
+    const backoff = this.#backoff.get(set.name);
+    const plan = planSet({
+      views,
+      maxRunners: set.maxRunners,
+      minIdle: set.minIdle,
+      now,
+      tombstoneTtlMs: this.#timing.tombstoneTtlMs,
+      pendingDeadlineMs: this.#timing.pendingDeadlineMs,
+      idleGraceMs: this.#timing.idleGraceMs,
+      mayRelease: backoff === undefined || now.getTime() >= backoff.until,
+    });
+    for (const [state, count] of Object.entries(plan.counts)) {
+      metrics.runners.set({ runner_set: set.name, phase: state }, count);
+    }
+    if (views.some((view) => view.running) && backoff) this.#backoff.delete(set.name);
+
+    const step = (name: string) => (error: unknown) => {
+      metrics.reconcileErrors.inc({ step: name });
+      log.error(`reconcile step ${name} failed`, { runnerSet: set.name, error: String(error) });
+    };
+
+    for (const view of plan.finished) {
+      await this.#removeFinished(view).catch(step("delete-finished"));
+    }
+    for (const view of plan.expiredTombstones) {
+      await pods.delete(view.name, view.uid).catch(step("delete-tombstone"));
+    }
+    for (const view of plan.stuck) {
+      await this.#replaceStuck(set, view).catch(step("replace-stuck"));
+    }
+    for (const view of plan.surplus) {
+      await this.#removeSurplus(view).catch(step("remove-surplus"));
+    }
+    for (let i = 0; i < plan.warmToCreate; i++) {
+      await pods
+        .create(this.#options.podFor(set, { kind: "warm", id: randomId() }))
+        .catch(step("create-warm"));
+    }
+    await inBatches(plan.release, this.#timing.releaseConcurrency, (view) =>
+      this.#release(set, view).catch(step("release")),
+    );
+  }
+
+  async #release(set: RunnerSet, view: RunnerPodView): Promise<void> {
+    const { pods, github, metrics, log } = this.#options;
+    let runnerId: number | undefined;
+    // A release interrupted after the Secret was created must not register a second runner.
+    if (!(await pods.secretExists(view.name))) {
+      const groupId = await github.runnerGroupId(set.runnerGroup ?? this.#options.runnerGroup);
+      const jit = await github.generateJitConfig({
+        name: view.name,
+        runnerGroupId: groupId,
+        labels: [...set.labels],
+        workFolder: WORK_FOLDER,
+      });
+      metrics.githubCalls.inc({ operation: "generate-jitconfig" });
+      runnerId = jit.runnerId;
+      const secret = buildJitSecret(view.pod, jit.encodedJitConfig, view.uid);
+      secret.metadata!.annotations = { [RUNNER_ID_ANNOTATION]: String(jit.runnerId) };
+      await pods.createSecret(secret);
+    }
+    const annotations: Record<string, string> = { [RELEASED_AT_ANNOTATION]: new Date().toISOString() };
+    if (runnerId !== undefined) annotations[RUNNER_ID_ANNOTATION] = String(runnerId);
+    const released = await pods.releaseGate(view.name, SCHEDULING_GATE, annotations);
+    if (released) {
+      metrics.jobStartupSeconds.observe(
+        { runner_set: set.name },
+        (Date.now() - view.createdAt.getTime()) / 1000,
+      );
+      log.info("runner released", { runnerSet: set.name, pod: view.name, runnerId });
+    }
+  }
+
+  async #deregister(view: RunnerPodView): Promise<"deleted" | "busy" | "not-found" | "unknown"> {
+    if (view.runnerId === undefined) return "unknown";
+    const outcome = await this.#options.github.deleteRunner(view.runnerId);
+    this.#options.metrics.githubCalls.inc({ operation: "delete-runner" });
+    return outcome;
+  }
+
+  async #removeFinished(view: RunnerPodView): Promise<void> {
+    const { pods, log } = this.#options;
+    // An ephemeral runner deregisters itself after its job; one that never ran a job (crashed, or the Pod
+    // failed before it connected) stays registered offline unless we remove it.
+    if (!view.pod.metadata?.annotations?.[BUSY_WITH_ANNOTATION])
+      await this.#deregister(view).catch(() => "unknown");
+    await pods.delete(view.name, view.uid);
+    await pods.deleteSecret(view.name);
+    log.info("finished runner removed", { pod: view.name, phase: view.phase });
+  }
+
+  async #replaceStuck(set: RunnerSet, view: RunnerPodView): Promise<void> {
+    const { pods, metrics, log } = this.#options;
+    const reason = view.pod.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False")
+      ? "Unschedulable"
+      : "NotRunning";
+    await pods.event(
+      view.pod,
+      "Warning",
+      "RunnerStuckPending",
+      `runner Pod was not Running ${Math.round(this.#timing.pendingDeadlineMs / 1000)} s after release (${reason}); replacing it`,
+    );
+    metrics.podsReplaced.inc({ runner_set: set.name, reason });
+    if (view.state !== "busy") await this.#deregister(view).catch(() => "unknown");
+    await pods.delete(view.name, view.uid);
+    await pods.deleteSecret(view.name);
+    if (view.kind === "job" && view.jobState === undefined) {
+      // Same job, fresh Pod (same name, so dedup still holds) once the old one is gone.
+      const fresh = this.#options.podFor(set, targetOf(view.pod));
+      this.#replacements.set(view.name, { set, pod: fresh });
+    }
+    const previous = this.#backoff.get(set.name)?.failures ?? 0;
+    const delay = Math.min(this.#timing.backoffMs * 2 ** previous, this.#timing.maxBackoffMs);
+    this.#backoff.set(set.name, { failures: previous + 1, until: Date.now() + delay });
+    log.warn("stuck runner Pod replaced; releases of the set back off", {
+      runnerSet: set.name,
+      pod: view.name,
+      reason,
+      backoffMs: delay,
+    });
+  }
+
+  async #createReplacements(): Promise<void> {
+    for (const [name, { pod }] of this.#replacements) {
+      if (this.#options.pods.cachedPod(name)) continue;
+      const created = await this.#options.pods.create(pod).catch(() => undefined);
+      if (created) this.#replacements.delete(name);
+    }
+  }
+
+  async #removeSurplus(view: RunnerPodView): Promise<void> {
+    const { pods, log } = this.#options;
+    if (view.state === "queued") {
+      if (view.kind === "warm") await pods.delete(view.name, view.uid);
+      // A job Pod whose job another runner took: keep it as a tombstone for dedup.
+      else await pods.patchMetadata(view.name, { labels: { [JOB_STATE_LABEL]: "done" } });
+      return;
+    }
+    // Released: GitHub is the arbiter. 422 means the runner took a job meanwhile: keep it.
+    const outcome = await this.#deregister(view);
+    if (outcome === "busy") {
+      await pods.patchMetadata(view.name, { annotations: { [BUSY_WITH_ANNOTATION]: "unknown" } });
+      return;
+    }
+    await pods.delete(view.name, view.uid);
+    await pods.deleteSecret(view.name);
+    log.info("surplus runner removed", { pod: view.name, outcome });
+  }
+
+  async #sweepOrphans(): Promise<void> {
+    const { github, pods, runnerSets, log } = this.#options;
+    const runners = await github.listRunners();
+    this.#options.metrics.githubCalls.inc({ operation: "list-runners" });
+    const candidates = new Set<string>();
+    for (const runner of runners) {
+      const ours = runnerSets.some(
+        (set) =>
+          runner.name.startsWith(`${set.name}-`) &&
+          set.labels.every((label) => runner.labels.includes(label)),
+      );
+      if (!ours || pods.cachedPod(runner.name) || runner.busy) continue;
+      if (this.#orphanCandidates.has(runner.name)) {
+        const outcome = await github.deleteRunner(runner.id);
+        this.#options.metrics.githubCalls.inc({ operation: "delete-runner" });
+        log.info("orphan runner deregistered", { runner: runner.name, runnerId: runner.id, outcome });
+      } else {
+        candidates.add(runner.name);
+      }
+    }
+    this.#orphanCandidates = candidates;
+  }
+}
+
+function targetOf(pod: V1Pod): RunnerTarget {
+  const labels = pod.metadata?.labels ?? {};
+  const annotations = pod.metadata?.annotations ?? {};
+  return {
+    kind: "job",
+    jobId: Number(labels[LABELS.jobId]),
+    runAttempt: Number(labels[LABELS.runAttempt] ?? 1),
+    ...(annotations["dind-k8s.io/run-id"] ? { runId: Number(annotations["dind-k8s.io/run-id"]) } : {}),
+    ...(annotations["dind-k8s.io/repository"] ? { repository: annotations["dind-k8s.io/repository"] } : {}),
+  };
+}

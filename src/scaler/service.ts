@@ -1,0 +1,115 @@
+// Builds the scaler from its parts and runs it: HTTP intake on every replica, the reconciler where
+// `leading` says so. Tests start it in-process with a real apiserver and the GitHub stand-in.
+import { once } from "node:events";
+import type { AddressInfo } from "node:net";
+import type { Config } from "./config.ts";
+import { createHttpServer } from "./http/server.ts";
+import { createJobRecords } from "./job-records.ts";
+import { type KubeConfig, RunnerPods } from "./kube/runner-pods.ts";
+import type { Logger } from "./observe/log.ts";
+import { createMetrics } from "./observe/metrics.ts";
+import { Reconciler, type ReconcilerTiming, type RunnerRegistry } from "./reconcile/reconciler.ts";
+import type { SidecarMode } from "./runner-pod/build-runner-pod.ts";
+import { createIntake } from "./webhook/intake.ts";
+
+export interface ScalerOptions {
+  config: Config;
+  kubeConfig: KubeConfig;
+  github: RunnerRegistry & { ping(): Promise<void> };
+  /** Current secret first; a second one is accepted too while rotating. */
+  webhookSecrets: readonly string[];
+  sidecars: SidecarMode;
+  log: Logger;
+  port?: number;
+  host?: string;
+  /** Run the reconciler here (the lease holder). Default true. */
+  reconcile?: boolean;
+  timing?: Partial<ReconcilerTiming>;
+}
+
+export interface RunningScaler {
+  url: string;
+  pods: RunnerPods;
+  reconciler: Reconciler;
+  metrics: ReturnType<typeof createMetrics>;
+  /** Stop accepting, finish in-flight requests, stop the reconciler and the informer. */
+  stop(): Promise<void>;
+}
+
+/** GitHub reachability is re-checked at most this often for /readyz. */
+const GITHUB_PROBE_MS = 30_000;
+
+export async function startScaler(options: ScalerOptions): Promise<RunningScaler> {
+  const { config, log } = options;
+  const metrics = createMetrics();
+  const pods = new RunnerPods({ kubeConfig: options.kubeConfig, namespace: config.kubernetes.namespace });
+  const records = createJobRecords({ config, pods, sidecars: options.sidecars });
+  const intake = createIntake({
+    secrets: options.webhookSecrets,
+    runnerSets: config.runnerSets,
+    recorder: records,
+    log,
+    metrics,
+  });
+  const reconciler = new Reconciler({
+    runnerSets: config.runnerSets,
+    runnerGroup: config.github.runnerGroup,
+    pods,
+    github: options.github,
+    podFor: records.podFor,
+    log,
+    metrics,
+    ...(options.timing ? { timing: options.timing } : {}),
+  });
+
+  let github: { at: number; problem: string | undefined } = { at: 0, problem: "not checked yet" };
+  const readiness = async () => {
+    const problems: string[] = [];
+    if (!pods.synced)
+      problems.push(`runner Pod informer not synced${pods.lastError ? `: ${pods.lastError}` : ""}`);
+    if (Date.now() - github.at > GITHUB_PROBE_MS) {
+      const problem = await options.github.ping().then(
+        () => undefined,
+        (error: unknown) => `GitHub unreachable: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      github = { at: Date.now(), problem };
+    }
+    if (github.problem) problems.push(github.problem);
+    return problems;
+  };
+
+  const server = createHttpServer({
+    intake,
+    readiness,
+    metrics: async () => ({
+      contentType: metrics.registry.contentType,
+      body: await metrics.registry.metrics(),
+    }),
+  });
+
+  await pods.start();
+  if (options.reconcile !== false) reconciler.start();
+  server.listen(options.port ?? 8080, options.host ?? "0.0.0.0");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${options.host === undefined || options.host === "0.0.0.0" ? "127.0.0.1" : options.host}:${port}`;
+  log.info("scaler listening", {
+    url,
+    namespace: config.kubernetes.namespace,
+    reconcile: options.reconcile !== false,
+  });
+
+  return {
+    url,
+    pods,
+    reconciler,
+    metrics,
+    async stop() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await closed;
+      await reconciler.stop();
+      await pods.stop();
+    },
+  };
+}

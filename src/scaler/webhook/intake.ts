@@ -1,0 +1,147 @@
+// Transport-agnostic webhook intake: headers + raw body in, status + body out. Only http/ knows
+// node:http. The answer is 2xx only once what the delivery asks for is durable in Kubernetes.
+import { Webhooks } from "@octokit/webhooks";
+import type { Logger } from "../observe/log.ts";
+import type { Metrics } from "../observe/metrics.ts";
+import { routeJob } from "./route.ts";
+import { PayloadError, parseWorkflowJob, type WorkflowJobEvent } from "./workflow-job.ts";
+
+export interface WebhookRequest {
+  /** Header names in lower case. */
+  headers: Readonly<Record<string, string | undefined>>;
+  body: Buffer;
+}
+
+export interface WebhookResponse {
+  status: number;
+  body: string;
+}
+
+/** What the intake needs from the store of runner Pods (kube/), so tests can hand in the real one or a fake. */
+export interface JobRecorder {
+  /** Creates the gated runner Pod of a queued job. "exists" is a duplicate delivery. */
+  recordQueued(setName: string, job: WorkflowJobEvent): Promise<"created" | "exists" | "already-completed">;
+  recordStarted(setName: string, job: WorkflowJobEvent): Promise<void>;
+  recordCompleted(setName: string, job: WorkflowJobEvent): Promise<void>;
+}
+
+export interface IntakeOptions {
+  /** One secret, or two while rotating: a delivery signed with either is accepted. */
+  secrets: readonly string[];
+  runnerSets: readonly { name: string; labels: readonly string[] }[];
+  recorder: JobRecorder;
+  log: Logger;
+  metrics: Metrics;
+}
+
+export type Intake = (request: WebhookRequest) => Promise<WebhookResponse>;
+
+function reply(status: number, message: string): WebhookResponse {
+  return { status, body: `${JSON.stringify({ message })}\n` };
+}
+
+export function createIntake({ secrets, runnerSets, recorder, log, metrics }: IntakeOptions): Intake {
+  if (secrets.length === 0 || secrets.some((secret) => secret.length === 0)) {
+    throw new Error("a webhook secret is required: set github.webhookSecretFile or github.webhookSecretEnv");
+  }
+  const verifiers = secrets.map((secret) => new Webhooks({ secret }));
+
+  async function verified(body: string, signature: string): Promise<boolean> {
+    for (const verifier of verifiers) {
+      try {
+        if (await verifier.verify(body, signature)) return true;
+      } catch {
+        // A malformed signature header is simply not a valid signature.
+      }
+    }
+    return false;
+  }
+
+  return async function intake({ headers, body }) {
+    const event = headers["x-github-event"];
+    const delivery = headers["x-github-delivery"];
+    const outcome = (name: string, response: WebhookResponse) => {
+      metrics.webhookDeliveries.inc({ event: event ?? "none", outcome: name });
+      return response;
+    };
+    const contentType = (headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase();
+    if (contentType !== "application/json") {
+      return outcome(
+        "unsupported-media-type",
+        reply(
+          415,
+          `expected Content-Type application/json, got ${JSON.stringify(contentType)}: set the webhook's content type to application/json`,
+        ),
+      );
+    }
+    if (!event) return outcome("bad-request", reply(400, "missing X-GitHub-Event header"));
+    const signature = headers["x-hub-signature-256"];
+    if (!signature)
+      return outcome("unauthorized", reply(401, "missing X-Hub-Signature-256: set the webhook's secret"));
+    const text = body.toString("utf8");
+    if (!(await verified(text, signature))) {
+      log.warn("webhook signature did not match", { deliveryId: delivery, event });
+      return outcome(
+        "unauthorized",
+        reply(401, "signature does not match: the webhook secret differs from the scaler's"),
+      );
+    }
+    let payload: unknown;
+    try {
+      payload = JSON.parse(text);
+    } catch {
+      return outcome("bad-request", reply(400, "body is not valid JSON"));
+    }
+    if (event === "ping") return outcome("ping", reply(200, "pong"));
+    if (event !== "workflow_job") return outcome("ignored", reply(202, `ignored event ${event}`));
+
+    let job: WorkflowJobEvent;
+    try {
+      job = parseWorkflowJob(payload);
+    } catch (error: unknown) {
+      if (error instanceof PayloadError) return outcome("bad-request", reply(400, error.message));
+      throw error;
+    }
+    const set = routeJob(job.labels, runnerSets);
+    const context = { deliveryId: delivery, jobId: job.jobId, action: job.action };
+    if (!set) {
+      log.debug("no runner set matches the job's labels", { ...context, labels: job.labels });
+      return outcome("no-match", reply(202, `no runner set has all of the labels ${job.labels.join(", ")}`));
+    }
+    try {
+      switch (job.action) {
+        case "queued": {
+          const result = await recorder.recordQueued(set.name, job);
+          if (result === "created") metrics.jobsQueued.inc({ runner_set: set.name });
+          log.info("job queued", { ...context, runnerSet: set.name, result });
+          return outcome(
+            result === "created" ? "recorded" : "duplicate",
+            reply(result === "created" ? 201 : 200, result),
+          );
+        }
+        case "in_progress":
+          await recorder.recordStarted(set.name, job);
+          metrics.jobsStarted.inc({ runner_set: set.name });
+          return outcome("recorded", reply(200, "started"));
+        case "completed":
+          await recorder.recordCompleted(set.name, job);
+          metrics.jobsCompleted.inc({ runner_set: set.name, conclusion: job.conclusion ?? "unknown" });
+          return outcome("recorded", reply(200, "completed"));
+        default:
+          return outcome("ignored", reply(202, `ignored action ${job.action}`));
+      }
+    } catch (error: unknown) {
+      // Tell GitHub the delivery failed, so it shows as failed and the redelivery sweep retries it.
+      const message = error instanceof Error ? error.message : String(error);
+      log.error("could not record the job in Kubernetes", {
+        ...context,
+        runnerSet: set.name,
+        error: message,
+      });
+      return outcome(
+        "kubernetes-error",
+        reply(503, "could not record the job in Kubernetes; redeliver later"),
+      );
+    }
+  };
+}
