@@ -80,10 +80,13 @@ const QUANTITY = /^[+-]?(\d+(\.\d*)?|\.\d+)(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?\d
 /** A Kubernetes quantity; YAML numbers are accepted and kept as strings so Pod specs stay stable. */
 export function quantity() {
   const what = "a Kubernetes quantity such as 500m, 2 or 10Gi";
+  // A union of two checked members (not a transform feeding a check) so the JSON Schema keeps the pattern.
   return z
-    .union([z.string(), z.number()], messageFor(what))
-    .transform((value) => String(value))
-    .pipe(z.string().regex(QUANTITY, messageFor(what)));
+    .union(
+      [z.string().regex(QUANTITY, messageFor(what)), z.number().nonnegative(messageFor(what))],
+      messageFor(what),
+    )
+    .transform((value) => String(value));
 }
 
 /** Exactly the strings given, in the "expected one of" wording. */
