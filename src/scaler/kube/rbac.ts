@@ -1,0 +1,18 @@
+// Exactly what the scaler does in its runner namespace. The chart's Role is rendered from the same
+// list (charts/dind-k8s templates), and the integration tests run the scaler under a ServiceAccount
+// holding only these rules, so a missing or extra permission shows up as a failing test.
+export interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+}
+
+export const SCALER_ROLE_RULES: readonly PolicyRule[] = [
+  // Runner Pods are the durable record: created at intake, watched by the informer, gates released with
+  // a patch, deleted when done.
+  { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch", "create", "patch", "delete"] },
+  // One JIT config Secret per runner, owned by its Pod.
+  { apiGroups: [""], resources: ["secrets"], verbs: ["get", "create", "delete"] },
+  // Warnings on Pods replaced after being stuck Pending.
+  { apiGroups: [""], resources: ["events"], verbs: ["create"] },
+];
