@@ -58,8 +58,8 @@ export function parseConfig(text: string, file: string): Config {
     throw new ConfigError(
       file,
       document.errors.map((error) => {
-        const at = error.linePos?.[0];
-        return `${at ? `line ${at.line} column ${at.col}: ` : ""}not valid YAML: ${error.message.split("\n")[0]}`;
+        const at = lines.linePos(error.pos[0]);
+        return `line ${at.line} column ${at.col}: not valid YAML: ${error.message.split("\n")[0]}`;
       }),
     );
   }

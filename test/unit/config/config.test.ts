@@ -1,0 +1,340 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { DEFAULT_RUNNER_DOCKER_GID, DEFAULT_RUNNER_IMAGE } from "../../../src/scaler/config/defaults.ts";
+import { ConfigError, loadConfig, parseConfig } from "../../../src/scaler/config.ts";
+
+const fixtures = join(import.meta.dirname, "../../fixtures/config");
+const minimalText = readFileSync(join(fixtures, "minimal.yaml"), "utf8");
+
+/** The problems of a config, as the user sees them (without the trailing line numbers unless asked). */
+function problemsOf(text: string, { withLines = false } = {}): string[] {
+  try {
+    parseConfig(text, "test.yaml");
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return withLines ? error.problems : error.problems.map((p) => p.replace(/ \(line \d+\)$/, ""));
+  }
+  throw new Error("expected the configuration to be refused");
+}
+
+/** The minimal file with one runner set key replaced (YAML flow text). */
+function withSet(extra: string): string {
+  return minimalText.replace("    minIdle: 0\n", `    minIdle: 0\n${extra}`);
+}
+
+describe("the minimal configuration", () => {
+  it("validates and gets the documented defaults", () => {
+    const config = parseConfig(minimalText, "minimal.yaml");
+    expect(config.github).toEqual({
+      url: "https://github.com",
+      org: "my-org",
+      auth: { appId: 1, privateKeyFile: "/secrets/app.pem" },
+      webhookSecretFile: "/secrets/webhook-secret",
+    });
+    expect(config.kubernetes).toEqual({ namespace: "dind-runners", sidecars: "auto" });
+    const [set] = config.runnerSets;
+    expect(set).toMatchObject({ name: "dind-k8s", labels: ["dind-k8s"], maxRunners: 10, minIdle: 0 });
+    expect(set?.runner).toEqual({ image: DEFAULT_RUNNER_IMAGE, dockerGid: DEFAULT_RUNNER_DOCKER_GID });
+    expect(set?.dind).toEqual({ args: [], mtu: "auto", registryMirrors: [] });
+    expect(set?.runtime).toEqual({ profile: "privileged" });
+    expect(set?.storage).toBeUndefined();
+  });
+
+  it("pins the runner image and the docker gid of the actions-runner image", () => {
+    expect(DEFAULT_RUNNER_IMAGE).toMatch(/^ghcr\.io\/actions\/actions-runner:\d+\.\d+\.\d+$/);
+    expect(DEFAULT_RUNNER_DOCKER_GID).toBe(123);
+  });
+
+  it("loadConfig reads the file", async () => {
+    const config = await loadConfig(join(fixtures, "minimal.yaml"));
+    expect(config.runnerSets).toHaveLength(1);
+  });
+
+  it("loadConfig names the file it can't read", async () => {
+    await expect(loadConfig("/nonexistent/dind-k8s.yaml")).rejects.toThrow(
+      /^\/nonexistent\/dind-k8s\.yaml: 1 problem in the configuration:\n {2}can't read the configuration file: ENOENT/,
+    );
+  });
+});
+
+describe("accepted variants", () => {
+  it.each([
+    ["a repository instead of an org", (t: string) => t.replace("org: my-org", "repo: my-org/my-repo")],
+    [
+      "a personal access token instead of an App",
+      (t: string) =>
+        t.replace("{ appId: 1, privateKeyFile: /secrets/app.pem }", "{ tokenFile: /secrets/pat }"),
+    ],
+    [
+      "secrets from the environment",
+      (t: string) =>
+        t
+          .replace("privateKeyFile: /secrets/app.pem", "privateKeyEnv: APP_KEY")
+          .replace("webhookSecretFile: /secrets/webhook-secret", "webhookSecretEnv: WEBHOOK_SECRET"),
+    ],
+    ["GHES", (t: string) => t.replace("url: https://github.com", "url: https://github.example.corp/")],
+    ["a runner group", (t: string) => t.replace("org: my-org", "org: my-org\n  runnerGroup: ci")],
+    ["an App installation id", (t: string) => t.replace("appId: 1,", "appId: 1, installationId: 42,")],
+  ])("%s", (_name, edit) => {
+    expect(() => parseConfig(edit(minimalText), "variant.yaml")).not.toThrow();
+  });
+
+  it("the profiles fixture (every option) validates", () => {
+    const text = readFileSync(join(fixtures, "profiles.yaml"), "utf8");
+    const config = parseConfig(text, "profiles.yaml");
+    expect(config.runnerSets.map((s) => s.name)).toEqual([
+      "default",
+      "everything",
+      "memory",
+      "ephemeral",
+      "loop",
+      "kata",
+      "sysbox",
+      "rootless",
+    ]);
+    const everything = config.runnerSets[1]!;
+    // Quantities written as YAML numbers or strings come out as strings.
+    expect(everything.runner.resources).toEqual({
+      requests: { cpu: "1", memory: "2Gi" },
+      limits: { memory: "4Gi" },
+    });
+    expect(everything.dind.mtu).toBe(1400);
+  });
+});
+
+describe("refused configurations: the exact messages", () => {
+  it.each([
+    [
+      "maxRunners: -1",
+      withSet("").replace("maxRunners: 10", "maxRunners: -1"),
+      ["runnerSets[0].maxRunners: expected a whole number ≥ 0, got -1"],
+    ],
+    [
+      "a fractional minIdle",
+      withSet("").replace("minIdle: 0", "minIdle: 0.5"),
+      ["runnerSets[0].minIdle: expected a whole number ≥ 0, got 0.5"],
+    ],
+    [
+      "maxRunners as text",
+      withSet("").replace("maxRunners: 10", "maxRunners: ten"),
+      ['runnerSets[0].maxRunners: expected a whole number ≥ 0, got "ten"'],
+    ],
+    [
+      "minIdle above maxRunners",
+      withSet("").replace("minIdle: 0", "minIdle: 11"),
+      ["runnerSets[0].minIdle: expected at most maxRunners (10), got 11"],
+    ],
+    [
+      "a missing maxRunners",
+      withSet("").replace("    maxRunners: 10\n", ""),
+      ["runnerSets[0].maxRunners: required: expected a whole number ≥ 0"],
+    ],
+    [
+      "labels as a string",
+      withSet("").replace("labels: [dind-k8s]", "labels: dind-k8s"),
+      ['runnerSets[0].labels: expected a list of runner labels, got "dind-k8s"'],
+    ],
+    [
+      "no labels",
+      withSet("").replace("labels: [dind-k8s]", "labels: []"),
+      ["runnerSets[0].labels: expected at least one label"],
+    ],
+    [
+      "an upper-case set name",
+      withSet("").replace("name: dind-k8s", "name: Dind"),
+      [
+        "runnerSets[0].name: expected a DNS label (lowercase letters, digits and '-', starting and ending with a letter or digit), got \"Dind\"",
+      ],
+    ],
+    [
+      "a set name too long for Pod names",
+      withSet("").replace("name: dind-k8s", `name: ${"a".repeat(41)}`),
+      [
+        `runnerSets[0].name: expected a DNS label (lowercase letters, digits and '-', starting and ending with a letter or digit), at most 40 characters, got "${"a".repeat(41)}"`,
+      ],
+    ],
+    [
+      "a typo in a key",
+      withSet("").replace("maxRunners: 10", "maxRunners: 10\n    maxRunner: 3"),
+      [
+        'runnerSets[0].maxRunner: unknown key; did you mean "maxRunners"? (allowed here: name, labels, maxRunners, minIdle, runnerGroup, runner, dind, storage, runtime, nodeSelector, tolerations, affinity, podLabels, podAnnotations, priorityClassName, serviceAccountName, imagePullSecrets)',
+      ],
+    ],
+    [
+      "an inline webhook secret",
+      minimalText.replace("webhookSecretFile: /secrets/webhook-secret", "webhookSecret: hunter2"),
+      [
+        "github: required: set webhookSecretFile or webhookSecretEnv (the webhook secret)",
+        "github.webhookSecret: unknown key; secrets are never written in the configuration: put it in a file and set webhookSecretFile (or webhookSecretEnv)",
+      ],
+    ],
+    [
+      "an inline private key",
+      minimalText.replace("privateKeyFile: /secrets/app.pem", "privateKey: abc"),
+      [
+        "github.auth.privateKey: unknown key; secrets are never written in the configuration: put it in a file and set privateKeyFile (or privateKeyEnv)",
+        "github.auth: required: set privateKeyFile or privateKeyEnv (the App's private key)",
+      ],
+    ],
+    [
+      "a relative secret path",
+      minimalText.replace("/secrets/app.pem", "secrets/app.pem"),
+      [
+        'github.auth.privateKeyFile: expected an absolute file path such as /secrets/app.pem, got "secrets/app.pem"',
+      ],
+    ],
+    [
+      "both org and repo",
+      minimalText.replace("org: my-org", "org: my-org\n  repo: a/b"),
+      ["github: set only one of org, repo (where the runners register)"],
+    ],
+    [
+      "App and token together",
+      minimalText.replace("appId: 1,", "appId: 1, tokenFile: /secrets/pat,"),
+      ["github.auth: use a GitHub App (appId, privateKeyFile) or a token (tokenFile), not both"],
+    ],
+    [
+      "an unknown storage type",
+      withSet("    storage: { type: disk }\n"),
+      [
+        'runnerSets[0].storage.type: expected one of "emptyDir", "memory", "ephemeralVolume", "loopDisk", got "disk"',
+      ],
+    ],
+    [
+      "memory storage without a size",
+      withSet("    storage: { type: memory }\n"),
+      ["runnerSets[0].storage.sizeLimit: required: expected a Kubernetes quantity such as 500m, 2 or 10Gi"],
+    ],
+    [
+      "emptyDir under kata",
+      withSet("    runtime: { profile: kata }\n    storage: { type: emptyDir }\n"),
+      [
+        'runnerSets[0].storage.type: expected "loopDisk" or "memory" under the kata profile, got "emptyDir" (virtio-fs volumes can\'t be an overlay upper layer)',
+      ],
+    ],
+    [
+      "loopDisk under sysbox",
+      withSet("    runtime: { profile: sysbox }\n    storage: { type: loopDisk }\n"),
+      [
+        "runnerSets[0].storage.type: loopDisk needs a privileged dind (it mounts a loop device); the sysbox profile isn't: use emptyDir, memory or ephemeralVolume",
+      ],
+    ],
+    [
+      "an unknown runtime profile",
+      withSet("    runtime: { profile: gvisor }\n"),
+      [
+        'runnerSets[0].runtime.profile: expected one of "privileged", "kata", "sysbox", "rootless", got "gvisor"',
+      ],
+    ],
+    [
+      "a tiny MTU",
+      withSet("    dind: { mtu: 20 }\n"),
+      ["runnerSets[0].dind.mtu: expected a whole number from 68 to 65535, got 20"],
+    ],
+    [
+      "MTU as a word",
+      withSet("    dind: { mtu: automatic }\n"),
+      ['runnerSets[0].dind.mtu: expected "auto" or a whole number from 68 to 65535'],
+    ],
+    [
+      "a TCP host for dockerd",
+      withSet("    dind: { args: [--host=tcp://0.0.0.0:2375] }\n"),
+      [
+        'runnerSets[0].dind.args[0]: expected no --host argument, got "--host=tcp://0.0.0.0:2375": dind-k8s sets the unix socket and never opens TCP',
+      ],
+    ],
+    [
+      "a bad quantity",
+      withSet("    runner: { resources: { limits: { memory: 2GB } } }\n"),
+      [
+        'runnerSets[0].runner.resources.limits.memory: expected a Kubernetes quantity such as 500m, 2 or 10Gi, got "2GB"',
+      ],
+    ],
+    [
+      "a mirror that isn't http(s)",
+      withSet("    dind: { registryMirrors: [ftp://mirror] }\n"),
+      [
+        'runnerSets[0].dind.registryMirrors[0]: expected an http(s) URL such as https://github.com, got "ftp://mirror"',
+      ],
+    ],
+    [
+      "overriding DOCKER_HOST",
+      withSet("    runner: { env: [{ name: DOCKER_HOST, value: tcp://x:2375 }] }\n"),
+      ['runnerSets[0].runner.env[0].name: expected a name dind-k8s doesn\'t set itself, got "DOCKER_HOST"'],
+    ],
+    [
+      "a pod label with an odd key",
+      withSet("    podLabels: { team: 3 }\n"),
+      ["runnerSets[0].podLabels.team: expected a string, got 3"],
+    ],
+    [
+      "no runner sets",
+      `${minimalText.slice(0, minimalText.indexOf("runnerSets:"))}runnerSets: []\n`,
+      ["runnerSets: expected at least one runner set"],
+    ],
+    [
+      "a missing github section",
+      minimalText.slice(minimalText.indexOf("kubernetes:")),
+      ["github: required: expected a mapping"],
+    ],
+  ])("%s", (_name, text, expected) => {
+    expect(problemsOf(text)).toEqual(expected);
+  });
+
+  it("two sets with the same name or the same labels", () => {
+    const text = `${minimalText}  - name: dind-k8s\n    labels: [DIND-K8S]\n    maxRunners: 1\n    minIdle: 0\n`;
+    expect(problemsOf(text)).toEqual([
+      'runnerSets[1].name: expected a unique name, got "dind-k8s" again (runnerSets[0] has it)',
+      "runnerSets[1].labels: expected a label set no other runner set has, got the labels of runnerSets[0]",
+    ]);
+  });
+
+  it("lists every problem at once, in file order, with line numbers", () => {
+    const text = `github:
+  org: my-org
+  auth: { appId: 0, privateKeyFile: /secrets/app.pem }
+  webhookSecretFile: /secrets/webhook-secret
+kubernetes:
+  namespace: Dind_Runners
+  sidecar: native
+runnerSets:
+  - name: dind-k8s
+    labels: [dind-k8s]
+    maxRunners: -1
+    minIdle: 0
+`;
+    expect(problemsOf(text, { withLines: true })).toEqual([
+      "github.auth.appId: expected a whole number ≥ 1, got 0 (line 3)",
+      "kubernetes.namespace: expected a DNS label (lowercase letters, digits and '-', starting and ending with a letter or digit), got \"Dind_Runners\" (line 6)",
+      'kubernetes.sidecar: unknown key; did you mean "sidecars"? (allowed here: namespace, sidecars) (line 7)',
+      "runnerSets[0].maxRunners: expected a whole number ≥ 0, got -1 (line 11)",
+    ]);
+  });
+
+  it("the error's message names the file and counts the problems", () => {
+    expect(() =>
+      parseConfig(withSet("").replace("maxRunners: 10", "maxRunners: -1"), "/etc/dind-k8s/config.yaml"),
+    ).toThrow(
+      "/etc/dind-k8s/config.yaml: 1 problem in the configuration:\n  runnerSets[0].maxRunners: expected a whole number ≥ 0, got -1 (line 11)",
+    );
+  });
+
+  it("broken YAML is reported with its position", () => {
+    expect(problemsOf("github: {org: x\nkubernetes: [\n", { withLines: true })[0]).toMatch(
+      /^line \d+ column \d+: not valid YAML: /,
+    );
+  });
+
+  it("a duplicate key is an error, not a silent override", () => {
+    expect(
+      problemsOf(minimalText.replace("maxRunners: 10", "maxRunners: 10\n    maxRunners: 20"))[0],
+    ).toMatch(/not valid YAML: Map keys must be unique/);
+  });
+
+  it("an empty file says what it should hold", () => {
+    expect(problemsOf("# nothing\n")).toEqual([
+      "the file is empty: expected a mapping with github, kubernetes and runnerSets",
+    ]);
+  });
+});

@@ -1,0 +1,64 @@
+// The chart's values.schema.json and the scaler's validator come from one zod schema: the committed file must be
+// what the generator makes now, and both must accept and refuse the same files.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Ajv } from "ajv";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { valuesJsonSchema } from "../../../src/scaler/config/json-schema.ts";
+import { parseConfig } from "../../../src/scaler/config.ts";
+
+const root = join(import.meta.dirname, "../../..");
+const committed: unknown = JSON.parse(readFileSync(join(root, "charts/dind-k8s/values.schema.json"), "utf8"));
+const validate = new Ajv({ strict: false, allErrors: true }).compile(valuesJsonSchema());
+const fixture = (name: string) => readFileSync(join(root, "test/fixtures/config", name), "utf8");
+
+function bothVerdicts(text: string): { zod: boolean; jsonSchema: boolean } {
+  let zod = true;
+  try {
+    parseConfig(text, "x.yaml");
+  } catch {
+    zod = false;
+  }
+  return { zod, jsonSchema: validate(parse(text)) };
+}
+
+describe("charts/dind-k8s/values.schema.json", () => {
+  it("is what scripts/gen-schema.ts generates from the zod schema (regenerate it when this fails)", () => {
+    expect(committed).toEqual(valuesJsonSchema());
+  });
+
+  it("closes every object: additionalProperties is false wherever properties are listed", () => {
+    const open: string[] = [];
+    const walk = (node: unknown, path: string) => {
+      if (Array.isArray(node)) {
+        for (const [i, child] of node.entries()) walk(child, `${path}[${i}]`);
+      } else if (typeof node === "object" && node !== null) {
+        const record = node as Record<string, unknown>;
+        if (record.properties !== undefined && record.additionalProperties !== false) open.push(path);
+        for (const [key, child] of Object.entries(record)) walk(child, `${path}.${key}`);
+      }
+    };
+    walk(committed, "$");
+    expect(open).toEqual([]);
+  });
+
+  const minimal = fixture("minimal.yaml");
+  it.each([
+    ["the minimal file", minimal, true],
+    ["the profiles file", fixture("profiles.yaml"), true],
+    ["an unknown top-level key", `${minimal}extra: 1\n`, false],
+    ["an unknown runner set key", minimal.replace("minIdle: 0", "minIdle: 0\n    maxRunner: 1"), false],
+    ["an unknown nested key", minimal.replace("minIdle: 0", "minIdle: 0\n    dind: { mtuu: 1400 }"), false],
+    ["a negative maxRunners", minimal.replace("maxRunners: 10", "maxRunners: -1"), false],
+    ["a bad storage type", minimal.replace("minIdle: 0", "minIdle: 0\n    storage: { type: disk }"), false],
+    [
+      "a bad quantity",
+      minimal.replace("minIdle: 0", "minIdle: 0\n    storage: { type: memory, sizeLimit: 2GB }"),
+      false,
+    ],
+    ["an inline secret", minimal.replace("webhookSecretFile:", "webhookSecret:"), false],
+  ])("%s: the validator and the JSON Schema agree", (_name, text, valid) => {
+    expect(bothVerdicts(text)).toEqual({ zod: valid, jsonSchema: valid });
+  });
+});
