@@ -39,7 +39,9 @@ function errorCode(error2) {
   return void 0;
 }
 function errorMessage(error2) {
-  return error2 instanceof Error ? error2.message : String(error2);
+  const message = (error2 instanceof Error ? error2.message : String(error2)).replace(/\s+/g, " ").trim();
+  const openssl = /error:[0-9A-F]+:[^:]*:[^:]*:([^:]+)(:|$)/.exec(message);
+  return openssl?.[1]?.trim() ?? message;
 }
 function classifyError(error2, endpoint) {
   if (error2 instanceof DockerApiError) return error2;
@@ -90,6 +92,13 @@ function classifyError(error2, endpoint) {
     return new DockerApiError(
       "tls-material-invalid",
       `TLS files unreadable as PEM (${code || detail})`,
+      options
+    );
+  }
+  if (/ALERT_(BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_REQUIRED|CERTIFICATE_UNKNOWN|DECRYPT_ERROR)/.test(code)) {
+    return new DockerApiError(
+      "tls-failed",
+      "TLS verification failed: the daemon rejected our client certificate (cert.pem is not signed by the CA the daemon trusts)",
       options
     );
   }
@@ -630,17 +639,17 @@ async function waitForDaemon(endpoints, options) {
       const remaining = deadline - tryStart;
       if (remaining <= 0) return;
       attempt.tries++;
+      const timeoutMs = Math.max(1, Math.min(tryTimeoutMs, remaining));
       try {
-        await options.probe(attempt.endpoint, {
-          timeoutMs: Math.max(1, Math.min(tryTimeoutMs, remaining)),
-          signal: stop.signal
-        });
+        await options.probe(attempt.endpoint, { timeoutMs, signal: stop.signal });
         if (winner === void 0) winner = attempt.endpoint;
         stop.abort();
         return;
       } catch (error2) {
         if (stop.signal.aborted) return;
-        attempt.lastError = asDockerError(error2);
+        const dockerError = asDockerError(error2);
+        const cutShort = dockerError.kind === "timeout" && timeoutMs < tryTimeoutMs;
+        if (!cutShort || attempt.lastError === void 0) attempt.lastError = dockerError;
       }
       reportProgress();
       const now = clock.now();

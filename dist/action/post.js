@@ -39,7 +39,9 @@ function errorCode(error) {
   return void 0;
 }
 function errorMessage(error) {
-  return error instanceof Error ? error.message : String(error);
+  const message = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, " ").trim();
+  const openssl = /error:[0-9A-F]+:[^:]*:[^:]*:([^:]+)(:|$)/.exec(message);
+  return openssl?.[1]?.trim() ?? message;
 }
 function classifyError(error, endpoint) {
   if (error instanceof DockerApiError) return error;
@@ -90,6 +92,13 @@ function classifyError(error, endpoint) {
     return new DockerApiError(
       "tls-material-invalid",
       `TLS files unreadable as PEM (${code || detail})`,
+      options
+    );
+  }
+  if (/ALERT_(BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_REQUIRED|CERTIFICATE_UNKNOWN|DECRYPT_ERROR)/.test(code)) {
+    return new DockerApiError(
+      "tls-failed",
+      "TLS verification failed: the daemon rejected our client certificate (cert.pem is not signed by the CA the daemon trusts)",
       options
     );
   }

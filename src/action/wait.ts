@@ -109,17 +109,18 @@ export async function waitForDaemon(
       const remaining = deadline - tryStart;
       if (remaining <= 0) return;
       attempt.tries++;
+      const timeoutMs = Math.max(1, Math.min(tryTimeoutMs, remaining));
       try {
-        await options.probe(attempt.endpoint, {
-          timeoutMs: Math.max(1, Math.min(tryTimeoutMs, remaining)),
-          signal: stop.signal,
-        });
+        await options.probe(attempt.endpoint, { timeoutMs, signal: stop.signal });
         if (winner === undefined) winner = attempt.endpoint;
         stop.abort();
         return;
       } catch (error) {
         if (stop.signal.aborted) return;
-        attempt.lastError = asDockerError(error);
+        const dockerError = asDockerError(error);
+        // A try cut short by the deadline says nothing about the daemon; keep the error that does.
+        const cutShort = dockerError.kind === "timeout" && timeoutMs < tryTimeoutMs;
+        if (!cutShort || attempt.lastError === undefined) attempt.lastError = dockerError;
       }
       reportProgress();
       // The delay counts from the start of the try: after a try that itself waited (a timeout), go again at once.

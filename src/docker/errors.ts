@@ -52,8 +52,11 @@ function errorCode(error: unknown): string | undefined {
   return undefined;
 }
 
+/** The message on one line; OpenSSL's `…:reason:file.c:123:` tails are reduced to the reason. */
 function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  const message = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, " ").trim();
+  const openssl = /error:[0-9A-F]+:[^:]*:[^:]*:([^:]+)(:|$)/.exec(message);
+  return openssl?.[1]?.trim() ?? message;
 }
 
 /**
@@ -112,6 +115,15 @@ export function classifyError(error: unknown, endpoint: Endpoint): DockerApiErro
     return new DockerApiError(
       "tls-material-invalid",
       `TLS files unreadable as PEM (${code || detail})`,
+      options,
+    );
+  }
+  if (
+    /ALERT_(BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_REQUIRED|CERTIFICATE_UNKNOWN|DECRYPT_ERROR)/.test(code)
+  ) {
+    return new DockerApiError(
+      "tls-failed",
+      "TLS verification failed: the daemon rejected our client certificate (cert.pem is not signed by the CA the daemon trusts)",
       options,
     );
   }

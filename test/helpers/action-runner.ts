@@ -39,6 +39,8 @@ export interface StepResult {
   stderr: string;
   /** Wall time from spawn to exit, as the runner would see the step take. */
   durationMs: number;
+  /** Wall-clock time (Date.now()) the process exited, to compare with daemon log timestamps. */
+  endedAt: number;
   exportedEnv: Record<string, string>;
   outputs: Record<string, string>;
   state: Record<string, string>;
@@ -110,6 +112,7 @@ export async function runStep(step: "main" | "post", options: StepOptions): Prom
     child.on("close", (exitCode) => resolve(exitCode));
   });
   const durationMs = performance.now() - started;
+  const endedAt = Date.now();
   const [envText, outputText, stateText, summary] = await Promise.all(
     [files.GITHUB_ENV, files.GITHUB_OUTPUT, files.GITHUB_STATE, files.GITHUB_STEP_SUMMARY].map((path) =>
       readFile(path, "utf8"),
@@ -120,6 +123,7 @@ export async function runStep(step: "main" | "post", options: StepOptions): Prom
     stdout,
     stderr,
     durationMs,
+    endedAt,
     exportedEnv: parseFileCommands(envText ?? ""),
     outputs: parseFileCommands(outputText ?? ""),
     state: parseFileCommands(stateText ?? ""),

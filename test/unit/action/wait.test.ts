@@ -231,3 +231,21 @@ describe("formatProgress", () => {
     );
   });
 });
+
+describe("waitForDaemon at the deadline", () => {
+  it("keeps the last telling error when the final try is only cut short by the deadline", async () => {
+    const clock = new FakeClock();
+    const probe: Probe = async (_endpoint, { timeoutMs, signal }) => {
+      if (timeoutMs < 2_000) {
+        await clock.sleep(timeoutMs, signal);
+        throw new DockerApiError("timeout", `no answer within ${timeoutMs} ms (could not connect)`);
+      }
+      await clock.sleep(130, signal);
+      throw new DockerApiError("tls-failed", "TLS verification failed (alert bad certificate)");
+    };
+    const result = await clock.run(
+      waitForDaemon([tlsPort], { timeoutMs: 2_000, tryTimeoutMs: 2_000, clock, probe }),
+    );
+    expect(result.attempts[0]?.lastError?.message).toBe("TLS verification failed (alert bad certificate)");
+  });
+});

@@ -69,11 +69,24 @@ describe("classifyError", () => {
       /does not speak TLS/,
     ],
     [
-      "client cert rejected",
-      nodeError("ERR_SSL_TLSV1_ALERT_BAD_CERTIFICATE", "alert bad certificate"),
+      "client cert rejected (what Node 24 reports)",
+      nodeError(
+        "ERR_SSL_SSL/TLS_ALERT_BAD_CERTIFICATE",
+        "40AD65F3067F0000:error:0A000412:SSL routines:ssl3_read_bytes:ssl/tls alert bad certificate:../deps/openssl/openssl/ssl/record/rec_layer_s3.c:918:SSL alert number 42\n",
+      ),
       tls,
       "tls-failed",
-      /TLS verification failed/,
+      /^TLS verification failed: the daemon rejected our client certificate \(cert.pem is not signed by the CA the daemon trusts\)$/,
+    ],
+    [
+      "other handshake failure, OpenSSL noise trimmed",
+      nodeError(
+        "ERR_SSL_NO_PROTOCOLS_AVAILABLE",
+        "C0:error:0A0000BF:SSL routines:tls_setup_handshake:no protocols available:../ssl/statem.c:1:\n",
+      ),
+      tls,
+      "tls-failed",
+      /^TLS verification failed \(ERR_SSL_NO_PROTOCOLS_AVAILABLE: no protocols available\)$/,
     ],
     ["reset on TLS", nodeError("ECONNRESET"), tls, "connection-reset", /rejected our client certificate/],
     [
