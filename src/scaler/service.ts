@@ -5,6 +5,8 @@ import type { AddressInfo } from "node:net";
 import type { Config } from "./config.ts";
 import { createHttpServer } from "./http/server.ts";
 import { createJobRecords } from "./job-records.ts";
+import { LeaderElector } from "./kube/leader-election.ts";
+import { SCALER_LEASE_NAME } from "./kube/rbac.ts";
 import { type KubeConfig, RunnerPods } from "./kube/runner-pods.ts";
 import type { Logger } from "./observe/log.ts";
 import { createMetrics } from "./observe/metrics.ts";
@@ -22,8 +24,17 @@ export interface ScalerOptions {
   log: Logger;
   port?: number;
   host?: string;
-  /** Run the reconciler here (the lease holder). Default true. */
-  reconcile?: boolean;
+  /** Run the reconciler: always (true, default), never (false), or while this replica holds the Lease. */
+  reconcile?:
+    | boolean
+    | {
+        leaderElection: {
+          identity: string;
+          leaseDurationMs?: number;
+          retryPeriodMs?: number;
+          renewDeadlineMs?: number;
+        };
+      };
   timing?: Partial<ReconcilerTiming>;
 }
 
@@ -31,6 +42,8 @@ export interface RunningScaler {
   url: string;
   pods: RunnerPods;
   reconciler: Reconciler;
+  /** Present when the reconciler runs under leader election. */
+  elector: LeaderElector | undefined;
   metrics: ReturnType<typeof createMetrics>;
   /** Stop accepting, finish in-flight requests, stop the reconciler and the informer. */
   stop(): Promise<void>;
@@ -88,7 +101,26 @@ export async function startScaler(options: ScalerOptions): Promise<RunningScaler
   });
 
   await pods.start();
-  if (options.reconcile !== false) reconciler.start();
+  let elector: LeaderElector | undefined;
+  const reconcile = options.reconcile ?? true;
+  if (reconcile === true) reconciler.start();
+  else if (reconcile !== false) {
+    const election = reconcile.leaderElection;
+    const leaseDurationMs = election.leaseDurationMs ?? 15_000;
+    elector = new LeaderElector({
+      kubeConfig: options.kubeConfig,
+      namespace: config.kubernetes.namespace,
+      leaseName: SCALER_LEASE_NAME,
+      identity: election.identity,
+      leaseDurationMs,
+      retryPeriodMs: election.retryPeriodMs ?? Math.max(100, Math.round(leaseDurationMs / 7.5)),
+      renewDeadlineMs: election.renewDeadlineMs ?? Math.round(leaseDurationMs * (2 / 3)),
+      onStartedLeading: () => reconciler.start(),
+      onStoppedLeading: () => reconciler.stop(),
+      log,
+    });
+    elector.start();
+  }
   server.listen(options.port ?? 8080, options.host ?? "0.0.0.0");
   await once(server, "listening");
   const { port } = server.address() as AddressInfo;
@@ -103,11 +135,14 @@ export async function startScaler(options: ScalerOptions): Promise<RunningScaler
     url,
     pods,
     reconciler,
+    elector,
     metrics,
     async stop() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await closed;
+      // Releasing the Lease lets another replica take over at once instead of after a lease duration.
+      await elector?.stop();
       await reconciler.stop();
       await pods.stop();
     },

@@ -4,8 +4,12 @@
 export interface PolicyRule {
   apiGroups: string[];
   resources: string[];
+  resourceNames?: string[];
   verbs: string[];
 }
+
+/** The Lease the replicas elect the reconciler with. */
+export const SCALER_LEASE_NAME = "dind-k8s-scaler";
 
 export const SCALER_ROLE_RULES: readonly PolicyRule[] = [
   // Runner Pods are the durable record: created at intake, watched by the informer, gates released with
@@ -15,4 +19,12 @@ export const SCALER_ROLE_RULES: readonly PolicyRule[] = [
   { apiGroups: [""], resources: ["secrets"], verbs: ["get", "create", "delete"] },
   // Warnings on Pods replaced after being stuck Pending.
   { apiGroups: [""], resources: ["events"], verbs: ["create"] },
+  // Leader election of the reconciler. create can't be limited to a name; get/update can.
+  { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
+  {
+    apiGroups: ["coordination.k8s.io"],
+    resources: ["leases"],
+    resourceNames: [SCALER_LEASE_NAME],
+    verbs: ["get", "update"],
+  },
 ];

@@ -299,3 +299,12 @@ export function loadKubeConfig(kubeconfigPath?: string): KubeConfig {
 }
 
 export { KubeConfig };
+
+/** Native sidecars (init containers with restartPolicy Always) are on by default from Kubernetes 1.29. */
+export async function apiserverSupportsNativeSidecars(kubeConfig: KubeConfig): Promise<boolean> {
+  const { VersionApi } = await import("@kubernetes/client-node");
+  const info = await kubeConfig.makeApiClient(VersionApi).getCode();
+  const major = Number.parseInt(info.major, 10);
+  const minor = Number.parseInt(info.minor, 10);
+  return major > 1 || (major === 1 && minor >= 29);
+}

@@ -1,0 +1,177 @@
+// One reconciler at a time across replicas, elected with a coordination.k8s.io Lease — the same
+// protocol as client-go's leaderelection: the holder renews the Lease; others take it over when it has
+// not changed for a whole lease duration *as they observed it* (their own clock, so clock skew between
+// nodes doesn't matter); the holder gives it up on shutdown so a successor needn't wait.
+import { CoordinationV1Api, type KubeConfig, type V1Lease, V1MicroTime } from "@kubernetes/client-node";
+import type { Logger } from "../observe/log.ts";
+import { KubeError, kubeStatus } from "./runner-pods.ts";
+
+export interface LeaderElectionOptions {
+  kubeConfig: KubeConfig;
+  namespace: string;
+  leaseName: string;
+  identity: string;
+  /** Others wait this long without a renewal before taking over. */
+  leaseDurationMs: number;
+  /** How often to try to acquire or renew. */
+  retryPeriodMs: number;
+  /** The holder steps down if it could not renew for this long (< leaseDuration). */
+  renewDeadlineMs: number;
+  onStartedLeading: () => void;
+  onStoppedLeading: () => void | Promise<void>;
+  log: Logger;
+}
+
+export class LeaderElector {
+  readonly #options: LeaderElectionOptions;
+  readonly #api: CoordinationV1Api;
+  #leading = false;
+  #stopped = false;
+  #timer: NodeJS.Timeout | undefined;
+  #observed: { holder: string; renewTime: string; at: number } | undefined;
+  #lastRenewal = 0;
+  #tick: Promise<void> = Promise.resolve();
+
+  constructor(options: LeaderElectionOptions) {
+    this.#options = options;
+    this.#api = options.kubeConfig.makeApiClient(CoordinationV1Api);
+  }
+
+  get leading(): boolean {
+    return this.#leading;
+  }
+
+  start(): void {
+    const loop = () => {
+      if (this.#stopped) return;
+      this.#tick = this.#tryAcquireOrRenew()
+        .catch((error: unknown) => {
+          this.#options.log.warn("leader election: could not reach the Lease", { error: String(error) });
+        })
+        .then(async () => {
+          if (this.#leading && Date.now() - this.#lastRenewal > this.#options.renewDeadlineMs) {
+            await this.#stepDown("could not renew the Lease before the renew deadline");
+          }
+        })
+        .finally(() => {
+          if (!this.#stopped) this.#timer = setTimeout(loop, this.#options.retryPeriodMs);
+        });
+    };
+    loop();
+  }
+
+  /**
+   * Stops electing; a holder releases the Lease at once so another replica takes over without waiting.
+   * `release: false` stops as a crash would (tests use it to prove takeover after a lease duration).
+   */
+  async stop({ release = true }: { release?: boolean } = {}): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#tick;
+    if (this.#leading && !release) {
+      this.#leading = false;
+      await this.#options.onStoppedLeading();
+    } else if (this.#leading) {
+      await this.#release().catch((error: unknown) => {
+        this.#options.log.warn("leader election: could not release the Lease", { error: String(error) });
+      });
+      await this.#stepDown("shutting down");
+    }
+  }
+
+  async #stepDown(reason: string): Promise<void> {
+    if (!this.#leading) return;
+    this.#leading = false;
+    this.#options.log.warn("stopped leading", { identity: this.#options.identity, reason });
+    await this.#options.onStoppedLeading();
+  }
+
+  #becomeLeader(): void {
+    this.#lastRenewal = Date.now();
+    if (this.#leading) return;
+    this.#leading = true;
+    this.#options.log.info("started leading", {
+      identity: this.#options.identity,
+      lease: this.#options.leaseName,
+    });
+    this.#options.onStartedLeading();
+  }
+
+  async #read(): Promise<V1Lease | undefined> {
+    try {
+      return await this.#api.readNamespacedLease({
+        name: this.#options.leaseName,
+        namespace: this.#options.namespace,
+      });
+    } catch (error: unknown) {
+      if (kubeStatus(error) === 404) return undefined;
+      throw new KubeError(`read Lease ${this.#options.namespace}/${this.#options.leaseName}`, error);
+    }
+  }
+
+  async #tryAcquireOrRenew(): Promise<void> {
+    const { identity, leaseName, namespace, leaseDurationMs } = this.#options;
+    const now = new V1MicroTime();
+    const durationSeconds = Math.max(1, Math.round(leaseDurationMs / 1000));
+    const lease = await this.#read();
+    if (!lease) {
+      try {
+        await this.#api.createNamespacedLease({
+          namespace,
+          body: {
+            metadata: { name: leaseName, namespace },
+            spec: {
+              holderIdentity: identity,
+              leaseDurationSeconds: durationSeconds,
+              acquireTime: now,
+              renewTime: now,
+              leaseTransitions: 0,
+            },
+          },
+        });
+        this.#becomeLeader();
+      } catch (error: unknown) {
+        if (kubeStatus(error) !== 409) throw new KubeError(`create Lease ${namespace}/${leaseName}`, error);
+      }
+      return;
+    }
+    const spec = lease.spec ?? {};
+    const holder = spec.holderIdentity ?? "";
+    const renewTime = spec.renewTime ? new Date(spec.renewTime).toISOString() : "";
+    if (!this.#observed || this.#observed.holder !== holder || this.#observed.renewTime !== renewTime) {
+      this.#observed = { holder, renewTime, at: Date.now() };
+    }
+    const heldByOther = holder !== "" && holder !== identity;
+    const observedDurationMs = (spec.leaseDurationSeconds ?? durationSeconds) * 1000;
+    if (heldByOther && Date.now() - this.#observed.at < observedDurationMs) {
+      if (this.#leading) await this.#stepDown(`${holder} holds the Lease`);
+      return;
+    }
+    const takingOver = holder !== identity;
+    lease.spec = {
+      ...spec,
+      holderIdentity: identity,
+      leaseDurationSeconds: durationSeconds,
+      renewTime: now,
+      ...(takingOver ? { acquireTime: now, leaseTransitions: (spec.leaseTransitions ?? 0) + 1 } : {}),
+    };
+    try {
+      // resourceVersion in the body makes this a compare-and-swap: a concurrent taker gets 409.
+      await this.#api.replaceNamespacedLease({ name: leaseName, namespace, body: lease });
+      this.#becomeLeader();
+    } catch (error: unknown) {
+      if (kubeStatus(error) !== 409) throw new KubeError(`update Lease ${namespace}/${leaseName}`, error);
+    }
+  }
+
+  async #release(): Promise<void> {
+    const lease = await this.#read();
+    if (!lease || lease.spec?.holderIdentity !== this.#options.identity) return;
+    lease.spec = { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1, renewTime: new V1MicroTime() };
+    await this.#api.replaceNamespacedLease({
+      name: this.#options.leaseName,
+      namespace: this.#options.namespace,
+      body: lease,
+    });
+  }
+}

@@ -1,0 +1,86 @@
+// Leader election on the real apiserver, as the scaler's ServiceAccount (the shipped Role).
+import { CoordinationV1Api, type V1PolicyRule } from "@kubernetes/client-node";
+import { beforeAll, describe, expect, inject, it } from "vitest";
+import { LeaderElector } from "../../src/scaler/kube/leader-election.ts";
+import { SCALER_LEASE_NAME, SCALER_ROLE_RULES } from "../../src/scaler/kube/rbac.ts";
+import { silentLogger } from "../../src/scaler/observe/log.ts";
+import { createTestNamespace, restrictedKubeConfig, type TestNamespace } from "../helpers/kube.ts";
+
+const env = inject("testenv");
+const LEASE_MS = 2_000;
+
+let ns: TestNamespace;
+beforeAll(async () => {
+  ns = await createTestNamespace(env, "election");
+});
+
+async function until(check: () => boolean, timeoutMs: number): Promise<number> {
+  const started = Date.now();
+  while (!check()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`not true within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return Date.now() - started;
+}
+
+async function candidate(identity: string) {
+  const kubeConfig = await restrictedKubeConfig(
+    env,
+    ns.name,
+    `scaler-${identity}`,
+    SCALER_ROLE_RULES.map((rule) => ({ ...rule }) as V1PolicyRule),
+  );
+  const events: string[] = [];
+  const elector = new LeaderElector({
+    kubeConfig,
+    namespace: ns.name,
+    leaseName: SCALER_LEASE_NAME,
+    identity,
+    leaseDurationMs: LEASE_MS,
+    retryPeriodMs: 200,
+    renewDeadlineMs: 1_500,
+    onStartedLeading: () => events.push("start"),
+    onStoppedLeading: () => {
+      events.push("stop");
+    },
+    log: silentLogger,
+  });
+  return { elector, events };
+}
+
+describe("leader election", () => {
+  it("elects exactly one; the other takes over within the lease duration after the holder dies", async () => {
+    const a = await candidate("replica-a");
+    const b = await candidate("replica-b");
+    a.elector.start();
+    await until(() => a.elector.leading, 5_000);
+    b.elector.start();
+    // b keeps trying for longer than a lease duration while a renews: a stays the only leader.
+    await new Promise((resolve) => setTimeout(resolve, LEASE_MS * 1.5));
+    expect(a.elector.leading).toBe(true);
+    expect(b.elector.leading).toBe(false);
+
+    // a dies without releasing (as kill -9 would).
+    await a.elector.stop({ release: false });
+    const takeoverMs = await until(() => b.elector.leading, LEASE_MS * 3);
+    expect(takeoverMs).toBeLessThanOrEqual(LEASE_MS + 600);
+    expect(b.events).toEqual(["start"]);
+
+    const lease = await ns.kc
+      .makeApiClient(CoordinationV1Api)
+      .readNamespacedLease({ name: SCALER_LEASE_NAME, namespace: ns.name });
+    expect(lease.spec?.holderIdentity).toBe("replica-b");
+    expect(lease.spec?.leaseTransitions).toBe(1);
+
+    // SIGTERM path: b releases, a newcomer leads at once (well within one lease duration).
+    const c = await candidate("replica-c");
+    c.elector.start();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(c.elector.leading).toBe(false);
+    await b.elector.stop();
+    expect(b.events).toEqual(["start", "stop"]);
+    const handoverMs = await until(() => c.elector.leading, LEASE_MS * 3);
+    expect(handoverMs).toBeLessThan(LEASE_MS / 2);
+    await c.elector.stop();
+  });
+});
