@@ -74,9 +74,12 @@ until [ -S "$socket" ] || [ "$waited" -ge "\${DIND_K8S_SOCKET_WAIT:-120}" ]; do 
 "$@" &
 runner=$!
 trap 'kill -TERM "$runner" 2>/dev/null || true' TERM INT
-status=0
-wait "$runner" || status=$?
-# A trapped signal interrupts wait before the runner is gone: wait for the runner itself.
-while kill -0 "$runner" 2>/dev/null; do wait "$runner" || status=$?; done
+# A trapped signal interrupts wait (status > 128) while the runner still runs or is not yet reaped: wait again
+# until it is gone, so the exit code is the runner's own.
+while :; do
+  status=0
+  wait "$runner" || status=$?
+  kill -0 "$runner" 2>/dev/null || break
+done
 exit "$status"
 `;

@@ -1,0 +1,363 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { V1Container, V1Pod } from "@kubernetes/client-node";
+import { describe, expect, it } from "vitest";
+import { DEFAULT_DIND_IMAGE, DEFAULT_DIND_ROOTLESS_IMAGE } from "../../../src/scaler/config/defaults.ts";
+import { parseConfig, type RunnerSet } from "../../../src/scaler/config.ts";
+import {
+  buildRunnerPod,
+  JIT_CONFIG_KEY,
+  JIT_CONFIG_PLACEHOLDER,
+  type RunnerPodOptions,
+} from "../../../src/scaler/runner-pod/build-runner-pod.ts";
+import { LABELS, type RunnerTarget, SCHEDULING_GATE } from "../../../src/scaler/runner-pod/names.ts";
+
+const fixture = join(import.meta.dirname, "../../fixtures/config/profiles.yaml");
+const config = parseConfig(readFileSync(fixture, "utf8"), fixture);
+const set = (name: string): RunnerSet => {
+  const found = config.runnerSets.find((s) => s.name === name);
+  if (!found) throw new Error(`no set ${name} in the fixture`);
+  return found;
+};
+const job: RunnerTarget = {
+  kind: "job",
+  jobId: 4242,
+  runAttempt: 2,
+  runId: 99,
+  repository: "o/r",
+  workflow: "CI",
+};
+const native: RunnerPodOptions = { namespace: "runners", sidecars: "native" };
+const legacy: RunnerPodOptions = { namespace: "runners", sidecars: "legacy" };
+
+function containers(pod: V1Pod) {
+  const all = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+  const byName = (name: string): V1Container => {
+    const container = all.find((c) => c.name === name);
+    if (!container) throw new Error(`no container ${name}`);
+    return container;
+  };
+  return { dind: byName("dind"), runner: byName("runner"), externals: byName("init-externals") };
+}
+const envOf = (c: V1Container) =>
+  Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]));
+const mountsOf = (c: V1Container) =>
+  Object.fromEntries((c.volumeMounts ?? []).map((m) => [m.mountPath, m.name]));
+const volume = (pod: V1Pod, name: string) => pod.spec?.volumes?.find((v) => v.name === name);
+
+describe("the default profile (privileged dind, emptyDir, native sidecar)", () => {
+  const { pod, secret } = buildRunnerPod(set("default"), job, native);
+  const { dind, runner, externals } = containers(pod);
+
+  it("is named after the set, job and attempt, in the configured namespace", () => {
+    expect(pod.metadata?.name).toBe("default-4242-2");
+    expect(pod.metadata?.namespace).toBe("runners");
+  });
+
+  it("carries the standard labels and the set, job and attempt", () => {
+    expect(pod.metadata?.labels).toEqual({
+      "app.kubernetes.io/name": "dind-k8s",
+      "app.kubernetes.io/component": "runner",
+      "app.kubernetes.io/managed-by": "dind-k8s",
+      "app.kubernetes.io/part-of": "dind-k8s",
+      "dind-k8s.io/runner-set": "default",
+      "dind-k8s.io/kind": "job",
+      "dind-k8s.io/job-id": "4242",
+      "dind-k8s.io/run-attempt": "2",
+    });
+    expect(pod.metadata?.annotations).toEqual({
+      "dind-k8s.io/runner-labels": "dind-k8s",
+      "dind-k8s.io/repository": "o/r",
+      "dind-k8s.io/run-id": "99",
+      "dind-k8s.io/workflow": "CI",
+    });
+  });
+
+  it("is gated, never restarted, without a service account token or service links", () => {
+    expect(pod.spec?.schedulingGates).toEqual([{ name: SCHEDULING_GATE }]);
+    expect(pod.spec?.restartPolicy).toBe("Never");
+    expect(pod.spec?.automountServiceAccountToken).toBe(false);
+    expect(pod.spec?.enableServiceLinks).toBe(false);
+    expect(pod.spec?.serviceAccountName).toBeUndefined();
+    expect(pod.spec?.runtimeClassName).toBeUndefined();
+    expect(pod.spec?.hostUsers).toBeUndefined();
+  });
+
+  it("copies externals first, then starts dind as a native sidecar, and runs only the runner as a container", () => {
+    expect(pod.spec?.initContainers?.map((c) => c.name)).toEqual(["init-externals", "dind"]);
+    expect(pod.spec?.containers.map((c) => c.name)).toEqual(["runner"]);
+    expect(externals.command).toEqual(["cp", "-r", "/home/runner/externals/.", "/dind-k8s/externals/"]);
+    expect(externals.image).toBe(runner.image);
+    expect(dind.restartPolicy).toBe("Always");
+  });
+
+  it("starts dockerd on the unix socket only, with the runner's docker group, privileged", () => {
+    expect(dind.image).toBe(DEFAULT_DIND_IMAGE);
+    expect(dind.command?.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
+    expect(dind.command?.[3]).toBe("dind");
+    expect(dind.args).toEqual(["dockerd", "--host=unix:///var/run/docker.sock", "--group=123"]);
+    expect(dind.args?.some((a) => a.includes("tcp://"))).toBe(false);
+    expect(dind.securityContext).toEqual({ privileged: true });
+    expect(envOf(dind)).toEqual({ DIND_K8S_MTU: "auto" });
+  });
+
+  it("holds the runner back until the daemon answers on its socket", () => {
+    expect(dind.startupProbe?.exec?.command).toEqual([
+      "docker",
+      "--host=unix:///var/run/docker.sock",
+      "version",
+    ]);
+    expect(dind.startupProbe?.periodSeconds).toBe(1);
+    expect(
+      (dind.startupProbe?.failureThreshold ?? 0) * (dind.startupProbe?.periodSeconds ?? 0),
+    ).toBeGreaterThan(60);
+  });
+
+  it("gives the runner its JIT config from the Secret and the daemon's socket", () => {
+    expect(runner.command).toEqual(["/home/runner/run.sh"]);
+    expect(envOf(runner)).toEqual({
+      ACTIONS_RUNNER_INPUT_JITCONFIG: { secretKeyRef: { name: "default-4242-2", key: JIT_CONFIG_KEY } },
+      DOCKER_HOST: "unix:///var/run/docker.sock",
+    });
+  });
+
+  it("mounts _work, externals and the socket dir at the same paths in runner and dind", () => {
+    const shared = {
+      "/home/runner/_work": "work",
+      "/home/runner/externals": "externals",
+      "/var/run": "dind-sock",
+    };
+    expect(mountsOf(runner)).toEqual(shared);
+    expect(mountsOf(dind)).toEqual({ ...shared, "/var/lib/docker": "dind-storage" });
+    expect(mountsOf(externals)).toEqual({ "/dind-k8s/externals": "externals" });
+    expect(volume(pod, "dind-storage")).toEqual({ name: "dind-storage", emptyDir: {} });
+  });
+
+  it("comes with a Secret of the same name holding a placeholder JIT config", () => {
+    expect(secret.metadata?.name).toBe(pod.metadata?.name);
+    expect(secret.metadata?.namespace).toBe("runners");
+    expect(secret.metadata?.labels).toEqual(pod.metadata?.labels);
+    expect(secret.stringData).toEqual({ [JIT_CONFIG_KEY]: JIT_CONFIG_PLACEHOLDER });
+    expect(secret.metadata?.ownerReferences).toBeUndefined();
+  });
+
+  it("is owned by the Pod once the Pod's uid is known, and carries the real JIT config", () => {
+    const owned = buildRunnerPod(set("default"), job, { ...native, podUid: "u-1", jitConfig: "abc" }).secret;
+    expect(owned.metadata?.ownerReferences).toEqual([
+      {
+        apiVersion: "v1",
+        kind: "Pod",
+        name: "default-4242-2",
+        uid: "u-1",
+        controller: false,
+        blockOwnerDeletion: false,
+      },
+    ]);
+    expect(owned.stringData).toEqual({ jitConfig: "abc" });
+  });
+
+  it("is the same object for the same input (a duplicate delivery makes the same Pod)", () => {
+    expect(buildRunnerPod(set("default"), job, native)).toEqual(buildRunnerPod(set("default"), job, native));
+  });
+});
+
+describe("legacy sidecar mode (Kubernetes < 1.29)", () => {
+  const { pod } = buildRunnerPod(set("default"), job, legacy);
+  const { dind, runner } = containers(pod);
+
+  it("runs dind as a plain container next to the runner", () => {
+    expect(pod.spec?.initContainers?.map((c) => c.name)).toEqual(["init-externals"]);
+    expect(pod.spec?.containers.map((c) => c.name)).toEqual(["runner", "dind"]);
+    expect(dind.restartPolicy).toBeUndefined();
+  });
+
+  it("lets the runner tell dind to stop through a shared file, so the Pod can complete", () => {
+    const stopFile = "/dind-k8s/lifecycle/runner-exited";
+    expect(envOf(dind).DIND_K8S_STOP_FILE).toBe(stopFile);
+    expect(envOf(runner).DIND_K8S_STOP_FILE).toBe(stopFile);
+    expect(mountsOf(dind)["/dind-k8s/lifecycle"]).toBe("dind-k8s-lifecycle");
+    expect(mountsOf(runner)["/dind-k8s/lifecycle"]).toBe("dind-k8s-lifecycle");
+    expect(volume(pod, "dind-k8s-lifecycle")).toEqual({ name: "dind-k8s-lifecycle", emptyDir: {} });
+    expect(runner.command?.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
+    expect(runner.command?.[2]).toContain('touch "$DIND_K8S_STOP_FILE"');
+    expect(runner.command?.slice(3)).toEqual(["runner", "/home/runner/run.sh"]);
+  });
+
+  it("keeps the same dockerd command line as native mode", () => {
+    expect(dind.args).toEqual(containers(buildRunnerPod(set("default"), job, native).pod).dind.args);
+  });
+});
+
+describe("storage profiles", () => {
+  it.each([
+    ["default", { "/var/lib/docker": "dind-storage" }, { name: "dind-storage", emptyDir: {} }],
+    [
+      "everything",
+      { "/var/lib/docker": "dind-storage" },
+      { name: "dind-storage", emptyDir: { sizeLimit: "50Gi" } },
+    ],
+    [
+      "memory",
+      { "/var/lib/docker": "dind-storage" },
+      { name: "dind-storage", emptyDir: { medium: "Memory", sizeLimit: "8Gi" } },
+    ],
+    [
+      "ephemeral",
+      { "/var/lib/docker": "dind-storage" },
+      {
+        name: "dind-storage",
+        ephemeral: {
+          volumeClaimTemplate: {
+            metadata: { labels: expect.objectContaining({ [LABELS.runnerSet]: "ephemeral" }) },
+            spec: {
+              accessModes: ["ReadWriteOnce"],
+              storageClassName: "fast-ssd",
+              resources: { requests: { storage: "100Gi" } },
+            },
+          },
+        },
+      },
+    ],
+    ["loop", { "/dind-k8s/loop": "dind-loop" }, { name: "dind-loop", emptyDir: { sizeLimit: "30Gi" } }],
+  ])("%s", (name, mounts, storageVolume) => {
+    const { pod } = buildRunnerPod(set(name), job, native);
+    const { dind } = containers(pod);
+    const { "/home/runner/_work": _w, "/home/runner/externals": _e, "/var/run": _s, ...own } = mountsOf(dind);
+    expect(own).toEqual(mounts);
+    expect(pod.spec?.volumes?.at(-1)).toEqual(storageVolume);
+  });
+
+  it("memory: the tmpfs size is added to dind's memory request and limit", () => {
+    const { dind } = containers(buildRunnerPod(set("memory"), job, native).pod);
+    expect(dind.resources).toEqual({ requests: { memory: "8Gi" }, limits: { memory: "10240Mi" } });
+  });
+
+  it("loopDisk: dind gets the image path, its size in bytes and the data root to mount it on", () => {
+    const { dind } = containers(buildRunnerPod(set("loop"), job, native).pod);
+    expect(envOf(dind)).toEqual({
+      DIND_K8S_MTU: "auto",
+      DIND_K8S_LOOP_IMAGE: "/dind-k8s/loop/docker.img",
+      DIND_K8S_LOOP_BYTES: String(30 * 2 ** 30),
+      DIND_K8S_DATA_ROOT: "/var/lib/docker",
+    });
+    expect(dind.securityContext?.privileged).toBe(true);
+  });
+});
+
+describe("runtime profiles", () => {
+  it("kata: its RuntimeClass, privileged inside the VM, a loop disk by default", () => {
+    const { pod } = buildRunnerPod(set("kata"), job, native);
+    const { dind } = containers(pod);
+    expect(pod.spec?.runtimeClassName).toBe("kata");
+    expect(dind.securityContext).toEqual({ privileged: true });
+    expect(envOf(dind).DIND_K8S_LOOP_IMAGE).toBe("/dind-k8s/loop/docker.img");
+    expect(volume(pod, "dind-storage")).toBeUndefined();
+  });
+
+  it("sysbox: sysbox-runc, a user namespace (hostUsers: false) and a dind that isn't privileged", () => {
+    const { pod } = buildRunnerPod(set("sysbox"), job, native);
+    const { dind } = containers(pod);
+    expect(pod.spec?.runtimeClassName).toBe("sysbox-runc");
+    expect(pod.spec?.hostUsers).toBe(false);
+    expect(dind.securityContext).toEqual({});
+    expect(dind.args).toEqual(["dockerd", "--host=unix:///var/run/docker.sock", "--group=123"]);
+  });
+
+  it("rootless: the dind-rootless image, its socket and data paths, the runner's gid", () => {
+    const { pod } = buildRunnerPod(set("rootless"), job, native);
+    const { dind, runner } = containers(pod);
+    expect(dind.image).toBe(DEFAULT_DIND_ROOTLESS_IMAGE);
+    expect(dind.args).toEqual(["dockerd", "--host=unix:///run/user/1000/docker.sock"]);
+    expect(dind.securityContext).toEqual({ privileged: true, runAsUser: 1000, runAsGroup: 123 });
+    expect(dind.startupProbe?.exec?.command).toEqual([
+      "docker",
+      "--host=unix:///run/user/1000/docker.sock",
+      "version",
+    ]);
+    expect(envOf(runner).DOCKER_HOST).toBe("unix:///run/user/1000/docker.sock");
+    expect(mountsOf(runner)["/run/user/1000"]).toBe("dind-sock");
+    expect(mountsOf(dind)["/run/user/1000"]).toBe("dind-sock");
+    expect(mountsOf(dind)["/home/rootless/.local/share/docker"]).toBe("dind-storage");
+    expect(pod.spec?.securityContext).toEqual({ fsGroup: 123 });
+  });
+
+  it("an explicit runtimeClassName wins over the profile's default", () => {
+    const custom = { ...set("kata"), runtime: { profile: "kata" as const, runtimeClassName: "kata-qemu" } };
+    expect(buildRunnerPod(custom, job, native).pod.spec?.runtimeClassName).toBe("kata-qemu");
+  });
+});
+
+describe("options of a runner set (the 'everything' set)", () => {
+  const { pod } = buildRunnerPod(set("everything"), job, native);
+  const { dind, runner } = containers(pod);
+
+  it("images, pull policies and resources", () => {
+    expect(runner.image).toBe("ghcr.io/actions/actions-runner:2.336.0");
+    expect(runner.imagePullPolicy).toBe("IfNotPresent");
+    expect(runner.resources).toEqual({ requests: { cpu: "1", memory: "2Gi" }, limits: { memory: "4Gi" } });
+    expect(dind.image).toBe("docker:29.7.2-dind");
+    expect(dind.imagePullPolicy).toBe("Always");
+    expect(dind.resources).toEqual({ requests: { cpu: "500m", memory: "1Gi" }, limits: { memory: "8Gi" } });
+  });
+
+  it("registry mirrors and extra args go to dockerd, after dind-k8s's own", () => {
+    expect(dind.args).toEqual([
+      "dockerd",
+      "--host=unix:///var/run/docker.sock",
+      "--group=123",
+      "--registry-mirror=https://mirror.gcr.io",
+      "--registry-mirror=http://registry-mirror.infra:5000",
+      "--log-level=warn",
+    ]);
+  });
+
+  it("a fixed MTU", () => {
+    expect(envOf(dind).DIND_K8S_MTU).toBe("1400");
+  });
+
+  it("extra runner env comes before dind-k8s's own", () => {
+    expect(runner.env?.map((e) => e.name)).toEqual([
+      "RUNNER_DEBUG",
+      "ACTIONS_RUNNER_INPUT_JITCONFIG",
+      "DOCKER_HOST",
+    ]);
+  });
+
+  it("scheduling: nodeSelector, tolerations, affinity, priority class", () => {
+    expect(pod.spec?.nodeSelector).toEqual({ "kubernetes.io/os": "linux" });
+    expect(pod.spec?.tolerations).toEqual([
+      { key: "dedicated", operator: "Equal", value: "ci", effect: "NoSchedule" },
+    ]);
+    expect(
+      pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms,
+    ).toEqual([{ matchExpressions: [{ key: "kubernetes.io/arch", operator: "In", values: ["amd64"] }] }]);
+    expect(pod.spec?.priorityClassName).toBe("ci-runners");
+  });
+
+  it("service account (still without a token) and image pull secrets", () => {
+    expect(pod.spec?.serviceAccountName).toBe("ci-runner");
+    expect(pod.spec?.automountServiceAccountToken).toBe(false);
+    expect(pod.spec?.imagePullSecrets).toEqual([{ name: "ghcr-pull" }]);
+  });
+
+  it("extra labels and annotations, which can't replace dind-k8s's own", () => {
+    expect(pod.metadata?.labels?.team).toBe("platform");
+    expect(pod.metadata?.annotations?.["cluster-autoscaler.kubernetes.io/safe-to-evict"]).toBe("false");
+    const hijack = {
+      ...set("everything"),
+      podLabels: { [LABELS.runnerSet]: "other", [LABELS.managedBy]: "me" },
+    };
+    const labels = buildRunnerPod(hijack, job, native).pod.metadata?.labels;
+    expect(labels?.[LABELS.runnerSet]).toBe("everything");
+    expect(labels?.[LABELS.managedBy]).toBe("dind-k8s");
+  });
+});
+
+describe("warm runners", () => {
+  it("are named <set>-warm-<id>, labelled warm, without job labels", () => {
+    const { pod } = buildRunnerPod(set("default"), { kind: "warm", id: "k3x9" }, native);
+    expect(pod.metadata?.name).toBe("default-warm-k3x9");
+    expect(pod.metadata?.labels?.[LABELS.kind]).toBe("warm");
+    expect(pod.metadata?.labels?.[LABELS.jobId]).toBeUndefined();
+  });
+});
