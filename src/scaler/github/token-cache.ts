@@ -1,0 +1,46 @@
+/**
+ * Installation-token cache for @octokit/auth-app that honours the token's `expires_at`.
+ *
+ * auth-app's own cache keeps a token for a fixed 59 minutes whatever GitHub says the expiry is, so a token that
+ * expires sooner (clock skew, a shortened lifetime, a test server) would be sent after it died. auth-app stores
+ * `token|createdAt|expiresAt|…` strings under a key per installation; we read `expiresAt` and report a miss once
+ * the token is within `refreshMarginMs` of expiring, which makes auth-app fetch a fresh one.
+ */
+export interface InstallationTokenCache {
+  get(key: string): string | undefined;
+  set(key: string, value: string): void;
+  /** Forget every token (after GitHub rejected one with 401). */
+  clear(): void;
+}
+
+export function expiresAtOf(value: string): number | undefined {
+  const expiresAt = value.split("|")[2];
+  if (!expiresAt) return undefined;
+  const time = Date.parse(expiresAt);
+  return Number.isNaN(time) ? undefined : time;
+}
+
+export function createInstallationTokenCache(
+  refreshMarginMs: number,
+  now: () => number = Date.now,
+): InstallationTokenCache {
+  const entries = new Map<string, string>();
+  return {
+    get(key) {
+      const value = entries.get(key);
+      if (value === undefined) return undefined;
+      const expiresAt = expiresAtOf(value);
+      if (expiresAt === undefined || expiresAt - now() <= refreshMarginMs) {
+        entries.delete(key);
+        return undefined;
+      }
+      return value;
+    },
+    set(key, value) {
+      entries.set(key, value);
+    },
+    clear() {
+      entries.clear();
+    },
+  };
+}
