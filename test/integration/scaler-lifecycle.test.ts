@@ -1,0 +1,359 @@
+// The scaler end to end on the real apiserver (as the shipped Role) with the GitHub stand-in (checked
+// against GitHub's OpenAPI description). The test plays the kubelet, the runner and GitHub's events.
+import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
+import { afterEach, describe, expect, inject, it } from "vitest";
+import { createGitHubApi } from "../../src/scaler/github/client.ts";
+import { JOB_STATE_LABEL, RUNNER_ID_ANNOTATION } from "../../src/scaler/kube/runner-pods.ts";
+import type { ReconcilerTiming } from "../../src/scaler/reconcile/reconciler.ts";
+import { JIT_CONFIG_KEY } from "../../src/scaler/runner-pod/build-runner-pod.ts";
+import type { RunningScaler } from "../../src/scaler/service.ts";
+import { type GitHubStandIn, startGitHubStandIn } from "../helpers/github-standin.ts";
+import {
+  collectGarbage,
+  createTestNamespace,
+  finalizeTerminatingPods,
+  schedulePod,
+  setPodPhase,
+  type TestNamespace,
+} from "../helpers/kube.ts";
+import { startTestScaler, WEBHOOK_SECRET } from "../helpers/scaler.ts";
+import { workflowJobPayload } from "../helpers/webhooks.ts";
+
+const env = inject("testenv");
+const ORG = "octo-org";
+const TOKEN = "ghp_standin_token";
+
+const FAST: Partial<ReconcilerTiming> = {
+  resyncMs: 150,
+  debounceMs: 10,
+  idleGraceMs: 400,
+  orphanSweepMs: 300,
+  pendingDeadlineMs: 60_000,
+  backoffMs: 200,
+};
+
+interface World {
+  ns: TestNamespace;
+  core: CoreV1Api;
+  github: GitHubStandIn;
+  scaler: RunningScaler;
+  /** Deliver a workflow_job event through the stand-in (recorded like GitHub records deliveries). */
+  send(
+    action: "queued" | "in_progress" | "completed",
+    jobId: number,
+    extra?: { runnerName?: string; conclusion?: string },
+  ): Promise<number>;
+  pods(): Promise<V1Pod[]>;
+  /** The kubelet: bind, run, and finish Pods; then the GC. */
+  run(name: string): Promise<void>;
+  finish(name: string, phase?: "Succeeded" | "Failed"): Promise<void>;
+  settle(): Promise<void>;
+}
+
+const worlds: World[] = [];
+afterEach(async () => {
+  for (const world of worlds.splice(0)) {
+    await world.scaler.stop();
+    expect(world.github.violations).toEqual([]);
+    await world.github.close();
+  }
+});
+
+async function world(
+  options: { runnerSets?: string; timing?: Partial<ReconcilerTiming> } = {},
+): Promise<World> {
+  const ns = await createTestNamespace(env, "lifecycle", { podSecurity: "privileged" });
+  const github = await startGitHubStandIn({ target: { kind: "org", org: ORG }, token: TOKEN });
+  const client = createGitHubApi({
+    apiUrl: github.url,
+    target: { kind: "org", org: ORG },
+    auth: { kind: "token", token: TOKEN },
+    retryBaseMs: 10,
+    rateLimitBaseMs: 10,
+  });
+  const scaler = await startTestScaler(env, {
+    namespace: ns.name,
+    github: client,
+    timing: { ...FAST, ...options.timing },
+    ...(options.runnerSets ? { runnerSets: options.runnerSets } : {}),
+  });
+  github.setHook({ url: `${scaler.url}/webhook`, secret: WEBHOOK_SECRET });
+  const core = ns.kc.makeApiClient(CoreV1Api);
+  const created: World = {
+    ns,
+    core,
+    github,
+    scaler,
+    async send(action, jobId, extra = {}) {
+      const payload = workflowJobPayload({
+        action,
+        jobId,
+        labels: ["self-hosted", "dind-k8s"],
+        runnerName: extra.runnerName ?? null,
+        ...(extra.conclusion ? { conclusion: extra.conclusion } : {}),
+      });
+      const result = await github.deliver("workflow_job", payload);
+      return result.statusCode;
+    },
+    async pods() {
+      return (await core.listNamespacedPod({ namespace: ns.name })).items;
+    },
+    async run(name) {
+      await schedulePod(ns.kc, ns.name, name);
+      await setPodPhase(ns.kc, ns.name, name, "Running");
+    },
+    async finish(name, phase = "Succeeded") {
+      await setPodPhase(ns.kc, ns.name, name, phase);
+    },
+    async settle() {
+      await finalizeTerminatingPods(ns.kc, ns.name);
+      await collectGarbage(ns.kc, ns.name);
+    },
+  };
+  worlds.push(created);
+  return created;
+}
+
+async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value as T;
+    } catch (error: unknown) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+}
+
+const gated = (pod: V1Pod) => (pod.spec?.schedulingGates ?? []).length > 0;
+const names = (pods: V1Pod[]) => pods.map((pod) => pod.metadata!.name!).sort();
+
+describe("a job's life", () => {
+  it("queued → released with a JIT Secret → Running → Succeeded → Pod, Secret and runner gone", async () => {
+    const w = await world();
+    expect(await w.send("queued", 101)).toBe(201);
+
+    const released = await eventually("the gate to be released", async () => {
+      const pod = await w.core.readNamespacedPod({ name: "dind-k8s-101-1", namespace: w.ns.name });
+      return gated(pod) ? undefined : pod;
+    });
+    const runnerId = Number(released.metadata?.annotations?.[RUNNER_ID_ANNOTATION]);
+    const secret = await w.core.readNamespacedSecret({ name: "dind-k8s-101-1", namespace: w.ns.name });
+    expect(secret.metadata?.ownerReferences?.[0]).toMatchObject({ kind: "Pod", uid: released.metadata?.uid });
+    const registered = w.github.runners().find((runner) => runner.id === runnerId);
+    expect(registered).toMatchObject({ name: "dind-k8s-101-1", labels: ["dind-k8s"], workFolder: "_work" });
+    // The Secret carries what generate-jitconfig returned, for ACTIONS_RUNNER_INPUT_JITCONFIG.
+    expect(Buffer.from(secret.data![JIT_CONFIG_KEY]!, "base64").toString()).not.toBe("");
+
+    await w.run("dind-k8s-101-1");
+    const job = w.github.addQueuedJob({ labels: ["self-hosted", "dind-k8s"] });
+    w.github.startJob(job.id, "dind-k8s-101-1");
+    expect(await w.send("in_progress", 101, { runnerName: "dind-k8s-101-1" })).toBe(200);
+    w.github.completeJob(job.id);
+    expect(await w.send("completed", 101, { runnerName: "dind-k8s-101-1" })).toBe(200);
+    await w.finish("dind-k8s-101-1");
+
+    await eventually("the Pod and its Secret to be gone", async () => {
+      await w.settle();
+      const [pods, secrets] = await Promise.all([
+        w.pods(),
+        w.core.listNamespacedSecret({ namespace: w.ns.name }),
+      ]);
+      const left = pods.filter((pod) => pod.metadata?.labels?.[JOB_STATE_LABEL] !== "done" || !gated(pod));
+      return left.length === 0 && secrets.items.length === 0;
+    });
+    expect(w.github.runners()).toEqual([]);
+    // generate-jitconfig once; nothing else on the happy path (orphan sweeps aside).
+    expect(w.github.calls("actions/generate-runner-jitconfig-for-org")).toBe(1);
+    expect(w.github.calls("actions/delete-self-hosted-runner-from-org")).toBe(0);
+  });
+});
+
+describe("delivery order and duplicates", () => {
+  it("a duplicate queued delivery yields one Pod and one runner", async () => {
+    const w = await world();
+    expect(await w.send("queued", 201)).toBe(201);
+    expect(await w.send("queued", 201)).toBe(200);
+    await eventually("release", async () => (await w.pods()).every((pod) => !gated(pod)) && true);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(names(await w.pods())).toEqual(["dind-k8s-201-1"]);
+    expect(w.github.runners()).toHaveLength(1);
+  });
+
+  it("completed before queued leaves no runner: the late queued hits the tombstone", async () => {
+    const w = await world();
+    expect(await w.send("completed", 301, { conclusion: "cancelled" })).toBe(200);
+    expect(await w.send("queued", 301)).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const pods = await w.pods();
+    expect(names(pods)).toEqual(["dind-k8s-301-1"]);
+    expect(gated(pods[0]!)).toBe(true);
+    expect(pods[0]!.metadata?.labels?.[JOB_STATE_LABEL]).toBe("done");
+    expect(w.github.runners()).toEqual([]);
+    expect(w.github.calls("actions/generate-runner-jitconfig-for-org")).toBe(0);
+  });
+
+  it("a job cancelled while queued is never released", async () => {
+    const w = await world({
+      runnerSets: "  - name: dind-k8s\n    labels: [dind-k8s]\n    maxRunners: 1\n    minIdle: 0",
+    });
+    // Fill the one slot so job 402 waits gated.
+    await w.send("queued", 401);
+    await eventually("401 released", async () => (await w.pods()).some((pod) => !gated(pod)));
+    await w.send("queued", 402);
+    await w.send("completed", 402, { conclusion: "cancelled" });
+    // 401's runner finishes its job: the slot frees up, but 402 must stay unreleased.
+    await w.run("dind-k8s-401-1");
+    await w.send("in_progress", 401, { runnerName: "dind-k8s-401-1" });
+    await w.finish("dind-k8s-401-1");
+    await eventually("401 gone", async () => {
+      await w.settle();
+      return !(await w.pods()).some((pod) => pod.metadata?.name === "dind-k8s-401-1");
+    });
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const pods = await w.pods();
+    expect(names(pods)).toEqual(["dind-k8s-402-1"]);
+    expect(gated(pods[0]!)).toBe(true);
+    expect(w.github.calls("actions/generate-runner-jitconfig-for-org")).toBe(1);
+  });
+
+  it("a job cancelled after its runner was released: one idle runner is deregistered", async () => {
+    const w = await world();
+    await w.send("queued", 501);
+    await eventually("501 released", async () => (await w.pods()).some((pod) => !gated(pod)));
+    await w.run("dind-k8s-501-1");
+    await w.send("completed", 501, { conclusion: "cancelled" });
+    await eventually("the idle runner removed", async () => {
+      await w.settle();
+      return w.github.runners().length === 0 && (await w.pods()).every((pod) => gated(pod));
+    });
+    expect(w.github.calls("actions/delete-self-hosted-runner-from-org")).toBe(1);
+  });
+
+  it("a busy runner is kept when GitHub answers 422 to the deregistration", async () => {
+    const w = await world();
+    await w.send("queued", 601);
+    await eventually("601 released", async () => (await w.pods()).some((pod) => !gated(pod)));
+    await w.run("dind-k8s-601-1");
+    // GitHub gave job 601 to another runner; ours took some other job whose in_progress we never saw.
+    w.github.setRunnerBusy("dind-k8s-601-1", true);
+    await w.send("completed", 601, { conclusion: "cancelled" });
+    await eventually(
+      "the 422 to be seen",
+      async () => w.github.calls("actions/delete-self-hosted-runner-from-org") >= 1,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(w.github.runners()).toHaveLength(1);
+    expect((await w.pods()).some((pod) => pod.metadata?.name === "dind-k8s-601-1" && !gated(pod))).toBe(true);
+    expect(w.github.calls("actions/delete-self-hosted-runner-from-org")).toBe(1);
+  });
+});
+
+describe("capacity", () => {
+  it("holds a backlog beyond maxRunners and releases it in arrival order as runners finish", async () => {
+    const w = await world({
+      runnerSets: "  - name: dind-k8s\n    labels: [dind-k8s]\n    maxRunners: 2\n    minIdle: 0",
+    });
+    for (const id of [701, 702, 703, 704]) expect(await w.send("queued", id)).toBe(201);
+    const releasedNames = async () => names((await w.pods()).filter((pod) => !gated(pod)));
+    await eventually("two released", async () => (await releasedNames()).length === 2);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await releasedNames()).toEqual(["dind-k8s-701-1", "dind-k8s-702-1"]);
+
+    for (const name of ["dind-k8s-701-1", "dind-k8s-702-1"]) {
+      await w.run(name);
+      await w.send("in_progress", Number(name.split("-")[2]), { runnerName: name });
+    }
+    await w.finish("dind-k8s-701-1");
+    await eventually("703 released after 701 finished", async () => {
+      await w.settle();
+      return JSON.stringify(await releasedNames()) === JSON.stringify(["dind-k8s-702-1", "dind-k8s-703-1"]);
+    });
+    await w.finish("dind-k8s-702-1");
+    await eventually("704 released after 702 finished", async () => {
+      await w.settle();
+      return JSON.stringify(await releasedNames()) === JSON.stringify(["dind-k8s-703-1", "dind-k8s-704-1"]);
+    });
+  });
+
+  it("keeps minIdle warm runners registered and refills the pool when one takes a job", async () => {
+    const w = await world({
+      runnerSets: "  - name: dind-k8s\n    labels: [dind-k8s]\n    maxRunners: 4\n    minIdle: 2",
+    });
+    const warm = await eventually("two warm runners", async () => {
+      const pods = (await w.pods()).filter(
+        (pod) => pod.metadata?.labels?.["dind-k8s.io/kind"] === "warm" && !gated(pod),
+      );
+      return pods.length === 2 && w.github.runners().length === 2 ? pods : undefined;
+    });
+    const taker = warm[0]!.metadata!.name!;
+    await w.run(taker);
+    // A job arrives and GitHub gives it to a warm runner.
+    await w.send("queued", 801);
+    await w.send("in_progress", 801, { runnerName: taker });
+    await eventually("two idle runners again", async () => {
+      const pods = await w.pods();
+      const idle = pods.filter(
+        (pod) =>
+          !gated(pod) &&
+          !pod.metadata?.annotations?.["dind-k8s.io/busy-with-job"] &&
+          pod.status?.phase !== "Succeeded",
+      );
+      return idle.length === 2;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    // One busy + two idle; nothing beyond.
+    const live = (await w.pods()).filter((pod) => !gated(pod));
+    expect(live).toHaveLength(3);
+  });
+});
+
+describe("repair", () => {
+  it("replaces a Pod stuck Pending past the deadline, with a Warning Event", async () => {
+    const w = await world({ timing: { pendingDeadlineMs: 800 } });
+    await w.send("queued", 901);
+    const first = await eventually("901 released", async () => {
+      const pod = (await w.pods()).find((candidate) => !gated(candidate));
+      return pod;
+    });
+    // Never scheduled: the kubelet stand-in leaves it Pending.
+    const replacement = await eventually("a replacement Pod for the same job", async () => {
+      const pod = (await w.pods()).find((candidate) => candidate.metadata?.name === "dind-k8s-901-1");
+      return pod && pod.metadata?.uid !== first.metadata?.uid ? pod : undefined;
+    });
+    expect(replacement.metadata?.labels?.["dind-k8s.io/job-id"]).toBe("901");
+    const events = await w.core.listNamespacedEvent({ namespace: w.ns.name });
+    expect(
+      events.items.some((event) => event.reason === "RunnerStuckPending" && event.type === "Warning"),
+    ).toBe(true);
+    const metrics = await (await fetch(`${w.scaler.url}/metrics`)).text();
+    expect(metrics).toMatch(/dind_k8s_pods_replaced_total\{runner_set="dind-k8s",reason="Unschedulable"\} 1/);
+    // The stuck runner's registration went with it.
+    const stuckRunnerId = Number(first.metadata?.annotations?.[RUNNER_ID_ANNOTATION]);
+    expect(stuckRunnerId).toBeGreaterThan(0);
+    expect(w.github.runners().some((runner) => runner.id === stuckRunnerId)).toBe(false);
+  });
+
+  it("deregisters a runner of our sets that has no Pod (left by a crash), and leaves others alone", async () => {
+    const w = await world();
+    const orphan = w.github.addRunner({
+      name: "dind-k8s-warm-deadbeef",
+      labels: ["dind-k8s"],
+      status: "offline",
+    });
+    const foreign = w.github.addRunner({ name: "someone-elses-runner", labels: ["gpu"] });
+    await eventually(
+      "the orphan deregistered",
+      async () => !w.github.runners().some((runner) => runner.id === orphan.id),
+    );
+    expect(w.github.runners().map((runner) => runner.id)).toEqual([foreign.id]);
+  });
+});
