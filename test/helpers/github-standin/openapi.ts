@@ -181,6 +181,10 @@ export function responseSchema(
   return { documented: true, schema: jsonSchemaOf(response.content) };
 }
 
+function searchSyntax(parameter: { description?: unknown }): boolean {
+  return typeof parameter.description === "string" && /search syntax/i.test(parameter.description);
+}
+
 /** Problems with the request body and query, as text; empty when it matches the description. */
 export function checkRequest(
   spec: LoadedSpec,
@@ -195,6 +199,7 @@ export function checkRequest(
     in: string;
     required?: boolean;
     schema?: Schema;
+    description?: string;
   }[];
   const queryParameters = new Map(parameters.filter((p) => p.in === "query").map((p) => [p.name, p]));
   for (const [name, value] of query) {
@@ -215,8 +220,12 @@ export function checkRequest(
               : value
           : value;
     const validate = compile(spec, `${operation.operationId} query ${name}`, parameter.schema ?? {});
-    if (!validate(coerced))
+    // Parameters described as taking GitHub's search syntax (`created=>=2026-01-01T00:00:00Z`, `a..b`) are typed
+    // as a plain date-time in the description; check each bound without its qualifier.
+    const values = searchSyntax(parameter) ? value.replace(/^[<>]=?/, "").split("..") : [coerced];
+    if (!values.every((one) => validate(one))) {
       problems.push(`query parameter "${name}"=${JSON.stringify(value)}: ${errorsOf(validate)}`);
+    }
   }
   for (const parameter of queryParameters.values()) {
     if (parameter.required && !query.has(parameter.name))
