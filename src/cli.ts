@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // `dind-k8s <command>`: a table of commands, each parsing its own flags. `serve` (the scaler) joins the table
 // later; main() takes the table as a parameter so tests can run commands without a process.
+import { realpathSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import { type Config, ConfigError, findRunnerSet, loadConfig } from "./scaler/config.ts";
@@ -207,6 +209,18 @@ export const processIo: Io = {
   readFile: (path) => readFile(path, "utf8"),
 };
 
-if (import.meta.main) {
+/** Run as a program (not imported)? import.meta.main is Node ≥ 24.2; the path check covers older Nodes. */
+function invokedDirectly(): boolean {
+  if (typeof import.meta.main === "boolean") return import.meta.main;
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (invokedDirectly()) {
   process.exitCode = await main(process.argv.slice(2), processIo);
 }
