@@ -1,0 +1,120 @@
+import { describe, expect, it } from "vitest";
+import { apiUrlFor } from "../../../src/scaler/github/api-url.ts";
+import { hintFor } from "../../../src/scaler/github/errors.ts";
+import { jobLabelsMatch } from "../../../src/scaler/github/labels.ts";
+import { deleteOutcomeFor } from "../../../src/scaler/github/outcomes.ts";
+import { nextPageUrl } from "../../../src/scaler/github/pagination.ts";
+
+describe("apiUrlFor", () => {
+  it.each([
+    ["https://github.com", "https://api.github.com"],
+    ["https://github.com/", "https://api.github.com"],
+    ["https://api.github.com", "https://api.github.com"],
+    ["https://octocorp.ghe.com", "https://api.octocorp.ghe.com"],
+    ["https://ghe.example.com", "https://ghe.example.com/api/v3"],
+    ["https://ghe.example.com/", "https://ghe.example.com/api/v3"],
+    ["https://ghe.example.com/api/v3", "https://ghe.example.com/api/v3"],
+    ["https://ghe.example.com:8443", "https://ghe.example.com:8443/api/v3"],
+    ["http://127.0.0.1:9000", "http://127.0.0.1:9000/api/v3"],
+  ])("%s → %s", (server, api) => {
+    expect(apiUrlFor(server)).toBe(api);
+  });
+
+  it("rejects what is not an http(s) URL, naming it", () => {
+    expect(() => apiUrlFor("github.com")).toThrow(/"github.com" is not a URL/);
+    expect(() => apiUrlFor("ftp://ghe.example.com")).toThrow(/must use https/);
+  });
+});
+
+describe("deleteOutcomeFor", () => {
+  it.each([
+    [204, "deleted"],
+    [404, "not-found"],
+    [422, "busy"],
+    [500, undefined],
+    [403, undefined],
+    [401, undefined],
+  ])("%i → %s", (status, outcome) => {
+    expect(deleteOutcomeFor(status)).toBe(outcome);
+  });
+});
+
+describe("nextPageUrl", () => {
+  it("finds rel=next among the Link relations", () => {
+    const link =
+      '<https://api.github.com/orgs/a/actions/runners?per_page=100&page=2>; rel="next", <https://api.github.com/orgs/a/actions/runners?per_page=100&page=5>; rel="last"';
+    expect(nextPageUrl(link)).toBe("https://api.github.com/orgs/a/actions/runners?per_page=100&page=2");
+  });
+
+  it("handles cursor links and their absence", () => {
+    expect(nextPageUrl('<https://x/app/hook/deliveries?cursor=v1_123>; rel="next"')).toBe(
+      "https://x/app/hook/deliveries?cursor=v1_123",
+    );
+    expect(
+      nextPageUrl('<https://x/r?page=1>; rel="first", <https://x/r?page=3>; rel="prev"'),
+    ).toBeUndefined();
+    expect(nextPageUrl(undefined)).toBeUndefined();
+    expect(nextPageUrl("")).toBeUndefined();
+  });
+});
+
+describe("jobLabelsMatch", () => {
+  it.each([
+    [["self-hosted", "dind-k8s"], ["dind-k8s"], true],
+    [["DIND-K8S", "Large"], ["dind-k8s", "large"], true],
+    [["dind-k8s", "gpu"], ["dind-k8s"], false],
+    [["self-hosted"], ["dind-k8s"], false],
+    [[], ["dind-k8s"], false],
+    [["ubuntu-latest"], ["dind-k8s"], false],
+  ])("%j within %j → %s", (job, offered, matches) => {
+    expect(jobLabelsMatch(job, offered)).toBe(matches);
+  });
+});
+
+describe("hintFor", () => {
+  const base = { method: "GET", path: "/orgs/acme/actions/runners", apiUrl: "https://api.github.com" };
+  const org = { kind: "org", org: "acme" } as const;
+  const repo = { kind: "repo", owner: "octo", repo: "app" } as const;
+
+  it("points at reachability when there was no response", () => {
+    expect(hintFor({ ...base, status: 0, target: org, auth: "app" })).toMatch(
+      /https:\/\/api.github.com is reachable/,
+    );
+  });
+
+  it("separates App and token credentials on 401", () => {
+    expect(hintFor({ ...base, status: 401, target: org, auth: "app" })).toMatch(/App id, the private key/);
+    expect(hintFor({ ...base, status: 401, target: org, auth: "token" })).toMatch(
+      /wrong, expired or revoked/,
+    );
+  });
+
+  it("names the permission the runner endpoints need for each target and credential", () => {
+    expect(hintFor({ ...base, status: 403, target: org, auth: "app" })).toMatch(
+      /Self-hosted runners: read and write/,
+    );
+    expect(hintFor({ ...base, status: 403, target: org, auth: "token" })).toMatch(/admin:org/);
+    expect(hintFor({ ...base, status: 404, target: repo, auth: "app" })).toMatch(
+      /repository "octo\/app" exists.*Administration: read and write/,
+    );
+  });
+
+  it("names the hook permission for delivery endpoints", () => {
+    const hook = { ...base, path: "/orgs/acme/hooks/5/deliveries" };
+    expect(hintFor({ ...hook, status: 404, target: org, auth: "token" })).toMatch(
+      /admin:org_hook.*github.hookId/,
+    );
+  });
+
+  it("names Actions: read for the audit endpoints", () => {
+    const runs = { ...base, path: "/repos/acme/app/actions/runs" };
+    expect(hintFor({ ...runs, status: 403, target: org, auth: "app" })).toMatch(/Actions: read/);
+  });
+
+  it("explains conflicts, validation, rate limits and server errors", () => {
+    expect(hintFor({ ...base, status: 409, target: org, auth: "app" })).toMatch(/already registered/);
+    expect(hintFor({ ...base, status: 422, target: org, auth: "app" })).toMatch(/rejected/);
+    expect(hintFor({ ...base, status: 429, target: org, auth: "app" })).toMatch(/Rate limited/);
+    expect(hintFor({ ...base, status: 502, target: org, auth: "app" })).toMatch(/githubstatus/);
+  });
+});
