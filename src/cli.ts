@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import { type Config, ConfigError, findRunnerSet, loadConfig } from "./scaler/config.ts";
-import { buildRunnerPod, type SidecarMode } from "./scaler/runner-pod/build-runner-pod.ts";
+import { buildRunnerPod, type SidecarMode, sidecarModeFor } from "./scaler/runner-pod/build-runner-pod.ts";
 
 export interface Io {
   stdout: (text: string) => void;
@@ -134,9 +134,9 @@ Options:
       io.stderr(`${file}: no runner set named ${JSON.stringify(setName)}; the file has: ${names}\n`);
       return EXIT.usage;
     }
-    const configured = config.kubernetes.sidecars;
+    // No apiserver to ask here: "auto" renders as native, what every supported Kubernetes (≥ 1.29) gets.
     const sidecars: SidecarMode =
-      (flags.sidecars as SidecarMode | undefined) ?? (configured === "legacy" ? "legacy" : "native");
+      (flags.sidecars as SidecarMode | undefined) ?? sidecarModeFor(config.kubernetes.sidecars);
     const { pod, secret } = buildRunnerPod(
       set,
       { kind: "job", jobId, runAttempt },

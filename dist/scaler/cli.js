@@ -27384,6 +27384,11 @@ function checkRules(input2) {
   if (root === void 0) return problems;
   const github2 = mapping(root.github);
   if (github2 !== void 0) checkGithub(github2, problems);
+  const repoRunners = github2 !== void 0 && github2.repo !== void 0 && github2.org === void 0;
+  const groupProblem = "runner groups exist only for organization runners: remove it, or register with github.org";
+  if (repoRunners && github2.runnerGroup !== void 0) {
+    problems.push({ path: ["github", "runnerGroup"], message: groupProblem });
+  }
   if (!Array.isArray(root.runnerSets)) return problems;
   const firstWithName = /* @__PURE__ */ new Map();
   const firstWithLabels = /* @__PURE__ */ new Map();
@@ -27391,6 +27396,9 @@ function checkRules(input2) {
     const set2 = mapping(value);
     if (set2 === void 0) return;
     checkRunnerSet(set2, index, problems);
+    if (repoRunners && set2.runnerGroup !== void 0) {
+      problems.push({ path: ["runnerSets", index, "runnerGroup"], message: groupProblem });
+    }
     if (typeof set2.name === "string") {
       const earlier = firstWithName.get(set2.name);
       if (earlier === void 0) firstWithName.set(set2.name, index);
@@ -27431,6 +27439,25 @@ var githubAuth = strictObject2({
   privateKeyEnv: envVarName().optional().describe("Environment variable holding the App's PEM private key."),
   tokenFile: absolutePath().optional().describe("File holding a personal access token (instead of an App). Needs admin:org or repo scope."),
   tokenEnv: envVarName().optional().describe("Environment variable holding a personal access token.")
+}).meta({
+  oneOf: [
+    {
+      required: ["appId"],
+      oneOf: [{ required: ["privateKeyFile"] }, { required: ["privateKeyEnv"] }],
+      not: { anyOf: [{ required: ["tokenFile"] }, { required: ["tokenEnv"] }] }
+    },
+    {
+      oneOf: [{ required: ["tokenFile"] }, { required: ["tokenEnv"] }],
+      not: {
+        anyOf: [
+          { required: ["appId"] },
+          { required: ["installationId"] },
+          { required: ["privateKeyFile"] },
+          { required: ["privateKeyEnv"] }
+        ]
+      }
+    }
+  ]
 }).describe(
   "How the scaler authenticates to GitHub: appId + privateKeyFile|privateKeyEnv, or tokenFile|tokenEnv. Secrets are read from files or the environment, never written here."
 );
@@ -27442,6 +27469,11 @@ var github = strictObject2({
   auth: githubAuth,
   webhookSecretFile: absolutePath().optional().describe("File holding the webhook secret."),
   webhookSecretEnv: envVarName().optional().describe("Environment variable holding the webhook secret.")
+}).meta({
+  allOf: [
+    { oneOf: [{ required: ["org"] }, { required: ["repo"] }] },
+    { oneOf: [{ required: ["webhookSecretFile"] }, { required: ["webhookSecretEnv"] }] }
+  ]
 }).describe("Where the runners register and how the scaler talks to GitHub.");
 var kubernetes = strictObject2({
   namespace: dnsLabel().describe("Namespace the runner Pods and their Secrets are created in."),
@@ -28033,6 +28065,14 @@ function resources2(value) {
 function pullPolicy(policy) {
   return policy ? { imagePullPolicy: policy } : {};
 }
+function sidecarModeFor(setting, serverVersion) {
+  if (setting !== "auto") return setting;
+  if (!serverVersion) return "native";
+  const major = Number.parseInt(serverVersion.major, 10);
+  const minor = Number.parseInt(serverVersion.minor, 10);
+  if (Number.isNaN(major) || Number.isNaN(minor)) return "native";
+  return major > 1 || minor >= 29 ? "native" : "legacy";
+}
 
 // src/cli.ts
 var EXIT = { ok: 0, failure: 1, usage: 2, badConfig: 2 };
@@ -28132,8 +28172,7 @@ Options:
 `);
       return EXIT.usage;
     }
-    const configured = config2.kubernetes.sidecars;
-    const sidecars = flags.sidecars ?? (configured === "legacy" ? "legacy" : "native");
+    const sidecars = flags.sidecars ?? sidecarModeFor(config2.kubernetes.sidecars);
     const { pod, secret } = buildRunnerPod(
       set2,
       { kind: "job", jobId, runAttempt },

@@ -125,6 +125,13 @@ export function checkRules(input: unknown): Problem[] {
   if (root === undefined) return problems;
   const github = mapping(root.github);
   if (github !== undefined) checkGithub(github, problems);
+  // GitHub has runner groups only for organization (and enterprise) runners.
+  const repoRunners = github !== undefined && github.repo !== undefined && github.org === undefined;
+  const groupProblem =
+    "runner groups exist only for organization runners: remove it, or register with github.org";
+  if (repoRunners && github.runnerGroup !== undefined) {
+    problems.push({ path: ["github", "runnerGroup"], message: groupProblem });
+  }
   if (!Array.isArray(root.runnerSets)) return problems;
 
   const firstWithName = new Map<string, number>();
@@ -133,6 +140,9 @@ export function checkRules(input: unknown): Problem[] {
     const set = mapping(value);
     if (set === undefined) return;
     checkRunnerSet(set, index, problems);
+    if (repoRunners && set.runnerGroup !== undefined) {
+      problems.push({ path: ["runnerSets", index, "runnerGroup"], message: groupProblem });
+    }
     if (typeof set.name === "string") {
       const earlier = firstWithName.get(set.name);
       if (earlier === undefined) firstWithName.set(set.name, index);

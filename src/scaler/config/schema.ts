@@ -38,9 +38,31 @@ const githubAuth = strictObject({
     .optional()
     .describe("File holding a personal access token (instead of an App). Needs admin:org or repo scope."),
   tokenEnv: envVarName().optional().describe("Environment variable holding a personal access token."),
-}).describe(
-  "How the scaler authenticates to GitHub: appId + privateKeyFile|privateKeyEnv, or tokenFile|tokenEnv. Secrets are read from files or the environment, never written here.",
-);
+})
+  // The same rules config/rules.ts checks, for Helm: JSON Schema can say them, zod's shape can't.
+  .meta({
+    oneOf: [
+      {
+        required: ["appId"],
+        oneOf: [{ required: ["privateKeyFile"] }, { required: ["privateKeyEnv"] }],
+        not: { anyOf: [{ required: ["tokenFile"] }, { required: ["tokenEnv"] }] },
+      },
+      {
+        oneOf: [{ required: ["tokenFile"] }, { required: ["tokenEnv"] }],
+        not: {
+          anyOf: [
+            { required: ["appId"] },
+            { required: ["installationId"] },
+            { required: ["privateKeyFile"] },
+            { required: ["privateKeyEnv"] },
+          ],
+        },
+      },
+    ],
+  })
+  .describe(
+    "How the scaler authenticates to GitHub: appId + privateKeyFile|privateKeyEnv, or tokenFile|tokenEnv. Secrets are read from files or the environment, never written here.",
+  );
 
 const github = strictObject({
   url: httpUrl()
@@ -58,7 +80,14 @@ const github = strictObject({
   auth: githubAuth,
   webhookSecretFile: absolutePath().optional().describe("File holding the webhook secret."),
   webhookSecretEnv: envVarName().optional().describe("Environment variable holding the webhook secret."),
-}).describe("Where the runners register and how the scaler talks to GitHub.");
+})
+  .meta({
+    allOf: [
+      { oneOf: [{ required: ["org"] }, { required: ["repo"] }] },
+      { oneOf: [{ required: ["webhookSecretFile"] }, { required: ["webhookSecretEnv"] }] },
+    ],
+  })
+  .describe("Where the runners register and how the scaler talks to GitHub.");
 
 const kubernetes = strictObject({
   namespace: dnsLabel().describe("Namespace the runner Pods and their Secrets are created in."),

@@ -353,3 +353,19 @@ function resources(value: Resources | undefined): { resources?: V1ResourceRequir
 function pullPolicy(policy: string | undefined): { imagePullPolicy?: string } {
   return policy ? { imagePullPolicy: policy } : {};
 }
+
+/**
+ * `kubernetes.sidecars` against the apiserver's /version: native sidecars are on by default from 1.29. Minor
+ * versions may carry a vendor suffix ("29+"). An unknown version under "auto" means native.
+ */
+export function sidecarModeFor(
+  setting: "auto" | SidecarMode,
+  serverVersion?: { major: string; minor: string },
+): SidecarMode {
+  if (setting !== "auto") return setting;
+  if (!serverVersion) return "native";
+  const major = Number.parseInt(serverVersion.major, 10);
+  const minor = Number.parseInt(serverVersion.minor, 10);
+  if (Number.isNaN(major) || Number.isNaN(minor)) return "native";
+  return major > 1 || minor >= 29 ? "native" : "legacy";
+}

@@ -190,6 +190,13 @@ describe("refused configurations: the exact messages", () => {
       ["github: set only one of org, repo (where the runners register)"],
     ],
     [
+      "a runner group for repository runners",
+      minimalText.replace("org: my-org", "repo: my-org/app\n  runnerGroup: ci"),
+      [
+        "github.runnerGroup: runner groups exist only for organization runners: remove it, or register with github.org",
+      ],
+    ],
+    [
       "App and token together",
       minimalText.replace("appId: 1,", "appId: 1, tokenFile: /secrets/pat,"),
       ["github.auth: use a GitHub App (appId, privateKeyFile) or a token (tokenFile), not both"],

@@ -58,6 +58,16 @@ describe("charts/dind-k8s/values.schema.json", () => {
       false,
     ],
     ["an inline secret", minimal.replace("webhookSecretFile:", "webhookSecret:"), false],
+    ["no webhook secret", minimal.replace("  webhookSecretFile: /secrets/webhook-secret\n", ""), false],
+    ["org and repo", minimal.replace("org: my-org", "org: my-org\n  repo: a/b"), false],
+    ["neither org nor repo", minimal.replace("  org: my-org\n", ""), false],
+    [
+      "a token instead of the App",
+      minimal.replace("appId: 1, privateKeyFile: /secrets/app.pem", "tokenEnv: GH_TOKEN"),
+      true,
+    ],
+    ["App and token", minimal.replace("appId: 1,", "appId: 1, tokenFile: /t,"), false],
+    ["an App without its key", minimal.replace(", privateKeyFile: /secrets/app.pem", ""), false],
   ])("%s: the validator and the JSON Schema agree", (_name, text, valid) => {
     expect(bothVerdicts(text)).toEqual({ zod: valid, jsonSchema: valid });
   });

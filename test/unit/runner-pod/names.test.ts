@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { sidecarModeFor } from "../../../src/scaler/runner-pod/build-runner-pod.ts";
 import { type RunnerTarget, runnerPodName } from "../../../src/scaler/runner-pod/names.ts";
 import { addQuantities, quantityToBytes } from "../../../src/scaler/runner-pod/quantity.ts";
 
@@ -67,5 +68,20 @@ describe("quantities", () => {
 
   it("refuses what isn't a quantity", () => {
     expect(() => quantityToBytes("2GB")).toThrow('not a Kubernetes quantity: "2GB"');
+  });
+});
+
+describe("sidecarModeFor", () => {
+  it.each([
+    ["native", undefined, "native"],
+    ["legacy", { major: "1", minor: "35" }, "legacy"],
+    ["auto", undefined, "native"],
+    ["auto", { major: "1", minor: "29" }, "native"],
+    ["auto", { major: "1", minor: "28" }, "legacy"],
+    ["auto", { major: "1", minor: "27+" }, "legacy"],
+    ["auto", { major: "1", minor: "30+" }, "native"],
+    ["auto", { major: "", minor: "" }, "native"],
+  ] as const)("%s with %o → %s", (setting, version, mode) => {
+    expect(sidecarModeFor(setting, version)).toBe(mode);
   });
 });
