@@ -404,38 +404,45 @@ export function createGitHubApi(options: GitHubClientOptions): GitHubApi {
     const base = repoPath(repo);
     const runsPath = `${base}/actions/runs`;
     const created = `>=${since.toISOString().replace(/\.\d{3}Z$/, "Z")}`;
-    const runIds = new Set<number>();
     // A run waiting for its first runner is queued; one with a job still waiting beside a running job is in_progress.
-    for (const status of ["queued", "in_progress"]) {
-      const runs = await paginate(runsPath, { status, created, exclude_pull_requests: true }, (data, where) =>
-        list(record(data, where).workflow_runs, where, "workflow_runs"),
-      );
-      for (const run of runs)
-        runIds.add(integer(record(run, `GET ${runsPath}`, "workflow run"), "id", `GET ${runsPath}`));
-    }
-    const jobs: QueuedJob[] = [];
-    for (const runId of runIds) {
-      const jobsPath = `${base}/actions/runs/${runId}/jobs`;
-      const where = `GET ${jobsPath}`;
-      const values = await paginate(jobsPath, { filter: "latest" }, (data) =>
-        list(record(data, where).jobs, where, "jobs"),
-      );
-      for (const value of values) {
-        const job = record(value, where, "job");
-        if (text(job, "status", where) !== "queued") continue;
-        const jobLabels = strings(job, "labels", where);
-        if (!jobLabelsMatch(jobLabels, labels)) continue;
-        jobs.push({
-          id: integer(job, "id", where),
-          runId: integer(job, "run_id", where),
-          runAttempt: typeof job.run_attempt === "number" ? job.run_attempt : 1,
-          labels: jobLabels,
-          repo,
-          createdAt: date(job, "created_at", where),
-        });
-      }
-    }
-    return jobs;
+    const runLists = await Promise.all(
+      ["queued", "in_progress"].map((status) =>
+        paginate(runsPath, { status, created, exclude_pull_requests: true }, (data, where) =>
+          list(record(data, where).workflow_runs, where, "workflow_runs"),
+        ),
+      ),
+    );
+    const runIds = new Set(
+      runLists
+        .flat()
+        .map((run) => integer(record(run, `GET ${runsPath}`, "workflow run"), "id", `GET ${runsPath}`)),
+    );
+    const jobLists = await Promise.all(
+      [...runIds].map(async (runId) => {
+        const jobsPath = `${base}/actions/runs/${runId}/jobs`;
+        const where = `GET ${jobsPath}`;
+        const values = await paginate(jobsPath, { filter: "latest" }, (data) =>
+          list(record(data, where).jobs, where, "jobs"),
+        );
+        const jobs: QueuedJob[] = [];
+        for (const value of values) {
+          const job = record(value, where, "job");
+          if (text(job, "status", where) !== "queued") continue;
+          const jobLabels = strings(job, "labels", where);
+          if (!jobLabelsMatch(jobLabels, labels)) continue;
+          jobs.push({
+            id: integer(job, "id", where),
+            runId: integer(job, "run_id", where),
+            runAttempt: typeof job.run_attempt === "number" ? job.run_attempt : 1,
+            labels: jobLabels,
+            repo,
+            createdAt: date(job, "created_at", where),
+          });
+        }
+        return jobs;
+      }),
+    );
+    return jobLists.flat();
   }
 
   return {
@@ -532,9 +539,11 @@ export function createGitHubApi(options: GitHubClientOptions): GitHubApi {
 
     async listQueuedJobs(labels): Promise<QueuedJob[]> {
       const since = new Date(Date.now() - auditWindowMs);
-      const jobs: QueuedJob[] = [];
-      for (const repo of await repositories()) jobs.push(...(await queuedJobsOf(repo, labels, since)));
-      return jobs;
+      // Repositories in parallel; maxConcurrentRequests bounds what is in flight.
+      const perRepo = await Promise.all(
+        (await repositories()).map((repo) => queuedJobsOf(repo, labels, since)),
+      );
+      return perRepo.flat();
     },
 
     async getWorkflowJob(repo, jobId): Promise<WorkflowJob> {
