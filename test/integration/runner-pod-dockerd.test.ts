@@ -2,7 +2,7 @@
 // mirrors, socket group, the legacy stop file), run for real on this host: only the paths are moved to a temp
 // dir, and the daemon gets a private bridge and no iptables so the run's shared dockerd is left alone.
 import { execFile, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, openSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
@@ -167,7 +167,7 @@ describe("the dind start script and dockerd command line on a real dockerd", () 
     await execFileAsync("ip", ["addr", "add", BRIDGE_CIDR, "dev", BRIDGE]);
     await execFileAsync("ip", ["link", "set", BRIDGE, "up"]);
 
-    const out = await import("node:fs").then((fs) => fs.openSync(logFile, "a"));
+    const out = openSync(logFile, "a");
     const child = spawn(shell!, [dashC!, script!, argv0!, ...remapped], {
       env: {
         ...process.env,
@@ -252,5 +252,116 @@ describe("the dind start script and dockerd command line on a real dockerd", () 
     const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r("timeout"), 30_000))]);
     expect(code).toBe(0);
     expect(existsSync(socketPath)).toBe(false);
+  });
+});
+
+describe("loopDisk: the start script mounts a sparse ext4 image as the data root before dockerd starts", () => {
+  let dir: string;
+  let socketPath: string;
+  let dataRoot: string;
+  let stopFile: string;
+  let exited: Promise<number | null>;
+
+  beforeAll(async () => {
+    const dockerd = await dockerdWithDefaultNetworkOpt();
+    dir = await mkdtemp(join(tmpdir(), "dk8s-loop-"));
+    socketPath = join(dir, "docker.sock");
+    dataRoot = join(dir, "var-lib-docker");
+    stopFile = join(dir, "runner-exited");
+    const logFile = join(dir, "dind.log");
+    const loopConfig = parseConfig(
+      `github: { org: my-org, auth: { tokenFile: /t }, webhookSecretFile: /w }
+kubernetes: { namespace: runners }
+runnerSets:
+  - { name: loop, labels: [x], maxRunners: 1, minIdle: 0, storage: { type: loopDisk, size: 1Gi } }
+`,
+      "inline.yaml",
+    );
+    const { pod } = buildRunnerPod(
+      loopConfig.runnerSets[0]!,
+      { kind: "job", jobId: 2, runAttempt: 1 },
+      {
+        namespace: "runners",
+        sidecars: "legacy",
+      },
+    );
+    const dind = pod.spec!.containers.find((c) => c.name === "dind")!;
+    const podEnv = Object.fromEntries((dind.env ?? []).map((e) => [e.name, e.value ?? ""]));
+    expect(podEnv).toMatchObject({
+      DIND_K8S_LOOP_IMAGE: "/dind-k8s/loop/docker.img",
+      DIND_K8S_LOOP_BYTES: String(2 ** 30),
+      DIND_K8S_DATA_ROOT: "/var/lib/docker",
+    });
+    const [shell, dashC, script, argv0] = dind.command!;
+    const args = [
+      ...dind.args!.map((arg) =>
+        arg === "--host=unix:///var/run/docker.sock" ? `--host=unix://${socketPath}` : arg,
+      ),
+      `--data-root=${dataRoot}`,
+      `--exec-root=${join(dir, "exec")}`,
+      `--pidfile=${join(dir, "docker.pid")}`,
+      "--bridge=none",
+      "--iptables=false",
+      "--ip6tables=false",
+    ];
+    const child = spawn(shell!, [dashC!, script!, argv0!, ...args], {
+      env: {
+        ...process.env,
+        ...podEnv,
+        // Paths moved to the temp dir; sizes and the script are the Pod's.
+        DIND_K8S_LOOP_IMAGE: join(dir, "docker.img"),
+        DIND_K8S_DATA_ROOT: dataRoot,
+        DIND_K8S_STOP_FILE: stopFile,
+        DIND_K8S_ENTRYPOINT: "env",
+        PATH: `${dirname(dockerd)}:${process.env.PATH}`,
+      },
+      stdio: ["ignore", openSync(logFile, "a"), openSync(logFile, "a")],
+    });
+    exited = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
+    await waitFor(
+      "dockerd's /_ping",
+      async () => ((await dockerApi(socketPath, "GET", "/_ping")).text === "OK" ? true : undefined),
+      60_000,
+      logFile,
+    );
+  });
+
+  afterAll(async () => {
+    if (socketPath && existsSync(socketPath)) {
+      await writeFile(stopFile, "");
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
+    }
+    // A loop mount is detached by umount (autoclear), whatever the daemon left behind.
+    if (dataRoot) await execFileAsync("umount", [dataRoot]).catch(() => undefined);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("the data root is an ext4 loop mount of a sparse image of the configured size", async () => {
+    const { stdout } = await execFileAsync("findmnt", ["-n", "-o", "FSTYPE,SOURCE", dataRoot]);
+    const [fstype, source] = stdout.trim().split(/\s+/);
+    expect(fstype).toBe("ext4");
+    expect(source).toMatch(/^\/dev\/loop\d+$/);
+    const image = await stat(join(dir, "docker.img"));
+    expect(image.size).toBe(2 ** 30);
+    // Sparse: far fewer blocks in use than the size.
+    expect(image.blocks * 512).toBeLessThan(image.size / 4);
+  });
+
+  it("dockerd runs overlay2 on it", async () => {
+    const info = (await dockerApi(socketPath, "GET", "/info")).json as {
+      Driver: string;
+      DockerRootDir: string;
+      DriverStatus: [string, string][];
+    };
+    expect(info.DockerRootDir).toBe(dataRoot);
+    expect(info.Driver).toBe("overlay2");
+    expect(info.DriverStatus).toContainEqual(["Backing Filesystem", "extfs"]);
+  });
+
+  it("stops when the runner is done, leaving the image for a restart to mount again", async () => {
+    await writeFile(stopFile, "");
+    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r("timeout"), 30_000))]);
+    expect(code).toBe(0);
+    expect(existsSync(join(dir, "docker.img"))).toBe(true);
   });
 });
