@@ -1,4 +1,3 @@
-import { execFile } from "node:child_process";
 import { access, constants } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import type { Endpoint } from "../docker/endpoint.ts";
@@ -44,12 +43,14 @@ export async function findOnPath(name: string, path: string | undefined): Promis
   return undefined;
 }
 
-function runDocker(
+async function runDocker(
   docker: string,
   args: string[],
   env: NodeJS.ProcessEnv,
 ): Promise<{ ok: boolean; output: string }> {
-  return new Promise((resolve) => {
+  // Loaded only when a context is asked for: node:child_process adds to every step's start-up otherwise.
+  const { execFile } = await import("node:child_process");
+  return await new Promise((resolve) => {
     execFile(docker, args, { env, timeout: 15_000 }, (error, stdout, stderr) => {
       resolve({ ok: error === null, output: `${stdout}${stderr}`.trim() || String(error?.message ?? "") });
     });

@@ -5,7 +5,6 @@
 // costs ~130 ms of the 300 ms budget for the whole step and puts dist/action over 1 MB. The part of the
 // protocol this action uses is the few functions below.
 // Protocol: https://docs.github.com/actions/reference/workflows-and-actions/workflow-commands
-import { randomUUID } from "node:crypto";
 import { appendFileSync } from "node:fs";
 import { EOL } from "node:os";
 
@@ -28,7 +27,7 @@ export function getState(name: string, env: Env = process.env): string {
 export function keyValueMessage(
   name: string,
   value: string,
-  delimiter = `ghadelimiter_${randomUUID()}`,
+  delimiter = `ghadelimiter_${globalThis.crypto.randomUUID()}`,
 ): string {
   if (name.includes(delimiter) || value.includes(delimiter)) {
     throw new Error(`refusing to write ${name}: it contains the file command delimiter`);

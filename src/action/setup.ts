@@ -1,5 +1,6 @@
-import { DockerClient } from "../docker/client.ts";
-import { describeEndpoint } from "../docker/endpoint.ts";
+import { DockerClient, type PingAnswer } from "../docker/client.ts";
+import { describeEndpoint, type Endpoint } from "../docker/endpoint.ts";
+import type { DockerInfo, DockerVersion } from "../docker/types.ts";
 import { candidateEndpoints, DIND_CLIENT_CERT_DIR } from "./candidates.ts";
 import { createDockerContext, findOnPath } from "./context.ts";
 import { dockerEnvironment } from "./environment.ts";
@@ -51,9 +52,12 @@ async function setupOrThrow(options: SetupOptions): Promise<void> {
     `Waiting up to ${inputs.timeoutMs / 1000} s for the Docker daemon at ${endpoints.map(describeEndpoint).join(", ")} (from ${origin})`,
   );
 
+  const pings = new Map<Endpoint, PingAnswer>();
   const result = await waitForDaemon(endpoints, {
     timeoutMs: inputs.timeoutMs,
-    probe: (endpoint, probeOptions) => new DockerClient(endpoint).ping(probeOptions),
+    probe: async (endpoint, probeOptions) => {
+      pings.set(endpoint, await new DockerClient(endpoint).ping(probeOptions));
+    },
     onProgress: (line) => runner.info(line),
   });
   if (!result.ready) throw new Error(formatFailure(result.attempts, inputs.timeoutMs));
@@ -62,13 +66,13 @@ async function setupOrThrow(options: SetupOptions): Promise<void> {
 
   const client = new DockerClient(endpoint);
   const requestOptions = { timeoutMs: FACT_TIMEOUT_MS };
-  const [version, info, bridge, podMtu] = await Promise.all([
-    client.version(requestOptions),
+  const [info, bridge, podMtu] = await Promise.all([
     client.info(requestOptions),
     // No default bridge (dockerd --bridge=none) is fine: then there is no MTU to compare.
     client.network("bridge", requestOptions).catch(() => undefined),
     readInterfaceMtu(options.podInterfaceMtuPath),
   ]);
+  const version = await daemonVersion(client, pings.get(endpoint), info);
 
   for (const [name, value] of Object.entries(dockerEnvironment(endpoint, options.env))) {
     runner.exportVariable(name, value);
@@ -113,4 +117,17 @@ async function setupOrThrow(options: SetupOptions): Promise<void> {
   runner.info(
     `Docker ${version.Version} (API ${version.ApiVersion}, storage driver ${info.Driver}) is ready at ${endpoint.url} after ${waitMs} ms; DOCKER_HOST exported for the next steps`,
   );
+}
+
+/** Versions from /_ping's headers and /info; /version only for engines that send neither. */
+async function daemonVersion(
+  client: DockerClient,
+  ping: PingAnswer | undefined,
+  info: DockerInfo,
+): Promise<DockerVersion> {
+  const serverVersion = ping?.serverVersion ?? info.ServerVersion;
+  if (ping?.apiVersion !== undefined && serverVersion !== undefined) {
+    return { Version: serverVersion, ApiVersion: ping.apiVersion };
+  }
+  return await client.version({ timeoutMs: FACT_TIMEOUT_MS });
 }

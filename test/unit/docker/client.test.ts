@@ -49,12 +49,35 @@ describe("DockerClient over a unix socket", () => {
       response.setHeader("Content-Type", "application/json");
       response.end(JSON.stringify({ Version: "27.3.1", ApiVersion: "1.47" }));
     });
-    await client.ping({ timeoutMs: 1000 });
+    await expect(client.ping({ timeoutMs: 1000 })).resolves.toEqual({
+      apiVersion: undefined,
+      serverVersion: undefined,
+    });
     await expect(client.version({ timeoutMs: 1000 })).resolves.toEqual({
       Version: "27.3.1",
       ApiVersion: "1.47",
     });
     expect(seen).toEqual(["GET /_ping", "GET /version"]);
+  });
+
+  it("reads the API and engine versions from /_ping's headers, undefined where an engine sends none", async () => {
+    const docker = await fakeDaemon("headers", (_request, response) => {
+      response.setHeader("API-Version", "1.47");
+      response.setHeader("Server", "Docker/27.3.1 (linux)");
+      response.end("OK");
+    });
+    await expect(docker.ping({ timeoutMs: 1000 })).resolves.toEqual({
+      apiVersion: "1.47",
+      serverVersion: "27.3.1",
+    });
+    const other = await fakeDaemon("no-headers", (_request, response) => {
+      response.setHeader("Server", "Libpod/5.0 (linux)");
+      response.end("OK");
+    });
+    await expect(other.ping({ timeoutMs: 1000 })).resolves.toEqual({
+      apiVersion: undefined,
+      serverVersion: undefined,
+    });
   });
 
   it("reports an HTTP error status with the daemon's message", async () => {
@@ -141,6 +164,6 @@ describe("DockerClient over TCP", () => {
     const client = new DockerClient(
       parseEndpoint(`tcp://127.0.0.1:${address.port}`, { defaultCertDir: "/x" }),
     );
-    await expect(client.ping({ timeoutMs: 1000 })).resolves.toBeUndefined();
+    await expect(client.ping({ timeoutMs: 1000 })).resolves.toMatchObject({ apiVersion: undefined });
   });
 });
