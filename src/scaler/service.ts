@@ -11,13 +11,16 @@ import { type KubeConfig, RunnerPods } from "./kube/runner-pods.ts";
 import type { Logger } from "./observe/log.ts";
 import { createMetrics } from "./observe/metrics.ts";
 import { Reconciler, type ReconcilerTiming, type RunnerRegistry } from "./reconcile/reconciler.ts";
+import type { RecoveryGitHub, RecoveryTiming } from "./reconcile/recovery.ts";
 import type { SidecarMode } from "./runner-pod/build-runner-pod.ts";
 import { createIntake } from "./webhook/intake.ts";
 
 export interface ScalerOptions {
   config: Config;
   kubeConfig: KubeConfig;
-  github: RunnerRegistry & { ping(): Promise<void> };
+  github: RunnerRegistry & RecoveryGitHub & { ping(): Promise<void> };
+  /** Redelivery sweep + queued-job audit timing; false turns recovery off. */
+  recovery?: Partial<RecoveryTiming> | false;
   /** Current secret first; a second one is accepted too while rotating. */
   webhookSecrets: readonly string[];
   sidecars: SidecarMode;
@@ -64,8 +67,25 @@ export async function startScaler(options: ScalerOptions): Promise<RunningScaler
     log,
     metrics,
   });
+  let elector: LeaderElector | undefined;
+  const CURSOR = "dind-k8s.io/redelivery-cursor";
   const reconciler = new Reconciler({
     runnerSets: config.runnerSets,
+    recovery:
+      options.recovery === false
+        ? false
+        : {
+            github: options.github,
+            ...(options.recovery ? { timing: options.recovery } : {}),
+            // With leader election the sweep's cursor lives on the Lease, so a new leader doesn't re-scan.
+            cursor: {
+              load: () => {
+                const value = elector?.annotation(CURSOR);
+                return value ? new Date(value) : undefined;
+              },
+              save: (at) => elector?.setAnnotation(CURSOR, at.toISOString()),
+            },
+          },
     runnerGroup: config.github.runnerGroup,
     pods,
     github: options.github,
@@ -101,7 +121,6 @@ export async function startScaler(options: ScalerOptions): Promise<RunningScaler
   });
 
   await pods.start();
-  let elector: LeaderElector | undefined;
   const reconcile = options.reconcile ?? true;
   if (reconcile === true) reconciler.start();
   else if (reconcile !== false) {

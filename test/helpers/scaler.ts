@@ -5,6 +5,7 @@ import { parseConfig } from "../../src/scaler/config.ts";
 import { SCALER_ROLE_RULES } from "../../src/scaler/kube/rbac.ts";
 import { createLogger, type Logger, silentLogger } from "../../src/scaler/observe/log.ts";
 import type { ReconcilerTiming, RunnerRegistry } from "../../src/scaler/reconcile/reconciler.ts";
+import type { RecoveryGitHub, RecoveryTiming } from "../../src/scaler/reconcile/recovery.ts";
 import { type RunningScaler, startScaler } from "../../src/scaler/service.ts";
 import type { TestEnv } from "../env/types.ts";
 import { restrictedKubeConfig } from "./kube.ts";
@@ -29,8 +30,10 @@ export interface TestScalerOptions {
   namespace: string;
   /** YAML of the runnerSets list items, indented by two spaces. */
   runnerSets?: string;
-  github: RunnerRegistry & { ping(): Promise<void> };
+  github: RunnerRegistry & RecoveryGitHub & { ping(): Promise<void> };
   reconcile?: boolean;
+  /** Redelivery sweep and audit; off by default in tests of other behaviour. */
+  recovery?: Partial<RecoveryTiming> | false;
   timing?: Partial<ReconcilerTiming>;
   secrets?: string[];
   log?: Logger;
@@ -59,6 +62,7 @@ export async function startTestScaler(env: TestEnv, options: TestScalerOptions):
     port: 0,
     host: "127.0.0.1",
     reconcile: options.reconcile ?? true,
+    recovery: options.recovery ?? false,
     ...(options.timing ? { timing: options.timing } : {}),
   });
 }

@@ -28,7 +28,20 @@ const unreachableGitHub = {
   async ping(): Promise<never> {
     throw new Error("GitHub is not reachable in this test");
   },
+  async listFailedWebhookDeliveries(): Promise<never> {
+    throw new Error("GitHub is not reachable in this test");
+  },
+  async redeliverWebhook(): Promise<never> {
+    throw new Error("GitHub is not reachable in this test");
+  },
+  async listQueuedJobs(): Promise<never> {
+    throw new Error("GitHub is not reachable in this test");
+  },
+  async getWorkflowJob(): Promise<never> {
+    throw new Error("GitHub is not reachable in this test");
+  },
   rateLimitRemaining: () => undefined,
+  callCount: () => 0,
 };
 
 let ns: TestNamespace;

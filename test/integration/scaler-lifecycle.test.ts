@@ -5,6 +5,7 @@ import { afterEach, describe, expect, inject, it } from "vitest";
 import { createGitHubApi } from "../../src/scaler/github/client.ts";
 import { JOB_STATE_LABEL, RUNNER_ID_ANNOTATION } from "../../src/scaler/kube/runner-pods.ts";
 import type { ReconcilerTiming } from "../../src/scaler/reconcile/reconciler.ts";
+import type { RecoveryTiming } from "../../src/scaler/reconcile/recovery.ts";
 import { JIT_CONFIG_KEY } from "../../src/scaler/runner-pod/build-runner-pod.ts";
 import type { RunningScaler } from "../../src/scaler/service.ts";
 import { type GitHubStandIn, startGitHubStandIn } from "../helpers/github-standin.ts";
@@ -69,12 +70,14 @@ async function world(
     target: { kind: "org", org: ORG },
     auth: { kind: "token", token: TOKEN },
     retryBaseMs: 10,
+    hookId: 1,
     rateLimitBaseMs: 10,
   });
   const scaler = await startTestScaler(env, {
     namespace: ns.name,
     github: client,
     timing: { ...FAST, ...options.timing },
+    ...(options.recovery ? { recovery: options.recovery } : {}),
     ...(options.runnerSets ? { runnerSets: options.runnerSets } : {}),
   });
   github.setHook({ url: `${scaler.url}/webhook`, secret: WEBHOOK_SECRET });
@@ -91,8 +94,9 @@ async function world(
         labels: ["self-hosted", "dind-k8s"],
         runnerName: extra.runnerName ?? null,
         ...(extra.conclusion ? { conclusion: extra.conclusion } : {}),
+        ...(extra.repository ? { repository: extra.repository } : {}),
       });
-      const result = await github.deliver("workflow_job", payload);
+      const result = await github.deliver("workflow_job", payload, extra.drop ? { drop: true } : {});
       return result.statusCode;
     },
     async pods() {
@@ -355,5 +359,67 @@ describe("repair", () => {
       async () => !w.github.runners().some((runner) => runner.id === orphan.id),
     );
     expect(w.github.runners().map((runner) => runner.id)).toEqual([foreign.id]);
+  });
+});
+
+describe("never lose a job", () => {
+  const RECOVERY: Partial<RecoveryTiming> = { redeliveryMs: 300, auditMs: 400, auditGraceMs: 300 };
+
+  it("a dropped queued delivery is redelivered through GitHub's API and gets its runner", async () => {
+    const w = await world({ recovery: { ...RECOVERY, auditMs: 3_600_000 } });
+    expect(await w.send("queued", 1101, { drop: true })).toBe(0);
+    const pod = await eventually("the redelivered job's Pod", async () =>
+      (await w.pods()).find((candidate) => candidate.metadata?.name === "dind-k8s-1101-1"),
+    );
+    expect(pod).toBeDefined();
+    expect(
+      w.github.calls("apps/redeliver-webhook-delivery") + w.github.calls("orgs/redeliver-webhook-delivery"),
+    ).toBe(1);
+    const redelivered = w.github.deliveries().filter((delivery) => delivery.redelivery);
+    expect(redelivered).toHaveLength(1);
+    expect(redelivered[0]!.statusCode).toBe(201);
+    // Later sweeps don't ask again.
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    expect(
+      w.github.calls("apps/redeliver-webhook-delivery") + w.github.calls("orgs/redeliver-webhook-delivery"),
+    ).toBe(1);
+  });
+
+  it("the audit creates the Pod of a queued job whose every delivery was lost, and settles Pods of jobs that ended", async () => {
+    // No slots: the Pods stay gated, as a backlog does.
+    const w = await world({
+      recovery: { ...RECOVERY, redeliveryMs: 3_600_000 },
+      runnerSets: "  - name: dind-k8s\n    labels: [dind-k8s]\n    maxRunners: 0\n    minIdle: 0",
+    });
+    w.github.addRepo("octo-org/example-workflow");
+    const lost = w.github.addQueuedJob({
+      labels: ["self-hosted", "dind-k8s"],
+      repo: "octo-org/example-workflow",
+    });
+    const pod = await eventually("the audit to create the lost job's Pod", async () =>
+      (await w.pods()).find(
+        (candidate) => candidate.metadata?.labels?.["dind-k8s.io/job-id"] === String(lost.id),
+      ),
+    );
+    expect(pod.metadata?.annotations?.["dind-k8s.io/repository"]).toBe("octo-org/example-workflow");
+
+    // A job whose Pod waits gated but which GitHub says is over (its completed delivery was lost too).
+    const ended = w.github.addQueuedJob({
+      labels: ["self-hosted", "dind-k8s"],
+      repo: "octo-org/example-workflow",
+    });
+    await eventually("its Pod", async () =>
+      (await w.pods()).some(
+        (candidate) => candidate.metadata?.labels?.["dind-k8s.io/job-id"] === String(ended.id),
+      ),
+    );
+    w.github.cancelJob(ended.id);
+    const settled = await eventually("the audit to turn it into a tombstone", async () => {
+      const found = (await w.pods()).find(
+        (candidate) => candidate.metadata?.labels?.["dind-k8s.io/job-id"] === String(ended.id),
+      );
+      return found?.metadata?.labels?.[JOB_STATE_LABEL] === "done" ? found : undefined;
+    });
+    expect(gated(settled)).toBe(true);
   });
 });

@@ -31,6 +31,9 @@ export class LeaderElector {
   #observed: { holder: string; renewTime: string; at: number } | undefined;
   #lastRenewal = 0;
   #tick: Promise<void> = Promise.resolve();
+  /** Annotations the leader keeps on the Lease (small state that must survive a leader change). */
+  readonly #annotations = new Map<string, string>();
+  #seenAnnotations: Record<string, string> = {};
 
   constructor(options: LeaderElectionOptions) {
     this.#options = options;
@@ -39,6 +42,16 @@ export class LeaderElector {
 
   get leading(): boolean {
     return this.#leading;
+  }
+
+  /** An annotation of the Lease as last read (written by whichever replica led). */
+  annotation(key: string): string | undefined {
+    return this.#annotations.get(key) ?? this.#seenAnnotations[key];
+  }
+
+  /** Written to the Lease with the next renewal. */
+  setAnnotation(key: string, value: string): void {
+    this.#annotations.set(key, value);
   }
 
   start(): void {
@@ -135,6 +148,7 @@ export class LeaderElector {
       }
       return;
     }
+    this.#seenAnnotations = { ...lease.metadata?.annotations };
     const spec = lease.spec ?? {};
     const holder = spec.holderIdentity ?? "";
     const renewTime = spec.renewTime ? new Date(spec.renewTime).toISOString() : "";
@@ -148,6 +162,12 @@ export class LeaderElector {
       return;
     }
     const takingOver = holder !== identity;
+    if (this.#annotations.size > 0 && lease.metadata) {
+      lease.metadata.annotations = {
+        ...lease.metadata.annotations,
+        ...Object.fromEntries(this.#annotations),
+      };
+    }
     lease.spec = {
       ...spec,
       holderIdentity: identity,

@@ -185,7 +185,7 @@ export class RunnerPods {
 
   /**
    * Removes the scheduling gates, only if the Pod still has exactly `gate` (a JSON patch `test` makes a
-   * concurrent change fail instead of being overwritten). false when the Pod is gone.
+   * concurrent change fail instead of being overwritten). false when the Pod is gone or already released.
    */
   async releaseGate(name: string, gate: string, annotations: Record<string, string>): Promise<boolean> {
     const pointer = (key: string) => key.replaceAll("~", "~0").replaceAll("/", "~1");
@@ -210,6 +210,11 @@ export class RunnerPods {
       return true;
     } catch (error: unknown) {
       if (kubeStatus(error) === 404) return false;
+      if (kubeStatus(error) === 422) {
+        // The `test` failed: the informer was behind and the gate is already gone (a pass released it).
+        const current = await this.read(name);
+        if (current && (current.spec?.schedulingGates ?? []).length === 0) return false;
+      }
       throw new KubeError(`remove the scheduling gate of Pod ${this.namespace}/${name}`, error);
     }
   }

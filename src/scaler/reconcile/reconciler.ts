@@ -14,6 +14,13 @@ import type { Metrics } from "../observe/metrics.ts";
 import { buildJitSecret } from "../runner-pod/build-runner-pod.ts";
 import { LABELS, type RunnerTarget, SCHEDULING_GATE } from "../runner-pod/names.ts";
 import { planSet, type RunnerPodView, viewPod } from "./classify.ts";
+import {
+  DEFAULT_RECOVERY_TIMING,
+  Recovery,
+  type RecoveryGitHub,
+  type RecoveryOptions,
+  type RecoveryTiming,
+} from "./recovery.ts";
 
 /** The GitHub operations the reconciler uses (github/client.ts implements them). */
 export interface RunnerRegistry {
@@ -31,6 +38,10 @@ export interface RunnerRegistry {
 
 export interface ReconcilerOptions {
   runnerSets: readonly RunnerSet[];
+  /** Redelivery sweep and queued-job audit; false turns them off (tests of other behaviour). */
+  recovery?:
+    | { github: RecoveryGitHub; timing?: Partial<RecoveryTiming>; cursor?: RecoveryOptions["cursor"] }
+    | false;
   /** github.runnerGroup: the default for sets that name none. */
   runnerGroup: string | undefined;
   pods: RunnerPods;
@@ -108,17 +119,32 @@ export class Reconciler {
   /** Job Pods deleted as stuck, to create again once the old one is gone: name → (set, target). */
   readonly #replacements = new Map<string, { set: RunnerSet; pod: V1Pod }>();
   readonly #backoff = new Map<string, { failures: number; until: number }>();
+  readonly recovery: Recovery | undefined;
   /** Passes completed; tests wait on it. */
   passes = 0;
 
   constructor(options: ReconcilerOptions) {
     this.#options = options;
     this.#timing = { ...DEFAULT_TIMING, ...options.timing };
+    if (options.recovery) {
+      this.recovery = new Recovery({
+        runnerSets: options.runnerSets,
+        pods: options.pods,
+        github: options.recovery.github,
+        podFor: options.podFor,
+        log: options.log,
+        metrics: options.metrics,
+        timing: { ...DEFAULT_RECOVERY_TIMING, ...options.recovery.timing },
+        ...(options.recovery.cursor ? { cursor: options.recovery.cursor } : {}),
+      });
+    }
   }
 
   start(): void {
     if (!this.#stopped) return;
     this.#stopped = false;
+    // A new leader (or a restart) sweeps deliveries and audits queued jobs on its first pass.
+    this.recovery?.reset();
     this.#unsubscribe = this.#options.pods.onChange(() => this.trigger());
     this.#timer = setInterval(() => this.trigger(), this.#timing.resyncMs);
     this.trigger();
@@ -185,6 +211,7 @@ export class Reconciler {
         this.#options.log.error("orphan runner sweep failed", { error: String(error) });
       });
     }
+    if (!this.#stopped) await this.recovery?.maybeRun(now);
     const remaining = this.#options.github.rateLimitRemaining();
     if (remaining !== undefined) metrics.githubRateLimitRemaining.set(remaining);
     this.passes++;

@@ -1,0 +1,183 @@
+// Never lose a job. GitHub does not retry a failed webhook delivery, so the leader
+//  1. asks GitHub to redeliver failed workflow_job deliveries of our hook (cheap: one listing per sweep,
+//     reaching back only to the last sweep), and
+//  2. audits against GitHub: queued jobs of our labels without a Pod get one; gated job Pods whose job is
+//     no longer queued and never started become tombstones. The audit's cost is bounded per pass.
+import type { RunnerSet } from "../config.ts";
+import { JOB_STATE_LABEL, type RunnerPods, type V1Pod } from "../kube/runner-pods.ts";
+import type { Logger } from "../observe/log.ts";
+import type { Metrics } from "../observe/metrics.ts";
+import { ANNOTATIONS, LABELS, type RunnerTarget, runnerPodName } from "../runner-pod/names.ts";
+import { routeJob } from "../webhook/route.ts";
+import { viewPod } from "./classify.ts";
+
+export interface RecoveryGitHub {
+  listFailedWebhookDeliveries(
+    since: Date,
+  ): Promise<{ id: number; guid: string; event: string; deliveredAt: Date }[]>;
+  redeliverWebhook(deliveryId: number): Promise<void>;
+  listQueuedJobs(
+    labels: string[],
+  ): Promise<{ id: number; runId: number; runAttempt: number; labels: string[]; repo: string }[]>;
+  getWorkflowJob(repo: string, jobId: number): Promise<{ status: string; runnerName: string | null }>;
+  callCount(): number;
+}
+
+export interface RecoveryTiming {
+  /** How often failed deliveries are looked for. */
+  redeliveryMs: number;
+  /** How far back the first sweep after a start looks (GitHub keeps deliveries for 3 days). */
+  redeliveryLookbackMs: number;
+  /** How often the queued-job audit runs (it also runs right after becoming leader). */
+  auditMs: number;
+  /** A gated job Pod younger than this is left to its webhooks; older ones are checked against GitHub. */
+  auditGraceMs: number;
+  /** At most this many single-job look-ups per audit pass. */
+  auditJobLookups: number;
+}
+
+export const DEFAULT_RECOVERY_TIMING: RecoveryTiming = {
+  redeliveryMs: 2 * 60_000,
+  redeliveryLookbackMs: 6 * 60 * 60_000,
+  auditMs: 10 * 60_000,
+  auditGraceMs: 5 * 60_000,
+  auditJobLookups: 50,
+};
+
+export interface RecoveryOptions {
+  runnerSets: readonly RunnerSet[];
+  pods: RunnerPods;
+  github: RecoveryGitHub;
+  podFor(set: RunnerSet, target: RunnerTarget): V1Pod;
+  log: Logger;
+  metrics: Metrics;
+  timing: RecoveryTiming;
+  /** Durable cursor of the redelivery sweep (e.g. an annotation of the leader Lease); undefined: in memory only. */
+  cursor?: { load(): Date | undefined; save(at: Date): void };
+}
+
+export class Recovery {
+  readonly #options: RecoveryOptions;
+  #lastSweep = 0;
+  #lastAudit = 0;
+  #since: Date | undefined;
+  /** Delivery GUIDs we asked GitHub to redeliver, so a slow redelivery is not requested twice. */
+  readonly #requested = new Set<string>();
+  /** GitHub calls made by the last audit (for the bench and logs). */
+  lastAuditCalls = 0;
+
+  constructor(options: RecoveryOptions) {
+    this.#options = options;
+  }
+
+  /** Forget timers: the next pass sweeps and audits at once (after becoming leader). */
+  reset(): void {
+    this.#lastSweep = 0;
+    this.#lastAudit = 0;
+  }
+
+  async maybeRun(now: Date): Promise<void> {
+    const { timing, metrics, log } = this.#options;
+    if (now.getTime() - this.#lastSweep >= timing.redeliveryMs) {
+      this.#lastSweep = now.getTime();
+      await this.sweepDeliveries(now).catch((error: unknown) => {
+        metrics.reconcileErrors.inc({ step: "redelivery" });
+        log.error("redelivery sweep failed", { error: String(error) });
+      });
+    }
+    if (now.getTime() - this.#lastAudit >= timing.auditMs) {
+      this.#lastAudit = now.getTime();
+      await this.auditQueuedJobs(now).catch((error: unknown) => {
+        metrics.reconcileErrors.inc({ step: "audit" });
+        log.error("queued-job audit failed", { error: String(error) });
+      });
+    }
+  }
+
+  async sweepDeliveries(now: Date): Promise<number> {
+    const { github, timing, log, metrics } = this.#options;
+    const lookback = new Date(now.getTime() - timing.redeliveryLookbackMs);
+    const since = this.#since ?? this.#options.cursor?.load() ?? lookback;
+    const failed = await github.listFailedWebhookDeliveries(since < lookback ? lookback : since);
+    metrics.githubCalls.inc({ operation: "list-deliveries" });
+    let requested = 0;
+    for (const delivery of failed) {
+      if (delivery.event !== "workflow_job" || this.#requested.has(delivery.guid)) continue;
+      await github.redeliverWebhook(delivery.id);
+      metrics.githubCalls.inc({ operation: "redeliver" });
+      this.#requested.add(delivery.guid);
+      requested++;
+    }
+    // Next time, look back only to a little before this sweep: deliveries that fail meanwhile are newer.
+    this.#since = new Date(now.getTime() - 60_000);
+    this.#options.cursor?.save(this.#since);
+    if (requested > 0) log.info("asked GitHub to redeliver failed webhook deliveries", { count: requested });
+    return requested;
+  }
+
+  async auditQueuedJobs(now: Date): Promise<{ created: number; tombstoned: number; calls: number }> {
+    const { github, pods, runnerSets, podFor, timing, log } = this.#options;
+    const callsBefore = github.callCount();
+    const labels = [...new Set(runnerSets.flatMap((set) => set.labels))];
+    const queued = await github.listQueuedJobs(labels);
+    this.#options.metrics.githubCalls.inc({ operation: "list-queued-jobs" });
+
+    let created = 0;
+    const queuedNames = new Set<string>();
+    for (const job of queued) {
+      const set = routeJob(job.labels, runnerSets);
+      if (!set) continue;
+      const target: RunnerTarget = {
+        kind: "job",
+        jobId: job.id,
+        runAttempt: job.runAttempt,
+        runId: job.runId,
+        repository: job.repo,
+      };
+      const name = runnerPodName(set.name, target);
+      queuedNames.add(name);
+      if (pods.cachedPod(name)) continue;
+      const result = await pods.create(podFor(set, target));
+      if (result.result === "created") {
+        created++;
+        this.#options.metrics.jobsQueued.inc({ runner_set: set.name });
+        log.warn("queued job had no runner Pod (lost webhook): created it", { jobId: job.id, pod: name });
+      }
+    }
+
+    // Job Pods still counted as waiting that GitHub no longer lists as queued: ask about each (bounded),
+    // and stop counting them if the job is over or another runner took it (an idle runner then becomes
+    // surplus and is deregistered).
+    let tombstoned = 0;
+    let lookups = 0;
+    for (const pod of pods.cached()) {
+      const view = viewPod(pod);
+      // Still counted as a waiting job: gated, or released with its runner idle.
+      if (
+        view.kind !== "job" ||
+        (view.state !== "queued" && view.state !== "idle") ||
+        view.jobState !== undefined
+      ) {
+        continue;
+      }
+      if (queuedNames.has(view.name) || now.getTime() - view.createdAt.getTime() < timing.auditGraceMs)
+        continue;
+      if (lookups >= timing.auditJobLookups) break;
+      const repo = pod.metadata?.annotations?.[ANNOTATIONS.repository];
+      const jobId = Number(pod.metadata?.labels?.[LABELS.jobId]);
+      if (!repo || !Number.isSafeInteger(jobId)) continue;
+      lookups++;
+      const job = await github.getWorkflowJob(repo, jobId).catch(() => undefined);
+      this.#options.metrics.githubCalls.inc({ operation: "get-job" });
+      if (!job || job.status === "queued" || job.status === "waiting") continue;
+      const state = job.status === "completed" ? "done" : "started";
+      await pods.patchMetadata(view.name, { labels: { [JOB_STATE_LABEL]: state } });
+      tombstoned++;
+    }
+    this.lastAuditCalls = github.callCount() - callsBefore;
+    if (created > 0 || tombstoned > 0) {
+      log.info("queued-job audit", { created, settled: tombstoned, githubCalls: this.lastAuditCalls });
+    }
+    return { created, tombstoned, calls: this.lastAuditCalls };
+  }
+}
