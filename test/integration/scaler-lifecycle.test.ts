@@ -42,7 +42,7 @@ interface World {
   send(
     action: "queued" | "in_progress" | "completed",
     jobId: number,
-    extra?: { runnerName?: string; conclusion?: string },
+    extra?: { runnerName?: string; conclusion?: string; drop?: boolean; repository?: string },
   ): Promise<number>;
   pods(): Promise<V1Pod[]>;
   /** The kubelet: bind, run, and finish Pods; then the GC. */
@@ -61,7 +61,11 @@ afterEach(async () => {
 });
 
 async function world(
-  options: { runnerSets?: string; timing?: Partial<ReconcilerTiming> } = {},
+  options: {
+    runnerSets?: string;
+    timing?: Partial<ReconcilerTiming>;
+    recovery?: Partial<RecoveryTiming>;
+  } = {},
 ): Promise<World> {
   const ns = await createTestNamespace(env, "lifecycle", { podSecurity: "privileged" });
   const github = await startGitHubStandIn({ target: { kind: "org", org: ORG }, token: TOKEN });
