@@ -27169,8 +27169,27 @@ function strictObject2(shape) {
     error: (issue2) => issue2.code === "invalid_type" ? expected("a mapping", issue2.input) : void 0
   });
 }
-function stringMap(what = "a mapping of strings to strings") {
-  return external_exports.record(external_exports.string(), external_exports.string(messageFor("a string")), messageFor(what));
+var LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+var LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
+var KEY_WHAT = "a label key such as team or example.com/team";
+function recordMessages(what) {
+  return {
+    error: (issue2) => issue2.code === "invalid_key" ? expected(KEY_WHAT, issue2.input) : expected(what, issue2.input)
+  };
+}
+function labelMap() {
+  return external_exports.record(
+    external_exports.string().regex(LABEL_KEY, messageFor(KEY_WHAT)),
+    external_exports.string(messageFor("a string")).regex(LABEL_VALUE, messageFor("a label value (up to 63 letters, digits, '-', '_' or '.')")),
+    recordMessages("a mapping of label keys to values")
+  );
+}
+function annotationMap() {
+  return external_exports.record(
+    external_exports.string().regex(LABEL_KEY, messageFor(KEY_WHAT)),
+    external_exports.string(messageFor("a string")),
+    recordMessages("a mapping of annotation keys to strings")
+  );
 }
 function list(item, what) {
   return external_exports.array(item, messageFor(what));
@@ -27567,11 +27586,11 @@ var runnerSetSchema = strictObject2({
   dind,
   storage: storage.optional(),
   runtime,
-  nodeSelector: stringMap().optional(),
+  nodeSelector: labelMap().optional(),
   tolerations: list(toleration, "a list of tolerations").optional(),
   affinity: affinity.optional(),
-  podLabels: stringMap().optional().describe("Extra labels on the runner Pods."),
-  podAnnotations: stringMap().optional().describe("Extra annotations on the runner Pods."),
+  podLabels: labelMap().optional().describe("Extra labels on the runner Pods."),
+  podAnnotations: annotationMap().optional().describe("Extra annotations on the runner Pods."),
   priorityClassName: dnsSubdomain().optional(),
   serviceAccountName: dnsSubdomain().optional().describe("ServiceAccount of the runner Pods; its token is never mounted."),
   imagePullSecrets: list(dnsSubdomain(), "a list of Secret names").optional()
@@ -27968,7 +27987,7 @@ function buildJitSecret(pod, jitConfig, podUid) {
 }
 function effectiveStorage(set2) {
   if (set2.storage) return set2.storage;
-  return set2.runtime.profile === "kata" ? { type: "loopDisk", size: "20Gi" } : { type: "emptyDir" };
+  return set2.runtime.profile === "kata" ? { type: "loopDisk", size: DEFAULT_LOOP_DISK_SIZE } : { type: "emptyDir" };
 }
 function dindContainer(set2, storage2, layout, stopFile) {
   const profile = set2.runtime.profile;

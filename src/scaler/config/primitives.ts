@@ -102,8 +102,37 @@ export function strictObject<T extends z.ZodRawShape>(shape: T) {
   });
 }
 
-export function stringMap(what = "a mapping of strings to strings") {
-  return z.record(z.string(), z.string(messageFor("a string")), messageFor(what));
+// apimachinery's qualified name: an optional DNS subdomain prefix and "/", then a name of up to 63 characters.
+const LABEL_KEY =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
+const KEY_WHAT = "a label key such as team or example.com/team";
+
+function recordMessages(what: string) {
+  return {
+    error: (issue: { code?: string; input?: unknown }) =>
+      issue.code === "invalid_key" ? expected(KEY_WHAT, issue.input) : expected(what, issue.input),
+  };
+}
+
+/** Labels (or a node selector): keys and values as Kubernetes accepts them. */
+export function labelMap() {
+  return z.record(
+    z.string().regex(LABEL_KEY, messageFor(KEY_WHAT)),
+    z
+      .string(messageFor("a string"))
+      .regex(LABEL_VALUE, messageFor("a label value (up to 63 letters, digits, '-', '_' or '.')")),
+    recordMessages("a mapping of label keys to values"),
+  );
+}
+
+/** Annotations: keys like labels, any string values. */
+export function annotationMap() {
+  return z.record(
+    z.string().regex(LABEL_KEY, messageFor(KEY_WHAT)),
+    z.string(messageFor("a string")),
+    recordMessages("a mapping of annotation keys to strings"),
+  );
 }
 
 export function list<T extends z.ZodType>(item: T, what: string) {

@@ -9,17 +9,18 @@ import {
 } from "./defaults.ts";
 import {
   absolutePath,
+  annotationMap,
   dnsLabel,
   dnsSubdomain,
   envVarName,
   httpUrl,
   image,
+  labelMap,
   list,
   matching,
   oneOf,
   quantity,
   strictObject,
-  stringMap,
   text,
   wholeNumber,
 } from "./primitives.ts";
@@ -227,11 +228,11 @@ export const runnerSetSchema = strictObject({
   dind,
   storage: storage.optional(),
   runtime,
-  nodeSelector: stringMap().optional(),
+  nodeSelector: labelMap().optional(),
   tolerations: list(toleration, "a list of tolerations").optional(),
   affinity: affinity.optional(),
-  podLabels: stringMap().optional().describe("Extra labels on the runner Pods."),
-  podAnnotations: stringMap().optional().describe("Extra annotations on the runner Pods."),
+  podLabels: labelMap().optional().describe("Extra labels on the runner Pods."),
+  podAnnotations: annotationMap().optional().describe("Extra annotations on the runner Pods."),
   priorityClassName: dnsSubdomain().optional(),
   serviceAccountName: dnsSubdomain()
     .optional()

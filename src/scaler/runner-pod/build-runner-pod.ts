@@ -15,6 +15,7 @@ import type {
 import {
   DEFAULT_DIND_IMAGE,
   DEFAULT_DIND_ROOTLESS_IMAGE,
+  DEFAULT_LOOP_DISK_SIZE,
   DEFAULT_RUNTIME_CLASS,
 } from "../config/defaults.ts";
 import type { Resources, RunnerSet, Storage } from "../config/schema.ts";
@@ -238,7 +239,9 @@ export function buildJitSecret(pod: V1Pod, jitConfig: string, podUid?: string): 
 /** Storage when the set names none: emptyDir, or a loop disk under kata where emptyDir can't carry overlayfs. */
 export function effectiveStorage(set: RunnerSet): Storage {
   if (set.storage) return set.storage;
-  return set.runtime.profile === "kata" ? { type: "loopDisk", size: "20Gi" } : { type: "emptyDir" };
+  return set.runtime.profile === "kata"
+    ? { type: "loopDisk", size: DEFAULT_LOOP_DISK_SIZE }
+    : { type: "emptyDir" };
 }
 
 function dindContainer(

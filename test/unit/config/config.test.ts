@@ -271,6 +271,20 @@ describe("refused configurations: the exact messages", () => {
       ['runnerSets[0].runner.env[0].name: expected a name dind-k8s doesn\'t set itself, got "DOCKER_HOST"'],
     ],
     [
+      "a label key Kubernetes refuses",
+      withSet('    podLabels: { "bad key!": x }\n'),
+      [
+        'runnerSets[0].podLabels["bad key!"]: expected a label key such as team or example.com/team, got "bad key!"',
+      ],
+    ],
+    [
+      "a label value Kubernetes refuses",
+      withSet('    nodeSelector: { pool: "ci runners" }\n'),
+      [
+        "runnerSets[0].nodeSelector.pool: expected a label value (up to 63 letters, digits, '-', '_' or '.'), got \"ci runners\"",
+      ],
+    ],
+    [
       "a pod label with an odd key",
       withSet("    podLabels: { team: 3 }\n"),
       ["runnerSets[0].podLabels.team: expected a string, got 3"],

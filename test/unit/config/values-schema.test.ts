@@ -1,16 +1,16 @@
-// The chart's values.schema.json and the scaler's validator come from one zod schema: the committed file must be
-// what the generator makes now, and both must accept and refuse the same files.
+// The configuration's JSON Schema and the scaler's validator come from one zod schema: both must accept and
+// refuse the same files, and the chart's values.schema.json must carry the same runner set shape.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ajv } from "ajv";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { valuesJsonSchema } from "../../../src/scaler/config/json-schema.ts";
+import { configJsonSchema } from "../../../src/scaler/config/json-schema.ts";
 import { parseConfig } from "../../../src/scaler/config.ts";
 
 const root = join(import.meta.dirname, "../../..");
 const committed: unknown = JSON.parse(readFileSync(join(root, "charts/dind-k8s/values.schema.json"), "utf8"));
-const validate = new Ajv({ strict: false, allErrors: true }).compile(valuesJsonSchema());
+const validate = new Ajv({ strict: false, allErrors: true }).compile(configJsonSchema());
 const fixture = (name: string) => readFileSync(join(root, "test/fixtures/config", name), "utf8");
 
 function bothVerdicts(text: string): { zod: boolean; jsonSchema: boolean } {
@@ -23,9 +23,11 @@ function bothVerdicts(text: string): { zod: boolean; jsonSchema: boolean } {
   return { zod, jsonSchema: validate(parse(text)) };
 }
 
-describe("charts/dind-k8s/values.schema.json", () => {
-  it("is what scripts/gen-schema.ts generates from the zod schema (regenerate it when this fails)", () => {
-    expect(committed).toEqual(valuesJsonSchema());
+describe("the configuration JSON Schema and charts/dind-k8s/values.schema.json", () => {
+  it("describes runner sets exactly as the validator's schema does (regenerate it when this fails)", () => {
+    const runnerSets = (schema: unknown) =>
+      (schema as { properties: { runnerSets: unknown } }).properties.runnerSets;
+    expect(runnerSets(committed)).toEqual(runnerSets(configJsonSchema()));
   });
 
   it("closes every object: additionalProperties is false wherever properties are listed", () => {
@@ -40,6 +42,7 @@ describe("charts/dind-k8s/values.schema.json", () => {
       }
     };
     walk(committed, "$");
+    walk(configJsonSchema(), "config");
     expect(open).toEqual([]);
   });
 
