@@ -101,6 +101,8 @@ export interface StandInDelivery {
   redelivery: boolean;
   durationS: number;
   payload: string;
+  to: string;
+  secret: string;
 }
 
 export interface DeliverOptions {
@@ -387,7 +389,13 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
   async function redeliver(context: Context): Promise<Reply> {
     const original = deliveries.find((d) => String(d.id) === context.params.delivery_id);
     if (!original) return error(404, "Not Found");
-    await send(original.event, original.payload, { guid: original.guid, redelivery: true });
+    // To the hook's current URL (the scaler may have moved), else where the original went.
+    await send(original.event, original.payload, {
+      to: hook?.url ?? original.to,
+      secret: hook?.secret ?? original.secret,
+      guid: original.guid,
+      redelivery: true,
+    });
     return { status: 202, body: {} };
   }
 
@@ -846,6 +854,8 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
       redelivery: how.redelivery ?? false,
       durationS: (Date.now() - started) / 1000,
       payload,
+      to,
+      secret,
     };
     deliveries.push(delivery);
     return { id: delivery.id, guid, statusCode, body };
