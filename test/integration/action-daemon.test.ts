@@ -92,6 +92,24 @@ describe("a daemon that starts 2 s after the action", () => {
     );
     expect(run.stderr).toBe("");
     expect(run.stdout.trim()).toBe("late but there");
+
+    // The post step lists what the job left running and what takes disk.
+    const left = await runCommand(
+      "docker",
+      ["run", "-d", "--network", "none", "--name", "left-running", env.docker.busyboxImage, "sleep", "120"],
+      main.exportedEnv,
+    );
+    expect(left.code, left.stderr).toBe(0);
+    const post = await runStep("post", { workDir, state: main.state });
+    expect(post.code).toBe(0);
+    expect(post.stdout).toContain("Running containers: 1\n");
+    expect(post.stdout).toMatch(
+      new RegExp(`^ {2}left-running \\(${env.docker.busyboxImage}, Up .*\\)$`, "m"),
+    );
+    expect(post.stdout).toMatch(
+      /^Disk used: images [1-9][\d.]* [KM]iB \(1\), build cache 0 B \(0 entries\)/m,
+    );
+    await runCommand("docker", ["rm", "-f", "left-running"], main.exportedEnv);
   });
 });
 

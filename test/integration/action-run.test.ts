@@ -1,5 +1,5 @@
 // The bundled action against the run's dockerd, run exactly as a runner runs it.
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { readActionYaml, runCommand, runStep } from "../helpers/action-runner.ts";
@@ -72,6 +72,26 @@ describe("dind-setup on a daemon that is already up", () => {
     expect(post.stdout).toContain(`Docker daemon ${env.docker.host} at the end of the job:`);
     expect(post.stdout).toMatch(/Running containers: (none|\d+)/);
     expect(post.stdout).toMatch(/Disk used: images \d+(\.\d)? [KMG]?i?B \(\d+\), build cache/);
+  });
+
+  it("warns, with the fix, exactly when the bridge MTU is larger than this machine's eth0 MTU", async () => {
+    const eth0 =
+      Number((await readFile("/sys/class/net/eth0/mtu", "utf8").catch(() => "")).trim()) || undefined;
+    const inspect = await docker(env, ["network", "inspect", "bridge", "--format", "{{json .Options}}"]);
+    const options = JSON.parse(inspect.stdout) as Record<string, string>;
+    const bridge = Number(options["com.docker.network.driver.mtu"] ?? 1500);
+    const main = await runStep("main", { workDir, inputs: { "docker-host": env.docker.host } });
+    expect(main.code).toBe(0);
+    const warning = main.stdout
+      .split("\n")
+      .find((line) => line.startsWith("::warning::The Docker bridge MTU"));
+    if (eth0 !== undefined && bridge > eth0) {
+      expect(warning).toBe(
+        `::warning::The Docker bridge MTU (${bridge}) is larger than the Pod's eth0 MTU (${eth0}): large packets from containers get dropped, which shows up as TLS handshakes or downloads that hang. Fix: start dockerd with --mtu=${eth0} --default-network-opt=bridge=com.docker.network.driver.mtu=${eth0} (the second flag covers networks compose creates).`,
+      );
+    } else {
+      expect(warning).toBeUndefined();
+    }
   });
 
   it("takes the daemon from $DOCKER_HOST when the input is empty (ARC's dind mode)", async () => {
