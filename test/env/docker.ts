@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { randomBytes, randomInt } from "node:crypto";
 import { chmod, copyFile, mkdir, symlink } from "node:fs/promises";
 import { request } from "node:http";
 import { join } from "node:path";
@@ -27,18 +28,52 @@ export function dockerGet(socketPath: string, path: string): Promise<{ status: n
   });
 }
 
+async function run(command: string, args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync(command, args);
+  return stdout;
+}
+
 /**
- * Starts the run's own dockerd: private socket, data root and exec root under the run dir, so it
- * never touches a daemon the machine may already run (it shares the default docker0 bridge name).
+ * The run's own bridge: two daemons sharing docker0 (another test run, a test's own dockerd, the
+ * machine's daemon) break each other's networking when one of them goes away.
+ */
+async function createBridge(): Promise<{ name: string; remove(): Promise<void> }> {
+  const name = `dk8s-${randomBytes(3).toString("hex")}`;
+  const subnet = 200 + randomInt(50);
+  await run("ip", ["link", "add", name, "type", "bridge"]);
+  await run("ip", ["addr", "add", `172.31.${subnet}.1/24`, "dev", name]);
+  await run("ip", ["link", "set", name, "up"]);
+  return {
+    name,
+    async remove() {
+      await run("ip", ["link", "del", name]).catch(() => "");
+      // dockerd leaves its NAT and forwarding rules for the bridge behind; take them out too.
+      for (const table of ["filter", "nat"]) {
+        const rules = (await run("iptables", ["-t", table, "-S"]).catch(() => "")).split("\n");
+        for (const rule of rules.filter((line) => line.startsWith("-A ") && line.includes(name))) {
+          const args = rule.replace(/^-A /, "-D ").match(/"[^"]*"|\S+/g) ?? [];
+          await run("iptables", ["-t", table, ...args.map((arg) => arg.replace(/^"|"$/g, ""))]).catch(
+            () => "",
+          );
+        }
+      }
+    },
+  };
+}
+
+/**
+ * Starts the run's own dockerd: private socket, data root, exec root and bridge, so it never touches a
+ * daemon the machine may already run. `stop()` stops it and removes its bridge and firewall rules.
  */
 export async function startDockerd(
   dockerd: string,
   runDir: string,
-): Promise<{ daemon: Daemon; socketPath: string }> {
+): Promise<{ daemon: Daemon; socketPath: string; stop(): Promise<void> }> {
   const root = join(runDir, "docker");
   await mkdir(root, { recursive: true });
   const socketPath = join(root, "docker.sock");
   const logFile = join(runDir, "dockerd.log");
+  const bridge = await createBridge();
   const daemon = Daemon.start(
     "dockerd",
     dockerd,
@@ -47,10 +82,15 @@ export async function startDockerd(
       `--data-root=${join(root, "data")}`,
       `--exec-root=${join(root, "exec")}`,
       `--pidfile=${join(root, "docker.pid")}`,
+      `--bridge=${bridge.name}`,
       "--storage-driver=overlay2",
     ],
     logFile,
   );
+  const stop = async () => {
+    await daemon.stop();
+    await bridge.remove();
+  };
   await waitUntil(
     "dockerd",
     async () => {
@@ -58,8 +98,11 @@ export async function startDockerd(
       return status === 200 && body === "OK";
     },
     { timeoutMs: 60_000, exited: daemon.exited, logFile },
-  );
-  return { daemon, socketPath };
+  ).catch(async (error: unknown) => {
+    await stop();
+    throw error;
+  });
+  return { daemon, socketPath, stop };
 }
 
 /**

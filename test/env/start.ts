@@ -19,7 +19,7 @@ export interface StartedTestEnv {
 export async function startTestEnv({ install }: { install: boolean }): Promise<StartedTestEnv> {
   const parts = await prepareParts({ install });
   const runDir = await mkdtemp(join(process.env.DIND_K8S_RUN_DIR ?? tmpdir(), "dind-k8s-testenv-"));
-  const daemons: Daemon[] = [];
+  const daemons: Pick<Daemon, "stop">[] = [];
   const stop = async () => {
     // Reverse start order: dockerd first, then the apiserver, then etcd.
     for (const daemon of daemons.reverse()) await daemon.stop();
@@ -36,7 +36,7 @@ export async function startTestEnv({ install }: { install: boolean }): Promise<S
         return started;
       }),
       startDockerd(parts.dockerd, runDir).then((started) => {
-        daemons.push(started.daemon);
+        daemons.push({ stop: started.stop });
         return started;
       }),
     ]);
