@@ -206,13 +206,35 @@ describe("runners", () => {
     expect(server.calls("actions/delete-self-hosted-runner-from-org")).toBe(3);
   });
 
-  it("reports a JIT name conflict as a 409 without retrying it", async () => {
+  it("replaces a registration left without its JIT config (409) instead of failing the release forever", async () => {
     const server = await standIn();
     const github = patClient(server);
-    await github.generateJitConfig(jit("same-name"));
-    const failure = await github.generateJitConfig(jit("same-name")).catch((error: unknown) => error);
+    const first = await github.generateJitConfig(jit("dind-k8s-7-1"));
+    // The scaler died before storing `first`: the same Pod asks again.
+    const second = await github.generateJitConfig(jit("dind-k8s-7-1"));
+    expect(second.runnerId).not.toBe(first.runnerId);
+    expect(server.runners().map((runner) => [runner.id, runner.name])).toEqual([
+      [second.runnerId, "dind-k8s-7-1"],
+    ]);
+    expect(server.callLog.map((call) => `${call.operationId} ${call.status}`)).toEqual([
+      "actions/generate-runner-jitconfig-for-org 201",
+      "actions/generate-runner-jitconfig-for-org 409",
+      "actions/list-self-hosted-runners-for-org 200",
+      "actions/delete-self-hosted-runner-from-org 204",
+      "actions/generate-runner-jitconfig-for-org 201",
+    ]);
+  });
+
+  it("does not replace a same-named runner that is running a job", async () => {
+    const server = await standIn();
+    const github = patClient(server);
+    const first = await github.generateJitConfig(jit("dind-k8s-8-1"));
+    server.setRunnerBusy(first.runnerId, true);
+    const failure = await github.generateJitConfig(jit("dind-k8s-8-1")).catch((error: unknown) => error);
     expect((failure as GitHubApiError).status).toBe(409);
-    expect(server.calls("actions/generate-runner-jitconfig-for-org")).toBe(2);
+    expect((failure as Error).message).toMatch(/already registered and running a job/);
+    expect(server.runners()).toMatchObject([{ id: first.runnerId, busy: true }]);
+    expect(server.calls("actions/delete-self-hosted-runner-from-org")).toBe(0);
   });
 
   it("resolves runner group names once and the default group without a call", async () => {

@@ -6,7 +6,7 @@ import { createPrivateKey } from "node:crypto";
 import { createAppAuth } from "@octokit/auth-app";
 import { Octokit } from "@octokit/core";
 import { retry } from "@octokit/plugin-retry";
-import { throttling } from "@octokit/plugin-throttling";
+import { type ThrottlingOptions, throttling } from "@octokit/plugin-throttling";
 import { GitHubApiError, hintFor } from "./errors.ts";
 import { jobLabelsMatch } from "./labels.ts";
 import { concurrencyGroup, spacingGroup } from "./limiter.ts";
@@ -30,6 +30,7 @@ import type {
   GitHubClientOptions,
   GitHubLog,
   JitConfig,
+  JitConfigRequest,
   QueuedJob,
   RegisteredRunner,
   WebhookDelivery,
@@ -159,11 +160,7 @@ export function createGitHubApi(options: GitHubClientOptions): GitHubApi {
     },
     request: { fetch: countingFetch },
     // The groups are duck-typed Bottleneck groups (see limiter.ts); the plugin's types name Bottleneck's classes.
-    throttle: throttle as unknown as ConstructorParameters<typeof GitHubOctokit>[0] extends infer O
-      ? O extends { throttle?: infer T }
-        ? T
-        : never
-      : never,
+    throttle: throttle as unknown as ThrottlingOptions,
     retry: {
       retries: options.retries ?? 3,
       retryAfterBaseValue: options.retryBaseMs ?? 1000,
@@ -445,36 +442,76 @@ export function createGitHubApi(options: GitHubClientOptions): GitHubApi {
     return jobLists.flat();
   }
 
+  async function registerJitRunner(request: JitConfigRequest): Promise<JitConfig> {
+    const path = `${targetPath}/actions/runners/generate-jitconfig`;
+    const reply = await call("POST", path, {
+      name: request.name,
+      runner_group_id: request.runnerGroupId,
+      labels: request.labels,
+      work_folder: request.workFolder,
+    });
+    const where = `POST ${path}`;
+    const body = record(reply.data, where);
+    const runner = record(body.runner, where, "runner");
+    return {
+      runnerId: integer(runner, "id", where),
+      runnerName: text(runner, "name", where),
+      encodedJitConfig: text(body, "encoded_jit_config", where),
+    };
+  }
+
+  async function removeRunner(runnerId: number): Promise<DeleteRunnerOutcome> {
+    const path = `${targetPath}/actions/runners/${runnerId}`;
+    try {
+      const reply = await call("DELETE", path);
+      return deleteOutcomeFor(reply.status) ?? "deleted";
+    } catch (error) {
+      const outcome = error instanceof GitHubApiError ? deleteOutcomeFor(error.status) : undefined;
+      if (outcome) return outcome;
+      throw error;
+    }
+  }
+
+  async function runnerNamed(name: string): Promise<RegisteredRunner | undefined> {
+    const path = `${targetPath}/actions/runners`;
+    const reply = await call("GET", path, { name });
+    const where = `GET ${path}`;
+    const runners = list(record(reply.data, where).runners, where, "runners").map((runner) =>
+      readRunner(runner, where),
+    );
+    return runners.find((runner) => runner.name === name);
+  }
+
   return {
     async generateJitConfig(request): Promise<JitConfig> {
-      const path = `${targetPath}/actions/runners/generate-jitconfig`;
-      const reply = await call("POST", path, {
-        name: request.name,
-        runner_group_id: request.runnerGroupId,
-        labels: request.labels,
-        work_folder: request.workFolder,
-      });
-      const where = `POST ${path}`;
-      const body = record(reply.data, where);
-      const runner = record(body.runner, where, "runner");
-      return {
-        runnerId: integer(runner, "id", where),
-        runnerName: text(runner, "name", where),
-        encodedJitConfig: text(body, "encoded_jit_config", where),
-      };
+      try {
+        return await registerJitRunner(request);
+      } catch (error) {
+        if (!(error instanceof GitHubApiError && error.status === 409)) throw error;
+      }
+      // A runner with this name is registered already. Names are deterministic per Pod, so it is an earlier
+      // registration whose JIT config was lost (the scaler died before storing it, or a timed-out request that
+      // did succeed). Nobody can start it, so replace it — unless it is running a job.
+      const stale = await runnerNamed(request.name);
+      if (stale) {
+        const outcome = stale.busy ? "busy" : await removeRunner(stale.id);
+        if (outcome === "busy") {
+          throw new GitHubApiError(
+            "POST",
+            `${targetPath}/actions/runners/generate-jitconfig`,
+            409,
+            `runner "${request.name}" (id ${stale.id}) is already registered and running a job`,
+            "Another Pod holds this runner's configuration; it is not replaced",
+          );
+        }
+        log.warn(
+          `GitHub runner "${request.name}" (id ${stale.id}) was registered without a stored config; replaced it`,
+        );
+      }
+      return registerJitRunner(request);
     },
 
-    async deleteRunner(runnerId): Promise<DeleteRunnerOutcome> {
-      const path = `${targetPath}/actions/runners/${runnerId}`;
-      try {
-        const reply = await call("DELETE", path);
-        return deleteOutcomeFor(reply.status) ?? "deleted";
-      } catch (error) {
-        const outcome = error instanceof GitHubApiError ? deleteOutcomeFor(error.status) : undefined;
-        if (outcome) return outcome;
-        throw error;
-      }
-    },
+    deleteRunner: removeRunner,
 
     async listRunners(): Promise<RegisteredRunner[]> {
       const path = `${targetPath}/actions/runners`;
