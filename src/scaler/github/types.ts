@@ -94,7 +94,13 @@ export interface WorkflowJob {
 }
 
 export interface GitHubApi {
+  /**
+   * Registers a JIT runner: one call. If the name is taken (409) by a registration that is not running a job —
+   * an earlier attempt whose config was lost — that runner is deleted and the call repeated (3 more calls, only
+   * then); a busy namesake is left alone and the 409 thrown.
+   */
   generateJitConfig(request: JitConfigRequest): Promise<JitConfig>;
+  /** The idempotent outcomes are answers, not errors; anything else throws a GitHubApiError. */
   deleteRunner(runnerId: number): Promise<DeleteRunnerOutcome>;
   /** Every registered runner of the target, all pages. */
   listRunners(): Promise<RegisteredRunner[]>;
