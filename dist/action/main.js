@@ -710,12 +710,14 @@ async function waitForDaemon(endpoints, options) {
     lastError: void 0
   }));
   let winner;
-  let nextProgressAt = start + progressEveryMs;
-  const reportProgress = () => {
-    const now = clock.now();
-    if (now < nextProgressAt || now >= deadline || stop.signal.aborted || !options.onProgress) return;
-    while (nextProgressAt <= now) nextProgressAt += progressEveryMs;
-    options.onProgress(formatProgress(attempts, now - start, options.timeoutMs));
+  const reportProgress = async () => {
+    if (!options.onProgress) return;
+    for (let at = start + progressEveryMs; at < deadline; at += progressEveryMs) {
+      const sleepMs = at - clock.now();
+      if (sleepMs > 0) await clock.sleep(sleepMs, stop.signal);
+      if (stop.signal.aborted) return;
+      options.onProgress(formatProgress(attempts, clock.now() - start, options.timeoutMs));
+    }
   };
   const pollOne = async (attempt) => {
     let delayMs = backoff.initialMs;
@@ -736,15 +738,16 @@ async function waitForDaemon(endpoints, options) {
         const cutShort = dockerError.kind === "timeout" && timeoutMs < tryTimeoutMs;
         if (!cutShort || attempt.lastError === void 0) attempt.lastError = dockerError;
       }
-      reportProgress();
       const now = clock.now();
       const sleepMs = Math.min(tryStart + delayMs, deadline) - now;
       if (sleepMs > 0) await clock.sleep(sleepMs, stop.signal);
       delayMs = Math.min(delayMs * backoff.factor, backoff.maxMs);
     }
   };
+  const progress = reportProgress();
   await Promise.all(attempts.map(pollOne));
   stop.abort();
+  await progress;
   const waitedMs = Math.max(0, clock.now() - start);
   if (winner !== void 0) return { ready: true, endpoint: winner, waitedMs, attempts };
   return { ready: false, waitedMs, attempts };
@@ -850,7 +853,13 @@ async function setupOrThrow(options) {
   const client = new DockerClient(endpoint);
   const requestOptions = { timeoutMs: FACT_TIMEOUT_MS };
   const [info2, bridge, podMtu] = await Promise.all([
-    client.info(requestOptions),
+    client.info(requestOptions).catch((error2) => {
+      const reason = error2 instanceof Error ? error2.message : String(error2);
+      throw new Error(
+        `The Docker daemon at ${endpoint.url} answered /_ping but then GET /info failed: ${reason}. Check the dind sidecar's logs: the daemon may have crashed right after starting.`,
+        { cause: error2 }
+      );
+    }),
     // No default bridge (dockerd --bridge=none) is fine: then there is no MTU to compare.
     client.network("bridge", requestOptions).catch(() => void 0),
     readInterfaceMtu(options.podInterfaceMtuPath)

@@ -67,7 +67,13 @@ async function setupOrThrow(options: SetupOptions): Promise<void> {
   const client = new DockerClient(endpoint);
   const requestOptions = { timeoutMs: FACT_TIMEOUT_MS };
   const [info, bridge, podMtu] = await Promise.all([
-    client.info(requestOptions),
+    client.info(requestOptions).catch((error: unknown) => {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(
+        `The Docker daemon at ${endpoint.url} answered /_ping but then GET /info failed: ${reason}. Check the dind sidecar's logs: the daemon may have crashed right after starting.`,
+        { cause: error },
+      );
+    }),
     // No default bridge (dockerd --bridge=none) is fine: then there is no MTU to compare.
     client.network("bridge", requestOptions).catch(() => undefined),
     readInterfaceMtu(options.podInterfaceMtuPath),

@@ -92,14 +92,15 @@ export async function waitForDaemon(
     lastError: undefined,
   }));
   let winner: Endpoint | undefined;
-  let nextProgressAt = start + progressEveryMs;
-
-  const reportProgress = () => {
-    const now = clock.now();
-    // At the deadline the failure message follows at once and says the same, better.
-    if (now < nextProgressAt || now >= deadline || stop.signal.aborted || !options.onProgress) return;
-    while (nextProgressAt <= now) nextProgressAt += progressEveryMs;
-    options.onProgress(formatProgress(attempts, now - start, options.timeoutMs));
+  // Time-driven, not per try: a daemon that holds each try for its whole timeout must still get a line.
+  const reportProgress = async (): Promise<void> => {
+    if (!options.onProgress) return;
+    for (let at = start + progressEveryMs; at < deadline; at += progressEveryMs) {
+      const sleepMs = at - clock.now();
+      if (sleepMs > 0) await clock.sleep(sleepMs, stop.signal);
+      if (stop.signal.aborted) return;
+      options.onProgress(formatProgress(attempts, clock.now() - start, options.timeoutMs));
+    }
   };
 
   const pollOne = async (attempt: EndpointAttempts): Promise<void> => {
@@ -122,7 +123,6 @@ export async function waitForDaemon(
         const cutShort = dockerError.kind === "timeout" && timeoutMs < tryTimeoutMs;
         if (!cutShort || attempt.lastError === undefined) attempt.lastError = dockerError;
       }
-      reportProgress();
       // The delay counts from the start of the try: after a try that itself waited (a timeout), go again at once.
       const now = clock.now();
       const sleepMs = Math.min(tryStart + delayMs, deadline) - now;
@@ -131,8 +131,10 @@ export async function waitForDaemon(
     }
   };
 
+  const progress = reportProgress();
   await Promise.all(attempts.map(pollOne));
   stop.abort();
+  await progress;
   const waitedMs = Math.max(0, clock.now() - start);
   if (winner !== undefined) return { ready: true, endpoint: winner, waitedMs, attempts };
   return { ready: false, waitedMs, attempts };

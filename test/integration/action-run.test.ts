@@ -1,5 +1,6 @@
 // The bundled action against the run's dockerd, run exactly as a runner runs it.
 import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { createServer, type RequestListener, type Server } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { readActionYaml, runCommand, runStep } from "../helpers/action-runner.ts";
@@ -139,6 +140,51 @@ describe("dind-setup on a daemon that is already up", () => {
     }
     // The bench holds the 300 ms target; here a loaded CI machine only must not turn it into seconds.
     expect(Math.min(...durations)).toBeLessThan(1_000);
+  });
+});
+
+describe("dind-setup on daemons that misbehave (fake daemons on a unix socket)", () => {
+  const servers: Server[] = [];
+  afterAll(() => {
+    for (const server of servers) {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  async function fakeDaemon(name: string, handler: RequestListener): Promise<string> {
+    const socketPath = join(workDir, `${name}.sock`);
+    const server = createServer(handler);
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+    return `unix://${socketPath}`;
+  }
+
+  it("prints progress while a daemon accepts but does not answer, then fails saying it is stuck starting", async () => {
+    const host = await fakeDaemon("stuck", () => {});
+    const main = await runStep("main", { workDir, inputs: { "docker-host": host, timeout: "6" } });
+    expect(main.code).toBe(1);
+    expect(main.stdout).toMatch(
+      new RegExp(
+        `^Still waiting for the Docker daemon \\(5\\.\\d s of 6\\.0 s\\): ${host}: no answer within 2000 ms \\(connected, but the daemon has not answered yet\\)$`,
+        "m",
+      ),
+    );
+    expect(main.stdout).toContain("stuck starting");
+  });
+
+  it("fails with both facts when the daemon answers /_ping but not /info", async () => {
+    const host = await fakeDaemon("half", (request, response) => {
+      if (request.url === "/_ping") return response.end("OK");
+      response.statusCode = 500;
+      response.end(JSON.stringify({ message: "graphdriver not ready" }));
+    });
+    const main = await runStep("main", { workDir, inputs: { "docker-host": host } });
+    expect(main.code).toBe(1);
+    expect(main.stdout).toContain(
+      `::error::The Docker daemon at ${host} answered /_ping but then GET /info failed: HTTP status 500 on GET /info: graphdriver not ready.`,
+    );
+    expect(main.exportedEnv).toEqual({});
   });
 });
 

@@ -249,3 +249,45 @@ describe("waitForDaemon at the deadline", () => {
     expect(result.attempts[0]?.lastError?.message).toBe("TLS verification failed (alert bad certificate)");
   });
 });
+
+describe("waitForDaemon progress", () => {
+  it("reports on time even while every try hangs for its whole timeout", async () => {
+    const clock = new FakeClock();
+    const lines: [number, string][] = [];
+    const hanging: Probe = async (_endpoint, { timeoutMs, signal }) => {
+      await clock.sleep(timeoutMs, signal);
+      throw new DockerApiError(
+        "timeout",
+        `no answer within ${timeoutMs} ms (connected, but the daemon has not answered yet)`,
+      );
+    };
+    await clock.run(
+      waitForDaemon([socket], {
+        timeoutMs: 11_000,
+        tryTimeoutMs: 3_000,
+        progressEveryMs: 5_000,
+        clock,
+        probe: hanging,
+        onProgress: (line) => lines.push([clock.now(), line]),
+      }),
+    );
+    expect(lines.map(([at]) => at)).toEqual([5_000, 10_000]);
+    expect(lines[0]?.[1]).toContain(
+      "no answer within 3000 ms (connected, but the daemon has not answered yet)",
+    );
+  });
+
+  it("stops reporting once a daemon answered", async () => {
+    const clock = new FakeClock();
+    const lines: string[] = [];
+    await clock.run(
+      waitForDaemon([socket], {
+        timeoutMs: 60_000,
+        clock,
+        probe: probeUpAt(clock, new Map([[socket, 7_000]])),
+        onProgress: (line) => lines.push(line),
+      }),
+    );
+    expect(lines).toHaveLength(1);
+  });
+});
