@@ -154,7 +154,67 @@ Options:
   },
 };
 
-export const commands: Record<string, Command> = { "check-config": checkConfig, render };
+const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+
+const serveCommand: Command = {
+  summary: "run the scaler: webhook intake, and the reconciler in the replica that holds the Lease",
+  usage: `Usage: dind-k8s serve --config FILE [--port N] [--kubeconfig FILE] [--log-level LEVEL]
+
+Listens for GitHub webhooks on POST /webhook and serves GET /healthz, /readyz and /metrics. Runner Pods are
+created in kubernetes.namespace. Every replica takes webhooks; the one holding the Lease "dind-k8s-scaler"
+reconciles. Logs are JSON lines on stdout. SIGTERM: stop accepting, finish requests in flight, release the
+Lease, exit 0. Secrets come from the files or environment variables the configuration names.
+
+Options:
+  --config FILE       the configuration file
+  --port N            port to listen on (default 8080; 0 picks a free one and logs it)
+  --kubeconfig FILE   kubeconfig to use (default: in-cluster ServiceAccount, else $KUBECONFIG / ~/.kube/config)
+  --log-level LEVEL   debug, info (default), warn or error
+  -h, --help          show this help
+
+Environment:
+  DIND_K8S_GITHUB_API_URL   REST API base URL instead of the one derived from github.url (tests, proxies)`,
+  async run(args, io) {
+    const flags = parseFlags(args, {
+      config: { type: "string" },
+      port: { type: "string" },
+      kubeconfig: { type: "string" },
+      "log-level": { type: "string" },
+    });
+    if (flags.help) {
+      io.stdout(`${this.usage}\n`);
+      return EXIT.ok;
+    }
+    const file = requireFlag(flags.config, "--config FILE");
+    const port = wholeNumberFlag(flags.port, "--port", 8080, 0);
+    if (port > 65535) throw new UsageError(`--port: expected a whole number from 0 to 65535, got ${port}`);
+    const logLevel = flags["log-level"] ?? "info";
+    if (typeof logLevel !== "string" || !(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+      throw new UsageError(
+        `--log-level: expected one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(logLevel)}`,
+      );
+    }
+    const config = await loadConfig(file, io.readFile);
+    // Loaded only here: check-config and render stay quick and need none of the scaler's dependencies.
+    const { serve, StartupError } = await import("./scaler/main.ts");
+    try {
+      return await serve({
+        config,
+        configFile: file,
+        port,
+        kubeconfig: typeof flags.kubeconfig === "string" ? flags.kubeconfig : undefined,
+        logLevel: logLevel as (typeof LOG_LEVELS)[number],
+        env: process.env,
+      });
+    } catch (error: unknown) {
+      if (!(error instanceof StartupError)) throw error;
+      io.stderr(`${file}: cannot start: ${error.message}\n`);
+      return EXIT.failure;
+    }
+  },
+};
+
+export const commands: Record<string, Command> = { "check-config": checkConfig, render, serve: serveCommand };
 
 function generalUsage(table: Record<string, Command>): string {
   const width = Math.max(...Object.keys(table).map((name) => name.length));

@@ -9,6 +9,11 @@ import { apiserverSupportsNativeSidecars, loadKubeConfig } from "./kube/runner-p
 import { createLogger, type Level } from "./observe/log.ts";
 import { startScaler } from "./service.ts";
 
+/** The scaler cannot start as configured; the message says what to fix. */
+export class StartupError extends Error {
+  override name = "StartupError";
+}
+
 export interface ServeOptions {
   config: Config;
   configFile: string;
@@ -31,7 +36,7 @@ async function secretFrom(
       return (await read(source.file)).trim();
     } catch (error: unknown) {
       const reason = (error as NodeJS.ErrnoException).code ?? String(error);
-      throw new Error(
+      throw new StartupError(
         `${source.fileKey}: cannot read the ${what} from ${source.file} (${reason}); mount the Secret there`,
       );
     }
@@ -39,12 +44,12 @@ async function secretFrom(
   if (source.env) {
     const value = env[source.env];
     if (!value)
-      throw new Error(
+      throw new StartupError(
         `${source.envKey}: environment variable ${source.env} (the ${what}) is not set or empty`,
       );
     return value.trim();
   }
-  throw new Error(`set ${source.fileKey} or ${source.envKey}: the ${what} is required`);
+  throw new StartupError(`set ${source.fileKey} or ${source.envKey}: the ${what} is required`);
 }
 
 export async function serve(options: ServeOptions): Promise<number> {
@@ -117,6 +122,7 @@ export async function serve(options: ServeOptions): Promise<number> {
     target,
     auth,
     userAgent: "dind-k8s",
+    ...(config.github.hookId ? { hookId: config.github.hookId } : {}),
     log: { warn: (message) => log.warn(message), debug: (message) => log.debug(message) },
   });
 

@@ -3,7 +3,7 @@
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import type { Config } from "./config.ts";
-import { createHttpServer } from "./http/server.ts";
+import { closeGracefully, createHttpServer } from "./http/server.ts";
 import { createJobRecords } from "./job-records.ts";
 import { LeaderElector } from "./kube/leader-election.ts";
 import { SCALER_LEASE_NAME } from "./kube/rbac.ts";
@@ -157,9 +157,7 @@ export async function startScaler(options: ScalerOptions): Promise<RunningScaler
     elector,
     metrics,
     async stop() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      await closed;
+      await closeGracefully(server);
       // Releasing the Lease lets another replica take over at once instead of after a lease duration.
       await elector?.stop();
       await reconciler.stop();

@@ -81,6 +81,11 @@ const github = strictObject({
   auth: githubAuth,
   webhookSecretFile: absolutePath().optional().describe("File holding the webhook secret."),
   webhookSecretEnv: envVarName().optional().describe("Environment variable holding the webhook secret."),
+  hookId: wholeNumber(1)
+    .optional()
+    .describe(
+      "Id of the org or repo webhook (in its settings URL, …/hooks/<id>). With a token, the redelivery sweep needs it to list failed deliveries; a GitHub App uses its own hook and needs none.",
+    ),
 })
   .meta({
     allOf: [

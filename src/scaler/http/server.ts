@@ -124,3 +124,18 @@ export function createHttpServer({
   server.keepAliveTimeout = 5_000;
   return server;
 }
+
+/**
+ * Stops accepting connections and resolves once every request in flight has been answered. Keep-alive
+ * connections are closed as soon as they go idle, so a client's open connection can't hold shutdown up.
+ */
+export async function closeGracefully(server: Server): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const sweep = setInterval(() => server.closeIdleConnections(), 50);
+  try {
+    await closed;
+  } finally {
+    clearInterval(sweep);
+  }
+}
