@@ -1,0 +1,147 @@
+{{/* Names, labels and the values checks of the dind-k8s chart. Every named template is prefixed "dind-k8s.". */}}
+
+{{- define "dind-k8s.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* <release>-<chart>, or the release name when it contains the chart name; 40 characters leave room for suffixes. */}}
+{{- define "dind-k8s.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := include "dind-k8s.name" . -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "dind-k8s.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels of every object of the release. */}}
+{{- define "dind-k8s.commonLabels" -}}
+helm.sh/chart: {{ include "dind-k8s.chart" . }}
+app.kubernetes.io/name: {{ include "dind-k8s.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: dind-k8s
+{{- end -}}
+
+{{/* Labels of the scaler's objects. Runner Pods carry app.kubernetes.io/component=runner; these say scaler. */}}
+{{- define "dind-k8s.labels" -}}
+{{ include "dind-k8s.commonLabels" . }}
+app.kubernetes.io/component: scaler
+{{- end -}}
+
+{{- define "dind-k8s.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "dind-k8s.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: scaler
+{{- end -}}
+
+{{- define "dind-k8s.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "dind-k8s.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "dind-k8s.runnerServiceAccountName" -}}
+{{- default (printf "%s-runner" (include "dind-k8s.fullname" .)) .Values.runnerServiceAccount.name -}}
+{{- end -}}
+
+{{- define "dind-k8s.webhookSecretName" -}}
+{{- default (printf "%s-webhook" (include "dind-k8s.fullname" .)) .Values.webhookSecret.existingSecret -}}
+{{- end -}}
+
+{{- define "dind-k8s.githubSecretName" -}}
+{{- default (printf "%s-github" (include "dind-k8s.fullname" .)) .Values.githubCredentials.existingSecret -}}
+{{- end -}}
+
+{{/* "app" with github.auth.appId, "token" without. */}}
+{{- define "dind-k8s.authKind" -}}
+{{- if (.Values.github.auth | default dict).appId -}}app{{- else -}}token{{- end -}}
+{{- end -}}
+
+{{- define "dind-k8s.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The Pod Security level of the runner namespace: what every runner set's runtime profile needs. */}}
+{{- define "dind-k8s.runnerPodSecurity" -}}
+{{- $needed := "baseline" -}}
+{{- range .Values.runnerSets -}}
+{{- if ne ((.runtime | default dict).profile | default "privileged") "sysbox" -}}
+{{- $needed = "privileged" -}}
+{{- end -}}
+{{- end -}}
+{{- $level := .Values.runnerNamespace.podSecurity -}}
+{{- if eq $level "auto" -}}
+{{- $needed -}}
+{{- else if and (eq $level "baseline") (eq $needed "privileged") -}}
+{{- fail "runnerNamespace.podSecurity: baseline rejects the privileged dind of the privileged, kata and rootless profiles; use auto or privileged, or give every runner set runtime.profile: sysbox" -}}
+{{- else -}}
+{{- $level -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Combinations the schema can't rule out. Each message names the keys and what to do. Included once, from the
+Deployment, so `helm template` and `helm install` stop before anything is rendered.
+*/}}
+{{- define "dind-k8s.validate" -}}
+{{- $webhook := .Values.webhookSecret -}}
+{{- if and $webhook.existingSecret $webhook.value -}}
+{{- fail "webhookSecret: set existingSecret (a Secret you created) or value (the chart creates one), not both" -}}
+{{- end -}}
+{{- if not (or $webhook.existingSecret $webhook.value) -}}
+{{- fail "webhookSecret: the scaler refuses unsigned webhooks. Create a Secret (kubectl create secret generic dind-k8s-webhook --from-literal=webhook-secret=$(openssl rand -hex 32)) and set webhookSecret.existingSecret, or set webhookSecret.value" -}}
+{{- end -}}
+{{- $creds := .Values.githubCredentials -}}
+{{- $kind := include "dind-k8s.authKind" . -}}
+{{- if $creds.existingSecret -}}
+{{- if or $creds.privateKey $creds.token -}}
+{{- fail "githubCredentials: set existingSecret or privateKey/token (the chart creates the Secret), not both" -}}
+{{- end -}}
+{{- else if eq $kind "app" -}}
+{{- if $creds.token -}}
+{{- fail "githubCredentials.token is set but github.auth.appId says GitHub App: give the App's key in githubCredentials.privateKey (or existingSecret), or remove github.auth.appId to use the token" -}}
+{{- end -}}
+{{- if not $creds.privateKey -}}
+{{- fail "github.auth.appId is set: the App's private key is missing. Create a Secret with key private-key (kubectl create secret generic dind-k8s-github --from-file=private-key=app.pem) and set githubCredentials.existingSecret, or set githubCredentials.privateKey" -}}
+{{- end -}}
+{{- else -}}
+{{- if $creds.privateKey -}}
+{{- fail "githubCredentials.privateKey is set but github.auth.appId is not: set github.auth.appId for a GitHub App, or give a personal access token in githubCredentials.token" -}}
+{{- end -}}
+{{- if not $creds.token -}}
+{{- fail "GitHub credentials are missing: set github.auth.appId and githubCredentials.privateKey (a GitHub App), or githubCredentials.token (a personal access token), or githubCredentials.existingSecret" -}}
+{{- end -}}
+{{- end -}}
+{{- if and .Values.runnerNamespace.create (eq .Values.kubernetes.namespace .Release.Namespace) -}}
+{{- fail (printf "runnerNamespace.create: the runner namespace %s is the release namespace, which exists already; set runnerNamespace.create=false" .Values.kubernetes.namespace) -}}
+{{- end -}}
+{{- if and .Values.ingress.tlsSecretName (not .Values.ingress.host) -}}
+{{- fail "ingress.tlsSecretName needs ingress.host: a certificate is for a host name" -}}
+{{- end -}}
+{{- if and .Values.service.nodePort (eq .Values.service.type "ClusterIP") -}}
+{{- fail "service.nodePort needs service.type NodePort or LoadBalancer" -}}
+{{- end -}}
+{{- if and (not .Values.rbac.create) (not .Values.serviceAccount.create) (not .Values.serviceAccount.name) -}}
+{{- fail "serviceAccount.name: with serviceAccount.create=false and rbac.create=false, name the ServiceAccount you bound to the scaler's permissions" -}}
+{{- end -}}
+{{- if and .Values.networkPolicy.egress (not .Values.networkPolicy.restrictEgress) -}}
+{{- fail "networkPolicy.egress is set but networkPolicy.restrictEgress is false, so egress stays open: set restrictEgress=true to apply the rules" -}}
+{{- end -}}
+{{- $_ := include "dind-k8s.runnerPodSecurity" . -}}
+{{- end -}}
