@@ -41,6 +41,8 @@ export interface GitHubStandInOptions {
   pathPrefix?: string;
   /** Which description requests are checked against. Default api.github.com. */
   spec?: SpecName;
+  /** The server's clock runs this many seconds ahead (negative: behind) of the machine's: JWT checks and Date. */
+  clockOffsetS?: number;
   /** Where `deliver` and redeliveries send webhooks, and with which secret (the hook's configuration). */
   hook?: { url: string; secret: string };
 }
@@ -612,7 +614,8 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
     if (!match?.[2]) return { credential: "none", problem: "Requires authentication" };
     const secret = match[2];
     if (options.appPublicKeyPem && secret.split(".").length === 3) {
-      const problem = appJwtProblem(secret, options.appPublicKeyPem, appId);
+      const nowS = Math.floor(Date.now() / 1000) + (options.clockOffsetS ?? 0);
+      const problem = appJwtProblem(secret, options.appPublicKeyPem, appId, nowS);
       return problem
         ? { credential: "jwt", problem: `A JSON web token could not be decoded: ${problem}` }
         : { credential: "jwt" };
@@ -704,6 +707,7 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
         "x-ratelimit-resource": "core",
         "x-github-request-id": randomUUID(),
         "x-github-api-version-selected": "2022-11-28",
+        date: new Date(Date.now() + (options.clockOffsetS ?? 0) * 1000).toUTCString(),
         ...reply.headers,
       };
       if (reply.body !== undefined) headers["content-type"] = "application/json; charset=utf-8";

@@ -164,6 +164,27 @@ describe("GitHub App auth, org target", () => {
     expect((failure as Error).message).toMatch(/private key/);
   });
 
+  it.each([
+    ["ahead", 15 * 60],
+    ["behind", -15 * 60],
+  ])(
+    "works when GitHub's clock is 15 minutes %s of ours (the JWT is re-made from the Date header)",
+    async (_how, offset) => {
+      const server = await standIn({ clockOffsetS: offset });
+      const github = appClient(server);
+      await github.generateJitConfig(jit("skewed"));
+      expect(server.runners().map((runner) => runner.name)).toEqual(["skewed"]);
+      // auth-app retries each JWT call once with the corrected time; it does not remember the offset.
+      expect(server.callLog.map((call) => `${call.operationId} ${call.status}`)).toEqual([
+        "apps/get-org-installation 401",
+        "apps/get-org-installation 200",
+        "apps/create-installation-access-token 401",
+        "apps/create-installation-access-token 201",
+        "actions/generate-runner-jitconfig-for-org 201",
+      ]);
+    },
+  );
+
   it("rejects a private key that is not a PEM RSA key before any call", () => {
     expect(() =>
       createGitHubApi({

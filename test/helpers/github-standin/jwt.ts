@@ -41,8 +41,13 @@ export function appJwtProblem(
   if (!signed) return "signature does not match the App's public key";
   if (String(claims.iss) !== String(appId)) return `iss ${claims.iss} is not the App id ${appId}`;
   if (typeof claims.exp !== "number" || typeof claims.iat !== "number") return "iat/exp missing";
-  if (claims.exp <= nowS) return "'Expiration time' claim ('exp') is in the past";
-  if (claims.iat > nowS + 60) return "'Issued at' claim ('iat') is in the future";
+  // GitHub's wording: @octokit/auth-app recognises these and retries with the server's clock (Date header).
+  if (claims.exp <= nowS) {
+    return "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires";
+  }
+  if (claims.iat > nowS + 60) {
+    return "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued";
+  }
   if (claims.exp - claims.iat > 600 + 60) return "'Expiration time' claim ('exp') is too far in the future";
   return undefined;
 }

@@ -38,8 +38,16 @@ describe("stand-in App JWT check", () => {
       /signature/,
     ],
     ["another App", () => jwt({ iss: 8, iat: now, exp: now + 60 }), /iss 8/],
-    ["expired", () => jwt({ iss: 7, iat: now - 700, exp: now - 100 }), /in the past/],
-    ["issued in the future", () => jwt({ iss: 7, iat: now + 120, exp: now + 300 }), /in the future/],
+    [
+      "expired",
+      () => jwt({ iss: 7, iat: now - 700, exp: now - 100 }),
+      /future time at which the assertion expires/,
+    ],
+    [
+      "issued in the future",
+      () => jwt({ iss: 7, iat: now + 120, exp: now + 300 }),
+      /time that the assertion was issued/,
+    ],
     ["too long-lived", () => jwt({ iss: 7, iat: now, exp: now + 3600 }), /too far/],
     ["not RS256", () => jwt({ iss: 7, iat: now, exp: now + 60 }, privateKey, "HS256"), /not RS256/],
     ["not a JWT", () => "ghp_token", /not a JWT/],
