@@ -234,10 +234,31 @@ describe("queued-job audit", () => {
       createdAt: a.createdAt,
     });
     expect(jobs.map((job) => job.id)).not.toContain(other.id);
-    // Bounded cost: 1 repository page + 2 run lists per repository (3 of ours) + 1 job list per active run (4).
+    // Bounded cost: 1 repository page + 1 run list per repository (3 of ours) + 1 job list per active run (4).
     expect(server.calls("apps/list-repos-accessible-to-installation")).toBe(1);
-    expect(server.calls("actions/list-workflow-runs-for-repo")).toBe(6);
+    expect(server.calls("actions/list-workflow-runs-for-repo")).toBe(3);
     expect(server.calls("actions/list-jobs-for-workflow-run")).toBe(4);
+  });
+
+  it("pages through a busy repository's runs by status", async () => {
+    const server = await standIn();
+    const jobs = Array.from({ length: 130 }, () =>
+      server.addQueuedJob({ repo: "acme/busy", labels: ["dind-k8s"] }),
+    );
+    const runner = server.addRunner({ name: "r", labels: ["dind-k8s"] });
+    server.startJob(jobs[0]!.id, runner.name);
+    for (const job of jobs.slice(1, 20)) server.completeJob(job.id);
+    const github = client(server);
+    const found = await github.listQueuedJobs(["dind-k8s"]);
+    expect(found.map((job) => job.id).sort()).toEqual(
+      jobs
+        .slice(20)
+        .map((job) => job.id)
+        .sort(),
+    );
+    // 1 unfiltered page (full) → queued runs (2 pages) + in_progress runs (1 page).
+    expect(server.calls("actions/list-workflow-runs-for-repo")).toBe(4);
+    expect(server.calls("actions/list-jobs-for-workflow-run")).toBe(111);
   });
 
   it("lists the org's repositories with a PAT", async () => {

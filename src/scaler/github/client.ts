@@ -401,39 +401,44 @@ export function createGitHubApi(options: GitHubClientOptions): GitHubApi {
     const base = repoPath(repo);
     const runsPath = `${base}/actions/runs`;
     const created = `>=${since.toISOString().replace(/\.\d{3}Z$/, "Z")}`;
+    const where = `GET ${runsPath}`;
+    const runsOf = (data: unknown) => list(record(data, where).workflow_runs, where, "workflow_runs");
     // A run waiting for its first runner is queued; one with a job still waiting beside a running job is in_progress.
-    const runLists = await Promise.all(
-      ["queued", "in_progress"].map((status) =>
-        paginate(runsPath, { status, created, exclude_pull_requests: true }, (data, where) =>
-          list(record(data, where).workflow_runs, where, "workflow_runs"),
+    const active = (run: unknown) =>
+      ["queued", "in_progress"].includes(text(record(run, where, "workflow run"), "status", where));
+    // Most repositories start few runs a day: one unfiltered page holds the whole window, filtered here. Only a
+    // repository with a full page is asked again, per status, through every page.
+    const first = await call("GET", runsPath, { created, exclude_pull_requests: true, per_page: 100 });
+    let runs = runsOf(first.data).filter(active);
+    if (runsOf(first.data).length >= 100) {
+      const byStatus = await Promise.all(
+        ["queued", "in_progress"].map((status) =>
+          paginate(runsPath, { status, created, exclude_pull_requests: true }, runsOf),
         ),
-      ),
-    );
-    const runIds = new Set(
-      runLists
-        .flat()
-        .map((run) => integer(record(run, `GET ${runsPath}`, "workflow run"), "id", `GET ${runsPath}`)),
-    );
+      );
+      runs = byStatus.flat();
+    }
+    const runIds = new Set(runs.map((run) => integer(record(run, where, "workflow run"), "id", where)));
     const jobLists = await Promise.all(
       [...runIds].map(async (runId) => {
         const jobsPath = `${base}/actions/runs/${runId}/jobs`;
-        const where = `GET ${jobsPath}`;
+        const jobsWhere = `GET ${jobsPath}`;
         const values = await paginate(jobsPath, { filter: "latest" }, (data) =>
-          list(record(data, where).jobs, where, "jobs"),
+          list(record(data, jobsWhere).jobs, jobsWhere, "jobs"),
         );
         const jobs: QueuedJob[] = [];
         for (const value of values) {
-          const job = record(value, where, "job");
-          if (text(job, "status", where) !== "queued") continue;
-          const jobLabels = strings(job, "labels", where);
+          const job = record(value, jobsWhere, "job");
+          if (text(job, "status", jobsWhere) !== "queued") continue;
+          const jobLabels = strings(job, "labels", jobsWhere);
           if (!jobLabelsMatch(jobLabels, labels)) continue;
           jobs.push({
-            id: integer(job, "id", where),
-            runId: integer(job, "run_id", where),
+            id: integer(job, "id", jobsWhere),
+            runId: integer(job, "run_id", jobsWhere),
             runAttempt: typeof job.run_attempt === "number" ? job.run_attempt : 1,
             labels: jobLabels,
             repo,
-            createdAt: date(job, "created_at", where),
+            createdAt: date(job, "created_at", jobsWhere),
           });
         }
         return jobs;

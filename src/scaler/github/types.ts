@@ -120,8 +120,9 @@ export interface GitHubApi {
   redeliverWebhook(deliveryId: number): Promise<void>;
   /**
    * Queued jobs (latest attempt) whose labels, ignoring `self-hosted`, are all among `labels` (case-insensitive),
-   * across the target's repositories. Cost: repo target 2 + R calls, org target P + 2·N + R calls, where P is the
-   * pages of the repository list, N the repositories and R the runs queued or in progress in the audit window.
+   * across the target's repositories, from runs created in the audit window. Cost: P pages of the repository
+   * list (org target only) + 1 call per repository + 2 more per repository with ≥ 100 runs in the window (+ their
+   * further pages) + 1 per run that is queued or in progress.
    */
   listQueuedJobs(labels: string[]): Promise<QueuedJob[]>;
   getWorkflowJob(repo: string, jobId: number): Promise<WorkflowJob>;
