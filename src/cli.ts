@@ -173,7 +173,8 @@ Options:
   -h, --help          show this help
 
 Environment:
-  DIND_K8S_GITHUB_API_URL   REST API base URL instead of the one derived from github.url (tests, proxies)`,
+  DIND_K8S_GITHUB_API_URL   REST API base URL instead of the one derived from github.url (tests, proxies)
+  DIND_K8S_TUNING           JSON timings of the control loop, for tests and benchmarks only`,
   async run(args, io) {
     const flags = parseFlags(args, {
       config: { type: "string" },

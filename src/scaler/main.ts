@@ -7,6 +7,8 @@ import { apiUrlFor, createGitHubApi } from "./github/client.ts";
 import type { GitHubAuth, GitHubTarget } from "./github/types.ts";
 import { apiserverSupportsNativeSidecars, loadKubeConfig } from "./kube/runner-pods.ts";
 import { createLogger, type Level } from "./observe/log.ts";
+import type { ReconcilerTiming } from "./reconcile/reconciler.ts";
+import type { RecoveryTiming } from "./reconcile/recovery.ts";
 import { startScaler } from "./service.ts";
 
 /** The scaler cannot start as configured; the message says what to fix. */
@@ -52,10 +54,51 @@ async function secretFrom(
   throw new StartupError(`set ${source.fileKey} or ${source.envKey}: the ${what} is required`);
 }
 
+export interface Tuning {
+  reconciler?: Partial<ReconcilerTiming>;
+  recovery?: Partial<RecoveryTiming>;
+  lease?: { leaseDurationMs?: number; retryPeriodMs?: number; renewDeadlineMs?: number };
+}
+
+/**
+ * DIND_K8S_TUNING: JSON with timings for tests and benchmarks that need a faster control loop than a
+ * cluster wants ({"reconciler": {"resyncMs": 200}, "recovery": {...}, "lease": {...}}). Every value must
+ * be a positive number of milliseconds.
+ */
+export function parseTuning(text: string | undefined): Tuning {
+  if (!text) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new StartupError("DIND_K8S_TUNING is not valid JSON");
+  }
+  const sections = ["reconciler", "recovery", "lease"];
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new StartupError(
+      "DIND_K8S_TUNING: expected an object with reconciler, recovery and lease sections",
+    );
+  }
+  for (const [section, values] of Object.entries(parsed)) {
+    if (!sections.includes(section)) {
+      throw new StartupError(`DIND_K8S_TUNING.${section}: unknown section; expected ${sections.join(", ")}`);
+    }
+    for (const [key, value] of Object.entries(values as Record<string, unknown>)) {
+      if (typeof value !== "number" || !(value > 0)) {
+        throw new StartupError(
+          `DIND_K8S_TUNING.${section}.${key}: expected a positive number, got ${JSON.stringify(value)}`,
+        );
+      }
+    }
+  }
+  return parsed as Tuning;
+}
+
 export async function serve(options: ServeOptions): Promise<number> {
   const { config, env } = options;
   const read = options.readFile ?? ((path: string) => readFile(path, "utf8"));
   const log = createLogger({ level: options.logLevel });
+  const tuning = parseTuning(env.DIND_K8S_TUNING);
 
   // One secret per line: the current one first, and during a rotation the previous one after it.
   const webhookSecrets = (
@@ -143,7 +186,11 @@ export async function serve(options: ServeOptions): Promise<number> {
     log,
     port: options.port,
     // Every replica takes webhooks (intake is idempotent); one reconciles.
-    reconcile: { leaderElection: { identity: `${hostname()}-${randomBytes(3).toString("hex")}` } },
+    reconcile: {
+      leaderElection: { identity: `${hostname()}-${randomBytes(3).toString("hex")}`, ...tuning.lease },
+    },
+    ...(tuning.reconciler ? { timing: tuning.reconciler } : {}),
+    ...(tuning.recovery ? { recovery: tuning.recovery } : {}),
   });
 
   await new Promise<void>((resolve) => {

@@ -268,13 +268,22 @@ export class Reconciler {
     // A release interrupted after the Secret was created must not register a second runner.
     if (!(await pods.secretExists(view.name))) {
       const groupId = await github.runnerGroupId(set.runnerGroup ?? this.#options.runnerGroup);
-      const jit = await github.generateJitConfig({
+      const request = {
         name: view.name,
         runnerGroupId: groupId,
         labels: [...set.labels],
         workFolder: WORK_FOLDER,
-      });
+      };
       metrics.githubCalls.inc({ operation: "generate-jitconfig" });
+      const jit = await github.generateJitConfig(request).catch(async (error: unknown) => {
+        // 409: a runner of this name exists — a release that died between registering and storing the
+        // Secret (a crash, a leader change). Nobody can use that registration: replace it.
+        if ((error as { status?: unknown }).status !== 409) throw error;
+        const stale = (await github.listRunners()).find((runner) => runner.name === view.name);
+        if (stale) await github.deleteRunner(stale.id);
+        log.warn("replaced a runner registration left by an interrupted release", { pod: view.name });
+        return github.generateJitConfig(request);
+      });
       runnerId = jit.runnerId;
       const secret = buildJitSecret(view.pod, jit.encodedJitConfig, view.uid);
       secret.metadata!.annotations = { [RUNNER_ID_ANNOTATION]: String(jit.runnerId) };

@@ -1,0 +1,381 @@
+// A burst of jobs through real `dind-k8s serve` processes on the real apiserver, with GitHub's side played
+// by the stand-in, while things go wrong: every delivery twice, some dropped (only the redelivery API
+// brings them back), some overtaken by later ones, replicas killed with SIGKILL and restarted, two
+// replicas at once for a while. The test side also plays the kubelet and the runners: a released Pod
+// starts, its runner comes online, GitHub gives it any queued job, the job ends, the runner exits.
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer, request, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CoreV1Api, type V1Pod, type V1PolicyRule } from "@kubernetes/client-node";
+import { SCALER_ROLE_RULES } from "../../src/scaler/kube/rbac.ts";
+import type { TestEnv } from "../env/types.ts";
+import { type GitHubStandIn, type StandInJob, startGitHubStandIn } from "./github-standin.ts";
+import {
+  collectGarbage,
+  createTestNamespace,
+  finalizeTerminatingPods,
+  restrictedKubeConfig,
+  schedulePod,
+  setPodPhase,
+} from "./kube.ts";
+import { testConfigYaml } from "./scaler.ts";
+import { workflowJobPayload } from "./webhooks.ts";
+
+export interface ChaosOptions {
+  jobs: number;
+  maxRunners: number;
+  /** SIGKILLs of a scaler replica, spread over the burst; each is restarted a moment later. */
+  kills: number;
+  /** Share of events whose deliveries are both dropped (recoverable only through the redelivery API). */
+  dropRate: number;
+  /** Share of events delivered late, after events that happened after them. */
+  reorderRate: number;
+  /** How long each job runs once a runner took it. */
+  jobMs: number;
+  /** Give up after this long. */
+  timeoutMs: number;
+  seed?: number;
+  log?: (line: string) => void;
+}
+
+export interface ChaosReport {
+  jobs: number;
+  /** Jobs that never ran. */
+  lost: number;
+  /** Runners registered beyond one per job. */
+  duplicates: number;
+  /** Most released runner Pods at once beyond maxRunners. */
+  overCap: number;
+  /** Pods, Secrets and registered runners left at the end. */
+  leaked: number;
+  convergeS: number;
+  githubCallsPerJob: number;
+  /** Jobs that ran more than once (must be 0: GitHub runs a job once). */
+  ranTwice: number;
+  kills: number;
+  droppedEvents: number;
+  redeliveries: number;
+}
+
+/** Deterministic pseudo-random numbers, so a failing run can be replayed with its seed. */
+function random(seed: number): () => number {
+  let state = seed >>> 0 || 1;
+  return () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 2 ** 32;
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A Service in front of the replicas: round robin over the live ones; 502 when none answers. */
+async function startBalancer(targets: () => number[]): Promise<{ server: Server; url: string }> {
+  let next = 0;
+  const server = createServer((incoming, outgoing) => {
+    const chunks: Buffer[] = [];
+    incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
+    incoming.on("end", () => {
+      const body = Buffer.concat(chunks);
+      const ports = targets();
+      const attempt = (tries: number) => {
+        if (tries >= ports.length) {
+          outgoing.writeHead(502).end("no replica answered");
+          return;
+        }
+        const port = ports[(next++ + tries) % ports.length]!;
+        const forward = request(
+          { host: "127.0.0.1", port, path: incoming.url, method: incoming.method, headers: incoming.headers },
+          (response) => {
+            outgoing.writeHead(response.statusCode ?? 502, response.headers);
+            response.pipe(outgoing);
+          },
+        );
+        forward.on("error", () => attempt(tries + 1));
+        forward.end(body);
+      };
+      attempt(0);
+    });
+  });
+  server.listen(0, "127.0.0.1");
+  await new Promise((resolve) => server.once("listening", resolve));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+interface Replica {
+  name: string;
+  port: number;
+  process: ChildProcess;
+  ready: Promise<void>;
+}
+
+export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<ChaosReport> {
+  const log = options.log ?? (() => {});
+  const rand = random(options.seed ?? 20261122);
+  const ns = await createTestNamespace(env, "chaos", { podSecurity: "privileged" });
+  const core = ns.kc.makeApiClient(CoreV1Api);
+  const github: GitHubStandIn = await startGitHubStandIn({
+    target: { kind: "org", org: "octo-org" },
+    token: "ghp_chaos",
+  });
+  const repo = "octo-org/chaos";
+  github.addRepo(repo);
+  const dir = await mkdtemp(join(tmpdir(), "dind-k8s-chaos-"));
+  const replicas = new Map<string, Replica>();
+  let balancer: { server: Server; url: string } | undefined;
+  const timers = new Set<NodeJS.Timeout>();
+
+  try {
+    const kubeConfig = await restrictedKubeConfig(
+      env,
+      ns.name,
+      "dind-k8s-scaler",
+      SCALER_ROLE_RULES.map((rule) => ({ ...rule }) as V1PolicyRule),
+    );
+    await writeFile(join(dir, "kubeconfig"), kubeConfig.exportConfig());
+    await writeFile(join(dir, "token"), "ghp_chaos\n");
+    await writeFile(join(dir, "webhook-secret"), "chaos-secret\n");
+    const config = testConfigYaml(
+      ns.name,
+      [
+        "  - name: dind-k8s",
+        "    labels: [dind-k8s]",
+        `    maxRunners: ${options.maxRunners}`,
+        "    minIdle: 0",
+      ].join("\n"),
+    )
+      .replace(
+        "auth: { appId: 1, privateKeyFile: /secrets/app.pem }",
+        `auth: { tokenFile: ${join(dir, "token")} }`,
+      )
+      .replace(
+        "webhookSecretFile: /secrets/webhook-secret",
+        `webhookSecretFile: ${join(dir, "webhook-secret")}\n  hookId: 1`,
+      );
+    await writeFile(join(dir, "config.yaml"), config);
+    const tuning = {
+      reconciler: {
+        resyncMs: 250,
+        idleGraceMs: 1_500,
+        orphanSweepMs: 2_000,
+        tombstoneTtlMs: 4_000,
+        pendingDeadlineMs: 60_000,
+        releaseConcurrency: 16,
+      },
+      recovery: { redeliveryMs: 1_000, auditMs: 3_000, auditGraceMs: 2_000, redeliveryLookbackMs: 600_000 },
+      lease: { leaseDurationMs: 2_000, retryPeriodMs: 250, renewDeadlineMs: 1_500 },
+    };
+
+    let nextPort = 0;
+    const basePort = 20_000 + Math.floor(rand() * 20_000);
+    const startReplica = (name: string): Replica => {
+      const port = basePort + nextPort++;
+      const child = spawn(
+        process.execPath,
+        [
+          join(import.meta.dirname, "../../src/cli.ts"),
+          "serve",
+          "--config",
+          join(dir, "config.yaml"),
+          "--kubeconfig",
+          join(dir, "kubeconfig"),
+          "--port",
+          String(port),
+          "--log-level",
+          "warn",
+        ],
+        {
+          env: {
+            ...process.env,
+            DIND_K8S_GITHUB_API_URL: github.url,
+            DIND_K8S_TUNING: JSON.stringify(tuning),
+          },
+          stdio: ["ignore", "ignore", "pipe"],
+        },
+      );
+      const ready = (async () => {
+        for (let i = 0; i < 200; i++) {
+          if (child.exitCode !== null) return;
+          const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+            (response) => response.ok,
+            () => false,
+          );
+          if (ok) return;
+          await sleep(50);
+        }
+      })();
+      const replica = { name, port, process: child, ready };
+      replicas.set(name, replica);
+      child.on("exit", () => {
+        if (replicas.get(name) === replica) replicas.delete(name);
+      });
+      return replica;
+    };
+    const livePorts = () =>
+      [...replicas.values()].filter((r) => r.process.exitCode === null).map((r) => r.port);
+
+    await startReplica("a").ready;
+    balancer = await startBalancer(livePorts);
+    github.setHook({ url: `${balancer.url}/webhook`, secret: "chaos-secret" });
+
+    // --- GitHub's side: deliver an event twice, maybe dropped, maybe late.
+    let droppedEvents = 0;
+    const pendingDeliveries = new Set<Promise<unknown>>();
+    const emit = (action: "queued" | "in_progress" | "completed", job: StandInJob, runnerName?: string) => {
+      const payload = workflowJobPayload({
+        action,
+        jobId: job.id,
+        runId: job.runId,
+        labels: job.labels,
+        repository: repo,
+        runnerName: runnerName ?? null,
+      });
+      const drop = rand() < options.dropRate;
+      const delay = rand() < options.reorderRate ? 300 + rand() * 1_500 : 0;
+      if (drop) droppedEvents++;
+      for (let copy = 0; copy < 2; copy++) {
+        const send = async () => {
+          await sleep(delay + copy * rand() * 50);
+          await github.deliver("workflow_job", payload, drop ? { drop: true } : {}).catch(() => undefined);
+        };
+        const promise = send();
+        pendingDeliveries.add(promise);
+        void promise.finally(() => pendingDeliveries.delete(promise));
+      }
+    };
+
+    // --- The burst.
+    const started = Date.now();
+    const jobs: StandInJob[] = [];
+    for (let i = 0; i < options.jobs; i++) {
+      const job = github.addQueuedJob({ labels: ["self-hosted", "dind-k8s"], repo });
+      jobs.push(job);
+      emit("queued", job);
+    }
+    log(`chaos: ${options.jobs} jobs queued`);
+
+    // --- Kills: spread over the expected run; once, a second replica runs alongside for a while.
+    const expectedMs = Math.max(4_000, (options.jobs / options.maxRunners) * (options.jobMs + 600));
+    let kills = 0;
+    for (let k = 0; k < options.kills; k++) {
+      const timer = setTimeout(
+        () => {
+          const victim = [...replicas.values()][0];
+          if (!victim) return;
+          victim.process.kill("SIGKILL");
+          kills++;
+          log(`chaos: kill -9 replica ${victim.name}`);
+          const restart = setTimeout(() => startReplica(`${victim.name}${k}`), 700);
+          timers.add(restart);
+        },
+        ((k + 1) * expectedMs) / (options.kills + 1),
+      );
+      timers.add(timer);
+    }
+    const second = setTimeout(() => {
+      log("chaos: second replica joins");
+      const b = startReplica("b");
+      const leave = setTimeout(() => {
+        log("chaos: second replica leaves (SIGTERM)");
+        b.process.kill("SIGTERM");
+      }, expectedMs / 2);
+      timers.add(leave);
+    }, expectedMs / 4);
+    timers.add(second);
+
+    // --- The kubelet, the runners and GitHub's job assignment, until everything has run and is gone.
+    const runningJob = new Map<string, { job: StandInJob; endsAt: number }>();
+    const startCount = new Map<number, number>();
+    let maxReleased = 0;
+    let convergedAt: number | undefined;
+    while (Date.now() - started < options.timeoutMs) {
+      const pods: V1Pod[] = (await core.listNamespacedPod({ namespace: ns.name })).items;
+      const live = pods.filter(
+        (pod) =>
+          (pod.spec?.schedulingGates ?? []).length === 0 &&
+          !pod.metadata?.deletionTimestamp &&
+          pod.status?.phase !== "Succeeded" &&
+          pod.status?.phase !== "Failed",
+      );
+      maxReleased = Math.max(maxReleased, live.length);
+
+      // kubelet: start released Pods; the runner comes online once its Pod runs.
+      for (const pod of live) {
+        const name = pod.metadata!.name!;
+        if (!pod.spec?.nodeName) {
+          await schedulePod(ns.kc, ns.name, name).catch(() => undefined);
+          await setPodPhase(ns.kc, ns.name, name, "Running").catch(() => undefined);
+          github.setRunnerStatus(name, "online");
+        }
+      }
+      // GitHub: give queued jobs to idle online runners.
+      const idle = github.runners().filter((runner) => runner.status === "online" && !runner.busy);
+      for (const job of github.jobs().filter((candidate) => candidate.status === "queued")) {
+        const runner = idle.shift();
+        if (!runner) break;
+        github.startJob(job.id, runner.name);
+        startCount.set(job.id, (startCount.get(job.id) ?? 0) + 1);
+        runningJob.set(runner.name, { job, endsAt: Date.now() + options.jobMs });
+        emit("in_progress", job, runner.name);
+      }
+      // Jobs end; the ephemeral runner exits and GitHub deregisters it.
+      for (const [runnerName, { job, endsAt }] of runningJob) {
+        if (Date.now() < endsAt) continue;
+        runningJob.delete(runnerName);
+        github.completeJob(job.id);
+        emit("completed", job, runnerName);
+        await setPodPhase(ns.kc, ns.name, runnerName, "Succeeded").catch(() => undefined);
+      }
+      await finalizeTerminatingPods(ns.kc, ns.name);
+      await collectGarbage(ns.kc, ns.name);
+
+      const allDone = github.jobs().every((job) => job.status === "completed");
+      if (allDone && pendingDeliveries.size === 0) {
+        const secrets = (await core.listNamespacedSecret({ namespace: ns.name })).items.length;
+        const left = (await core.listNamespacedPod({ namespace: ns.name })).items.length;
+        if (left === 0 && secrets === 0 && github.runners().length === 0) {
+          convergedAt = Date.now();
+          break;
+        }
+      }
+      await sleep(100);
+    }
+
+    const leftPods = (await core.listNamespacedPod({ namespace: ns.name })).items.length;
+    const leftSecrets = (await core.listNamespacedSecret({ namespace: ns.name })).items.length;
+    const registrations = github.calls("actions/generate-runner-jitconfig-for-org");
+    const report: ChaosReport = {
+      jobs: options.jobs,
+      lost: jobs.filter((job) => !startCount.has(job.id)).length,
+      duplicates: Math.max(0, registrations - options.jobs),
+      overCap: Math.max(0, maxReleased - options.maxRunners),
+      leaked: leftPods + leftSecrets + github.runners().length,
+      convergeS: ((convergedAt ?? Date.now()) - started) / 1000,
+      githubCallsPerJob: github.calls() / options.jobs,
+      ranTwice: [...startCount.values()].filter((count) => count > 1).length,
+      kills,
+      droppedEvents,
+      redeliveries: github.deliveries().filter((delivery) => delivery.redelivery).length,
+    };
+    if (github.violations.length > 0) {
+      throw new Error(
+        `the GitHub stand-in saw requests that break GitHub's API: ${JSON.stringify(github.violations.slice(0, 3))}`,
+      );
+    }
+    return report;
+  } finally {
+    for (const timer of timers) clearTimeout(timer);
+    for (const replica of replicas.values()) replica.process.kill("SIGKILL");
+    balancer?.server.close();
+    await github.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export function chaosLine(report: ChaosReport): string {
+  return `chaos: jobs=${report.jobs} lost=${report.lost} duplicates=${report.duplicates} over_cap=${report.overCap} leaked=${report.leaked} converge_s=${report.convergeS.toFixed(1)} github_calls_per_job=${report.githubCallsPerJob.toFixed(2)}`;
+}
