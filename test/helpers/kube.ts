@@ -135,6 +135,7 @@ const PLURALS: Record<string, string> = {
   Lease: "leases",
   Ingress: "ingresses",
   Job: "jobs",
+  ServiceMonitor: "servicemonitors",
 };
 
 /**

@@ -143,5 +143,15 @@ Deployment, so `helm template` and `helm install` stop before anything is render
 {{- if and .Values.networkPolicy.egress (not .Values.networkPolicy.restrictEgress) -}}
 {{- fail "networkPolicy.egress is set but networkPolicy.restrictEgress is false, so egress stays open: set restrictEgress=true to apply the rules" -}}
 {{- end -}}
+{{- $names := dict -}}
+{{- range $i, $set := .Values.runnerSets -}}
+{{- if hasKey $names $set.name -}}
+{{- fail (printf "runnerSets[%d].name: %q again (runnerSets[%v] has it); runner set names prefix Pod names and must be unique" $i $set.name (get $names $set.name)) -}}
+{{- end -}}
+{{- $_ := set $names $set.name $i -}}
+{{- if gt (int $set.minIdle) (int $set.maxRunners) -}}
+{{- fail (printf "runnerSets[%d].minIdle: %v warm runners can't fit in maxRunners %v" $i $set.minIdle $set.maxRunners) -}}
+{{- end -}}
+{{- end -}}
 {{- $_ := include "dind-k8s.runnerPodSecurity" . -}}
 {{- end -}}

@@ -1,0 +1,146 @@
+// Runs the test environment's helm on charts/dind-k8s and applies what it renders to the test apiserver with strict
+// field validation, in the order helm would install it.
+import { execFile } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { KubernetesObject, V1ConfigMap } from "@kubernetes/client-node";
+import { parseAllDocuments, stringify } from "yaml";
+import { type Config, parseConfig } from "../../src/scaler/config.ts";
+import type { TestEnv } from "../env/types.ts";
+import { createStrict } from "./kube.ts";
+
+export const CHART_DIR = join(import.meta.dirname, "..", "..", "charts", "dind-k8s");
+export const VALUES_FIXTURES = join(import.meta.dirname, "..", "fixtures", "values");
+
+export interface HelmResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs helm with its config, cache and data under the run's directory; never throws on a non-zero exit. */
+export async function helm(env: TestEnv, args: readonly string[]): Promise<HelmResult> {
+  const home = join(env.runDir, "helm");
+  await mkdir(home, { recursive: true });
+  return new Promise((resolve, reject) => {
+    execFile(
+      env.parts.helm,
+      args,
+      {
+        env: {
+          PATH: process.env.PATH,
+          HOME: home,
+          HELM_CONFIG_HOME: join(home, "config"),
+          HELM_CACHE_HOME: join(home, "cache"),
+          HELM_DATA_HOME: join(home, "data"),
+          KUBECONFIG: env.kube.adminKubeconfigPath,
+        },
+        maxBuffer: 16 * 1024 * 1024,
+      },
+      (error, stdout, stderr) => {
+        if (error && typeof error.code !== "number") {
+          reject(error);
+          return;
+        }
+        resolve({ code: typeof error?.code === "number" ? error.code : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+let valueFiles = 0;
+
+/** Writes values (an object, or YAML text) to a file under the run's directory; returns its path. */
+export async function valuesFile(env: TestEnv, values: Record<string, unknown> | string): Promise<string> {
+  const dir = join(env.runDir, "helm", "values");
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, `values-${process.pid}-${++valueFiles}.yaml`);
+  await writeFile(path, typeof values === "string" ? values : stringify(values));
+  return path;
+}
+
+export interface RenderOptions {
+  release: string;
+  namespace: string;
+  /** Values files, in order (later ones win), then `values` as one more file. */
+  files?: string[];
+  values?: Record<string, unknown>;
+}
+
+function valuesArgs(files: string[]): string[] {
+  return files.flatMap((file) => ["--values", file]);
+}
+
+/** `helm template`; rejects with helm's stderr when it fails. */
+export async function renderChart(env: TestEnv, options: RenderOptions): Promise<KubernetesObject[]> {
+  const files = [...(options.files ?? [])];
+  if (options.values) files.push(await valuesFile(env, options.values));
+  const result = await helm(env, [
+    "template",
+    options.release,
+    CHART_DIR,
+    "--namespace",
+    options.namespace,
+    ...valuesArgs(files),
+  ]);
+  if (result.code !== 0) throw new Error(`helm template failed (${result.code}):\n${result.stderr}`);
+  return parseManifests(result.stdout);
+}
+
+export function parseManifests(text: string): KubernetesObject[] {
+  return parseAllDocuments(text)
+    .map((document) => document.toJS() as KubernetesObject | null)
+    .filter((object): object is KubernetesObject => object !== null && object !== undefined);
+}
+
+// helm's install order (pkg/releaseutil/kind_sorter.go), for the kinds the chart renders.
+const INSTALL_ORDER = [
+  "Namespace",
+  "NetworkPolicy",
+  "PodDisruptionBudget",
+  "ServiceAccount",
+  "Secret",
+  "ConfigMap",
+  "Role",
+  "RoleBinding",
+  "Service",
+  "Deployment",
+  "Ingress",
+];
+
+export function inInstallOrder(objects: readonly KubernetesObject[]): KubernetesObject[] {
+  const rank = (object: KubernetesObject) => {
+    const index = INSTALL_ORDER.indexOf(object.kind ?? "");
+    return index === -1 ? INSTALL_ORDER.length : index;
+  };
+  return [...objects].sort((a, b) => rank(a) - rank(b));
+}
+
+/** Creates every object with fieldValidation=Strict, in helm's order; returns what the apiserver stored. */
+export async function applyStrict(
+  env: TestEnv,
+  objects: readonly KubernetesObject[],
+): Promise<KubernetesObject[]> {
+  const stored: KubernetesObject[] = [];
+  for (const object of inInstallOrder(objects)) stored.push(await createStrict(env, object));
+  return stored;
+}
+
+export function findObject<T extends KubernetesObject>(
+  objects: readonly KubernetesObject[],
+  kind: string,
+  name?: string,
+): T {
+  const found = objects.find(
+    (object) => object.kind === kind && (name === undefined || object.metadata?.name === name),
+  );
+  if (!found)
+    throw new Error(`no ${kind}${name ? ` ${name}` : ""} among ${objects.map((o) => o.kind).join(", ")}`);
+  return found as T;
+}
+
+/** The scaler configuration the chart's ConfigMap carries, validated by the scaler's own parser. */
+export function chartConfig(objects: readonly KubernetesObject[]): Config {
+  const configMap = findObject<V1ConfigMap>(objects, "ConfigMap");
+  return parseConfig(configMap.data?.["config.yaml"] ?? "", `ConfigMap ${configMap.metadata?.name}`);
+}
