@@ -64,6 +64,8 @@ export interface CallRecord {
   operationId: string;
   status: number;
   credential: "jwt" | "installation" | "token" | "none";
+  /** The Host header: which name the client reached us under. */
+  host: string;
 }
 
 export interface StandInRunner {
@@ -738,7 +740,14 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
     }
     const { operation } = route;
     const record = (status: number, credential: Credential) => {
-      callLog.push({ method, path: pathname, operationId: operation.operationId, status, credential });
+      callLog.push({
+        method,
+        path: pathname,
+        operationId: operation.operationId,
+        status,
+        credential,
+        host: request.headers.host ?? "",
+      });
       callCounts.set(operation.operationId, (callCounts.get(operation.operationId) ?? 0) + 1);
     };
     let body: unknown;

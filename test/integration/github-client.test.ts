@@ -200,7 +200,9 @@ describe("runners", () => {
   it("lists every page of runners", async () => {
     const server = await standIn();
     for (let i = 0; i < 230; i++) server.addRunner({ name: `runner-${i}`, labels: ["dind-k8s"] });
-    const github = patClient(server);
+    // Reached under another name (a proxy, a GHES alias): the Link headers name 127.0.0.1, and only their query
+    // is taken, so the token never follows a link to another host.
+    const github = patClient(server, { apiUrl: server.url.replace("127.0.0.1", "localhost") });
     const runners = await github.listRunners();
     expect(runners).toHaveLength(230);
     expect(new Set(runners.map((runner) => runner.name)).size).toBe(230);
@@ -212,6 +214,9 @@ describe("runners", () => {
       labels: ["self-hosted", "dind-k8s"],
     });
     expect(server.calls("actions/list-self-hosted-runners-for-org")).toBe(3);
+    expect(new Set(server.callLog.map((call) => call.host))).toEqual(
+      new Set([new URL(server.url).host.replace("127.0.0.1", "localhost")]),
+    );
   });
 
   it("maps delete outcomes: 204 deleted, 422 busy, 404 not-found", async () => {

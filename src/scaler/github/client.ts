@@ -217,10 +217,9 @@ export function createGitHubApi(options: GitHubClientOptions): GitHubApi {
     path: string,
     params: Record<string, unknown>,
   ): Promise<Reply> {
-    const url = path.startsWith("http") ? path : `${apiUrl}${path}`;
     const response = await octokit.request({
       method,
-      url,
+      url: `${apiUrl}${path}`,
       ...params,
       headers: { "x-github-api-version": API_VERSION },
     });
@@ -241,14 +240,12 @@ export function createGitHubApi(options: GitHubClientOptions): GitHubApi {
           target.kind === "org"
             ? `organization "${target.org}"`
             : `repository "${target.owner}/${target.repo}"`;
-        return Promise.reject(
-          new GitHubApiError(
-            "GET",
-            path,
-            404,
-            details.message,
-            `The GitHub App ${auth.appId} is not installed on the ${where}: install it there, or check the name`,
-          ),
+        throw new GitHubApiError(
+          "GET",
+          path,
+          404,
+          details.message,
+          `The GitHub App ${auth.appId} is not installed on the ${where}: install it there, or check the name`,
         );
       }
       throw failure("GET", path, error);
@@ -309,7 +306,9 @@ export function createGitHubApi(options: GitHubClientOptions): GitHubApi {
       all.push(...page);
       const next = nextPageUrl(typeof reply.headers.link === "string" ? reply.headers.link : undefined);
       if (!next || page.length === 0 || !more(page)) return all;
-      reply = await call("GET", next, {}, via);
+      // Only the link's query is taken: the credentials never follow a link to another host, and a proxy or a
+      // GHES behind another name keeps working.
+      reply = await call("GET", `${path}${new URL(next).search}`, {}, via);
     }
   }
 
