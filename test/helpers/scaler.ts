@@ -1,12 +1,12 @@
 // Starts the real scaler in-process against the test apiserver, as a ServiceAccount holding only the
 // Role the chart ships (SCALER_ROLE_RULES), so tests prove those permissions are enough.
-import type { V1PolicyRule } from "@kubernetes/client-node";
-import { parseConfig } from "../../src/scaler/config.ts";
+import type { KubeConfig, V1PolicyRule } from "@kubernetes/client-node";
+import { type Config, parseConfig } from "../../src/scaler/config.ts";
 import { SCALER_ROLE_RULES } from "../../src/scaler/kube/rbac.ts";
 import { createLogger, type Logger, silentLogger } from "../../src/scaler/observe/log.ts";
 import type { ReconcilerTiming, RunnerRegistry } from "../../src/scaler/reconcile/reconciler.ts";
 import type { RecoveryGitHub, RecoveryTiming } from "../../src/scaler/reconcile/recovery.ts";
-import { type RunningScaler, startScaler } from "../../src/scaler/service.ts";
+import { type RunningScaler, type ScalerOptions, startScaler } from "../../src/scaler/service.ts";
 import type { TestEnv } from "../env/types.ts";
 import { restrictedKubeConfig } from "./kube.ts";
 
@@ -31,7 +31,11 @@ export interface TestScalerOptions {
   /** YAML of the runnerSets list items, indented by two spaces. */
   runnerSets?: string;
   github: RunnerRegistry & RecoveryGitHub & { ping(): Promise<void> };
-  reconcile?: boolean;
+  /** Instead of the test configuration (`namespace` and `runnerSets` are then ignored): e.g. the chart's ConfigMap. */
+  config?: Config;
+  /** Instead of a ServiceAccount holding SCALER_ROLE_RULES: e.g. a token of the chart's ServiceAccount. */
+  kubeConfig?: KubeConfig;
+  reconcile?: ScalerOptions["reconcile"];
   /** Redelivery sweep and audit; off by default in tests of other behaviour. */
   recovery?: Partial<RecoveryTiming> | false;
   timing?: Partial<ReconcilerTiming>;
@@ -45,13 +49,15 @@ export async function startTestScaler(env: TestEnv, options: TestScalerOptions):
   const sets =
     options.runnerSets ??
     ["  - name: dind-k8s", "    labels: [dind-k8s]", "    maxRunners: 3", "    minIdle: 0"].join("\n");
-  const config = parseConfig(testConfigYaml(options.namespace, sets), "test-config.yaml");
-  const kubeConfig = await restrictedKubeConfig(
-    env,
-    options.namespace,
-    `dind-k8s-scaler-${++serviceAccounts}`,
-    SCALER_ROLE_RULES.map((rule) => ({ ...rule }) as V1PolicyRule),
-  );
+  const config = options.config ?? parseConfig(testConfigYaml(options.namespace, sets), "test-config.yaml");
+  const kubeConfig =
+    options.kubeConfig ??
+    (await restrictedKubeConfig(
+      env,
+      options.namespace,
+      `dind-k8s-scaler-${++serviceAccounts}`,
+      SCALER_ROLE_RULES.map((rule) => ({ ...rule }) as V1PolicyRule),
+    ));
   return startScaler({
     config,
     kubeConfig,
