@@ -1,0 +1,19 @@
+# The dind-k8s scaler image: Node 24 and the bundled CLI (dist/scaler, built by `npm run build`), nothing else.
+# Runs as a non-root numeric user, so `runAsNonRoot` holds without a passwd entry; the chart adds a read-only root
+# filesystem, no capabilities and seccomp RuntimeDefault.
+#
+#   npm run build && docker build -t dind-k8s .
+#
+# NODE_IMAGE: any image with a Node 24 `node` on PATH (the tests build one locally: their daemon can't pull).
+# Works with the classic builder and BuildKit alike.
+ARG NODE_IMAGE=node:24-slim
+FROM ${NODE_IMAGE}
+
+# The bundle has every dependency inlined (esbuild); its licenses are in cli.js.LEGAL.txt next to it.
+COPY dist/scaler/ /opt/dind-k8s/
+
+ENV NODE_ENV=production
+USER 65532:65532
+EXPOSE 8080
+ENTRYPOINT ["node", "/opt/dind-k8s/cli.js"]
+CMD ["--help"]
