@@ -71,9 +71,9 @@ describe("a daemon that starts 2 s after the action", () => {
     const started = await daemon;
     if (!started) throw new Error("the daemon was never started");
     expect(main.code, main.stdout).toBe(0);
-    expect(Number(main.outputs["wait-ms"])).toBeGreaterThanOrEqual(2_000);
+    expect(Number(main.outputs["wait-ms"]), main.stdout).toBeGreaterThanOrEqual(2_000);
     expect(main.outputs["storage-driver"]).toBe("vfs");
-    expect(main.stdout).toMatch(
+    expect(main.stdout, main.stdout).toMatch(
       /^::warning::The Docker daemon uses the vfs storage driver.*Fix: mount an emptyDir \(or an ephemeral volume\) at \/var\/lib\/docker/m,
     );
 
@@ -81,8 +81,10 @@ describe("a daemon that starts 2 s after the action", () => {
     const log = await readFile(started.logFile, "utf8");
     const servedAt = Date.parse(/time="([^"]+)" level=info msg="API listen on /.exec(log)?.[1] ?? "");
     expect(Number.isNaN(servedAt)).toBe(false);
-    // Generous for a loaded CI machine; the bench measures the real figure (target 50 ms median).
-    expect(main.endedAt - servedAt).toBeLessThan(500);
+    // Generous for a loaded CI machine (2 cores shared with apiservers and other daemons); the bench
+    // measures the real figure (target: 50 ms median).
+    const detectedMs = main.endedAt - servedAt;
+    expect(detectedMs, `step ended ${detectedMs} ms after dockerd served`).toBeLessThan(750);
 
     await loadTestImage(started.host);
     const run = await runCommand(
@@ -90,7 +92,7 @@ describe("a daemon that starts 2 s after the action", () => {
       ["run", "--rm", "--network", "none", env.docker.busyboxImage, "echo", "late but there"],
       main.exportedEnv,
     );
-    expect(run.stderr).toBe("");
+    expect(run.stderr, "docker run with the exported env").toBe("");
     expect(run.stdout.trim()).toBe("late but there");
 
     // The post step lists what the job left running and what takes disk.
@@ -101,12 +103,12 @@ describe("a daemon that starts 2 s after the action", () => {
     );
     expect(left.code, left.stderr).toBe(0);
     const post = await runStep("post", { workDir, state: main.state });
-    expect(post.code).toBe(0);
-    expect(post.stdout).toContain("Running containers: 1\n");
-    expect(post.stdout).toMatch(
+    expect(post.code, post.stdout).toBe(0);
+    expect(post.stdout, post.stdout).toContain("Running containers: 1\n");
+    expect(post.stdout, post.stdout).toMatch(
       new RegExp(`^ {2}left-running \\(${env.docker.busyboxImage}, Up .*\\)$`, "m"),
     );
-    expect(post.stdout).toMatch(
+    expect(post.stdout, post.stdout).toMatch(
       /^Disk used: images [1-9][\d.]* [KM]iB \(1\), build cache 0 B \(0 entries\)/m,
     );
     await runCommand("docker", ["rm", "-f", "left-running"], main.exportedEnv);
