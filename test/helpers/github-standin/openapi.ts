@@ -32,7 +32,14 @@ export type SpecName = "api.github.com" | "ghes-3.19";
 
 interface LoadedSpec {
   operations: Operation[];
+  /** Operations by method, segment count and first segment: a lookup scans a handful, not 1,200 regexes. */
+  index: Map<string, Operation[]>;
   validators: Map<string, ValidateFunction>;
+}
+
+function routeKey(method: string, path: string): string {
+  const segments = path.split("/");
+  return `${method} ${segments.length} ${segments[1] ?? ""}`;
 }
 
 const specs = new Map<SpecName, LoadedSpec>();
@@ -100,14 +107,18 @@ export function loadSpec(name: SpecName = "api.github.com"): LoadedSpec {
   // Literal segments beat parameters: /runners/generate-jitconfig before /runners/{runner_id}.
   const literals = (template: string) => template.split("/").filter((s) => s && !s.startsWith("{")).length;
   operations.sort((a, b) => literals(b.template) - literals(a.template));
-  const loaded = { operations, validators: new Map<string, ValidateFunction>() };
+  const index = new Map<string, Operation[]>();
+  for (const operation of operations) {
+    const key = routeKey(operation.method, operation.template);
+    index.set(key, [...(index.get(key) ?? []), operation]);
+  }
+  const loaded = { operations, index, validators: new Map<string, ValidateFunction>() };
   specs.set(name, loaded);
   return loaded;
 }
 
 export function matchRoute(spec: LoadedSpec, method: string, pathname: string): RouteMatch | undefined {
-  for (const operation of spec.operations) {
-    if (operation.method !== method) continue;
+  for (const operation of spec.index.get(routeKey(method, pathname)) ?? []) {
     const match = operation.regex.exec(pathname);
     if (!match) continue;
     const params: Record<string, string> = {};
