@@ -10,6 +10,7 @@ import {
   makeInformer,
   type ObjectCache,
   PatchStrategy,
+  type RequestContext,
   setHeaderOptions,
   type V1Pod,
   type V1Secret,
@@ -78,7 +79,8 @@ export class RunnerPods {
   #lastError: string | undefined;
   readonly #listeners = new Set<() => void>();
 
-  constructor({ kubeConfig, namespace, fieldManager = "dind-k8s" }: RunnerPodsOptions) {
+  constructor({ kubeConfig: given, namespace, fieldManager = "dind-k8s" }: RunnerPodsOptions) {
+    const kubeConfig = pooled(given);
     this.namespace = namespace;
     this.#fieldManager = fieldManager;
     this.#core = kubeConfig.makeApiClient(CoreV1Api);
@@ -296,8 +298,40 @@ export class RunnerPods {
   }
 }
 
+/**
+ * A KubeConfig whose requests share one connection pool. client-node 2.x builds a new undici Agent in
+ * every applySecurityAuthentication call, so each API request paid a fresh TCP + TLS handshake and left
+ * its socket open (measured: ~45 creates/s at most from one process on a busy 2-core machine). We keep
+ * the first Agent and hand it to every later request. Its TLS options come from the kubeconfig, which
+ * is fixed for the life of the process (bearer tokens are headers, re-read per request as before).
+ */
+class PooledKubeConfig extends KubeConfig {
+  #dispatcher: ReturnType<RequestContext["getDispatcher"]>;
+
+  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    const fresh = context.getDispatcher();
+    if (!fresh) return;
+    this.#dispatcher ??= fresh;
+    if (fresh !== this.#dispatcher) context.setDispatcher(this.#dispatcher);
+  }
+}
+
+/** The same configuration as `kubeConfig`, with pooled connections (see PooledKubeConfig). */
+export function pooled(kubeConfig: KubeConfig): KubeConfig {
+  if (kubeConfig instanceof PooledKubeConfig) return kubeConfig;
+  const copy = new PooledKubeConfig();
+  copy.loadFromOptions({
+    clusters: kubeConfig.clusters,
+    users: kubeConfig.users,
+    contexts: kubeConfig.contexts,
+    currentContext: kubeConfig.getCurrentContext(),
+  });
+  return copy;
+}
+
 export function loadKubeConfig(kubeconfigPath?: string): KubeConfig {
-  const kubeConfig = new KubeConfig();
+  const kubeConfig = new PooledKubeConfig();
   if (kubeconfigPath) kubeConfig.loadFromFile(kubeconfigPath);
   else kubeConfig.loadFromDefault();
   return kubeConfig;

@@ -1,0 +1,20 @@
+// The chaos scenario of test/integration/chaos.test.ts at full size: 500 jobs, three kill -9.
+import type { TestEnv } from "../test/env/types.ts";
+import { chaosLine, runChaos } from "../test/helpers/chaos.ts";
+
+export async function benchChaos(env: TestEnv): Promise<string> {
+  const report = await runChaos(env, {
+    jobs: 500,
+    maxRunners: 40,
+    kills: 3,
+    dropRate: 0.1,
+    reorderRate: 0.1,
+    jobMs: 500,
+    timeoutMs: 900_000,
+  });
+  const line = chaosLine(report);
+  if (report.lost + report.duplicates + report.overCap + report.leaked + report.ranTwice > 0) {
+    throw new Error(`${line} — lost, duplicates, over_cap and leaked must all be 0`);
+  }
+  return line;
+}

@@ -1,0 +1,294 @@
+// Scaler benchmarks on the real apiserver, each printed as a ratio against a baseline measured in the
+// same run: a bare createNamespacedPod of the same Pod, from the same machine, at the same rate.
+//   intake: webhook → durable record (the 2xx) at a steady rate, p50/p99 vs bare
+//   burst:  1,000 queued jobs at once, GitHub stand-in at 200 ms per call: time to record all vs bare,
+//           and GitHub calls per job once every runner is released
+//   scale:  mean webhook cost with 100 vs 10,000 runner Pods already in the namespace, and the scaler's RSS
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CoreV1Api, type KubeConfig, type V1Pod, type V1PolicyRule } from "@kubernetes/client-node";
+import { parseConfig } from "../src/scaler/config.ts";
+import { SCALER_ROLE_RULES } from "../src/scaler/kube/rbac.ts";
+import { pooled } from "../src/scaler/kube/runner-pods.ts";
+import { buildRunnerPod } from "../src/scaler/runner-pod/build-runner-pod.ts";
+import type { TestEnv } from "../test/env/types.ts";
+import { type GitHubStandIn, startGitHubStandIn } from "../test/helpers/github-standin.ts";
+import { createTestNamespace, restrictedKubeConfig } from "../test/helpers/kube.ts";
+import { testConfigYaml } from "../test/helpers/scaler.ts";
+import { sign, workflowJobPayload } from "../test/helpers/webhooks.ts";
+
+const SECRET = "bench-secret";
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
+const fixed = (value: number, digits = 2) => value.toFixed(digits);
+
+interface BenchScaler {
+  url: string;
+  pid: number;
+  process: ChildProcess;
+  ns: string;
+  kc: KubeConfig;
+  github: GitHubStandIn;
+  podFor(jobId: number): V1Pod;
+  stop(): Promise<void>;
+}
+
+/** A real `dind-k8s serve` process in a fresh namespace, as the shipped Role, against the GitHub stand-in. */
+async function startBenchScaler(
+  env: TestEnv,
+  { maxRunners, latencyMs, prefix }: { maxRunners: number; latencyMs: number; prefix: string },
+  beforeStart?: (ns: string, kc: KubeConfig, podFor: (jobId: number) => V1Pod) => Promise<void>,
+): Promise<BenchScaler> {
+  const ns = await createTestNamespace(env, prefix, { podSecurity: "privileged" });
+  const github = await startGitHubStandIn({
+    target: { kind: "org", org: "octo-org" },
+    token: "ghp_bench",
+    latencyMs,
+  });
+  const dir = await mkdtemp(join(tmpdir(), "dind-k8s-bench-"));
+  const sets = [
+    "  - name: dind-k8s",
+    "    labels: [dind-k8s]",
+    `    maxRunners: ${maxRunners}`,
+    "    minIdle: 0",
+  ].join("\n");
+  const configText = testConfigYaml(ns.name, sets)
+    .replace(
+      "auth: { appId: 1, privateKeyFile: /secrets/app.pem }",
+      `auth: { tokenFile: ${join(dir, "token")} }`,
+    )
+    .replace(
+      "webhookSecretFile: /secrets/webhook-secret",
+      `webhookSecretFile: ${join(dir, "secret")}\n  hookId: 1`,
+    );
+  const config = parseConfig(configText, "bench.yaml");
+  const set = config.runnerSets[0]!;
+  const podFor = (jobId: number) =>
+    buildRunnerPod(set, { kind: "job", jobId, runAttempt: 1 }, { namespace: ns.name, sidecars: "native" })
+      .pod;
+  await beforeStart?.(ns.name, ns.kc, podFor);
+
+  const kubeConfig = await restrictedKubeConfig(
+    env,
+    ns.name,
+    "dind-k8s-scaler",
+    SCALER_ROLE_RULES.map((rule) => ({ ...rule }) as V1PolicyRule),
+  );
+  await writeFile(join(dir, "kubeconfig"), kubeConfig.exportConfig());
+  await writeFile(join(dir, "token"), "ghp_bench\n");
+  await writeFile(join(dir, "secret"), `${SECRET}\n`);
+  await writeFile(join(dir, "config.yaml"), configText);
+  const tuning = {
+    reconciler: { releaseConcurrency: 16 },
+    recovery: { redeliveryMs: 600_000, auditMs: 600_000 },
+  };
+  const child = spawn(
+    process.execPath,
+    [
+      join(import.meta.dirname, "../src/cli.ts"),
+      "serve",
+      "--config",
+      join(dir, "config.yaml"),
+      "--kubeconfig",
+      join(dir, "kubeconfig"),
+      "--port",
+      "0",
+      "--log-level",
+      "info",
+    ],
+    {
+      env: { ...process.env, DIND_K8S_GITHUB_API_URL: github.url, DIND_K8S_TUNING: JSON.stringify(tuning) },
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    let buffered = "";
+    const onData = (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const match = buffered.match(/"message":"scaler listening","url":"([^"]+)"/);
+      if (match?.[1]) {
+        child.stdout?.off("data", onData);
+        child.stdout?.resume();
+        resolve(match[1]);
+      }
+    };
+    child.stdout?.on("data", onData);
+    child.once("exit", (code) => reject(new Error(`dind-k8s serve exited with ${code}`)));
+  });
+  // Readiness (informer synced) before measuring.
+  for (let i = 0; i < 600; i++) {
+    if ((await fetch(`${url}/readyz`)).ok) break;
+    await sleep(100);
+  }
+  return {
+    url,
+    pid: child.pid!,
+    process: child,
+    ns: ns.name,
+    kc: ns.kc,
+    github,
+    podFor,
+    async stop() {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
+      await github.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function postQueued(url: string, jobId: number): Promise<{ status: number; ms: number }> {
+  const body = JSON.stringify(workflowJobPayload({ action: "queued", jobId }));
+  const started = performance.now();
+  const response = await fetch(`${url}/webhook`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "x-github-event": "workflow_job",
+      "x-hub-signature-256": sign(body, SECRET),
+    },
+    body,
+  });
+  await response.arrayBuffer();
+  return { status: response.status, ms: performance.now() - started };
+}
+
+async function bareCreate(core: CoreV1Api, namespace: string, pod: V1Pod): Promise<number> {
+  const started = performance.now();
+  await core.createNamespacedPod({ namespace, body: pod });
+  return performance.now() - started;
+}
+
+/** Runs `act(i)` for i < count, starting one every `intervalMs` (a steady arrival rate, not back-to-back). */
+async function atRate<T>(count: number, intervalMs: number, act: (i: number) => Promise<T>): Promise<T[]> {
+  const results: Promise<T>[] = [];
+  const started = performance.now();
+  for (let i = 0; i < count; i++) {
+    const due = started + i * intervalMs;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    results.push(act(i));
+  }
+  return Promise.all(results);
+}
+
+async function rssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  const kb = Number(status.match(/VmRSS:\s+(\d+)/)?.[1] ?? Number.NaN);
+  return kb / 1024;
+}
+
+export async function benchIntake(env: TestEnv): Promise<string> {
+  const scaler = await startBenchScaler(env, { maxRunners: 0, latencyMs: 0, prefix: "bench-intake" });
+  try {
+    // The baseline gets the same connection pooling the scaler uses: the fastest bare path, not a strawman.
+    const core = pooled(scaler.kc).makeApiClient(CoreV1Api);
+    const count = 250;
+    // 20 webhooks and 20 bare creates per second: steady load well inside what one small apiserver takes.
+    const intervalMs = 50;
+    // Warm both paths (TLS sessions, JIT) before measuring.
+    await atRate(20, intervalMs, (i) => postQueued(scaler.url, 1_000_000 + i));
+    await atRate(20, intervalMs, (i) => bareCreate(core, scaler.ns, { ...scaler.podFor(2_000_000 + i) }));
+    // Both at the same rate over the same seconds, interleaved, so both meet the same apiserver load.
+    const [intake, bare] = await Promise.all([
+      atRate(count, intervalMs, (i) => postQueued(scaler.url, 3_000_000 + i)),
+      sleep(intervalMs / 2).then(() =>
+        atRate(count, intervalMs, (i) => bareCreate(core, scaler.ns, scaler.podFor(4_000_000 + i))),
+      ),
+    ]);
+    const failed = intake.filter((result) => result.status !== 201).length;
+    if (failed > 0) throw new Error(`${failed} of ${count} webhooks were not recorded`);
+    const times = intake.map((result) => result.ms);
+    const p99 = percentile(times, 99);
+    const bareP99 = percentile(bare, 99);
+    return `intake: p50_ms=${fixed(percentile(times, 50))} p99_ms=${fixed(p99)} bare_p99_ms=${fixed(bareP99)} ratio=${fixed(p99 / bareP99)}`;
+  } finally {
+    await scaler.stop();
+  }
+}
+
+export async function benchBurst(env: TestEnv): Promise<string> {
+  const jobs = 1_000;
+  const scaler = await startBenchScaler(env, { maxRunners: jobs, latencyMs: 200, prefix: "bench-burst" });
+  try {
+    const core = pooled(scaler.kc).makeApiClient(CoreV1Api);
+    const callsBefore = scaler.github.calls();
+    const started = performance.now();
+    const results = await Promise.all(
+      Array.from({ length: jobs }, (_, i) => postQueued(scaler.url, 5_000_000 + i)),
+    );
+    const recordedS = (performance.now() - started) / 1000;
+    const notRecorded = results.filter((result) => result.status !== 201).length;
+    if (notRecorded > 0) throw new Error(`${notRecorded} of ${jobs} webhooks were not recorded`);
+
+    const bareStarted = performance.now();
+    await Promise.all(
+      Array.from({ length: jobs }, (_, i) => bareCreate(core, scaler.ns, scaler.podFor(6_000_000 + i))),
+    );
+    const bareS = (performance.now() - bareStarted) / 1000;
+
+    // Every job's runner released (JIT config created): then count what it cost at GitHub.
+    const deadline = Date.now() + 300_000;
+    for (;;) {
+      const pods = (
+        await core.listNamespacedPod({ namespace: scaler.ns, labelSelector: "dind-k8s.io/kind=job" })
+      ).items;
+      const released = pods.filter(
+        (pod) =>
+          Number(pod.metadata?.labels?.["dind-k8s.io/job-id"]) < 6_000_000 &&
+          !pod.spec?.schedulingGates?.length,
+      ).length;
+      if (released >= jobs) break;
+      if (Date.now() > deadline)
+        throw new Error(`only ${released} of ${jobs} runners released after 5 minutes`);
+      await sleep(500);
+    }
+    const perJob = (scaler.github.calls() - callsBefore) / jobs;
+    if (scaler.github.violations.length > 0)
+      throw new Error("GitHub stand-in saw requests outside GitHub's API");
+    return `burst: jobs=${jobs} recorded_s=${fixed(recordedS)} bare_s=${fixed(bareS)} ratio=${fixed(recordedS / bareS)} github_calls_per_job=${fixed(perJob)}`;
+  } finally {
+    await scaler.stop();
+  }
+}
+
+async function seedPods(core: CoreV1Api, namespace: string, podFor: (jobId: number) => V1Pod, count: number) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next < count) {
+        const i = next++;
+        await core.createNamespacedPod({ namespace, body: podFor(10_000_000 + i) });
+      }
+    }),
+  );
+}
+
+export async function benchScale(env: TestEnv): Promise<string> {
+  const measure = async (existing: number) => {
+    const scaler = await startBenchScaler(
+      env,
+      { maxRunners: 0, latencyMs: 0, prefix: `bench-scale-${existing}` },
+      (namespace, kc, podFor) => seedPods(kc.makeApiClient(CoreV1Api), namespace, podFor, existing),
+    );
+    try {
+      await atRate(20, 10, (i) => postQueued(scaler.url, 20_000_000 + i));
+      const results: number[] = [];
+      for (let i = 0; i < 200; i++) results.push((await postQueued(scaler.url, 21_000_000 + i)).ms);
+      return { cost: mean(results), rss: await rssMb(scaler.pid) };
+    } finally {
+      await scaler.stop();
+    }
+  };
+  const small = await measure(100);
+  const large = await measure(10_000);
+  return `scale: cost_100=${fixed(small.cost)} cost_10000=${fixed(large.cost)} ratio=${fixed(large.cost / small.cost)} rss_mb=${fixed(large.rss, 0)}`;
+}
