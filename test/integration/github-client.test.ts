@@ -123,8 +123,9 @@ describe("GitHub App auth, org target", () => {
     await github.listRunners();
     await github.listRunners();
     expect(server.tokensIssued()).toBe(1);
-    await new Promise((resolve) => setTimeout(resolve, 700));
-    // 0.8 s left on the token: inside the margin, so a new one is fetched before the call, not after a 401.
+    await new Promise((resolve) => setTimeout(resolve, 900));
+    // 0.6 s left on the token: inside the margin (1 s, capped at half the 1.5 s lifetime), so a new one is
+    // fetched before the call, not after a 401.
     await github.listRunners();
     expect(server.tokensIssued()).toBe(2);
     expect(server.callLog.filter((call) => call.status === 401)).toEqual([]);

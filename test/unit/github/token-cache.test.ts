@@ -1,8 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { createInstallationTokenCache, expiresAtOf } from "../../../src/scaler/github/token-cache.ts";
+import {
+  createInstallationTokenCache,
+  expiresAtOf,
+  refreshMarginFor,
+} from "../../../src/scaler/github/token-cache.ts";
 
 // auth-app's cache value: token|createdAt|expiresAt|repositorySelection|permissions|singleFileName
-const value = (expiresAt: string) => `ghs_abc|2026-01-01T00:00:00.000Z|${expiresAt}|all|runners!|`;
+const value = (expiresAt: string, createdAt = "2026-01-01T00:00:00.000Z") =>
+  `ghs_abc|${createdAt}|${expiresAt}|all|runners!|`;
 
 describe("installation token cache", () => {
   it("reads expires_at from auth-app's cache value", () => {
@@ -33,5 +38,24 @@ describe("installation token cache", () => {
     cache.set("2", value(new Date(Date.now() + 60_000).toISOString()));
     cache.clear();
     expect(cache.get("2")).toBeUndefined();
+  });
+});
+
+describe("refresh margin", () => {
+  it("is the configured margin for hour-long tokens and at most half the lifetime of short ones", () => {
+    expect(refreshMarginFor(value("2026-01-01T01:00:00.000Z"), 5 * 60_000)).toBe(5 * 60_000);
+    expect(refreshMarginFor(value("2026-01-01T00:02:00.000Z"), 5 * 60_000)).toBe(60_000);
+    expect(refreshMarginFor("ghs_abc", 5 * 60_000)).toBe(5 * 60_000);
+  });
+
+  it("keeps using a two-minute token for its first minute even with a five-minute margin", () => {
+    let now = Date.parse("2026-01-01T00:00:00.000Z");
+    const cache = createInstallationTokenCache(5 * 60_000, () => now);
+    const stored = value("2026-01-01T00:02:00.000Z");
+    cache.set("7", stored);
+    now = Date.parse("2026-01-01T00:00:59.000Z");
+    expect(cache.get("7")).toBe(stored);
+    now = Date.parse("2026-01-01T00:01:00.000Z");
+    expect(cache.get("7")).toBeUndefined();
   });
 });
