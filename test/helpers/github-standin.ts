@@ -5,6 +5,15 @@
  *
  * Only what the scaler uses is implemented; any other call is recorded in `violations` and answered 404, so a test
  * that asserts `violations` is empty also proves the client calls nothing we have not modelled.
+ *
+ *   const github = await startGitHubStandIn({ token: "ghp_x" });          // org "acme"; or appPublicKeyPem for an App
+ *   const api = createGitHubApi({ apiUrl: github.url, target: { kind: "org", org: "acme" }, auth: { kind: "token", token: "ghp_x" } });
+ *   github.setHook({ url: scalerWebhookUrl, secret });
+ *   const job = github.addQueuedJob({ labels: ["dind-k8s"] });           // visible to the queued-job audit
+ *   await github.deliver("workflow_job", payload, { drop: true });        // only redelivery can recover it
+ *   github.failNext("actions/generate-runner-jitconfig-for-org", 2, { status: 502 });
+ *   github.startJob(job.id, runnerName); github.completeJob(job.id);      // runner busy, then deregistered
+ *   expect(github.violations).toEqual([]); await github.close();
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
