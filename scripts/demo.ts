@@ -1,18 +1,246 @@
-// `npm run demo`: starts the real local parts (kube-apiserver, etcd, dockerd) and shows what dind-k8s
-// does with them. It grows with the product; today it proves the environment comes up and cleans up.
+// `npm run demo`: one job's life through dind-k8s on this machine, no cluster and no GitHub needed.
+// Starts the local kube-apiserver + etcd + dockerd, the GitHub stand-in and the real `dind-k8s serve`;
+// sends a recorded, signed `workflow_job` queued webhook; prints a timeline as the job moves; plays the
+// kubelet and the runner (nothing here can run the real Pod); runs the bundled dind-setup action against
+// the local dockerd; cleans up and exits 0.
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CoreV1Api, type V1Pod, type V1PolicyRule } from "@kubernetes/client-node";
+import { stringify } from "yaml";
+import { SCALER_ROLE_RULES } from "../src/scaler/kube/rbac.ts";
 import { startTestEnv } from "../test/env/start.ts";
+import { startGitHubStandIn } from "../test/helpers/github-standin.ts";
+import {
+  collectGarbage,
+  createTestNamespace,
+  finalizeTerminatingPods,
+  restrictedKubeConfig,
+  schedulePod,
+  setPodPhase,
+} from "../test/helpers/kube.ts";
+import { workflowJobPayload } from "../test/helpers/webhooks.ts";
 
-const started = await startTestEnv({ install: true });
-try {
-  const { env } = started;
-  process.stdout.write(
-    [
-      `kube-apiserver ${env.kube.version} at ${env.kube.server} (RBAC on)`,
-      `dockerd at ${env.docker.host}, test image ${env.docker.busyboxImage}`,
-      `helm at ${env.parts.helm}`,
-      "",
-    ].join("\n"),
-  );
-} finally {
-  await started.stop();
+const root = join(import.meta.dirname, "..");
+const bold = (text: string) => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+let t0 = performance.now();
+function step(what: string, detail = ""): void {
+  const at = `${((performance.now() - t0) / 1000).toFixed(3)} s`.padStart(9);
+  process.stdout.write(`${at}  ${bold(what)}${detail ? `  ${detail}` : ""}\n`);
 }
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await sleep(25);
+  }
+  throw new Error(`demo: timed out waiting for ${what}`);
+}
+
+process.stdout.write(
+  "Starting kube-apiserver, etcd and dockerd (the first run builds kube-apiserver and helm)…\n",
+);
+const started = await startTestEnv({ install: true });
+const { env } = started;
+const dir = await mkdtemp(join(tmpdir(), "dind-k8s-demo-"));
+let scaler: ChildProcess | undefined;
+const github = await startGitHubStandIn({ target: { kind: "org", org: "octo-org" }, token: "ghp_demo" });
+try {
+  const ns = await createTestNamespace(env, "dind-runners", { podSecurity: "privileged" });
+  const core = ns.kc.makeApiClient(CoreV1Api);
+  const kubeConfig = await restrictedKubeConfig(
+    env,
+    ns.name,
+    "dind-k8s-scaler",
+    SCALER_ROLE_RULES.map((rule) => ({ ...rule }) as V1PolicyRule),
+  );
+  await writeFile(join(dir, "kubeconfig"), kubeConfig.exportConfig());
+  await writeFile(join(dir, "token"), "ghp_demo\n");
+  await writeFile(join(dir, "webhook-secret"), "demo-secret\n");
+  const config = [
+    "github:",
+    "  org: octo-org",
+    `  auth: { tokenFile: ${join(dir, "token")} }`,
+    `  webhookSecretFile: ${join(dir, "webhook-secret")}`,
+    "  hookId: 1",
+    "kubernetes:",
+    `  namespace: ${ns.name}`,
+    "runnerSets:",
+    "  - name: dind-k8s",
+    "    labels: [dind-k8s]",
+    "    maxRunners: 10",
+    "    minIdle: 0",
+    "",
+  ].join("\n");
+  await writeFile(join(dir, "config.yaml"), config);
+  process.stdout.write(`\nkube-apiserver ${env.kube.version} (RBAC on) · dockerd ${env.docker.host}\n`);
+  process.stdout.write(`config (${join(dir, "config.yaml")}):\n${config.replace(/^/gm, "  ")}\n`);
+
+  scaler = spawn(
+    process.execPath,
+    [
+      join(root, "src/cli.ts"),
+      "serve",
+      "--config",
+      join(dir, "config.yaml"),
+      "--kubeconfig",
+      join(dir, "kubeconfig"),
+      "--port",
+      "0",
+    ],
+    {
+      env: {
+        ...process.env,
+        DIND_K8S_GITHUB_API_URL: github.url,
+        DIND_K8S_TUNING: JSON.stringify({
+          reconciler: { resyncMs: 500 },
+          lease: { leaseDurationMs: 3_000, retryPeriodMs: 100 },
+        }),
+      },
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    let buffered = "";
+    scaler?.stdout?.on("data", (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const match = buffered.match(/"message":"scaler listening","url":"([^"]+)"/);
+      if (match?.[1]) resolve(match[1]);
+    });
+    scaler?.once("exit", (code) => reject(new Error(`dind-k8s serve exited with ${code}`)));
+  });
+  await until("the scaler to be ready", async () => ((await fetch(`${url}/readyz`)).ok ? true : undefined));
+  github.setHook({ url: `${url}/webhook`, secret: "demo-secret" });
+  process.stdout.write(
+    `dind-k8s serve is listening on ${url} (as ServiceAccount dind-k8s-scaler, the chart's Role)\n\n`,
+  );
+
+  // The job GitHub queues, and its webhook (a recorded payload from GitHub's docs, re-labelled, signed).
+  const job = github.addQueuedJob({ labels: ["self-hosted", "dind-k8s"], repo: "octo-org/example-workflow" });
+  const payload = (action: "queued" | "in_progress" | "completed", runnerName?: string) =>
+    workflowJobPayload({ action, jobId: job.id, runId: job.runId, runnerName: runnerName ?? null });
+  const podName = `dind-k8s-${job.id}-1`;
+
+  t0 = performance.now();
+  const delivery = await github.deliver("workflow_job", payload("queued"));
+  step(
+    "webhook delivered, signature verified",
+    `workflow_job queued, job ${job.id} → HTTP ${delivery.statusCode}`,
+  );
+  const gated = await core.readNamespacedPod({ name: podName, namespace: ns.name });
+  step(
+    "gated runner Pod exists (the durable record)",
+    `${podName}, gate ${gated.spec?.schedulingGates?.[0]?.name}`,
+  );
+
+  const secret = await until("the JIT Secret", async () =>
+    core.readNamespacedSecret({ name: podName, namespace: ns.name }).catch(() => undefined),
+  );
+  step(
+    "JIT config Secret created",
+    `${secret.metadata?.name}, owned by the Pod; runner registered at GitHub`,
+  );
+  const released = await until("the gate to be released", async () => {
+    const pod = await core.readNamespacedPod({ name: podName, namespace: ns.name });
+    return (pod.spec?.schedulingGates ?? []).length === 0 ? pod : undefined;
+  });
+  step("scheduling gate removed", "the scheduler may place the Pod now");
+
+  await schedulePod(ns.kc, ns.name, podName);
+  await setPodPhase(ns.kc, ns.name, podName, "Running");
+  github.setRunnerStatus(podName, "online");
+  step("(simulated) kubelet: Pod Running", "dind sidecar ready, runner connected");
+  github.startJob(job.id, podName);
+  await github.deliver("workflow_job", payload("in_progress", podName));
+  step("job in progress on the runner", `workflow_job in_progress → runner ${podName}`);
+
+  process.stdout.write(
+    "\n   the job's first step, uses: org/dind-setup@v1, against this machine's dockerd:\n",
+  );
+  const actionDir = await mkdtemp(join(dir, "action-"));
+  const summaryFile = join(actionDir, "summary");
+  await writeFile(summaryFile, "");
+  for (const name of ["env", "output", "state"]) await writeFile(join(actionDir, name), "");
+  const action = spawn(process.execPath, [join(root, "dist/action/main.js")], {
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      DOCKER_HOST: env.docker.host,
+      "INPUT_DOCKER-HOST": "",
+      INPUT_TIMEOUT: "30",
+      INPUT_CONTEXT: "",
+      GITHUB_ENV: join(actionDir, "env"),
+      GITHUB_OUTPUT: join(actionDir, "output"),
+      GITHUB_STATE: join(actionDir, "state"),
+      GITHUB_STEP_SUMMARY: summaryFile,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let actionLog = "";
+  action.stdout?.on("data", (chunk: Buffer) => {
+    actionLog += chunk.toString();
+  });
+  action.stderr?.on("data", (chunk: Buffer) => {
+    actionLog += chunk.toString();
+  });
+  const actionCode = await new Promise<number | null>((resolve) => action.on("exit", resolve));
+  process.stdout.write(actionLog.replace(/^/gm, "   │ "));
+  process.stdout.write(
+    `\n   job summary:\n${(await readFile(summaryFile, "utf8")).trim().replace(/^/gm, "   │ ")}\n\n`,
+  );
+  step(
+    `dind-setup ${actionCode === 0 ? "succeeded" : `failed (exit ${actionCode})`}`,
+    "DOCKER_HOST exported for the next steps",
+  );
+
+  github.completeJob(job.id);
+  await github.deliver("workflow_job", payload("completed", podName));
+  await setPodPhase(ns.kc, ns.name, podName, "Succeeded");
+  step("job completed; the ephemeral runner exits", "Pod Succeeded, GitHub removed the runner");
+  await until("the Pod and Secret to be gone", async () => {
+    await finalizeTerminatingPods(ns.kc, ns.name);
+    await collectGarbage(ns.kc, ns.name);
+    const pods = (await core.listNamespacedPod({ namespace: ns.name })).items.filter(
+      (pod: V1Pod) => (pod.spec?.schedulingGates ?? []).length === 0,
+    );
+    const secrets = (await core.listNamespacedSecret({ namespace: ns.name })).items;
+    return pods.length === 0 && secrets.length === 0 ? true : undefined;
+  });
+  step(
+    "runner Pod and its Secret deleted",
+    "nothing of the job is left; its graph storage went with the Pod",
+  );
+
+  process.stdout.write(
+    `\nThe runner Pod as the scaler created it (kubectl get pod ${podName} -o yaml):\n---\n`,
+  );
+  const shown = structuredClone(released);
+  delete shown.metadata?.managedFields;
+  process.stdout.write(stringify(shown, { lineWidth: 0 }));
+  const metrics = await (await fetch(`${url}/metrics`)).text();
+  process.stdout.write(
+    `\nSome of /metrics:\n${metrics
+      .split("\n")
+      .filter((line) => /^dind_k8s_(jobs_|webhook_deliveries_total|job_startup_seconds_count)/.test(line))
+      .map((line) => `  ${line}`)
+      .join("\n")}\n`,
+  );
+  if (github.violations.length > 0)
+    throw new Error(`GitHub API misuse: ${JSON.stringify(github.violations)}`);
+  if (actionCode !== 0) process.exitCode = 1;
+} finally {
+  if (scaler && scaler.exitCode === null) {
+    const exited = new Promise((resolve) => scaler?.once("exit", resolve));
+    scaler.kill("SIGTERM");
+    await exited;
+  }
+  await github.close();
+  await started.stop();
+  await rm(dir, { recursive: true, force: true });
+}
+process.stdout.write("\nDone: everything stopped and cleaned up.\n");
