@@ -3,11 +3,11 @@
 import { execFile } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { KubernetesObject, V1ConfigMap } from "@kubernetes/client-node";
+import { CoreV1Api, type KubernetesObject, type V1ConfigMap } from "@kubernetes/client-node";
 import { parseAllDocuments, stringify } from "yaml";
 import { type Config, parseConfig } from "../../src/scaler/config.ts";
 import type { TestEnv } from "../env/types.ts";
-import { createStrict } from "./kube.ts";
+import { adminKubeConfig, createStrict, createTestNamespace } from "./kube.ts";
 
 export const CHART_DIR = join(import.meta.dirname, "..", "..", "charts", "dind-k8s");
 export const VALUES_FIXTURES = join(import.meta.dirname, "..", "fixtures", "values");
@@ -88,7 +88,8 @@ export async function renderChart(env: TestEnv, options: RenderOptions): Promise
 }
 
 export function parseManifests(text: string): KubernetesObject[] {
-  return parseAllDocuments(text)
+  // YAML 1.1, as helm and kubectl (go-yaml) read manifests.
+  return parseAllDocuments(text, { version: "1.1" })
     .map((document) => document.toJS() as KubernetesObject | null)
     .filter((object): object is KubernetesObject => object !== null && object !== undefined);
 }
@@ -143,4 +144,46 @@ export function findObject<T extends KubernetesObject>(
 export function chartConfig(objects: readonly KubernetesObject[]): Config {
   const configMap = findObject<V1ConfigMap>(objects, "ConfigMap");
   return parseConfig(configMap.data?.["config.yaml"] ?? "", `ConfigMap ${configMap.metadata?.name}`);
+}
+
+export interface InstalledChart {
+  releaseNamespace: string;
+  runnerNamespace: string;
+  objects: KubernetesObject[];
+  /** The scaler's ServiceAccount (in the release namespace). */
+  serviceAccount: string;
+  /** A bound token of that ServiceAccount from the TokenRequest API, as the kubelet would mount it. */
+  token: string;
+}
+
+/**
+ * Renders the chart for a fresh release namespace (runner namespace `<release namespace>-runners`, created by the
+ * chart), applies every object strictly, and gets a token for the scaler's ServiceAccount.
+ */
+export async function installChart(
+  env: TestEnv,
+  options: { prefix: string; files?: string[]; values?: Record<string, unknown> },
+): Promise<InstalledChart> {
+  const releaseNamespace = (await createTestNamespace(env, options.prefix)).name;
+  const runnerNamespace = `${releaseNamespace}-runners`;
+  const objects = await renderChart(env, {
+    release: "ci",
+    namespace: releaseNamespace,
+    files: options.files ?? [join(VALUES_FIXTURES, "minimal.yaml")],
+    values: { ...options.values, kubernetes: { namespace: runnerNamespace } },
+  });
+  await applyStrict(env, objects);
+  const serviceAccount = objects.find(
+    (object) => object.kind === "ServiceAccount" && object.metadata?.namespace === releaseNamespace,
+  )?.metadata?.name;
+  if (!serviceAccount) throw new Error("the chart rendered no ServiceAccount for the scaler");
+  const core = adminKubeConfig(env).makeApiClient(CoreV1Api);
+  const review = await core.createNamespacedServiceAccountToken({
+    name: serviceAccount,
+    namespace: releaseNamespace,
+    body: { spec: { audiences: [], expirationSeconds: 3600 } },
+  });
+  const token = review.status?.token;
+  if (!token) throw new Error(`TokenRequest for ${releaseNamespace}/${serviceAccount} returned no token`);
+  return { releaseNamespace, runnerNamespace, objects, serviceAccount, token };
 }

@@ -14,12 +14,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createGitHubApi } from "../../src/scaler/github/client.ts";
 import { SCALER_LEASE_NAME, SCALER_ROLE_RULES } from "../../src/scaler/kube/rbac.ts";
 import type { RunningScaler } from "../../src/scaler/service.ts";
-import { applyStrict, chartConfig, renderChart, VALUES_FIXTURES } from "../helpers/chart.ts";
+import { chartConfig, installChart } from "../helpers/chart.ts";
 import { type GitHubStandIn, startGitHubStandIn } from "../helpers/github-standin.ts";
 import {
   adminKubeConfig,
   collectGarbage,
-  createTestNamespace,
   finalizeTerminatingPods,
   kubeConfigFor,
   schedulePod,
@@ -42,36 +41,18 @@ const admin = adminKubeConfig(env);
 const core = admin.makeApiClient(CoreV1Api);
 
 beforeAll(async () => {
-  releaseNamespace = (await createTestNamespace(env, "chart-rbac")).name;
-  runnerNamespace = `${releaseNamespace}-runners`;
-  const objects = await renderChart(env, {
-    release: "ci",
-    namespace: releaseNamespace,
-    files: [`${VALUES_FIXTURES}/minimal.yaml`],
-    values: {
-      kubernetes: { namespace: runnerNamespace },
-      runnerSets: [{ name: "dind-k8s", labels: ["dind-k8s"], maxRunners: 2, minIdle: 0 }],
-    },
+  // Everything the chart renders, as helm would install it (the runner namespace with PSA privileged, the runner
+  // ServiceAccount, the scaler's ServiceAccount, Role and RoleBinding …), and the token the scaler Pod would get.
+  const installed = await installChart(env, {
+    prefix: "chart-rbac",
+    values: { runnerSets: [{ name: "dind-k8s", labels: ["dind-k8s"], maxRunners: 2, minIdle: 0 }] },
   });
-  // Everything the chart renders, as helm would install it: the runner namespace (PSA privileged), the runner
-  // ServiceAccount, the scaler's ServiceAccount, Role and RoleBinding …
-  await applyStrict(env, objects);
-
-  // … and the token the scaler Pod would get for its ServiceAccount.
-  const serviceAccount = objects.find(
-    (o) => o.kind === "ServiceAccount" && o.metadata?.namespace === releaseNamespace,
-  );
-  const review = await core.createNamespacedServiceAccountToken({
-    name: serviceAccount!.metadata!.name!,
-    namespace: releaseNamespace,
-    body: { spec: { audiences: [], expirationSeconds: 3600 } },
-  });
-  if (!review.status?.token) throw new Error("TokenRequest for the chart's ServiceAccount returned no token");
-  token = review.status.token;
+  ({ releaseNamespace, runnerNamespace, token } = installed);
   scalerKc = kubeConfigFor(env, {
-    name: `system:serviceaccount:${releaseNamespace}:${serviceAccount!.metadata!.name}`,
+    name: `system:serviceaccount:${releaseNamespace}:${installed.serviceAccount}`,
     token,
   });
+  const config = chartConfig(installed.objects);
 
   github = await startGitHubStandIn({ target: { kind: "org", org: ORG }, token: PAT });
   const client = createGitHubApi({
@@ -83,7 +64,7 @@ beforeAll(async () => {
   });
   scaler = await startTestScaler(env, {
     namespace: runnerNamespace,
-    config: chartConfig(objects),
+    config,
     kubeConfig: scalerKc,
     github: client,
     // As `dind-k8s serve` runs it: the reconciler only while holding the Lease.

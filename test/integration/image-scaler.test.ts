@@ -4,12 +4,19 @@
 // `dind-k8s --help`, run as a non-root user, hold nothing beyond the base but the bundle, and validate the chart's
 // configuration on a read-only root filesystem as the chart runs it.
 import { execFile } from "node:child_process";
-import { copyFile, mkdir, readdir, realpath, rm, writeFile } from "node:fs/promises";
+import { generateKeyPairSync } from "node:crypto";
+import { chmod, chown, copyFile, mkdir, mkdtemp, readdir, realpath, rm, writeFile } from "node:fs/promises";
+import { connect, createServer, type Server } from "node:net";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
+import { CoordinationV1Api, CoreV1Api, type V1Deployment } from "@kubernetes/client-node";
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { findObject, renderChart, VALUES_FIXTURES } from "../helpers/chart.ts";
+import { SCALER_LEASE_NAME } from "../../src/scaler/kube/rbac.ts";
+import { findObject, installChart, renderChart, VALUES_FIXTURES } from "../helpers/chart.ts";
 import { docker } from "../helpers/docker.ts";
+import { startGitHubStandIn } from "../helpers/github-standin.ts";
+import { adminKubeConfig } from "../helpers/kube.ts";
+import { workflowJobPayload } from "../helpers/webhooks.ts";
 
 const env = inject("testenv");
 const execFileAsync = promisify(execFile);
@@ -137,4 +144,201 @@ describe("the scaler image", () => {
     expect(result.stdout).toContain("/etc/dind-k8s/config/config.yaml: valid.");
     expect(result.code).toBe(0);
   });
+});
+
+/**
+ * A TCP relay on `host` (the containers' bridge gateway) to 127.0.0.1:`port`, where the apiserver and the GitHub
+ * stand-in listen. Containers then reach them on the bridge, so the scaler needs no host network (a host-network
+ * container leaves dockerd's netns mount behind in the run's directory).
+ */
+async function relay(host: string, port: number): Promise<Server> {
+  const server = createServer((socket) => {
+    const upstream = connect(port, "127.0.0.1");
+    socket.on("error", () => upstream.destroy());
+    upstream.on("error", () => socket.destroy());
+    socket.pipe(upstream).pipe(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  return server;
+}
+
+const portOf = (server: Server) => (server.address() as { port: number }).port;
+
+async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value as T;
+    } catch (error: unknown) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+}
+
+describe("the image running the chart's Deployment", () => {
+  it("serves as the Pod would: in-cluster token of the chart's ServiceAccount, the chart's files, App auth; a queued job becomes a released runner Pod; SIGTERM exits 0", async () => {
+    const APP_ID = 123456; // github.auth.appId of test/fixtures/values/minimal.yaml
+    const keys = generateKeyPairSync("rsa", {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: "spki", format: "pem" },
+      privateKeyEncoding: { type: "pkcs1", format: "pem" },
+    });
+    const installed = await installChart(env, {
+      prefix: "image-serve",
+      values: { runnerSets: [{ name: "dind-k8s", labels: ["dind-k8s"], maxRunners: 2, minIdle: 0 }] },
+    });
+    const github = await startGitHubStandIn({
+      target: { kind: "org", org: "my-org" },
+      appId: APP_ID,
+      appPublicKeyPem: keys.publicKey,
+      installationId: 42,
+    });
+    const deployment = findObject<V1Deployment>(installed.objects, "Deployment");
+    const podSpec = deployment.spec!.template.spec!;
+    const container = podSpec.containers[0]!;
+    const fsGroup = podSpec.securityContext!.fsGroup!;
+
+    // The Pod's filesystem, volume by volume as the Deployment declares it. Secret files are what the kubelet
+    // makes of them: root's, group fsGroup, defaultMode; the Secrets' contents are the ones a user would create.
+    const secretData: Record<string, string> = {
+      "webhook-secret": "image-serve-secret\n",
+      "private-key": keys.privateKey,
+    };
+    const work = await mkdtemp(join(env.runDir, "image-serve-"));
+    await chmod(work, 0o755);
+    const mounts: string[] = [];
+    for (const mount of container.volumeMounts ?? []) {
+      const volume = podSpec.volumes!.find((v) => v.name === mount.name)!;
+      if (volume.emptyDir) {
+        mounts.push("--tmpfs", mount.mountPath);
+        continue;
+      }
+      const dir = join(work, mount.name);
+      await mkdir(dir, { mode: 0o755 });
+      if (volume.configMap) {
+        const configMap = findObject<{ kind: string; data: Record<string, string> }>(
+          installed.objects,
+          "ConfigMap",
+        );
+        for (const [key, value] of Object.entries(configMap.data))
+          await writeFile(join(dir, key), value, { mode: 0o644 });
+      } else if (volume.secret) {
+        for (const item of volume.secret.items ?? []) {
+          const file = join(dir, item.path);
+          await writeFile(file, secretData[item.key] ?? "");
+          await chown(file, 0, fsGroup);
+          await chmod(file, volume.secret.defaultMode!);
+        }
+      } else throw new Error(`volume ${volume.name}: not modelled by this test`);
+      mounts.push("--volume", `${dir}:${mount.mountPath}:ro`);
+    }
+    // What the kubelet mounts for automountServiceAccountToken: true, and the Service env in-cluster clients use.
+    const serviceAccountDir = join(work, "serviceaccount");
+    await mkdir(serviceAccountDir, { mode: 0o755 });
+    await writeFile(join(serviceAccountDir, "token"), installed.token, { mode: 0o644 });
+    await writeFile(join(serviceAccountDir, "ca.crt"), env.kube.caPem, { mode: 0o644 });
+    await writeFile(join(serviceAccountDir, "namespace"), installed.releaseNamespace, { mode: 0o644 });
+    mounts.push("--volume", `${serviceAccountDir}:/var/run/secrets/kubernetes.io/serviceaccount:ro`);
+    // The apiserver as in a cluster: the kubernetes.default.svc name (in its certificate) on the Service address.
+    const gateway = (
+      await mustDocker(["network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}"])
+    ).trim();
+    const apiserver = await relay(gateway, Number(new URL(env.kube.server).port));
+    const githubUrl = new URL(github.url);
+    const githubRelay = await relay(gateway, Number(githubUrl.port));
+    const name = `dind-k8s-test-serve-${process.pid}`;
+    const context = podSpec.securityContext!;
+    await mustDocker([
+      "run",
+      "--detach",
+      "--name",
+      name,
+      "--publish",
+      "127.0.0.1::8080",
+      "--add-host",
+      `kubernetes.default.svc:${gateway}`,
+      "--read-only",
+      "--cap-drop",
+      "ALL",
+      "--security-opt",
+      "no-new-privileges",
+      "--user",
+      `${context.runAsUser}:${context.runAsGroup}`,
+      "--group-add",
+      String(fsGroup),
+      "--env",
+      "KUBERNETES_SERVICE_HOST=kubernetes.default.svc",
+      "--env",
+      `KUBERNETES_SERVICE_PORT=${portOf(apiserver)}`,
+      "--env",
+      `DIND_K8S_GITHUB_API_URL=http://${gateway}:${portOf(githubRelay)}${githubUrl.pathname.replace(/\/$/, "")}`,
+      "--env",
+      'DIND_K8S_TUNING={"reconciler":{"resyncMs":200,"debounceMs":10}}',
+      ...mounts,
+      IMAGE,
+      // The Deployment's own arguments, port 8080 included.
+      ...(container.args ?? []),
+    ]);
+    const logs = async () => {
+      const result = await docker(env, ["logs", name]);
+      return result.stdout + result.stderr;
+    };
+    try {
+      const published = (await mustDocker(["port", name, "8080/tcp"])).trim().split("\n")[0]!;
+      const base = `http://${published}`;
+      await eventually("/readyz to answer 200", async () => {
+        const state = JSON.parse(await mustDocker(["inspect", "--format", "{{json .State}}", name])) as {
+          Running: boolean;
+        };
+        if (!state.Running) throw new Error(`the scaler exited:\n${await logs()}`);
+        return (await fetch(`${base}/readyz`)).status === 200;
+      });
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+
+      github.setHook({ url: `${base}/webhook`, secret: "image-serve-secret" });
+      const payload = workflowJobPayload({
+        action: "queued",
+        jobId: 4242,
+        labels: ["self-hosted", "dind-k8s"],
+        repository: "my-org/app",
+      });
+      expect((await github.deliver("workflow_job", payload)).statusCode).toBe(201);
+      const admin = adminKubeConfig(env);
+      const core = admin.makeApiClient(CoreV1Api);
+      const pod = await eventually("the runner Pod to be released", async () => {
+        const found = await core.readNamespacedPod({
+          name: "dind-k8s-4242-1",
+          namespace: installed.runnerNamespace,
+        });
+        return (found.spec?.schedulingGates ?? []).length === 0 ? found : undefined;
+      });
+      expect(pod.spec?.serviceAccountName).toBe("ci-dind-k8s-runner");
+      await core.readNamespacedSecret({ name: "dind-k8s-4242-1", namespace: installed.runnerNamespace });
+      const lease = await admin.makeApiClient(CoordinationV1Api).readNamespacedLease({
+        name: SCALER_LEASE_NAME,
+        namespace: installed.runnerNamespace,
+      });
+      expect(lease.spec?.holderIdentity).toBeTruthy();
+      expect(github.runners().map((runner) => runner.name)).toEqual(["dind-k8s-4242-1"]);
+      expect(github.violations).toEqual([]);
+
+      // Kubernetes stops a Pod with SIGTERM: the scaler drains and exits 0.
+      await mustDocker(["stop", "--time", "20", name]);
+      const exitCode = await mustDocker(["inspect", "--format", "{{.State.ExitCode}}", name]);
+      expect(exitCode.trim(), await logs()).toBe("0");
+    } finally {
+      await docker(env, ["rm", "--force", name]);
+      await github.close();
+      apiserver.close();
+      githubRelay.close();
+    }
+  }, 90_000);
 });
