@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   ApiextensionsV1Api,
+  AppsV1Api,
   CoreV1Api,
   type KubernetesObject,
   NodeV1Api,
@@ -352,6 +353,27 @@ describe("helm template applied with strict field validation", () => {
       ["ConfigMap", "Deployment", "Role", "RoleBinding", "Service", "ServiceAccount"].sort(),
     );
     expect(findObject(objects, "Role").metadata?.namespace).toBe(releaseNamespace);
+  });
+});
+
+describe("helm itself", () => {
+  it("installs, upgrades and uninstalls the release on the apiserver", async () => {
+    const ns = await createTestNamespace(env, "chart-helm");
+    const common = [CHART_DIR, "--namespace", ns.name, "--values", join(VALUES_FIXTURES, "minimal.yaml")];
+    const runners = ["--set", `kubernetes.namespace=${ns.name}-runners`];
+    const installed = await helm(env, ["install", "ci", ...common, ...runners]);
+    expect(installed.stderr).toBe("");
+    expect(installed.stdout).toContain("STATUS: deployed");
+    const upgraded = await helm(env, ["upgrade", "ci", ...common, ...runners, "--set", "replicaCount=3"]);
+    expect(upgraded.stderr).toBe("");
+    expect(upgraded.stdout).toContain("REVISION: 2");
+    const deployment = await adminKubeConfig(env)
+      .makeApiClient(AppsV1Api)
+      .readNamespacedDeployment({ name: "ci-dind-k8s", namespace: ns.name });
+    expect(deployment.spec?.replicas).toBe(3);
+    const uninstalled = await helm(env, ["uninstall", "ci", "--namespace", ns.name]);
+    expect(uninstalled.stderr).toBe("");
+    expect(uninstalled.code).toBe(0);
   });
 });
 
