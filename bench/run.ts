@@ -1,10 +1,14 @@
 // `npm run bench [-- NAME …]`: runs the benchmarks (all, or the named ones) and prints one line each, as
 // ratios against a baseline measured in the same run — never absolute thresholds: machines differ,
 // ratios on one machine don't. Benchmarks that need the cluster share one test environment.
+
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { type StartedTestEnv, startTestEnv } from "../test/env/start.ts";
 import type { TestEnv } from "../test/env/types.ts";
 import { benchAction } from "./action.ts";
 import { benchChaos } from "./chaos.ts";
+import { type Row, rowsFor, svg, table } from "./report.ts";
 import { benchBurst, benchIntake, benchScale } from "./scaler.ts";
 
 const benches: { name: string; run: (env: () => Promise<TestEnv>) => Promise<string> }[] = [

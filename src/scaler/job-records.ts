@@ -48,16 +48,17 @@ export function createJobRecords({ config, pods, sidecars }: JobRecordsOptions):
     },
 
     async recordStarted(setName, job) {
-      // The job's own Pod no longer waits for it (whichever runner took it) …
-      await pods.patchMetadata(runnerPodName(setName, jobTarget(job)), {
-        labels: { [JOB_STATE_LABEL]: "started" },
-      });
-      // … and the runner that took it is busy: never deregister it as surplus. Runner name = Pod name.
-      if (job.runnerName) {
-        await pods.patchMetadata(job.runnerName, {
-          annotations: { [BUSY_WITH_ANNOTATION]: String(job.jobId) },
-        });
+      const jobPod = runnerPodName(setName, jobTarget(job));
+      const busy = { [BUSY_WITH_ANNOTATION]: String(job.jobId) };
+      // Runner name = Pod name. Usually the job's own runner took it: one write marks both.
+      if (job.runnerName === jobPod) {
+        await pods.patchMetadata(jobPod, { labels: { [JOB_STATE_LABEL]: "started" }, annotations: busy });
+        return;
       }
+      // Another runner took it: that runner is busy (never deregister it as surplus) …
+      if (job.runnerName) await pods.patchMetadata(job.runnerName, { annotations: busy });
+      // … and the job's own Pod no longer waits for it.
+      await pods.patchMetadata(jobPod, { labels: { [JOB_STATE_LABEL]: "started" } });
     },
 
     async recordCompleted(setName, job) {

@@ -119,6 +119,8 @@ export class Reconciler {
   /** Job Pods deleted as stuck, to create again once the old one is gone: name → (set, target). */
   readonly #replacements = new Map<string, { set: RunnerSet; pod: V1Pod }>();
   readonly #backoff = new Map<string, { failures: number; until: number }>();
+  /** Since when each set has had runners beyond what it needs. */
+  readonly #surplusSince = new Map<string, number>();
   readonly recovery: Recovery | undefined;
   /** Passes completed; tests wait on it. */
   passes = 0;
@@ -249,8 +251,15 @@ export class Reconciler {
     for (const view of plan.stuck) {
       await this.#replaceStuck(set, view).catch(step("replace-stuck"));
     }
-    for (const view of plan.surplus) {
-      await this.#removeSurplus(view).catch(step("remove-surplus"));
+    // A surplus can be an illusion for a moment: the two writes of one in_progress event (job started,
+    // runner busy) land one after the other. Act only on a surplus that has lasted idleGraceMs.
+    if (plan.surplus.length === 0) this.#surplusSince.delete(set.name);
+    else if (!this.#surplusSince.has(set.name)) this.#surplusSince.set(set.name, now.getTime());
+    else if (now.getTime() - this.#surplusSince.get(set.name)! >= this.#timing.idleGraceMs) {
+      for (const view of plan.surplus) {
+        await this.#removeSurplus(view).catch(step("remove-surplus"));
+      }
+      this.#surplusSince.delete(set.name);
     }
     for (let i = 0; i < plan.warmToCreate; i++) {
       await pods

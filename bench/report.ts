@@ -1,0 +1,212 @@
+// Turns the benchmarks' one-line results into one table (measure, baseline from the same run, ratio,
+// target, met?), a JSON file and an SVG chart under bench/results/.
+
+/** `name: key=value key=value` → { name, values }. */
+export function parseLine(line: string): { name: string; values: Record<string, number> } | undefined {
+  const match = /^([a-z-]+):\s+(.*)$/.exec(line.trim());
+  if (!match) return undefined;
+  const values: Record<string, number> = {};
+  for (const pair of match[2]!.split(/\s+/)) {
+    const [key, raw] = pair.split("=");
+    if (key && raw !== undefined && raw !== "" && !Number.isNaN(Number(raw))) values[key] = Number(raw);
+  }
+  return { name: match[1]!, values };
+}
+
+export interface Row {
+  bench: string;
+  measure: string;
+  value: number;
+  unit: string;
+  /** The baseline measured in the same run, if the measure is a comparison. */
+  baseline?: { label: string; value: number };
+  /** value / baseline, or the value itself for absolute targets. */
+  ratio?: number;
+  target: string;
+  met: boolean;
+}
+
+type RowSpec = (values: Record<string, number>) => Row[];
+
+const has = (values: Record<string, number>, ...keys: string[]) => keys.every((key) => key in values);
+
+/** What each benchmark's numbers mean, and the targets of ../shared/DESIGN.md and the issues. */
+const SPECS: Record<string, RowSpec> = {
+  "action-ready": (v) =>
+    has(v, "median_ms", "loop_median_ms", "step_ms")
+      ? [
+          {
+            bench: "action",
+            measure: "ready daemon detected (median)",
+            value: v.median_ms!,
+            unit: "ms",
+            baseline: { label: "until docker info; sleep 1 loop", value: v.loop_median_ms! },
+            ratio: v.median_ms! / v.loop_median_ms!,
+            target: "≤ 50 ms and ≤ 0.1× loop",
+            met: v.median_ms! <= 50 && v.median_ms! / v.loop_median_ms! <= 0.1,
+          },
+          {
+            bench: "action",
+            measure: "whole step, daemon already up",
+            value: v.step_ms!,
+            unit: "ms",
+            target: "≤ 300 ms",
+            met: v.step_ms! <= 300,
+          },
+        ]
+      : [],
+  intake: (v) =>
+    has(v, "p99_ms", "bare_p99_ms")
+      ? [
+          {
+            bench: "intake",
+            measure: `webhook → durable record p99 (p50 ${v.p50_ms} ms)`,
+            value: v.p99_ms!,
+            unit: "ms",
+            baseline: { label: "bare createNamespacedPod p99", value: v.bare_p99_ms! },
+            ratio: v.p99_ms! / v.bare_p99_ms!,
+            target: "≤ 1.3× bare",
+            met: v.p99_ms! / v.bare_p99_ms! <= 1.3,
+          },
+        ]
+      : [],
+  burst: (v) =>
+    has(v, "recorded_s", "bare_s", "github_calls_per_job")
+      ? [
+          {
+            bench: "burst",
+            measure: `${v.jobs} queued jobs at once, all recorded`,
+            value: v.recorded_s!,
+            unit: "s",
+            baseline: { label: "same number of bare creates", value: v.bare_s! },
+            ratio: v.recorded_s! / v.bare_s!,
+            target: "≤ 10 s",
+            met: v.recorded_s! <= 10,
+          },
+          {
+            bench: "burst",
+            measure: "GitHub calls per job (stand-in at 200 ms/call)",
+            value: v.github_calls_per_job!,
+            unit: "calls",
+            target: "≤ 2",
+            met: v.github_calls_per_job! <= 2,
+          },
+        ]
+      : [],
+  scale: (v) =>
+    has(v, "cost_100", "cost_10000", "rss_mb")
+      ? [
+          {
+            bench: "scale",
+            measure: "webhook cost with 10,000 Pods",
+            value: v.cost_10000!,
+            unit: "ms",
+            baseline: { label: "with 100 Pods", value: v.cost_100! },
+            ratio: v.cost_10000! / v.cost_100!,
+            target: "≤ 1.2× (flat)",
+            met: v.cost_10000! / v.cost_100! <= 1.2,
+          },
+          {
+            bench: "scale",
+            measure: "scaler RSS with 10,000 Pods",
+            value: v.rss_mb!,
+            unit: "MB",
+            target: "≤ 120 MB",
+            met: v.rss_mb! <= 120,
+          },
+        ]
+      : [],
+  chaos: (v) =>
+    has(v, "lost", "duplicates", "over_cap", "leaked")
+      ? [
+          {
+            bench: "chaos",
+            measure: `${v.jobs} jobs, drops, duplicates, reordering, kill -9 ×3 (converged in ${v.converge_s} s, ${v.github_calls_per_job} GitHub calls/job)`,
+            value: v.lost! + v.duplicates! + v.over_cap! + v.leaked!,
+            unit: "lost+duplicate+over-cap+leaked",
+            target: "0",
+            met: v.lost! + v.duplicates! + v.over_cap! + v.leaked! === 0,
+          },
+        ]
+      : [],
+  cache: (v) =>
+    has(v, "cold_s", "warm_s")
+      ? [
+          {
+            bench: "cache",
+            measure: "docker build on a warm data root",
+            value: v.warm_s!,
+            unit: "s",
+            baseline: { label: "cold (empty) data root", value: v.cold_s! },
+            ratio: v.warm_s! / v.cold_s!,
+            target: "< 1× cold",
+            met: v.warm_s! < v.cold_s!,
+          },
+        ]
+      : [],
+};
+
+export function rowsFor(line: string): Row[] {
+  const parsed = parseLine(line);
+  if (!parsed) return [];
+  return SPECS[parsed.name]?.(parsed.values) ?? [];
+}
+
+const fmt = (value: number) => (Math.abs(value) >= 100 ? value.toFixed(0) : value.toFixed(2));
+
+export function table(rows: Row[]): string {
+  const cells = rows.map((row) => [
+    row.bench,
+    row.measure,
+    `${fmt(row.value)} ${row.unit}`,
+    row.baseline ? `${fmt(row.baseline.value)} ${row.unit} (${row.baseline.label})` : "—",
+    row.ratio === undefined ? "—" : `${row.ratio.toFixed(2)}×`,
+    row.target,
+    row.met ? "yes" : "NO",
+  ]);
+  const header = ["bench", "measure", "value", "baseline (same run)", "ratio", "target", "met"];
+  const widths = header.map((title, i) => Math.max(title.length, ...cells.map((cell) => cell[i]!.length)));
+  const line = (cell: string[]) => `| ${cell.map((text, i) => text.padEnd(widths[i]!)).join(" | ")} |`;
+  return [
+    line(header),
+    `|${widths.map((width) => "-".repeat(width + 2)).join("|")}|`,
+    ...cells.map(line),
+  ].join("\n");
+}
+
+const escape = (text: string) =>
+  text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+
+/** A horizontal bar per row: its value against the target (or baseline), green when met. */
+export function svg(rows: Row[], title: string): string {
+  const width = 920;
+  const rowHeight = 34;
+  const left = 360;
+  const barMax = width - left - 140;
+  const height = 70 + rows.length * rowHeight;
+  const bars = rows.map((row, i) => {
+    const y = 50 + i * rowHeight;
+    // Ratio rows: bar = ratio on a 0..max(2, ratio) scale; absolute rows: value against the limit in the target.
+    const limit = Number(/([\d.]+)/.exec(row.target)?.[1] ?? 1) || 1;
+    const shown = row.ratio ?? row.value / limit;
+    const scale = Math.max(2, shown);
+    const length = Math.max(2, Math.min(1, shown / scale) * barMax);
+    const color = row.met ? "#2da44e" : "#cf222e";
+    const label = `${row.bench}: ${row.measure}`.slice(0, 58);
+    return [
+      `<text x="${left - 8}" y="${y + 16}" text-anchor="end" font-size="12">${escape(label)}</text>`,
+      `<rect x="${left}" y="${y + 4}" width="${length.toFixed(1)}" height="18" fill="${color}" rx="3"/>`,
+      `<text x="${left + length + 6}" y="${y + 17}" font-size="12">${escape(
+        `${fmt(row.value)} ${row.unit}${row.ratio === undefined ? "" : ` (${row.ratio.toFixed(2)}×)`} · target ${row.target}`,
+      )}</text>`,
+    ].join("");
+  });
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">`,
+    `<rect width="100%" height="100%" fill="#ffffff"/>`,
+    `<text x="16" y="28" font-size="16" font-weight="bold">${escape(title)}</text>`,
+    ...bars,
+    "</svg>",
+    "",
+  ].join("\n");
+}
