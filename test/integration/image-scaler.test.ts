@@ -164,6 +164,9 @@ async function relay(host: string, port: number): Promise<Server> {
 
 const portOf = (server: Server) => (server.address() as { port: number }).port;
 
+/** The container stopped: waiting longer can't help. */
+class ScalerExited extends Error {}
+
 async function eventually<T>(
   what: string,
   probe: () => Promise<T | undefined | false>,
@@ -176,6 +179,7 @@ async function eventually<T>(
       const value = await probe();
       if (value !== undefined && value !== false) return value as T;
     } catch (error: unknown) {
+      if (error instanceof ScalerExited) throw error;
       last = error;
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -291,14 +295,20 @@ describe("the image running the chart's Deployment", () => {
       const result = await docker(env, ["logs", name]);
       return result.stdout + result.stderr;
     };
+    const stillRunning = async () => {
+      const state = JSON.parse(await mustDocker(["inspect", "--format", "{{json .State}}", name])) as {
+        Running: boolean;
+      };
+      if (!state.Running) throw new ScalerExited(`the scaler exited:\n${await logs()}`);
+    };
     try {
-      const published = (await mustDocker(["port", name, "8080/tcp"])).trim().split("\n")[0]!;
-      const base = `http://${published}`;
+      const base = await eventually("the scaler to listen on its published port", async () => {
+        await stillRunning();
+        const published = (await mustDocker(["port", name, "8080/tcp"])).trim().split("\n")[0]!;
+        return `http://${published}`;
+      });
       await eventually("/readyz to answer 200", async () => {
-        const state = JSON.parse(await mustDocker(["inspect", "--format", "{{json .State}}", name])) as {
-          Running: boolean;
-        };
-        if (!state.Running) throw new Error(`the scaler exited:\n${await logs()}`);
+        await stillRunning();
         return (await fetch(`${base}/readyz`)).status === 200;
       });
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
