@@ -1,6 +1,6 @@
 // The chart's generated parts are current: the Role's rules (from SCALER_ROLE_RULES) and the README's parameter
 // tables (from the ## @param lines of values.yaml, every key documented).
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -73,5 +73,15 @@ describe("README.md parameters", () => {
         "| `a.c` | Unset | (unset) |",
       ].join("\n"),
     );
+  });
+});
+
+describe("templates", () => {
+  it("name every template they define with the chart's prefix", () => {
+    const names = readdirSync(join(chart, "templates")).flatMap((file) =>
+      [...read(`templates/${file}`).matchAll(/define\s+"([^"]+)"/g)].map((match) => match[1]!),
+    );
+    expect(names.length).toBeGreaterThan(10);
+    expect(names.filter((name) => !name.startsWith("dind-k8s."))).toEqual([]);
   });
 });
