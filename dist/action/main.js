@@ -840,10 +840,22 @@ async function setupOrThrow(options) {
     `Waiting up to ${inputs.timeoutMs / 1e3} s for the Docker daemon at ${endpoints.map(describeEndpoint).join(", ")} (from ${origin})`
   );
   const pings = /* @__PURE__ */ new Map();
+  const infos = /* @__PURE__ */ new Map();
   const result = await waitForDaemon(endpoints, {
     timeoutMs: inputs.timeoutMs,
     probe: async (endpoint2, probeOptions) => {
-      pings.set(endpoint2, await new DockerClient(endpoint2).ping(probeOptions));
+      const client2 = new DockerClient(endpoint2);
+      const infoAbort = new AbortController();
+      const info3 = client2.info({ timeoutMs: FACT_TIMEOUT_MS, signal: infoAbort.signal });
+      info3.catch(() => {
+      });
+      try {
+        pings.set(endpoint2, await client2.ping(probeOptions));
+        infos.set(endpoint2, info3);
+      } catch (error2) {
+        infoAbort.abort();
+        throw error2;
+      }
     },
     onProgress: (line) => info(line)
   });
@@ -853,7 +865,7 @@ async function setupOrThrow(options) {
   const client = new DockerClient(endpoint);
   const requestOptions = { timeoutMs: FACT_TIMEOUT_MS };
   const [info2, bridge, podMtu] = await Promise.all([
-    client.info(requestOptions).catch((error2) => {
+    (infos.get(endpoint) ?? client.info(requestOptions)).catch((error2) => {
       const reason = error2 instanceof Error ? error2.message : String(error2);
       throw new Error(
         `The Docker daemon at ${endpoint.url} answered /_ping but then GET /info failed: ${reason}. Check the dind sidecar's logs: the daemon may have crashed right after starting.`,
