@@ -264,6 +264,9 @@ describe("denied with the same token", () => {
       "/apis/networking.k8s.io/v1/namespaces/R/networkpolicies/ci-dind-k8s-runners",
     ],
     ["namespaces", "GET", "/api/v1/namespaces"],
+    ["PersistentVolumes", "GET", "/api/v1/persistentvolumes"],
+    ["StorageClasses", "GET", "/apis/storage.k8s.io/v1/storageclasses"],
+    ["claims in another namespace", "GET", "/api/v1/namespaces/default/persistentvolumeclaims"],
     ["CRDs", "GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"],
   ];
 
