@@ -52,6 +52,11 @@ const enabled = (what: string) => z.boolean().optional().describe(what);
 const duration = matching(/^([0-9]+(ms|s|m|h))+$/, "a duration such as 30s or 1m");
 
 export const chartKeysSchema = strictObject({
+  // Helm hands a subchart its parent's `global` values; this chart reads none of them.
+  global: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .describe("Helm's global values (when used as a subchart); unused."),
   nameOverride: orEmpty(dnsLabel(40)).optional(),
   fullnameOverride: orEmpty(dnsLabel(40)).optional(),
   image: strictObject({
