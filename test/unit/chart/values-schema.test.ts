@@ -80,6 +80,10 @@ describe("values.schema.json", () => {
     expect(verdict(minimal)).toEqual([]);
   });
 
+  it("accepts Helm's global values, which a parent chart passes to this one as a subchart", () => {
+    expect(verdict({ ...minimal, global: { imageRegistry: "registry.example.com" } })).toEqual([]);
+  });
+
   it.each(fixtures)("accepts test/fixtures/values/%s", (name) => {
     const values = parse(readFileSync(join(fixtureDir, name), "utf8").replaceAll("RELEASE_NAMESPACE", "ci"));
     expect(verdict(values)).toEqual([]);
