@@ -37,6 +37,8 @@ interface BenchScaler {
   kc: KubeConfig;
   github: GitHubStandIn;
   podFor(jobId: number): V1Pod;
+  /** The scaler's first error log lines. */
+  errors: string[];
   stop(): Promise<void>;
 }
 
@@ -108,16 +110,17 @@ async function startBenchScaler(
       stdio: ["ignore", "pipe", "inherit"],
     },
   );
+  const errors: string[] = [];
   const url = await new Promise<string>((resolve, reject) => {
     let buffered = "";
     const onData = (chunk: Buffer) => {
       buffered += chunk.toString();
       const match = buffered.match(/"message":"scaler listening","url":"([^"]+)"/);
-      if (match?.[1]) {
-        child.stdout?.off("data", onData);
-        child.stdout?.resume();
-        resolve(match[1]);
-      }
+      if (match?.[1]) resolve(match[1]);
+      // Keep the scaler's errors: a failed benchmark shows why.
+      const lines = buffered.split("\n");
+      buffered = lines.pop() ?? "";
+      for (const line of lines) if (line.includes('"level":"error"') && errors.length < 20) errors.push(line);
     };
     child.stdout?.on("data", onData);
     child.once("exit", (code) => reject(new Error(`dind-k8s serve exited with ${code}`)));
@@ -135,6 +138,7 @@ async function startBenchScaler(
     kc: ns.kc,
     github,
     podFor,
+    errors,
     async stop() {
       const exited = new Promise((resolve) => child.once("exit", resolve));
       child.kill("SIGTERM");
@@ -227,7 +231,12 @@ export async function benchBurst(env: TestEnv): Promise<string> {
     );
     const recordedS = (performance.now() - started) / 1000;
     const notRecorded = results.filter((result) => result.status !== 201).length;
-    if (notRecorded > 0) throw new Error(`${notRecorded} of ${jobs} webhooks were not recorded`);
+    if (notRecorded > 0) {
+      const statuses = [...new Set(results.map((result) => result.status))].join(", ");
+      throw new Error(
+        `${notRecorded} of ${jobs} webhooks were not recorded (statuses: ${statuses}); scaler errors:\n${scaler.errors.slice(0, 3).join("\n")}`,
+      );
+    }
 
     const bareStarted = performance.now();
     await Promise.all(

@@ -50,6 +50,30 @@ function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** How long a webhook's Kubernetes write may wait out throttling: GitHub gives up on a delivery after 10 s. */
+export const THROTTLE_BUDGET_MS = 5_000;
+
+/**
+ * Retries a call the apiserver answered with 429 (API Priority and Fairness shedding load) or 503/504,
+ * after its Retry-After (capped, with jitter), until `budgetMs` is spent. Anything else fails at once.
+ */
+export async function whileThrottled<T>(call: () => Promise<T>, budgetMs = THROTTLE_BUDGET_MS): Promise<T> {
+  const deadline = Date.now() + budgetMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await call();
+    } catch (error: unknown) {
+      const status = kubeStatus(error);
+      if (status !== 429 && status !== 503 && status !== 504) throw error;
+      const retryAfterS = Number((error as ApiException<unknown>).headers?.["retry-after"] ?? 1);
+      const wait =
+        Math.min(Math.max(retryAfterS, 0.05) * 1000, 250 * 2 ** attempt) * (0.5 + Math.random() / 2);
+      if (Date.now() + wait > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+}
+
 /** A Kubernetes call failed in a way the caller cannot treat as success; the message says which and why. */
 export class KubeError extends Error {
   readonly status: number | undefined;
@@ -147,11 +171,13 @@ export class RunnerPods {
   /** "created", or "exists" when a Pod of that name is already there (a duplicate delivery). */
   async create(pod: V1Pod): Promise<{ result: "created"; pod: V1Pod } | { result: "exists" }> {
     try {
-      const created = await this.#core.createNamespacedPod({
-        namespace: this.namespace,
-        body: pod,
-        fieldManager: this.#fieldManager,
-      });
+      const created = await whileThrottled(() =>
+        this.#core.createNamespacedPod({
+          namespace: this.namespace,
+          body: pod,
+          fieldManager: this.#fieldManager,
+        }),
+      );
       return { result: "created", pod: created };
     } catch (error: unknown) {
       if (kubeStatus(error) === 409) return { result: "exists" };
@@ -174,9 +200,11 @@ export class RunnerPods {
     metadata: { labels?: Record<string, string | null>; annotations?: Record<string, string | null> },
   ): Promise<boolean> {
     try {
-      await this.#core.patchNamespacedPod(
-        { name, namespace: this.namespace, body: { metadata }, fieldManager: this.#fieldManager },
-        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      await whileThrottled(() =>
+        this.#core.patchNamespacedPod(
+          { name, namespace: this.namespace, body: { metadata }, fieldManager: this.#fieldManager },
+          setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+        ),
       );
       return true;
     } catch (error: unknown) {
