@@ -371,6 +371,23 @@ describe("helm itself", () => {
       .makeApiClient(AppsV1Api)
       .readNamespacedDeployment({ name: "ci-dind-k8s", namespace: ns.name });
     expect(deployment.spec?.replicas).toBe(3);
+    // A second release may not share the runner namespace: its scaler would share the Lease and the Pod names.
+    const other = await createTestNamespace(env, "chart-helm2");
+    const second = await helm(env, [
+      "install",
+      "ci2",
+      CHART_DIR,
+      "--namespace",
+      other.name,
+      "--values",
+      join(VALUES_FIXTURES, "minimal.yaml"),
+      ...runners,
+      "--set",
+      "runnerNamespace.create=false",
+    ]);
+    expect(second.stderr).toContain(
+      `kubernetes.namespace: ${ns.name}-runners already has the runners of release ci (namespace ${ns.name}); each release needs its own runner namespace`,
+    );
     const uninstalled = await helm(env, ["uninstall", "ci", "--namespace", ns.name]);
     expect(uninstalled.stderr).toBe("");
     expect(uninstalled.code).toBe(0);

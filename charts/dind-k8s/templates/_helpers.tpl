@@ -154,4 +154,15 @@ Deployment, so `helm template` and `helm install` stop before anything is render
 {{- end -}}
 {{- end -}}
 {{- $_ := include "dind-k8s.runnerPodSecurity" . -}}
+{{- /* On a live install (lookup is empty under helm template): another release's scaler in the runner namespace would share the Lease and the Pod names. */ -}}
+{{- $bindings := lookup "rbac.authorization.k8s.io/v1" "RoleBinding" .Values.kubernetes.namespace "" -}}
+{{- range ($bindings.items | default list) -}}
+{{- $labels := .metadata.labels | default dict -}}
+{{- $annotations := .metadata.annotations | default dict -}}
+{{- $release := get $annotations "meta.helm.sh/release-name" -}}
+{{- $releaseNamespace := get $annotations "meta.helm.sh/release-namespace" -}}
+{{- if and (eq (get $labels "app.kubernetes.io/part-of") "dind-k8s") (eq (get $labels "app.kubernetes.io/component") "scaler") $release (or (ne $release $.Release.Name) (ne $releaseNamespace $.Release.Namespace)) -}}
+{{- fail (printf "kubernetes.namespace: %s already has the runners of release %s (namespace %s); each release needs its own runner namespace (its Lease and Pod names are per namespace)" $.Values.kubernetes.namespace $release $releaseNamespace) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
