@@ -20,7 +20,7 @@ import { fileURLToPath } from "node:url";
 const repoRoot = join(import.meta.dirname, "..");
 const actionMain = join(repoRoot, "dist", "action", "main.js");
 /** Daemon starts per waiter (the action, the loop). */
-const STARTS = 7;
+const STARTS = 9;
 const WARM_RUNS = 7;
 
 async function executable(path: string): Promise<boolean> {
