@@ -32,7 +32,7 @@ export function createMetrics() {
     }),
     runners: new Gauge({
       name: `${prefix}runners`,
-      help: "Runner Pods by runner set and phase (gated, starting, idle, busy, finished).",
+      help: "Runner Pods by runner set and phase: queued (gated), tombstone, idle, busy, finished, terminating.",
       labelNames: ["runner_set", "phase"] as const,
       registers: [registry],
     }),

@@ -1,0 +1,25 @@
+// The README's generated sections (configuration reference, metrics) must match their sources.
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { configReference, renderReadme } from "../../scripts/gen-docs.ts";
+
+describe("README", () => {
+  it("has current configuration and metrics tables (run node scripts/gen-docs.ts)", async () => {
+    const current = await readFile(join(import.meta.dirname, "../../README.md"), "utf8");
+    expect(await renderReadme(current)).toBe(current);
+  });
+
+  it("documents every key of the minimal configuration", () => {
+    const reference = configReference();
+    for (const key of [
+      "github.org",
+      "github.auth.appId",
+      "kubernetes.namespace",
+      "runnerSets[].maxRunners",
+      "runnerSets[].minIdle",
+    ]) {
+      expect(reference).toContain(`| \`${key}\` |`);
+    }
+  });
+});
