@@ -23,6 +23,15 @@
 - apiGroups:
     - ""
   resources:
+    - persistentvolumeclaims
+  verbs:
+    - list
+    - create
+    - patch
+    - delete
+- apiGroups:
+    - ""
+  resources:
     - events
   verbs:
     - create

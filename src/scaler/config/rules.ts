@@ -1,5 +1,6 @@
 // Rules across keys (exactly one of org/repo, minIdle ≤ maxRunners, storage that works under kata …). They run
 // on the raw input next to the schema, even when some other key is malformed, so one run lists every problem.
+import { quantityToBytes } from "../runner-pod/quantity.ts";
 import type { Problem } from "./problems.ts";
 
 type Raw = Record<string, unknown>;
@@ -94,6 +95,8 @@ function checkRunnerSet(set: Raw, index: number, problems: Problem[]) {
       message: `loopDisk needs a privileged dind (it mounts a loop device); the ${profile} profile isn't: use emptyDir, memory or ephemeralVolume`,
     });
   }
+  const cache = mapping(set.cache);
+  if (cache !== undefined) checkCache(cache, path, profile, storageType, problems);
   const env = mapping(set.runner)?.env;
   if (Array.isArray(env)) {
     env.forEach((item, i) => {
@@ -115,6 +118,45 @@ function checkRunnerSet(set: Raw, index: number, problems: Problem[]) {
           message: `expected no --host argument, got ${JSON.stringify(arg)}: dind-k8s sets the unix socket and never opens TCP`,
         });
       }
+    });
+  }
+}
+
+const QUANTITY = /^(\d+(\.\d*)?|\.\d+)(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?\d+))?$/;
+
+function bytesOf(value: unknown): number | undefined {
+  const text = typeof value === "number" ? String(value) : value;
+  return typeof text === "string" && QUANTITY.test(text) ? quantityToBytes(text) : undefined;
+}
+
+function checkCache(
+  cache: Raw,
+  path: (string | number)[],
+  profile: unknown,
+  storageType: unknown,
+  problems: Problem[],
+) {
+  // The claim replaces the set's /var/lib/docker volume; the set's storage is what a Pod gets when every claim
+  // is in use. Both must be disks an overlayfs can live on.
+  if (profile === "kata") {
+    problems.push({
+      path: [...path, "cache"],
+      message:
+        "a cache volume can't hold the daemon's data under the kata profile (virtio-fs can't be an overlay upper layer): remove cache or use another profile",
+    });
+  }
+  if (storageType === "memory" || storageType === "loopDisk") {
+    problems.push({
+      path: [...path, "storage", "type"],
+      message: `expected "emptyDir" or "ephemeralVolume" with a cache (what a Pod gets when every claim is in use), got ${JSON.stringify(storageType)}`,
+    });
+  }
+  const size = bytesOf(cache.size);
+  const pruneAbove = bytesOf(cache.pruneAbove);
+  if (size !== undefined && pruneAbove !== undefined && pruneAbove > size) {
+    problems.push({
+      path: [...path, "cache", "pruneAbove"],
+      message: `expected at most cache.size (${String(cache.size)}), got ${String(cache.pruneAbove)}: the claim would fill up before any Pod prunes it`,
     });
   }
 }

@@ -191,6 +191,25 @@ const storage = z
     "Where /var/lib/docker lives. Default emptyDir; loopDisk under kata (virtio-fs can't be an overlay upper layer).",
   );
 
+const cache = strictObject({
+  volumes: wholeNumber(1, 100).describe(
+    "How many PersistentVolumeClaims the set keeps. Each is used by one runner Pod at a time (ReadWriteOncePod); a Pod released while all are in use gets the set's own storage instead.",
+  ),
+  size: quantity().describe("Size of each claim."),
+  storageClassName: dnsSubdomain()
+    .optional()
+    .describe(
+      "StorageClass of the claims; the cluster's default when omitted. It must support ReadWriteOncePod (CSI drivers do).",
+    ),
+  pruneAbove: quantity()
+    .optional()
+    .describe(
+      "Watermark: a runner Pod that finds more than this on its claim prunes unused images, containers, volumes and build cache before its daemon starts. Default: 80% of size.",
+    ),
+}).describe(
+  "A pool of volumes that keep /var/lib/docker (pulled images, build cache) from one job to the next. Never shared: a claim is leased to one Pod and is free again only when that Pod is gone.",
+);
+
 const runtime = strictObject({
   profile: oneOf(["privileged", "kata", "sysbox", "rootless"])
     .default("privileged")
@@ -232,6 +251,7 @@ export const runnerSetSchema = strictObject({
   runner,
   dind,
   storage: storage.optional(),
+  cache: cache.optional(),
   runtime,
   nodeSelector: labelMap().optional(),
   tolerations: list(toleration, "a list of tolerations").optional(),
@@ -256,5 +276,6 @@ export const configSchema = strictObject({
 export type Config = z.output<typeof configSchema>;
 export type RunnerSet = z.output<typeof runnerSetSchema>;
 export type Storage = NonNullable<RunnerSet["storage"]>;
+export type CacheConfig = NonNullable<RunnerSet["cache"]>;
 export type RuntimeProfile = RunnerSet["runtime"]["profile"];
 export type Resources = z.output<typeof resources>;

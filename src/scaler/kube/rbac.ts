@@ -17,6 +17,13 @@ export const SCALER_ROLE_RULES: readonly PolicyRule[] = [
   { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch", "create", "patch", "delete"] },
   // One JIT config Secret per runner, owned by its Pod.
   { apiGroups: [""], resources: ["secrets"], verbs: ["get", "create", "delete"] },
+  // The Docker cache pool of runner sets with `cache`: claims created and recycled by the scaler, leased to
+  // one Pod at a time with annotations (patch with a resourceVersion precondition), read with a LIST per pass.
+  {
+    apiGroups: [""],
+    resources: ["persistentvolumeclaims"],
+    verbs: ["list", "create", "patch", "delete"],
+  },
   // Warnings on Pods replaced after being stuck Pending.
   { apiGroups: [""], resources: ["events"], verbs: ["create"] },
   // Leader election of the reconciler. create can't be limited to a name; get/update can.

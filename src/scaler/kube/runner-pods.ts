@@ -12,12 +12,13 @@ import {
   PatchStrategy,
   type RequestContext,
   setHeaderOptions,
+  type V1PersistentVolumeClaim,
   type V1Pod,
   type V1Secret,
 } from "@kubernetes/client-node";
 import { LABEL_PREFIX, LABELS } from "../runner-pod/names.ts";
 
-export type { V1Pod, V1Secret } from "@kubernetes/client-node";
+export type { V1PersistentVolumeClaim, V1Pod, V1Secret } from "@kubernetes/client-node";
 
 /** Label on a job's own Pod: absent while the job is queued; "started" or "done" after its events. */
 export const JOB_STATE_LABEL = `${LABEL_PREFIX}/job-state`;
@@ -102,6 +103,7 @@ export class RunnerPods {
   #started = false;
   #lastError: string | undefined;
   readonly #listeners = new Set<() => void>();
+  readonly #deleteListeners = new Set<(pod: V1Pod) => void>();
 
   constructor({ kubeConfig: given, namespace, fieldManager = "dind-k8s" }: RunnerPodsOptions) {
     const kubeConfig = pooled(given);
@@ -119,7 +121,10 @@ export class RunnerPods {
     };
     this.#informer.on("add", changed);
     this.#informer.on("update", changed);
-    this.#informer.on("delete", changed);
+    this.#informer.on("delete", (pod: V1Pod) => {
+      for (const listener of this.#deleteListeners) listener(pod);
+      changed();
+    });
     this.#informer.on("connect", () => {
       this.#synced = true;
       this.#lastError = undefined;
@@ -157,6 +162,15 @@ export class RunnerPods {
   onChange(listener: () => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Called with a runner Pod's last state as the watch delivered it when the Pod was removed: the only sight of
+   * a status written just before the kubelet's final delete (the informer cache forgets the Pod at once).
+   */
+  onDeleted(listener: (pod: V1Pod) => void): () => void {
+    this.#deleteListeners.add(listener);
+    return () => this.#deleteListeners.delete(listener);
   }
 
   /** Runner Pods as the informer last saw them. */
@@ -249,18 +263,94 @@ export class RunnerPods {
     }
   }
 
-  /** Deletes a Pod; NotFound counts as done. `uid` guards against deleting a newer Pod of the same name. */
-  async delete(name: string, uid?: string): Promise<void> {
+  /**
+   * Deletes a Pod; NotFound counts as done. `uid` guards against deleting a newer Pod of the same name
+   * ("changed": the Pod of that name is another one now, left alone).
+   */
+  async delete(name: string, uid?: string): Promise<"deleted" | "gone" | "changed"> {
     try {
       await this.#core.deleteNamespacedPod({
         name,
         namespace: this.namespace,
         ...(uid ? { body: { preconditions: { uid } } } : {}),
       });
+      return "deleted";
+    } catch (error: unknown) {
+      const status = kubeStatus(error);
+      if (status === 404) return "gone";
+      if (status === 409) return "changed";
+      throw new KubeError(`delete Pod ${this.namespace}/${name}`, error);
+    }
+  }
+
+  /**
+   * The cache claims matching `labelSelector`, read from the apiserver (a quorum read, not a cache): leases are
+   * decided on them, and a pool is a handful of objects.
+   */
+  async listClaims(labelSelector: string): Promise<V1PersistentVolumeClaim[]> {
+    try {
+      return (
+        await this.#core.listNamespacedPersistentVolumeClaim({ namespace: this.namespace, labelSelector })
+      ).items;
+    } catch (error: unknown) {
+      throw new KubeError(`list PersistentVolumeClaims ${this.namespace} (${labelSelector})`, error);
+    }
+  }
+
+  /** The created claim, or "exists" when a claim of that name is already there. */
+  async createClaim(claim: V1PersistentVolumeClaim): Promise<V1PersistentVolumeClaim | "exists"> {
+    try {
+      return await this.#core.createNamespacedPersistentVolumeClaim({
+        namespace: this.namespace,
+        body: claim,
+        fieldManager: this.#fieldManager,
+      });
+    } catch (error: unknown) {
+      if (kubeStatus(error) === 409) return "exists";
+      throw new KubeError(`create PersistentVolumeClaim ${this.namespace}/${claim.metadata?.name}`, error);
+    }
+  }
+
+  /**
+   * Sets (string) or removes (null) annotations of a claim, only if it is still at `resourceVersion`: a
+   * resourceVersion in a merge patch is a precondition, so of two writers working from the same read one gets
+   * "conflict". That is what makes a lease on a claim exclusive.
+   */
+  async annotateClaim(
+    name: string,
+    resourceVersion: string,
+    annotations: Record<string, string | null>,
+  ): Promise<{ result: "updated"; claim: V1PersistentVolumeClaim } | { result: "conflict" | "gone" }> {
+    try {
+      const claim = await this.#core.patchNamespacedPersistentVolumeClaim(
+        {
+          name,
+          namespace: this.namespace,
+          body: { metadata: { resourceVersion, annotations } },
+          fieldManager: this.#fieldManager,
+        },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      );
+      return { result: "updated", claim };
+    } catch (error: unknown) {
+      if (kubeStatus(error) === 404) return { result: "gone" };
+      if (kubeStatus(error) === 409) return { result: "conflict" };
+      throw new KubeError(`annotate PersistentVolumeClaim ${this.namespace}/${name}`, error);
+    }
+  }
+
+  /** Deletes a claim if it is still the object `uid`; NotFound and a newer claim count as done. */
+  async deleteClaim(name: string, uid: string): Promise<void> {
+    try {
+      await this.#core.deleteNamespacedPersistentVolumeClaim({
+        name,
+        namespace: this.namespace,
+        body: { preconditions: { uid } },
+      });
     } catch (error: unknown) {
       const status = kubeStatus(error);
       if (status === 404 || status === 409) return;
-      throw new KubeError(`delete Pod ${this.namespace}/${name}`, error);
+      throw new KubeError(`delete PersistentVolumeClaim ${this.namespace}/${name}`, error);
     }
   }
 

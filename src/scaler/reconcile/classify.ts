@@ -6,6 +6,7 @@ import {
   RELEASED_AT_ANNOTATION,
   RUNNER_ID_ANNOTATION,
 } from "../kube/runner-pods.ts";
+import { QUEUED_AT_ANNOTATION } from "../runner-pod/cache-claim.ts";
 import { LABELS } from "../runner-pod/names.ts";
 
 export type PodState =
@@ -65,7 +66,8 @@ export function viewPod(pod: V1Pod): RunnerPodView {
     kind: labels[LABELS.kind] === "warm" ? "warm" : "job",
     state,
     jobState,
-    createdAt: new Date(pod.metadata?.creationTimestamp ?? 0),
+    // A Pod replaced to get a cache claim keeps its original's place in the queue.
+    createdAt: new Date(annotations[QUEUED_AT_ANNOTATION] ?? pod.metadata?.creationTimestamp ?? 0),
     releasedAt: releasedAt ? new Date(releasedAt) : undefined,
     runnerId: Number.isSafeInteger(runnerId) && runnerId > 0 ? runnerId : undefined,
     phase,

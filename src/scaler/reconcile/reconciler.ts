@@ -1,5 +1,6 @@
 // The control loop. Runs on informer events (debounced) and on a timer, one pass at a time, in the
 // one replica that holds the lease. Each pass plans every runner set from the Pod cache and acts.
+import { CachePool } from "../cache/pool.ts";
 import type { RunnerSet } from "../config.ts";
 import {
   BUSY_WITH_ANNOTATION,
@@ -12,6 +13,7 @@ import {
 import type { Logger } from "../observe/log.ts";
 import type { Metrics } from "../observe/metrics.ts";
 import { buildJitSecret } from "../runner-pod/build-runner-pod.ts";
+import { claimOf } from "../runner-pod/cache-claim.ts";
 import { LABELS, type RunnerTarget, SCHEDULING_GATE } from "../runner-pod/names.ts";
 import { planSet, type RunnerPodView, viewPod } from "./classify.ts";
 import {
@@ -68,6 +70,8 @@ export interface ReconcilerTiming {
   maxBackoffMs: number;
   /** GitHub calls in flight at once while releasing. */
   releaseConcurrency: number;
+  /** A cache claim leased for a release that hasn't finished after this long is freed again. */
+  cacheLeaseGraceMs: number;
 }
 
 const DEFAULT_TIMING: ReconcilerTiming = {
@@ -80,6 +84,7 @@ const DEFAULT_TIMING: ReconcilerTiming = {
   backoffMs: 10_000,
   maxBackoffMs: 10 * 60_000,
   releaseConcurrency: 8,
+  cacheLeaseGraceMs: 2 * 60_000,
 };
 
 const WORK_FOLDER = "_work";
@@ -122,12 +127,23 @@ export class Reconciler {
   /** Since when each set has had runners beyond what it needs. */
   readonly #surplusSince = new Map<string, number>();
   readonly recovery: Recovery | undefined;
+  /** The Docker cache volume pools of the sets that have one. */
+  readonly cache: CachePool | undefined;
   /** Passes completed; tests wait on it. */
   passes = 0;
 
   constructor(options: ReconcilerOptions) {
     this.#options = options;
     this.#timing = { ...DEFAULT_TIMING, ...options.timing };
+    this.cache = options.runnerSets.some((set) => set.cache)
+      ? new CachePool({
+          pods: options.pods,
+          podFor: options.podFor,
+          log: options.log,
+          registry: options.metrics.registry,
+          leaseGraceMs: this.#timing.cacheLeaseGraceMs,
+        })
+      : undefined;
     if (options.recovery) {
       this.recovery = new Recovery({
         runnerSets: options.runnerSets,
@@ -241,6 +257,8 @@ export class Reconciler {
       metrics.reconcileErrors.inc({ step: name });
       log.error(`reconcile step ${name} failed`, { runnerSet: set.name, error: String(error) });
     };
+    // Before anything is deleted: how finished Pods left their cache claims is read from their status.
+    if (set.cache) await this.cache?.sync(set, views, now).catch(step("cache"));
 
     for (const view of plan.finished) {
       await this.#removeFinished(view).catch(step("delete-finished"));
@@ -271,11 +289,33 @@ export class Reconciler {
     );
   }
 
-  async #release(set: RunnerSet, view: RunnerPodView): Promise<void> {
+  async #release(set: RunnerSet, queued: RunnerPodView): Promise<void> {
     const { pods, github, metrics, log } = this.#options;
+    let view = queued;
     let runnerId: number | undefined;
     // A release interrupted after the Secret was created must not register a second runner.
-    if (!(await pods.secretExists(view.name))) {
+    const hasSecret = await pods.secretExists(view.name);
+    // The daemon's data on a warm cache claim, if one is free. Not for a Pod whose Secret exists: the Secret is
+    // owned by that Pod, and replacing the Pod would take the Secret with it.
+    if (this.cache && set.cache && !hasSecret && !claimOf(view.pod)) {
+      const attached = await this.cache.attach(set, view);
+      if (attached.result === "deferred") {
+        log.info("release deferred to the next pass", {
+          runnerSet: set.name,
+          pod: view.name,
+          why: attached.reason,
+        });
+        return;
+      }
+      if (attached.result === "attached") view = attached.view;
+      else
+        log.debug("released without a cache claim", {
+          runnerSet: set.name,
+          pod: view.name,
+          why: attached.reason,
+        });
+    }
+    if (!hasSecret) {
       const groupId = await github.runnerGroupId(set.runnerGroup ?? this.#options.runnerGroup);
       const request = {
         name: view.name,
@@ -302,6 +342,7 @@ export class Reconciler {
     if (runnerId !== undefined) annotations[RUNNER_ID_ANNOTATION] = String(runnerId);
     const released = await pods.releaseGate(view.name, SCHEDULING_GATE, annotations);
     if (released) {
+      this.cache?.countRelease(set, view.pod);
       metrics.jobStartupSeconds.observe(
         { runner_set: set.name },
         (Date.now() - view.createdAt.getTime()) / 1000,

@@ -70,6 +70,11 @@ const ROOTLESS: DaemonLayout = {
   dataRoot: "/home/rootless/.local/share/docker",
 };
 
+/** The daemon's data root in the dind container of a runtime profile. */
+export function dataRootFor(profile: RunnerSet["runtime"]["profile"]): string {
+  return profile === "rootless" ? ROOTLESS.dataRoot : ROOTFUL.dataRoot;
+}
+
 const VOLUME = {
   work: "work",
   externals: "externals",
@@ -78,6 +83,9 @@ const VOLUME = {
   loop: "dind-loop",
   lifecycle: "dind-k8s-lifecycle",
 } as const;
+
+/** The volume holding the daemon's data root (emptyDir, tmpfs, an ephemeral claim, or a cache claim). */
+export const STORAGE_VOLUME = VOLUME.storage;
 
 export function buildRunnerPod(
   set: RunnerSet,

@@ -13,6 +13,13 @@
  * - DIND_K8S_STOP_FILE: without native sidecars nothing stops dind when the runner is done; the runner touches
  *   this file on exit and dind then stops dockerd and exits 0, so the Pod can complete.
  * - DIND_K8S_ENTRYPOINT: the image's entrypoint; overridable so tests can run the same script on a host.
+ * - DIND_K8S_CACHE: DIND_K8S_DATA_ROOT is a cache volume that earlier daemons wrote to. Before the real daemon
+ *   starts, a maintenance daemon on a private socket (so the runner can't start on it) checks it when
+ *   DIND_K8S_CACHE_CHECK is set (the last Pod on it ended uncleanly: a daemon that can't start or list its images
+ *   there means the data is damaged, and the volume is emptied) and prunes when it holds more than
+ *   DIND_K8S_CACHE_PRUNE_ABOVE bytes (first what nothing used for 24 h, then everything unused). On exit the
+ *   script reports the data size and whether dockerd stopped cleanly as the container's termination message,
+ *   which the scaler keeps on the claim for the next Pod and for metrics.
  */
 export const DIND_START_SCRIPT = `set -eu
 say() { echo "dind-k8s: $*" >&2; }
@@ -43,22 +50,96 @@ case "$mtu" in
     export DOCKERD_ROOTLESS_ROOTLESSKIT_MTU="$mtu"
     ;;
 esac
-say "starting: $*"
 entrypoint="\${DIND_K8S_ENTRYPOINT:-dockerd-entrypoint.sh}"
-if [ -z "\${DIND_K8S_STOP_FILE:-}" ]; then
+cache_bytes() {
+  # A claim is its own filesystem: df is instant where du would walk every layer.
+  if mountpoint -q "$DIND_K8S_DATA_ROOT" 2>/dev/null; then
+    kb="$(df -Pk "$DIND_K8S_DATA_ROOT" | awk 'NR == 2 { print $3 }')"
+  else
+    kb="$(du -skx "$DIND_K8S_DATA_ROOT" 2>/dev/null | cut -f1)"
+  fi
+  echo "$(( \${kb:-0} * 1024 ))"
+}
+# The dockerd command line with its --host replaced by a private socket, started in the background.
+maintenance_daemon() {
+  sock="$1"
+  shift
+  for arg do
+    shift
+    case "$arg" in --host=*) ;; *) set -- "$@" "$arg" ;; esac
+  done
+  "$entrypoint" "$@" "--host=unix://$sock" >&2 &
+  maint=$!
+}
+maintenance_ready() {
+  tries=0
+  while [ "$tries" -lt "$(( \${DIND_K8S_CACHE_CHECK_SECONDS:-60} * 5 ))" ]; do
+    kill -0 "$maint" 2>/dev/null || return 1
+    docker --host="unix://$sock" version >/dev/null 2>&1 && return 0
+    sleep 0.2
+    tries=$((tries + 1))
+  done
+  return 1
+}
+if [ -n "\${DIND_K8S_CACHE:-}" ]; then
+  mkdir -p "$DIND_K8S_DATA_ROOT"
+  used="$(cache_bytes)"
+  limit="\${DIND_K8S_CACHE_PRUNE_ABOVE:-0}"
+  over=""
+  [ "$limit" -gt 0 ] && [ "$used" -gt "$limit" ] && over=1
+  if [ -n "\${DIND_K8S_CACHE_CHECK:-}" ] || [ -n "$over" ]; then
+    say "cache volume: $used bytes; checking it\${over:+ and pruning (above $limit)}"
+    maintenance_daemon "\${DIND_K8S_CACHE_SOCKET:-/tmp/dind-k8s-cache.sock}" "$@"
+    if maintenance_ready && docker --host="unix://$sock" image ls -q >/dev/null 2>&1; then
+      if [ -n "$over" ]; then
+        docker --host="unix://$sock" system prune --all --force --filter until=24h >&2 || true
+        used="$(cache_bytes)"
+        if [ "$used" -gt "$limit" ]; then
+          say "still $used bytes after pruning what was unused for 24 h: pruning everything unused"
+          docker --host="unix://$sock" system prune --all --force --volumes >&2 || true
+        fi
+        say "cache volume: $(cache_bytes) bytes after pruning"
+      fi
+      kill -TERM "$maint" 2>/dev/null || true
+      wait "$maint" 2>/dev/null || true
+    else
+      say "dockerd could not start or list its images on the cache volume: emptying it"
+      kill -TERM "$maint" 2>/dev/null || true
+      wait "$maint" 2>/dev/null || true
+      rm -rf "$DIND_K8S_DATA_ROOT"/* "$DIND_K8S_DATA_ROOT"/.[!.]* "$DIND_K8S_DATA_ROOT"/..?*
+    fi
+  fi
+fi
+say "starting: $*"
+if [ -z "\${DIND_K8S_STOP_FILE:-}" ] && [ -z "\${DIND_K8S_CACHE:-}" ]; then
   exec "$entrypoint" "$@"
 fi
 "$entrypoint" "$@" &
 daemon=$!
 trap 'kill -TERM "$daemon" 2>/dev/null || true' TERM INT
-while [ ! -e "$DIND_K8S_STOP_FILE" ] && kill -0 "$daemon" 2>/dev/null; do sleep 1; done
-if [ -e "$DIND_K8S_STOP_FILE" ]; then
-  say "the runner has exited; stopping dockerd"
-  kill -TERM "$daemon" 2>/dev/null || true
-  wait "$daemon" || true
-  exit 0
+stopped=""
+if [ -n "\${DIND_K8S_STOP_FILE:-}" ]; then
+  while [ ! -e "$DIND_K8S_STOP_FILE" ] && kill -0 "$daemon" 2>/dev/null; do sleep 1; done
+  if [ -e "$DIND_K8S_STOP_FILE" ]; then
+    say "the runner has exited; stopping dockerd"
+    kill -TERM "$daemon" 2>/dev/null || true
+    stopped=1
+  fi
 fi
-wait "$daemon"
+# A trapped TERM interrupts wait while dockerd still shuts down: wait until it is really gone.
+while :; do
+  status=0
+  wait "$daemon" || status=$?
+  kill -0 "$daemon" 2>/dev/null || break
+done
+if [ -n "\${DIND_K8S_CACHE:-}" ]; then
+  clean=false
+  [ "$status" -eq 0 ] && clean=true
+  printf '{"dataBytes":%s,"clean":%s}' "$(cache_bytes)" "$clean" \
+    >"\${DIND_K8S_TERMINATION_LOG:-/dev/termination-log}" 2>/dev/null || true
+fi
+[ -n "$stopped" ] && exit 0
+exit "$status"
 `;
 
 /**

@@ -1,0 +1,427 @@
+// The cache volume pool on the real apiserver, run by the real scaler (as the shipped Role) with the GitHub
+// stand-in; the test plays the kubelet and GitHub's events. A watcher lists the Pods all along and fails the test
+// if two Pods that exist at the same moment (terminating ones included) mount one claim.
+import {
+  CoreV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1PersistentVolumeClaim,
+  type V1Pod,
+} from "@kubernetes/client-node";
+import { afterEach, describe, expect, inject, it } from "vitest";
+import { LAST_USE_ANNOTATION, LEASE_ANNOTATION } from "../../src/scaler/cache/pool.ts";
+import { parseConfig } from "../../src/scaler/config.ts";
+import { createGitHubApi } from "../../src/scaler/github/client.ts";
+import type { ReconcilerTiming } from "../../src/scaler/reconcile/reconciler.ts";
+import { buildRunnerPod } from "../../src/scaler/runner-pod/build-runner-pod.ts";
+import { claimOf } from "../../src/scaler/runner-pod/cache-claim.ts";
+import type { RunningScaler } from "../../src/scaler/service.ts";
+import { type GitHubStandIn, startGitHubStandIn } from "../helpers/github-standin.ts";
+import {
+  collectGarbage,
+  createTestNamespace,
+  finalizeTerminatingPods,
+  schedulePod,
+  setPodPhase,
+  type TestNamespace,
+} from "../helpers/kube.ts";
+import { startTestScaler, testConfigYaml, WEBHOOK_SECRET } from "../helpers/scaler.ts";
+import { workflowJobPayload } from "../helpers/webhooks.ts";
+
+const env = inject("testenv");
+const ORG = "octo-org";
+const TOKEN = "ghp_standin_token";
+const FAST: Partial<ReconcilerTiming> = {
+  resyncMs: 150,
+  debounceMs: 10,
+  idleGraceMs: 60_000,
+  orphanSweepMs: 60_000,
+  pendingDeadlineMs: 60_000,
+  cacheLeaseGraceMs: 20_000,
+};
+const SETS = [
+  "  - name: cached",
+  "    labels: [dind-k8s]",
+  "    maxRunners: 3",
+  "    minIdle: 0",
+  "    cache: { volumes: 2, size: 1Gi }",
+].join("\n");
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const gated = (pod: V1Pod) => (pod.spec?.schedulingGates ?? []).length > 0;
+const podName = (jobId: number) => `cached-${jobId}-1`;
+const dindEnv = (pod: V1Pod) =>
+  Object.fromEntries(
+    (pod.spec?.initContainers?.find((c) => c.name === "dind")?.env ?? []).map((e) => [e.name, e.value]),
+  );
+
+async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value as T;
+    } catch (error: unknown) {
+      last = error;
+    }
+    await sleep(50);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+}
+
+interface World {
+  ns: TestNamespace;
+  core: CoreV1Api;
+  github: GitHubStandIn;
+  scaler: RunningScaler;
+  /** Every scaler this test started (a restart adds one); their metrics add up. */
+  scalers: RunningScaler[];
+  startScaler(): Promise<void>;
+  send(action: "queued" | "in_progress" | "completed", jobId: number, runnerName?: string): Promise<number>;
+  pods(): Promise<V1Pod[]>;
+  claims(): Promise<V1PersistentVolumeClaim[]>;
+  /** Fails the test with the snapshot if two existing Pods mount one claim; returns the mounts. */
+  assertExclusive(): Promise<Map<string, string>>;
+  /** The kubelet: schedule and run; end with the dind report a cache Pod's start script writes. */
+  run(name: string): Promise<void>;
+  runnerExits(name: string): Promise<void>;
+  podEnds(name: string, report?: { clean: boolean; dataBytes: number }): Promise<void>;
+  finish(name: string, report?: { clean: boolean; dataBytes: number }): Promise<void>;
+  settle(): Promise<void>;
+  violations: string[];
+  stopWatching(): Promise<void>;
+}
+
+const worlds: World[] = [];
+afterEach(async () => {
+  for (const world of worlds.splice(0)) {
+    await world.stopWatching();
+    for (const scaler of world.scalers) await scaler.stop();
+    expect(world.github.violations).toEqual([]);
+    await world.github.close();
+    expect(world.violations).toEqual([]);
+  }
+});
+
+async function world(): Promise<World> {
+  const ns = await createTestNamespace(env, "cache-pool", { podSecurity: "privileged" });
+  const github = await startGitHubStandIn({ target: { kind: "org", org: ORG }, token: TOKEN });
+  const core = ns.kc.makeApiClient(CoreV1Api);
+  const violations: string[] = [];
+
+  const mountsOf = (pods: V1Pod[]) => {
+    const mounts = new Map<string, string>();
+    for (const pod of pods) {
+      const claim = claimOf(pod);
+      if (!claim) continue;
+      const other = mounts.get(claim);
+      if (other) {
+        violations.push(`${claim} mounted by ${other} and ${pod.metadata?.name} at once`);
+      }
+      mounts.set(claim, pod.metadata?.name ?? "");
+    }
+    return mounts;
+  };
+
+  let watching = true;
+  const watcher = (async () => {
+    while (watching) {
+      mountsOf((await core.listNamespacedPod({ namespace: ns.name })).items);
+      await sleep(20);
+    }
+  })();
+
+  const created: World = {
+    ns,
+    core,
+    github,
+    scaler: undefined as unknown as RunningScaler,
+    scalers: [],
+    violations,
+    async startScaler() {
+      const client = createGitHubApi({
+        apiUrl: github.url,
+        target: { kind: "org", org: ORG },
+        auth: { kind: "token", token: TOKEN },
+        retryBaseMs: 10,
+        rateLimitBaseMs: 10,
+      });
+      this.scaler = await startTestScaler(env, {
+        namespace: ns.name,
+        github: client,
+        timing: FAST,
+        runnerSets: SETS,
+      });
+      this.scalers.push(this.scaler);
+      github.setHook({ url: `${this.scaler.url}/webhook`, secret: WEBHOOK_SECRET });
+    },
+    async send(action, jobId, runnerName) {
+      const payload = workflowJobPayload({
+        action,
+        jobId,
+        labels: ["self-hosted", "dind-k8s"],
+        runnerName: runnerName ?? null,
+      });
+      return (await github.deliver("workflow_job", payload)).statusCode;
+    },
+    async pods() {
+      return (await core.listNamespacedPod({ namespace: ns.name })).items;
+    },
+    async claims() {
+      return (await core.listNamespacedPersistentVolumeClaim({ namespace: ns.name })).items;
+    },
+    async assertExclusive() {
+      const mounts = mountsOf(await this.pods());
+      expect(violations).toEqual([]);
+      return mounts;
+    },
+    async run(name) {
+      await schedulePod(ns.kc, ns.name, name);
+      await setPodPhase(ns.kc, ns.name, name, "Running");
+    },
+    async runnerExits(name) {
+      // The kubelet's view when the runner has exited and the dind sidecar still shuts down: the scaler deletes
+      // the Pod, which stays Terminating (it is bound) until the kubelet confirms.
+      const pod = await core.readNamespacedPod({ name, namespace: ns.name });
+      const now = new Date();
+      pod.status = {
+        ...pod.status,
+        containerStatuses: (pod.status?.containerStatuses ?? []).map((status) => ({
+          ...status,
+          ready: false,
+          state: { terminated: { exitCode: 0, startedAt: now, finishedAt: now } },
+        })),
+      };
+      await core.replaceNamespacedPodStatus({ name, namespace: ns.name, body: pod });
+      await eventually(`${name} deleted by the scaler (Terminating)`, async () => {
+        const current = await core.readNamespacedPod({ name, namespace: ns.name });
+        return Boolean(current.metadata?.deletionTimestamp);
+      });
+    },
+    async podEnds(name, report) {
+      // Then dind exits and the kubelet writes the final status (with dind's termination message) and removes
+      // the Pod right away, as a kubelet does: the scaler may only see the Pod's last state in the delete event.
+      const pod = await core.readNamespacedPod({ name, namespace: ns.name });
+      const now = new Date();
+      pod.status = {
+        ...pod.status,
+        phase: "Succeeded",
+        initContainerStatuses: (pod.status?.initContainerStatuses ?? []).map((status) =>
+          status.name === "dind"
+            ? {
+                ...status,
+                ready: false,
+                state: {
+                  terminated: {
+                    exitCode: report?.clean === false ? 137 : 0,
+                    startedAt: now,
+                    finishedAt: now,
+                    ...(report ? { message: JSON.stringify(report) } : {}),
+                  },
+                },
+              }
+            : status,
+        ),
+      };
+      await core.replaceNamespacedPodStatus({ name, namespace: ns.name, body: pod });
+      await core.deleteNamespacedPod({ name, namespace: ns.name, gracePeriodSeconds: 0 });
+    },
+    async finish(name, report) {
+      await this.runnerExits(name);
+      await this.podEnds(name, report);
+    },
+    async settle() {
+      await finalizeTerminatingPods(ns.kc, ns.name);
+      await collectGarbage(ns.kc, ns.name);
+    },
+    async stopWatching() {
+      watching = false;
+      await watcher;
+    },
+  };
+  worlds.push(created);
+  return created;
+}
+
+function metricSum(text: string, name: string, labels: string): number {
+  const line = text.split("\n").find((candidate) => candidate.startsWith(`${name}{${labels}}`));
+  return line ? Number(line.split(" ").pop()) : 0;
+}
+
+async function cacheReleases(w: World, result: "hit" | "miss"): Promise<number> {
+  let sum = 0;
+  for (const scaler of w.scalers) {
+    const text = await scaler.metrics.registry.metrics();
+    sum += metricSum(text, "dind_k8s_cache_releases_total", `runner_set="cached",result="${result}"`);
+  }
+  return sum;
+}
+
+describe("the cache volume pool", () => {
+  it("2 claims, 6 jobs in waves: exclusive at every step, hits and fallbacks, leases right across a restart", async () => {
+    const w = await world();
+    await w.startScaler();
+    const claims = await eventually("the pool's 2 claims", async () => {
+      const found = await w.claims();
+      return found.length === 2 ? found : undefined;
+    });
+    expect(claims.map((claim) => claim.metadata?.name).sort()).toEqual(["cached-cache-0", "cached-cache-1"]);
+    expect(claims[0]!.spec?.accessModes).toEqual(["ReadWriteOncePod"]);
+
+    // Wave 1: three jobs, three slots, two claims: two hits and one fallback to emptyDir.
+    for (const id of [1, 2, 3]) expect(await w.send("queued", id)).toBe(201);
+    const wave1 = await eventually("wave 1 released", async () => {
+      const pods = await w.pods();
+      return pods.length === 3 && pods.every((pod) => !gated(pod)) ? pods : undefined;
+    });
+    await w.assertExclusive();
+    const onClaim = wave1.filter((pod) => claimOf(pod));
+    const fallback = wave1.filter((pod) => !claimOf(pod));
+    expect(onClaim).toHaveLength(2);
+    expect(fallback).toHaveLength(1);
+    expect(fallback[0]!.spec?.volumes?.find((v) => v.name === "dind-storage")?.emptyDir).toEqual({});
+    // Fresh claims: nothing to check before use.
+    for (const pod of onClaim) expect(dindEnv(pod).DIND_K8S_CACHE_CHECK).toBeUndefined();
+    // Each released Pod has its JIT Secret, owned by the Pod that runs (the replacement).
+    for (const pod of wave1) {
+      const secret = await w.core.readNamespacedSecret({ name: pod.metadata!.name!, namespace: w.ns.name });
+      expect(secret.metadata?.ownerReferences?.[0]?.uid).toBe(pod.metadata?.uid);
+    }
+    expect(await cacheReleases(w, "hit")).toBe(2);
+    expect(await cacheReleases(w, "miss")).toBe(1);
+
+    for (const pod of wave1) {
+      await w.run(pod.metadata!.name!);
+      await w.send("in_progress", Number(pod.metadata!.labels!["dind-k8s.io/job-id"]), pod.metadata!.name!);
+    }
+    await w.assertExclusive();
+    const [cleanPod, uncleanPod] = onClaim.map((pod) => pod.metadata!.name!) as [string, string];
+    const cleanClaim = claimOf(onClaim[0]!)!;
+    const uncleanClaim = claimOf(onClaim[1]!)!;
+
+    // The first one's runner exits. Its claim is not free while the Pod exists (Terminating, until the kubelet
+    // confirms): the next job falls back (the other claim is in use too), never shares.
+    await w.runnerExits(cleanPod);
+    expect(await w.send("queued", 4)).toBe(201);
+    const four = await eventually("job 4 released", async () => {
+      const pod = (await w.pods()).find((p) => p.metadata?.name === podName(4));
+      return pod && !gated(pod) ? pod : undefined;
+    });
+    expect(claimOf(four)).toBeUndefined();
+    await w.assertExclusive();
+    await w.podEnds(cleanPod, { clean: true, dataBytes: 123_456 });
+    await w.settle();
+    await eventually("the clean claim's last use recorded and its lease gone", async () => {
+      const claim = (await w.claims()).find((c) => c.metadata?.name === cleanClaim);
+      const annotations = claim?.metadata?.annotations ?? {};
+      return (
+        annotations[LEASE_ANNOTATION] === undefined &&
+        annotations[LAST_USE_ANNOTATION]?.includes('"clean":true')
+      );
+    });
+    const lastUse = JSON.parse(
+      (await w.claims()).find((c) => c.metadata?.name === cleanClaim)!.metadata!.annotations![
+        LAST_USE_ANNOTATION
+      ]!,
+    );
+    expect(lastUse).toMatchObject({ pod: cleanPod, clean: true, dataBytes: 123_456 });
+    const bytes = await w.scaler.metrics.registry.metrics();
+    expect(bytes).toContain(`dind_k8s_cache_volume_bytes{runner_set="cached",claim="${cleanClaim}"} 123456`);
+
+    // The fallback Pod of wave 1 ends too, which frees a runner slot.
+    await w.finish(fallback[0]!.metadata!.name!);
+
+    // Wave 2: job 5 takes the freed claim: a hit, without a check (the last Pod stopped its daemon cleanly).
+    expect(await w.send("queued", 5)).toBe(201);
+    const five = await eventually("job 5 released on the free claim", async () => {
+      const pod = (await w.pods()).find((p) => p.metadata?.name === podName(5));
+      return pod && !gated(pod) ? pod : undefined;
+    });
+    expect(claimOf(five)).toBe(cleanClaim);
+    expect(dindEnv(five).DIND_K8S_CACHE_CHECK).toBeUndefined();
+    await w.assertExclusive();
+
+    // Restart mid-wave: the scaler goes away after the unclean Pod's runner exited; meanwhile its daemon dies
+    // without a clean stop. A second scaler reads the leases from the claims and carries on.
+    await w.runnerExits(uncleanPod);
+    await w.scaler.stop();
+    await w.podEnds(uncleanPod, { clean: false, dataBytes: 999 });
+    await w.assertExclusive();
+    await w.startScaler();
+    expect(await w.send("queued", 6)).toBe(201);
+    const six = await eventually("job 6 released", async () => {
+      const pod = (await w.pods()).find((p) => p.metadata?.name === podName(6));
+      return pod && !gated(pod) ? pod : undefined;
+    });
+    await w.assertExclusive();
+    // The claim the unclean Pod left: job 6 got it (claim 0 is still job 5's), and checks it before use.
+    expect(claimOf(six)).toBe(uncleanClaim);
+    expect(dindEnv(six).DIND_K8S_CACHE_CHECK).toBe("1");
+    expect(claimOf(five)).not.toBe(claimOf(six));
+
+    // Everyone finishes; the pool ends with both claims free and no Pods left.
+    for (const pod of [four, five, six]) {
+      await w.run(pod.metadata!.name!);
+      await w.finish(pod.metadata!.name!, { clean: true, dataBytes: 1 });
+      await w.assertExclusive();
+    }
+    await eventually("everything gone and both claims free", async () => {
+      await w.settle();
+      const [pods, claimsNow] = await Promise.all([w.pods(), w.claims()]);
+      return (
+        pods.filter((pod) => !gated(pod)).length === 0 &&
+        claimsNow.every((claim) => claim.metadata?.annotations?.[LEASE_ANNOTATION] === undefined)
+      );
+    });
+    expect(await cacheReleases(w, "hit")).toBe(4);
+    expect(await cacheReleases(w, "miss")).toBe(2);
+    expect((await w.claims()).map((claim) => claim.metadata?.uid).sort()).toEqual(
+      claims.map((claim) => claim.metadata?.uid).sort(),
+    );
+  });
+
+  it("a scaler that died between deleting a gated Pod and creating it on a claim: the next one recreates and releases it", async () => {
+    const w = await world();
+    await w.startScaler();
+    await eventually("the pool's claims", async () => (await w.claims()).length === 2);
+    await w.scaler.stop();
+
+    // What the dead scaler left: the lease on claim 0 ("replacing", with the job), and no Pod.
+    const set = parseConfig(testConfigYaml(w.ns.name, SETS), "test.yaml").runnerSets[0]!;
+    const target = { kind: "job", jobId: 42, runAttempt: 1, repository: "octo-org/repo" } as const;
+    const { pod } = buildRunnerPod(set, target, { namespace: w.ns.name, sidecars: "native" });
+    const claim = (await w.claims()).find((c) => c.metadata?.name === "cached-cache-0")!;
+    await w.core.patchNamespacedPersistentVolumeClaim(
+      {
+        name: "cached-cache-0",
+        namespace: w.ns.name,
+        body: {
+          metadata: {
+            resourceVersion: claim.metadata?.resourceVersion,
+            annotations: {
+              [LEASE_ANNOTATION]: JSON.stringify({
+                pod: pod.metadata?.name,
+                state: "replacing",
+                at: new Date().toISOString(),
+                target,
+                queuedAt: new Date().toISOString(),
+              }),
+            },
+          },
+        },
+      },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+
+    await w.startScaler();
+    const recreated = await eventually("the job's Pod recreated on claim 0 and released", async () => {
+      const found = (await w.pods()).find((p) => p.metadata?.name === pod.metadata?.name);
+      return found && !gated(found) ? found : undefined;
+    });
+    expect(claimOf(recreated)).toBe("cached-cache-0");
+    expect(recreated.metadata?.labels?.["dind-k8s.io/job-id"]).toBe("42");
+    await w.core.readNamespacedSecret({ name: pod.metadata!.name!, namespace: w.ns.name });
+    await w.assertExclusive();
+  });
+});

@@ -1,0 +1,208 @@
+// The cache pool's pure parts: configuration, the claims, the Pod that uses one, and the reports read back.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { V1Container, V1Pod } from "@kubernetes/client-node";
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseConfig, type RunnerSet } from "../../../src/scaler/config.ts";
+import { viewPod } from "../../../src/scaler/reconcile/classify.ts";
+import { buildRunnerPod } from "../../../src/scaler/runner-pod/build-runner-pod.ts";
+import {
+  buildCacheClaim,
+  CACHE_CLAIM_LABEL,
+  cacheReportOf,
+  claimOf,
+  claimOutdated,
+  pruneAboveBytes,
+  QUEUED_AT_ANNOTATION,
+  withCacheClaim,
+} from "../../../src/scaler/runner-pod/cache-claim.ts";
+import { SCHEDULING_GATE } from "../../../src/scaler/runner-pod/names.ts";
+
+const minimal = readFileSync(join(import.meta.dirname, "../../fixtures/config/minimal.yaml"), "utf8");
+const withSet = (extra: string) => minimal.replace("    minIdle: 0\n", `    minIdle: 0\n${extra}`);
+
+function problemsOf(text: string): string[] {
+  try {
+    parseConfig(text, "test.yaml");
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems.map((p) => p.replace(/ \(line \d+\)$/, ""));
+    throw error;
+  }
+  throw new Error("expected the configuration to be refused");
+}
+
+function setWith(extra: string): RunnerSet {
+  return parseConfig(withSet(extra), "test.yaml").runnerSets[0]!;
+}
+
+const job = { kind: "job", jobId: 77, runAttempt: 1, repository: "o/r", runId: 5 } as const;
+const dindOf = (pod: V1Pod): V1Container =>
+  [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].find((c) => c.name === "dind")!;
+const envOf = (pod: V1Pod) => Object.fromEntries((dindOf(pod).env ?? []).map((e) => [e.name, e.value]));
+
+describe("cache configuration", () => {
+  it("accepts volumes, size, class and watermark", () => {
+    const set = setWith(
+      "    cache: { volumes: 3, size: 50Gi, storageClassName: fast-ssd, pruneAbove: 40Gi }\n",
+    );
+    expect(set.cache).toEqual({ volumes: 3, size: "50Gi", storageClassName: "fast-ssd", pruneAbove: "40Gi" });
+  });
+
+  it.each([
+    [
+      "no size",
+      "    cache: { volumes: 2 }\n",
+      ["runnerSets[0].cache.size: required: expected a Kubernetes quantity such as 500m, 2 or 10Gi"],
+    ],
+    [
+      "no volumes",
+      "    cache: { size: 10Gi }\n",
+      ["runnerSets[0].cache.volumes: required: expected a whole number from 1 to 100"],
+    ],
+    [
+      "a watermark above the size",
+      "    cache: { volumes: 1, size: 10Gi, pruneAbove: 20Gi }\n",
+      [
+        "runnerSets[0].cache.pruneAbove: expected at most cache.size (10Gi), got 20Gi: the claim would fill up before any Pod prunes it",
+      ],
+    ],
+    [
+      "memory storage as the fallback",
+      "    storage: { type: memory, sizeLimit: 4Gi }\n    cache: { volumes: 1, size: 10Gi }\n",
+      [
+        'runnerSets[0].storage.type: expected "emptyDir" or "ephemeralVolume" with a cache (what a Pod gets when every claim is in use), got "memory"',
+      ],
+    ],
+    [
+      "the kata profile",
+      "    runtime: { profile: kata }\n    cache: { volumes: 1, size: 10Gi }\n",
+      [
+        "runnerSets[0].cache: a cache volume can't hold the daemon's data under the kata profile (virtio-fs can't be an overlay upper layer): remove cache or use another profile",
+      ],
+    ],
+  ])("refuses %s, naming the key", (_what, extra, expected) => {
+    expect(problemsOf(withSet(extra))).toEqual(expected);
+  });
+});
+
+describe("the claims of a pool", () => {
+  const set = setWith("    cache: { volumes: 2, size: 20Gi, storageClassName: fast }\n");
+
+  it("are ReadWriteOncePod claims of the configured size and class, labelled with set and index", () => {
+    const claim = buildCacheClaim(set, 1, "runners");
+    expect(claim.metadata?.name).toBe("dind-k8s-cache-1");
+    expect(claim.metadata?.namespace).toBe("runners");
+    expect(claim.metadata?.labels).toMatchObject({
+      "app.kubernetes.io/component": "docker-cache",
+      "dind-k8s.io/runner-set": "dind-k8s",
+      "dind-k8s.io/cache-index": "1",
+    });
+    expect(claim.spec).toEqual({
+      accessModes: ["ReadWriteOncePod"],
+      storageClassName: "fast",
+      resources: { requests: { storage: "20Gi" } },
+    });
+  });
+
+  it("are outdated when the size or the class changed", () => {
+    const claim = buildCacheClaim(set, 0, "runners");
+    expect(claimOutdated(claim, set.cache!)).toBe(false);
+    expect(claimOutdated(claim, { ...set.cache!, size: "30Gi" })).toBe(true);
+    expect(claimOutdated(claim, { ...set.cache!, storageClassName: "slow" })).toBe(true);
+    // 20Gi written another way is the same size.
+    expect(claimOutdated(claim, { ...set.cache!, size: String(20 * 2 ** 30) })).toBe(false);
+  });
+
+  it("prune at 80% of the size unless told otherwise", () => {
+    expect(pruneAboveBytes({ volumes: 1, size: "10Gi" })).toBe(Math.floor(10 * 2 ** 30 * 0.8));
+    expect(pruneAboveBytes({ volumes: 1, size: "10Gi", pruneAbove: "1Gi" })).toBe(2 ** 30);
+  });
+});
+
+describe("a runner Pod on a claim", () => {
+  for (const [profile, dataRoot] of [
+    ["privileged", "/var/lib/docker"],
+    ["rootless", "/home/rootless/.local/share/docker"],
+  ] as const) {
+    it(`${profile}: the same gated Pod with its data root on the claim and the upkeep environment`, () => {
+      const set = setWith(`    runtime: { profile: ${profile} }\n    cache: { volumes: 1, size: 10Gi }\n`);
+      const { pod } = buildRunnerPod(set, job, { namespace: "runners", sidecars: "native" });
+      // As read back from the apiserver: server fields that a new object must not carry.
+      const live: V1Pod = {
+        ...pod,
+        metadata: {
+          ...pod.metadata,
+          uid: "u-1",
+          resourceVersion: "42",
+          creationTimestamp: new Date("2026-01-01T00:00:00Z"),
+        },
+        status: { phase: "Pending" },
+      };
+      const replaced = withCacheClaim(live, set, {
+        claim: "dind-k8s-cache-0",
+        check: true,
+        queuedAt: "2026-01-01T00:00:00.000Z",
+      });
+      expect(replaced.metadata?.uid).toBeUndefined();
+      expect(replaced.metadata?.resourceVersion).toBeUndefined();
+      expect(replaced.status).toBeUndefined();
+      expect(replaced.metadata?.name).toBe(pod.metadata?.name);
+      expect(replaced.metadata?.labels).toEqual({
+        ...pod.metadata?.labels,
+        [CACHE_CLAIM_LABEL]: "dind-k8s-cache-0",
+      });
+      expect(replaced.spec?.schedulingGates).toEqual([{ name: SCHEDULING_GATE }]);
+      expect(claimOf(replaced)).toBe("dind-k8s-cache-0");
+      expect(claimOf(pod)).toBeUndefined();
+      expect(dindOf(replaced).volumeMounts).toContainEqual({ name: "dind-storage", mountPath: dataRoot });
+      expect(envOf(replaced)).toMatchObject({
+        DIND_K8S_CACHE: "1",
+        DIND_K8S_DATA_ROOT: dataRoot,
+        DIND_K8S_CACHE_PRUNE_ABOVE: String(Math.floor(10 * 2 ** 30 * 0.8)),
+        DIND_K8S_CACHE_CHECK: "1",
+      });
+      // The input is untouched (it is the informer's object).
+      expect(claimOf(live)).toBeUndefined();
+      // The replacement keeps the original's place in the queue.
+      expect(
+        viewPod({ ...replaced, metadata: { ...replaced.metadata, creationTimestamp: new Date() } }).createdAt,
+      ).toEqual(new Date("2026-01-01T00:00:00Z"));
+    });
+  }
+
+  it("asks for no check when the last Pod stopped its daemon cleanly", () => {
+    const set = setWith("    cache: { volumes: 1, size: 10Gi }\n");
+    const { pod } = buildRunnerPod(set, job, { namespace: "runners", sidecars: "legacy" });
+    const replaced = withCacheClaim(pod, set, { claim: "c", check: false, queuedAt: "2026-01-01T00:00:00Z" });
+    expect(envOf(replaced).DIND_K8S_CACHE_CHECK).toBeUndefined();
+    expect(replaced.metadata?.annotations?.[QUEUED_AT_ANNOTATION]).toBe("2026-01-01T00:00:00Z");
+  });
+});
+
+describe("the dind container's report", () => {
+  const podWith = (message: string | undefined): V1Pod => ({
+    status: {
+      initContainerStatuses: [
+        {
+          name: "dind",
+          image: "",
+          imageID: "",
+          ready: false,
+          restartCount: 0,
+          state: { terminated: { exitCode: 0, ...(message === undefined ? {} : { message }) } },
+        },
+      ],
+    },
+  });
+
+  it("is read from its termination message", () => {
+    expect(cacheReportOf(podWith('{"dataBytes":1234,"clean":true}'))).toEqual({
+      dataBytes: 1234,
+      clean: true,
+    });
+  });
+
+  it.each([undefined, "", "not json", '{"dataBytes":"x","clean":true}'])("is absent for %j", (message) => {
+    expect(cacheReportOf(podWith(message))).toBeUndefined();
+  });
+});
