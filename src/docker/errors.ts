@@ -148,6 +148,9 @@ export function hintFor(kind: DockerErrorKind, endpoint: Endpoint): string | und
     case "permission-denied":
       return "the socket's group: start dockerd with --group=<the runner's gid>";
     case "tls-material-missing":
+      return endpoint.kind === "tcp" && endpoint.tls
+        ? `the TLS cert dir ${endpoint.tls.certDir}: docker:dind writes ca.pem, cert.pem and key.pem to /certs/client when DOCKER_TLS_CERTDIR=/certs; the runner container must mount that volume there (or set DOCKER_CERT_PATH to where it is)`
+        : "the dind sidecar's logs";
     case "tls-material-invalid":
     case "tls-failed":
     case "connection-reset":

@@ -287,5 +287,8 @@ describe("a TLS daemon (--tlsverify on a loopback port)", () => {
     expect(failureMessage(main)).toContain(
       `TLS material missing: cannot read ${join(workDir, "no-certs", "ca.pem")}`,
     );
+    expect(failureMessage(main)).toContain(
+      "the runner container must mount that volume there (or set DOCKER_CERT_PATH to where it is)",
+    );
   });
 });

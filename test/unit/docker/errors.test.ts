@@ -134,7 +134,9 @@ describe("hintFor", () => {
   });
   it("points at the cert dir for TLS problems", () => {
     expect(hintFor("tls-failed", tls)).toMatch(/TLS cert dir \/certs\/client/);
-    expect(hintFor("tls-material-missing", tls)).toMatch(/ca.pem, cert.pem and key.pem/);
+    expect(hintFor("tls-material-missing", tls)).toMatch(
+      /docker:dind writes ca.pem, cert.pem and key.pem to \/certs\/client when DOCKER_TLS_CERTDIR=\/certs; the runner container must mount that volume/,
+    );
   });
   it("explains a 400 on a TLS port", () => {
     expect(hintFor("http-status", plain)).toMatch(/DOCKER_TLS_VERIFY=1/);
