@@ -174,8 +174,7 @@ export function table(rows: Row[]): string {
   ].join("\n");
 }
 
-const escape = (text: string) =>
-  text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+const xml = (text: string) => text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
 
 /** A horizontal bar per row: its value against the target (or baseline), green when met. */
 export function svg(rows: Row[], title: string): string {
@@ -194,9 +193,9 @@ export function svg(rows: Row[], title: string): string {
     const color = row.met ? "#2da44e" : "#cf222e";
     const label = `${row.bench}: ${row.measure}`.slice(0, 58);
     return [
-      `<text x="${left - 8}" y="${y + 16}" text-anchor="end" font-size="12">${escape(label)}</text>`,
+      `<text x="${left - 8}" y="${y + 16}" text-anchor="end" font-size="12">${xml(label)}</text>`,
       `<rect x="${left}" y="${y + 4}" width="${length.toFixed(1)}" height="18" fill="${color}" rx="3"/>`,
-      `<text x="${left + length + 6}" y="${y + 17}" font-size="12">${escape(
+      `<text x="${left + length + 6}" y="${y + 17}" font-size="12">${xml(
         `${fmt(row.value)} ${row.unit}${row.ratio === undefined ? "" : ` (${row.ratio.toFixed(2)}×)`} · target ${row.target}`,
       )}</text>`,
     ].join("");
@@ -204,7 +203,7 @@ export function svg(rows: Row[], title: string): string {
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">`,
     `<rect width="100%" height="100%" fill="#ffffff"/>`,
-    `<text x="16" y="28" font-size="16" font-weight="bold">${escape(title)}</text>`,
+    `<text x="16" y="28" font-size="16" font-weight="bold">${xml(title)}</text>`,
     ...bars,
     "</svg>",
     "",

@@ -2,6 +2,7 @@
 //   config-reference  ← the configuration schema (src/scaler/config/schema.ts, via its JSON Schema)
 //   metrics           ← the metrics the scaler registers (src/scaler/observe/metrics.ts)
 // `--check` exits 1 when README.md is out of date (a unit test runs it).
+import { execFileSync } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { configJsonSchema } from "../src/scaler/config/json-schema.ts";
@@ -35,14 +36,14 @@ function typeOf(schema: Schema): string {
   if (schema.type === "array") return `list of ${schema.items ? typeOf(schema.items) : "values"}`;
   if (schema.type === "object" && !schema.properties) return "map";
   if (schema.type === "integer") {
+    const min = schema.minimum ?? -Number.MAX_SAFE_INTEGER;
+    const max = schema.maximum ?? Number.MAX_SAFE_INTEGER;
     const range =
-      schema.minimum !== undefined &&
-      schema.minimum > -1 &&
-      (schema.maximum ?? Number.MAX_SAFE_INTEGER) >= Number.MAX_SAFE_INTEGER
-        ? ` ≥ ${schema.minimum}`
-        : schema.minimum !== undefined && schema.maximum !== undefined
-          ? ` ${schema.minimum}–${schema.maximum}`
-          : "";
+      min <= -Number.MAX_SAFE_INTEGER && max >= Number.MAX_SAFE_INTEGER
+        ? ""
+        : max >= Number.MAX_SAFE_INTEGER
+          ? ` ≥ ${min}`
+          : ` ${min}–${max}`;
     return `whole number${range}`;
   }
   return Array.isArray(schema.type) ? schema.type.join(" \\| ") : (schema.type ?? "any");
@@ -104,13 +105,19 @@ export function replaceSection(text: string, name: string, body: string): string
   const from = text.indexOf(start);
   const to = text.indexOf(end);
   if (from < 0 || to < from) throw new Error(`README.md has no ${start} … ${end} section`);
-  return `${text.slice(0, from + start.length)}\n${body}\n${text.slice(to)}`;
+  return `${text.slice(0, from + start.length)}\n\n${body}\n\n${text.slice(to)}`;
+}
+
+/** As `biome check` formats Markdown (it pads table columns), so lint stays green after a regeneration. */
+function formatMarkdown(text: string): string {
+  const biome = join(import.meta.dirname, "..", "node_modules", ".bin", "biome");
+  return execFileSync(biome, ["format", `--stdin-file-path=${readme}`], { input: text, encoding: "utf8" });
 }
 
 export async function renderReadme(current: string): Promise<string> {
   let text = replaceSection(current, "config-reference", configReference());
   text = replaceSection(text, "metrics", await metricsReference());
-  return text;
+  return formatMarkdown(text);
 }
 
 if (import.meta.main) {
