@@ -292,12 +292,14 @@ export async function benchScale(env: TestEnv): Promise<string> {
       await atRate(20, 10, (i) => postQueued(scaler.url, 20_000_000 + i));
       const results: number[] = [];
       for (let i = 0; i < 200; i++) results.push((await postQueued(scaler.url, 21_000_000 + i)).ms);
-      return { cost: mean(results), rss: await rssMb(scaler.pid) };
+      const metrics = await (await fetch(`${scaler.url}/metrics`)).text();
+      const heapBytes = Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(metrics)?.[1] ?? Number.NaN);
+      return { cost: mean(results), rss: await rssMb(scaler.pid), heap: heapBytes / 1024 / 1024 };
     } finally {
       await scaler.stop();
     }
   };
   const small = await measure(100);
   const large = await measure(10_000);
-  return `scale: cost_100=${fixed(small.cost)} cost_10000=${fixed(large.cost)} ratio=${fixed(large.cost / small.cost)} rss_mb=${fixed(large.rss, 0)}`;
+  return `scale: cost_100=${fixed(small.cost)} cost_10000=${fixed(large.cost)} ratio=${fixed(large.cost / small.cost)} rss_mb=${fixed(large.rss, 0)} heap_mb=${fixed(large.heap, 0)} rss_100_mb=${fixed(small.rss, 0)}`;
 }

@@ -87,7 +87,8 @@ export function configReference(): string {
 }
 
 export async function metricsReference(): Promise<string> {
-  const metrics = createMetrics();
+  // The scaler's own metrics; the standard process_* / nodejs_* ones are listed as a group below the table.
+  const metrics = createMetrics({ processMetrics: false });
   const out = ["| metric | type | labels | meaning |", "|---|---|---|---|"];
   for (const metric of await metrics.registry.getMetricsAsJSON()) {
     // prom-client keeps the label names on the metric object, not in its JSON.
@@ -95,6 +96,9 @@ export async function metricsReference(): Promise<string> {
       ?.labelNames;
     out.push(`| \`${metric.name}\` | ${metric.type} | ${(labels ?? []).join(", ")} | ${cell(metric.help)} |`);
   }
+  out.push(
+    "| `process_*`, `nodejs_*` | | | the standard Node.js process metrics of prom-client: memory, CPU, event loop lag, GC |",
+  );
   return out.join("\n");
 }
 

@@ -1,14 +1,11 @@
-// The scaler's only door to Kubernetes: runner Pods and their JIT Secrets in one namespace, an informer
+// The scaler's only door to Kubernetes: runner Pods and their JIT Secrets in one namespace, a watched
 // cache of the Pods (so neither intake nor the reconciler LISTs per event), and the outcomes that are
 // idempotent by design — AlreadyExists on create, NotFound on delete — handled here, in one place.
 import {
   ApiException,
   CoreV1Api,
   type CoreV1Event,
-  type Informer,
   KubeConfig,
-  makeInformer,
-  type ObjectCache,
   PatchStrategy,
   type RequestContext,
   setHeaderOptions,
@@ -17,6 +14,7 @@ import {
   type V1Secret,
 } from "@kubernetes/client-node";
 import { LABEL_PREFIX, LABELS } from "../runner-pod/names.ts";
+import { PodCache } from "./pod-cache.ts";
 
 export type { V1PersistentVolumeClaim, V1Pod, V1Secret } from "@kubernetes/client-node";
 
@@ -98,88 +96,53 @@ export class RunnerPods {
   readonly namespace: string;
   readonly #core: CoreV1Api;
   readonly #fieldManager: string;
-  readonly #informer: Informer<V1Pod> & ObjectCache<V1Pod>;
-  #synced = false;
-  #started = false;
-  #lastError: string | undefined;
-  readonly #listeners = new Set<() => void>();
-  readonly #deleteListeners = new Set<(pod: V1Pod) => void>();
+  readonly #cache: PodCache;
 
   constructor({ kubeConfig: given, namespace, fieldManager = "dind-k8s" }: RunnerPodsOptions) {
     const kubeConfig = pooled(given);
     this.namespace = namespace;
     this.#fieldManager = fieldManager;
     this.#core = kubeConfig.makeApiClient(CoreV1Api);
-    this.#informer = makeInformer(
-      kubeConfig,
-      `/api/v1/namespaces/${namespace}/pods`,
-      () => this.#core.listNamespacedPod({ namespace, labelSelector: SELECTOR }),
-      SELECTOR,
-    );
-    const changed = () => {
-      for (const listener of this.#listeners) listener();
-    };
-    this.#informer.on("add", changed);
-    this.#informer.on("update", changed);
-    this.#informer.on("delete", (pod: V1Pod) => {
-      for (const listener of this.#deleteListeners) listener(pod);
-      changed();
-    });
-    this.#informer.on("connect", () => {
-      this.#synced = true;
-      this.#lastError = undefined;
-      changed();
-    });
-    this.#informer.on("error", (error: unknown) => {
-      this.#lastError = errorText(error);
-      // client-node stops the watch on error; restart it after a pause (the informer relists).
-      setTimeout(() => {
-        if (this.#started) void this.#informer.start().catch(() => {});
-      }, 1_000).unref();
-    });
+    this.#cache = new PodCache({ kubeConfig, namespace, labelSelector: SELECTOR });
   }
 
+  /** Lists the runner Pods (the cache is complete when this resolves), then watches them until stop(). */
   async start(): Promise<void> {
-    this.#started = true;
-    await this.#informer.start();
-    this.#synced = true;
+    await this.#cache.start();
   }
 
   async stop(): Promise<void> {
-    this.#started = false;
-    await this.#informer.stop();
+    await this.#cache.stop();
   }
 
   get synced(): boolean {
-    return this.#synced;
+    return this.#cache.synced;
   }
 
   get lastError(): string | undefined {
-    return this.#lastError;
+    return this.#cache.lastError;
   }
 
   /** Called (without arguments) whenever a runner Pod is added, changed or deleted. */
   onChange(listener: () => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#cache.onChange(listener);
   }
 
   /**
    * Called with a runner Pod's last state as the watch delivered it when the Pod was removed: the only sight of
-   * a status written just before the kubelet's final delete (the informer cache forgets the Pod at once).
+   * a status written just before the kubelet's final delete (the cache forgets the Pod at once).
    */
   onDeleted(listener: (pod: V1Pod) => void): () => void {
-    this.#deleteListeners.add(listener);
-    return () => this.#deleteListeners.delete(listener);
+    return this.#cache.onDeleted(listener);
   }
 
-  /** Runner Pods as the informer last saw them. */
+  /** Runner Pods as the cache last saw them, slimmed to the fields the scaler reads (see slimPod). */
   cached(): readonly V1Pod[] {
-    return this.#informer.list(this.namespace);
+    return this.#cache.list();
   }
 
   cachedPod(name: string): V1Pod | undefined {
-    return this.#informer.get(name, this.namespace);
+    return this.#cache.get(name);
   }
 
   /** "created", or "exists" when a Pod of that name is already there (a duplicate delivery). */
@@ -264,15 +227,20 @@ export class RunnerPods {
   }
 
   /**
-   * Deletes a Pod; NotFound counts as done. `uid` guards against deleting a newer Pod of the same name
-   * ("changed": the Pod of that name is another one now, left alone).
+   * Deletes a Pod; NotFound counts as done. `uid` guards against deleting a newer Pod of the same name, and
+   * `resourceVersion` against deleting one that changed since it was read ("changed": left alone).
    */
-  async delete(name: string, uid?: string): Promise<"deleted" | "gone" | "changed"> {
+  async delete(
+    name: string,
+    uid?: string,
+    resourceVersion?: string,
+  ): Promise<"deleted" | "gone" | "changed"> {
+    const preconditions = { ...(uid ? { uid } : {}), ...(resourceVersion ? { resourceVersion } : {}) };
     try {
       await this.#core.deleteNamespacedPod({
         name,
         namespace: this.namespace,
-        ...(uid ? { body: { preconditions: { uid } } } : {}),
+        ...(uid || resourceVersion ? { body: { preconditions } } : {}),
       });
       return "deleted";
     } catch (error: unknown) {

@@ -1,9 +1,11 @@
 // Prometheus metrics of the scaler. One registry per scaler instance (tests run several).
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
-export function createMetrics() {
+export function createMetrics({ processMetrics = true }: { processMetrics?: boolean } = {}) {
   const registry = new Registry();
   const prefix = "dind_k8s_";
+  // process_* and nodejs_* (memory, CPU, event loop lag, GC): what an operator checks first.
+  if (processMetrics) collectDefaultMetrics({ register: registry });
   return {
     registry,
     webhookDeliveries: new Counter({
