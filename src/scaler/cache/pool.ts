@@ -119,6 +119,15 @@ function targetOf(pod: V1Pod): JobTarget | undefined {
   };
 }
 
+/** What a runner Pod is for, from its labels and name (the scaler's Pod cache keeps no spec to copy). */
+function purposeOf(pod: V1Pod): RunnerTarget | undefined {
+  if (pod.metadata?.labels?.[LABELS.kind] === "warm") {
+    const id = /-warm-([a-z0-9]{1,16})$/.exec(pod.metadata?.name ?? "")?.[1];
+    return id ? { kind: "warm", id } : undefined;
+  }
+  return targetOf(pod);
+}
+
 export class CachePool {
   readonly #options: CachePoolOptions;
   readonly metrics: CacheMetrics;
@@ -141,6 +150,11 @@ export class CachePool {
       const report = claimOf(pod) ? cacheReportOf(pod) : undefined;
       const uid = pod.metadata?.uid;
       if (report && uid) this.#reports.set(uid, { ...report, at: Date.now() });
+      // Replicas that don't lead collect reports too (they may lead next); keep an hour's worth.
+      for (const [key, kept] of this.#reports) {
+        if (Date.now() - kept.at <= 60 * 60_000) break;
+        this.#reports.delete(key);
+      }
     });
   }
 
@@ -156,10 +170,6 @@ export class CachePool {
     // Until this pass has read the claims, none is free: a failed read must not hand out last pass's list.
     this.#free.set(set.name, []);
     this.#reserved.set(set.name, new Map());
-    for (const [uid, report] of this.#reports) {
-      // Reports of Pods whose lease another replica settled; nobody will ask for them.
-      if (now.getTime() - report.at > 60 * 60_000) this.#reports.delete(uid);
-    }
     const claims = await pods.listClaims(cacheClaimSelector(set.name));
     const byName = new Map(claims.map((claim) => [claim.metadata?.name ?? "", claim]));
     for (let index = 0; index < cache.volumes; index++) {
@@ -360,6 +370,19 @@ export class CachePool {
     const { pods, log } = this.#options;
     let slot = this.#reserved.get(set.name)?.get(view.name);
     if (slot) this.#reserved.get(set.name)?.delete(view.name);
+    // The replacement is built for the set like any runner Pod, with the live Pod's labels and annotations (job
+    // state, busy marks, repository …) carried over.
+    const purpose = purposeOf(view.pod);
+    const built = purpose ? this.#options.podFor(set, purpose) : undefined;
+    if (!built || built.metadata?.name !== view.name) {
+      if (slot) this.#reserved.get(set.name)?.set(view.name, slot);
+      return { result: "miss", reason: "the Pod's labels don't say which job or warm runner it is" };
+    }
+    built.metadata = {
+      ...built.metadata,
+      labels: { ...built.metadata?.labels, ...view.pod.metadata?.labels },
+      annotations: { ...built.metadata?.annotations, ...view.pod.metadata?.annotations },
+    };
     const free = this.#free.get(set.name) ?? [];
     while (!slot) {
       const candidate = free.shift();
@@ -378,14 +401,15 @@ export class CachePool {
       }
     }
 
-    const deleted = await pods.delete(view.name, view.uid);
+    // Only the object we read: its replacement copies its labels and annotations (job state, busy marks), so a
+    // Pod changed since (an event's patch the informer hasn't shown yet) is left for the next pass.
+    const deleted = await pods.delete(view.name, view.uid, view.pod.metadata?.resourceVersion);
     if (deleted !== "deleted") {
-      // Deleted by someone else, or already replaced: whatever the Pod of this name is now, it isn't ours to
-      // replace. Give the claim back.
+      // Deleted by someone else, changed, or already replaced: give the claim back; the next pass decides again.
       await this.#annotate(slot, { [LEASE_ANNOTATION]: null });
       return { result: "deferred", reason: `the gated Pod is ${deleted}` };
     }
-    const replacement = withCacheClaim(view.pod, set, {
+    const replacement = withCacheClaim(built, set, {
       claim: slot.name,
       check: slot.lastUse !== undefined && !slot.lastUse.clean,
       queuedAt: view.createdAt.toISOString(),

@@ -91,9 +91,9 @@ export interface CacheClaimUse {
 }
 
 /**
- * `pod` (a gated runner Pod as read from the apiserver) as a new object of the same name whose daemon keeps its
- * data on `use.claim`. Everything else — labels, annotations, the gate — stays: only the volume, the dind
- * environment and the server-set fields change. A Pod's volumes are immutable, hence a new object.
+ * `pod` (a gated runner Pod as built for its set, or as read back) as a new object of the same name whose daemon
+ * keeps its data on `use.claim`. Everything else — labels, annotations, the gate — stays: only the volume, the
+ * dind environment and server-set fields change. A Pod's volumes are immutable, hence a new object.
  */
 export function withCacheClaim(pod: V1Pod, set: RunnerSet, use: CacheClaimUse): V1Pod {
   const cache = set.cache;
