@@ -2,6 +2,7 @@
 // ratios against a baseline measured in the same run — never absolute thresholds: machines differ,
 // ratios on one machine don't. Benchmarks that need the cluster share one test environment.
 
+import { spawnSync } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type StartedTestEnv, startTestEnv } from "../test/env/start.ts";
@@ -26,6 +27,15 @@ if (unknown.length > 0) {
     `unknown benchmark ${unknown.join(", ")}; choose from ${benches.map((b) => b.name).join(", ")}\n`,
   );
   process.exit(2);
+}
+
+// Measure what ships: the scaler benchmarks run the bundle, so build it from the sources first.
+const built = spawnSync(process.execPath, [join(import.meta.dirname, "../scripts/build.ts")], {
+  stdio: "inherit",
+});
+if (built.status !== 0) {
+  process.stderr.write("bench: npm run build failed\n");
+  process.exit(1);
 }
 
 let started: StartedTestEnv | undefined;

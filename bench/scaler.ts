@@ -94,7 +94,8 @@ async function startBenchScaler(
   const child = spawn(
     process.execPath,
     [
-      join(import.meta.dirname, "../src/cli.ts"),
+      // The bundle, as the image runs it (bench/run.ts builds it first).
+      join(import.meta.dirname, "../dist/scaler/cli.js"),
       "serve",
       "--config",
       join(dir, "config.yaml"),
