@@ -77,7 +77,8 @@ interface World {
   scaler: RunningScaler;
   /** Every scaler this test started (a restart adds one); their metrics add up. */
   scalers: RunningScaler[];
-  startScaler(): Promise<void>;
+  /** Starts a scaler (reconciling always, or under leader election as `identity`) and points the hook at it. */
+  startScaler(identity?: string): Promise<void>;
   send(action: "queued" | "in_progress" | "completed", jobId: number, runnerName?: string): Promise<number>;
   pods(): Promise<V1Pod[]>;
   claims(): Promise<V1PersistentVolumeClaim[]>;
@@ -139,7 +140,7 @@ async function world(): Promise<World> {
     scaler: undefined as unknown as RunningScaler,
     scalers: [],
     violations,
-    async startScaler() {
+    async startScaler(identity) {
       const client = createGitHubApi({
         apiUrl: github.url,
         target: { kind: "org", org: ORG },
@@ -152,6 +153,9 @@ async function world(): Promise<World> {
         github: client,
         timing: FAST,
         runnerSets: SETS,
+        ...(identity
+          ? { reconcile: { leaderElection: { identity, leaseDurationMs: 3_000, retryPeriodMs: 200 } } }
+          : {}),
       });
       this.scalers.push(this.scaler);
       github.setHook({ url: `${this.scaler.url}/webhook`, secret: WEBHOOK_SECRET });
@@ -379,6 +383,52 @@ describe("the cache volume pool", () => {
     expect((await w.claims()).map((claim) => claim.metadata?.uid).sort()).toEqual(
       claims.map((claim) => claim.metadata?.uid).sort(),
     );
+  });
+
+  it("two replicas under leader election: only the leader leases, and the next leader carries on", async () => {
+    const w = await world();
+    await w.startScaler("replica-a");
+    await w.startScaler("replica-b");
+    await eventually("the pool's claims", async () => (await w.claims()).length === 2);
+    const leader = await eventually("a leader", async () => w.scalers.find((s) => s.elector?.leading));
+    const follower = w.scalers.find((s) => s !== leader)!;
+
+    for (const id of [11, 12, 13]) expect(await w.send("queued", id)).toBe(201);
+    const first = await eventually("the first three released", async () => {
+      const pods = await w.pods();
+      return pods.length === 3 && pods.every((pod) => !gated(pod)) ? pods : undefined;
+    });
+    await w.assertExclusive();
+    expect(first.filter((pod) => claimOf(pod))).toHaveLength(2);
+    // The follower takes webhooks but never touches a claim.
+    const followerMetrics = await follower.metrics.registry.metrics();
+    expect(followerMetrics).not.toContain("dind_k8s_cache_releases_total{");
+
+    // The leader goes away while its runners still run; the follower takes over from the claims' leases.
+    for (const pod of first) await w.run(pod.metadata!.name!);
+    await leader.stop();
+    w.scalers.splice(w.scalers.indexOf(leader), 1);
+    await eventually("the follower leads", async () => follower.elector?.leading);
+    w.github.setHook({ url: `${follower.url}/webhook`, secret: WEBHOOK_SECRET });
+    for (const pod of first) await w.finish(pod.metadata!.name!, { clean: true, dataBytes: 10 });
+    for (const id of [14, 15, 16]) expect(await w.send("queued", id)).toBe(201);
+    const second = await eventually("the next three released", async () => {
+      const pods = (await w.pods()).filter(
+        (pod) => Number(pod.metadata?.labels?.["dind-k8s.io/job-id"]) > 13,
+      );
+      return pods.length === 3 && pods.every((pod) => !gated(pod)) ? pods : undefined;
+    });
+    await w.assertExclusive();
+    const onClaims = second.filter((pod) => claimOf(pod));
+    expect(onClaims).toHaveLength(2);
+    // Left cleanly by the first wave: no check.
+    for (const pod of onClaims) expect(dindEnv(pod).DIND_K8S_CACHE_CHECK).toBeUndefined();
+    const followerHits = metricSum(
+      await follower.metrics.registry.metrics(),
+      "dind_k8s_cache_releases_total",
+      'runner_set="cached",result="hit"',
+    );
+    expect(followerHits).toBe(2);
   });
 
   it("a scaler that died between deleting a gated Pod and creating it on a claim: the next one recreates and releases it", async () => {
