@@ -5,6 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { createCacheMetrics } from "../src/scaler/cache/metrics.ts";
 import { configJsonSchema } from "../src/scaler/config/json-schema.ts";
 import { createMetrics } from "../src/scaler/observe/metrics.ts";
 
@@ -89,6 +90,7 @@ export function configReference(): string {
 export async function metricsReference(): Promise<string> {
   // The scaler's own metrics; the standard process_* / nodejs_* ones are listed as a group below the table.
   const metrics = createMetrics({ processMetrics: false });
+  createCacheMetrics(metrics.registry);
   const out = ["| metric | type | labels | meaning |", "|---|---|---|---|"];
   for (const metric of await metrics.registry.getMetricsAsJSON()) {
     // prom-client keeps the label names on the metric object, not in its JSON.

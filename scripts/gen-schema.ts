@@ -109,6 +109,15 @@ export const chartKeysSchema = strictObject({
     scrapeTimeout: duration.optional(),
     labels: labelMap().optional(),
   }).optional(),
+  grafanaDashboard: strictObject({
+    enabled: enabled("Ship the Grafana dashboard as a ConfigMap for Grafana's dashboard sidecar."),
+    namespace: orEmpty(dnsLabel()).optional(),
+    label: matching(
+      /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/,
+      "a label key",
+    ).optional(),
+    labelValue: z.string().max(63).optional(),
+  }).optional(),
   podDisruptionBudget: strictObject({
     enabled: enabled("Create a PodDisruptionBudget for the scaler."),
     maxUnavailable: wholeNumber(1).optional(),
