@@ -78,7 +78,7 @@ interface World {
   /** Every scaler this test started (a restart adds one); their metrics add up. */
   scalers: RunningScaler[];
   /** Starts a scaler (reconciling always, or under leader election as `identity`) and points the hook at it. */
-  startScaler(identity?: string): Promise<void>;
+  startScaler(identity?: string, runnerSets?: string): Promise<void>;
   send(action: "queued" | "in_progress" | "completed", jobId: number, runnerName?: string): Promise<number>;
   pods(): Promise<V1Pod[]>;
   claims(): Promise<V1PersistentVolumeClaim[]>;
@@ -140,7 +140,7 @@ async function world(): Promise<World> {
     scaler: undefined as unknown as RunningScaler,
     scalers: [],
     violations,
-    async startScaler(identity) {
+    async startScaler(identity, runnerSets = SETS) {
       const client = createGitHubApi({
         apiUrl: github.url,
         target: { kind: "org", org: ORG },
@@ -152,7 +152,7 @@ async function world(): Promise<World> {
         namespace: ns.name,
         github: client,
         timing: FAST,
-        runnerSets: SETS,
+        runnerSets,
         ...(identity
           ? { reconcile: { leaderElection: { identity, leaseDurationMs: 3_000, retryPeriodMs: 200 } } }
           : {}),
@@ -429,6 +429,62 @@ describe("the cache volume pool", () => {
       'runner_set="cached",result="hit"',
     );
     expect(followerHits).toBe(2);
+  });
+
+  it("claims made for other settings are recycled once free, never under a Pod", async () => {
+    const w = await world();
+    await w.startScaler();
+    await eventually("the pool's claims", async () => (await w.claims()).length === 2);
+    expect(await w.send("queued", 21)).toBe(201);
+    const busy = await eventually("job 21 released on a claim", async () => {
+      const pod = (await w.pods()).find((p) => p.metadata?.name === podName(21));
+      return pod && !gated(pod) && claimOf(pod) ? pod : undefined;
+    });
+    await w.run(podName(21));
+    const busyClaim = claimOf(busy)!;
+    const before = new Map((await w.claims()).map((claim) => [claim.metadata!.name!, claim.metadata!.uid!]));
+
+    // The operator doubles the size. The PVC protection controller's part (the claim goes once its finalizer is
+    // removed, which it does when no Pod uses the claim) is played here.
+    await w.scaler.stop();
+    w.scalers.splice(0);
+    await w.startScaler(undefined, SETS.replace("size: 1Gi", "size: 2Gi"));
+    const finalize = async ({ busyMayGo = false } = {}) => {
+      for (const claim of await w.claims()) {
+        if (!claim.metadata?.deletionTimestamp) continue;
+        if (!busyMayGo) expect(claim.metadata.name).not.toBe(busyClaim);
+        await w.core.patchNamespacedPersistentVolumeClaim(
+          { name: claim.metadata.name!, namespace: w.ns.name, body: { metadata: { finalizers: null } } },
+          setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+        );
+      }
+    };
+    const sizeOf = (claim: V1PersistentVolumeClaim) => String(claim.spec?.resources?.requests?.storage);
+    await eventually("the free claim made again at 2Gi", async () => {
+      await finalize();
+      const claims = await w.claims();
+      return claims.some((claim) => claim.metadata?.name !== busyClaim && sizeOf(claim) === "2Gi");
+    });
+    // The claim under job 21's daemon is left alone while the Pod exists.
+    await sleep(500);
+    const kept = (await w.claims()).find((claim) => claim.metadata?.name === busyClaim)!;
+    expect(kept.metadata?.uid).toBe(before.get(busyClaim));
+    expect(kept.metadata?.deletionTimestamp).toBeUndefined();
+    await w.assertExclusive();
+
+    await w.finish(podName(21), { clean: true, dataBytes: 1 });
+    await eventually("the other claim made again at 2Gi once its Pod is gone", async () => {
+      await finalize({ busyMayGo: true });
+      const claims = await w.claims();
+      return (
+        claims.length === 2 &&
+        claims.every((claim) => sizeOf(claim) === "2Gi" && !claim.metadata?.deletionTimestamp)
+      );
+    });
+    const metrics = await w.scaler.metrics.registry.metrics();
+    expect(metricSum(metrics, "dind_k8s_cache_recycled_total", 'runner_set="cached",reason="settings"')).toBe(
+      2,
+    );
   });
 
   it("a scaler that died between deleting a gated Pod and creating it on a claim: the next one recreates and releases it", async () => {

@@ -17,6 +17,9 @@ export const CACHE_INDEX_LABEL = `${LABEL_PREFIX}/cache-index`;
  */
 export const QUEUED_AT_ANNOTATION = `${LABEL_PREFIX}/queued-at`;
 
+/** Startup probe tries (1 s apart) of a dind on a claim: 8 minutes for its check and prune. */
+export const CACHE_STARTUP_PROBE_FAILURES = 480;
+
 /** The share of the claim's size above which the next Pod prunes, when the set names no pruneAbove. */
 export const DEFAULT_PRUNE_SHARE = 0.8;
 
@@ -114,6 +117,14 @@ export function withCacheClaim(pod: V1Pod, set: RunnerSet, use: CacheClaimUse): 
   ];
   const names = new Set(env.map((variable) => variable.name));
   dind.env = [...(dind.env ?? []).filter((variable) => !names.has(variable.name)), ...env];
+  // A check or a large prune runs before the daemon answers the probe: give it minutes, but fewer than the
+  // scaler's pending deadline (10 min), after which a Pod that isn't Running is replaced.
+  if (dind.startupProbe) {
+    dind.startupProbe = {
+      ...dind.startupProbe,
+      failureThreshold: Math.max(dind.startupProbe.failureThreshold ?? 0, CACHE_STARTUP_PROBE_FAILURES),
+    };
+  }
   return {
     apiVersion: "v1",
     kind: "Pod",

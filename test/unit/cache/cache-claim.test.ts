@@ -161,6 +161,8 @@ describe("a runner Pod on a claim", () => {
         DIND_K8S_CACHE_PRUNE_ABOVE: String(Math.floor(10 * 2 ** 30 * 0.8)),
         DIND_K8S_CACHE_CHECK: "1",
       });
+      expect(dindOf(replaced).startupProbe?.failureThreshold).toBe(480);
+      expect(dindOf(pod).startupProbe?.failureThreshold).toBe(180);
       // The input is untouched (it is the informer's object).
       expect(claimOf(live)).toBeUndefined();
       // The replacement keeps the original's place in the queue.
