@@ -487,6 +487,33 @@ describe("the cache volume pool", () => {
     );
   });
 
+  it("a job cancelled while its Pod waited on a claim for GitHub: the tombstone moves off the claim", async () => {
+    const w = await world();
+    await w.startScaler();
+    await eventually("the pool's claims", async () => (await w.claims()).length === 2);
+    // GitHub fails every JIT config request: the Pod gets its claim, but the release can't finish.
+    w.github.failNext("actions/generate-runner-jitconfig-for-org", 100_000, { status: 500 });
+    expect(await w.send("queued", 31)).toBe(201);
+    const waiting = await eventually("job 31 on a claim, still gated", async () => {
+      const pod = (await w.pods()).find((p) => p.metadata?.name === podName(31));
+      return pod && gated(pod) && claimOf(pod) ? pod : undefined;
+    });
+    const claim = claimOf(waiting)!;
+    expect(await w.send("completed", 31)).toBe(200);
+    const tombstone = await eventually("the tombstone without the claim, and the claim free", async () => {
+      const pod = (await w.pods()).find((p) => p.metadata?.name === podName(31));
+      const lease = (await w.claims()).find((c) => c.metadata?.name === claim)?.metadata?.annotations?.[
+        LEASE_ANNOTATION
+      ];
+      return pod && !claimOf(pod) && lease === undefined ? pod : undefined;
+    });
+    expect(gated(tombstone)).toBe(true);
+    expect(tombstone.metadata?.labels?.["dind-k8s.io/job-state"]).toBe("done");
+    // Still the job's dedup record: a late duplicate queued delivery changes nothing.
+    expect(await w.send("queued", 31)).toBe(200);
+    await w.assertExclusive();
+  });
+
   it("a scaler that died between deleting a gated Pod and creating it on a claim: the next one recreates and releases it", async () => {
     const w = await world();
     await w.startScaler();

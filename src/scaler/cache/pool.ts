@@ -18,6 +18,7 @@ import type { Logger } from "../observe/log.ts";
 import { type RunnerPodView, viewPod } from "../reconcile/classify.ts";
 import {
   buildCacheClaim,
+  CACHE_CLAIM_LABEL,
   CACHE_INDEX_LABEL,
   type CacheReport,
   cacheClaimName,
@@ -278,6 +279,9 @@ export class CachePool {
       if (Object.keys(annotations).length > 0) {
         await this.#annotate(slot, annotations);
       }
+      for (const view of mounted) {
+        if (view.state === "tombstone") await this.#shed(set, view);
+      }
       return "leased";
     }
     if (!lease) return "free";
@@ -317,6 +321,32 @@ export class CachePool {
     }
     await this.#unlease(set, slot, lease, "gone", now);
     return "free";
+  }
+
+  /**
+   * A gated Pod that got a claim but whose job ended before its release (the release failed, say GitHub was
+   * down, and the job was cancelled meanwhile) is kept as a tombstone for an hour: without this it would hold
+   * the claim that long. It becomes the same tombstone without the claim; the claim is free once it is gone.
+   */
+  async #shed(set: RunnerSet, view: RunnerPodView): Promise<void> {
+    const { pods, podFor, log } = this.#options;
+    const purpose = purposeOf(view.pod);
+    if (!purpose) return;
+    const tombstone = podFor(set, purpose);
+    if (tombstone.metadata?.name !== view.name) return;
+    tombstone.metadata = {
+      ...tombstone.metadata,
+      labels: { ...tombstone.metadata?.labels, ...view.pod.metadata?.labels },
+      annotations: { ...tombstone.metadata?.annotations, ...view.pod.metadata?.annotations },
+    };
+    delete tombstone.metadata.labels?.[CACHE_CLAIM_LABEL];
+    if ((await pods.delete(view.name, view.uid, view.pod.metadata?.resourceVersion)) !== "deleted") return;
+    const created = await pods.create(tombstone);
+    log.info("tombstone moved off its cache claim", {
+      runnerSet: set.name,
+      pod: view.name,
+      result: created.result,
+    });
   }
 
   async #unlease(set: RunnerSet, slot: Slot, lease: CacheLease, why: string, now: Date): Promise<void> {
