@@ -85,10 +85,13 @@ export class LeaderElector {
       this.#leading = false;
       await this.#options.onStoppedLeading();
     } else if (this.#leading) {
+      // Stop leading first — onStoppedLeading waits for the reconcile pass in flight — and only then hand the
+      // Lease over: released the other way round, a successor could release runners while our last pass
+      // still does, and two passes together can go past maxRunners.
+      await this.#stepDown("shutting down");
       await this.#release().catch((error: unknown) => {
         this.#options.log.warn("leader election: could not release the Lease", { error: String(error) });
       });
-      await this.#stepDown("shutting down");
     }
   }
 

@@ -290,6 +290,7 @@ export class Reconciler {
   }
 
   async #release(set: RunnerSet, queued: RunnerPodView): Promise<void> {
+    if (this.#stopped) return;
     const { pods, github, metrics, log } = this.#options;
     let view = queued;
     let runnerId: number | undefined;
@@ -338,6 +339,9 @@ export class Reconciler {
       secret.metadata!.annotations = { [RUNNER_ID_ANNOTATION]: String(jit.runnerId) };
       await pods.createSecret(secret);
     }
+    // Fencing: a reconciler told to stop (it lost the Lease) releases nothing more. The Secret stays; the next
+    // leader finds it and lifts the gate without registering another runner.
+    if (this.#stopped) return;
     const annotations: Record<string, string> = { [RELEASED_AT_ANNOTATION]: new Date().toISOString() };
     if (runnerId !== undefined) annotations[RUNNER_ID_ANNOTATION] = String(runnerId);
     const released = await pods.releaseGate(view.name, SCHEDULING_GATE, annotations);
