@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { type StartedTestEnv, startTestEnv } from "../test/env/start.ts";
 import type { TestEnv } from "../test/env/types.ts";
 import { benchAction } from "./action.ts";
+import { benchCache } from "./cache.ts";
 import { benchChaos } from "./chaos.ts";
 import { type Row, rowsFor, svg, table } from "./report.ts";
 import { benchBurst, benchIntake, benchScale } from "./scaler.ts";
@@ -18,6 +19,7 @@ const benches: { name: string; run: (env: () => Promise<TestEnv>) => Promise<str
   { name: "burst", run: async (env) => benchBurst(await env()) },
   { name: "scale", run: async (env) => benchScale(await env()) },
   { name: "chaos", run: async (env) => benchChaos(await env()) },
+  { name: "cache", run: async (env) => benchCache(await env()) },
 ];
 
 const wanted = process.argv.slice(2);
