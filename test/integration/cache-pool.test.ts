@@ -487,6 +487,35 @@ describe("the cache volume pool", () => {
     );
   });
 
+  it("a claim whose volume was lost is replaced by a new one", async () => {
+    const w = await world();
+    await w.startScaler();
+    const [first] = await eventually("the pool's claims", async () => {
+      const claims = await w.claims();
+      return claims.length === 2 ? claims.filter((c) => c.metadata?.name === "cached-cache-1") : undefined;
+    });
+    // The PersistentVolume controller's verdict when the bound volume disappears.
+    await w.core.replaceNamespacedPersistentVolumeClaimStatus({
+      name: "cached-cache-1",
+      namespace: w.ns.name,
+      body: { ...first!, status: { phase: "Lost" } },
+    });
+    await eventually("a new claim 1", async () => {
+      for (const claim of await w.claims()) {
+        if (claim.metadata?.deletionTimestamp) {
+          await w.core.patchNamespacedPersistentVolumeClaim(
+            { name: claim.metadata.name!, namespace: w.ns.name, body: { metadata: { finalizers: null } } },
+            setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+          );
+        }
+      }
+      const again = (await w.claims()).find((c) => c.metadata?.name === "cached-cache-1");
+      return again && again.metadata?.uid !== first!.metadata?.uid && !again.metadata?.deletionTimestamp;
+    });
+    const metrics = await w.scaler.metrics.registry.metrics();
+    expect(metricSum(metrics, "dind_k8s_cache_recycled_total", 'runner_set="cached",reason="lost"')).toBe(1);
+  });
+
   it("a job cancelled while its Pod waited on a claim for GitHub: the tombstone moves off the claim", async () => {
     const w = await world();
     await w.startScaler();

@@ -217,10 +217,14 @@ export class CachePool {
           ? "pool-shrank"
           : claimOutdated(claim, cache)
             ? "settings"
-            : "";
+            : // Its volume is gone (deleted behind Kubernetes' back): a Pod on it would never start.
+              slot.claim.status?.phase === "Lost"
+              ? "lost"
+              : "";
         if (reason) {
-          // Free, so no Pod mounts it: deleting it now can't pull a volume from under a daemon.
-          await pods.deleteClaim(name, claim.metadata?.uid ?? "");
+          // Free, so no Pod mounts it: deleting it now can't pull a volume from under a daemon. Only as read:
+          // a claim leased meanwhile (by a replica that still thinks it leads) is kept.
+          await pods.deleteClaim(name, slot.claim.metadata?.uid ?? "", slot.claim.metadata?.resourceVersion);
           this.metrics.recycled.inc({ runner_set: set.name, reason });
           log.info("cache claim recycled", { runnerSet: set.name, claim: name, reason });
           recycling++;

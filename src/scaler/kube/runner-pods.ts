@@ -307,13 +307,16 @@ export class RunnerPods {
     }
   }
 
-  /** Deletes a claim if it is still the object `uid`; NotFound and a newer claim count as done. */
-  async deleteClaim(name: string, uid: string): Promise<void> {
+  /**
+   * Deletes a claim if it is still the object `uid` (and unchanged since `resourceVersion`, when given); NotFound
+   * and a newer or changed claim count as done: the caller decides again on its next read.
+   */
+  async deleteClaim(name: string, uid: string, resourceVersion?: string): Promise<void> {
     try {
       await this.#core.deleteNamespacedPersistentVolumeClaim({
         name,
         namespace: this.namespace,
-        body: { preconditions: { uid } },
+        body: { preconditions: { uid, ...(resourceVersion ? { resourceVersion } : {}) } },
       });
     } catch (error: unknown) {
       const status = kubeStatus(error);
