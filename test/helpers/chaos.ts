@@ -309,7 +309,13 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
         if (!pod.spec?.nodeName) {
           await schedulePod(ns.kc, ns.name, name).catch(() => undefined);
           await setPodPhase(ns.kc, ns.name, name, "Running").catch(() => undefined);
-          github.setRunnerStatus(name, "online");
+          // Its registration may already be gone (deregistered as surplus, or replaced after an interrupted
+          // release): that runner can't connect, as a real one couldn't.
+          try {
+            github.setRunnerStatus(name, "online");
+          } catch {
+            // not registered: stays offline
+          }
         }
       }
       // GitHub: give queued jobs to idle online runners.
