@@ -30,7 +30,7 @@ export function createCacheMetrics(registry: Registry) {
     }),
     recycled: new Counter({
       name: `${prefix}recycled_total`,
-      help: "Cache claims deleted to be made again (the set's cache settings changed, or the pool shrank).",
+      help: "Cache claims deleted to be made again: the set's cache settings changed, the pool shrank, or the volume was lost.",
       labelNames: ["runner_set", "reason"] as const,
       registers: [registry],
     }),
