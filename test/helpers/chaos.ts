@@ -45,8 +45,10 @@ export interface ChaosReport {
   jobs: number;
   /** Jobs that never ran. */
   lost: number;
-  /** Runners registered beyond one per job. */
+  /** Runners registered under a name that is no job's (a runner beyond one per job). */
   duplicates: number;
+  /** Registrations of a name that had been registered before (see runChaos). */
+  reregistered: number;
   /** Most released runner Pods at once beyond maxRunners. */
   overCap: number;
   /** Pods, Secrets and registered runners left at the end. */
@@ -162,11 +164,11 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
         resyncMs: 250,
         idleGraceMs: 1_500,
         orphanSweepMs: 2_000,
-        tombstoneTtlMs: 4_000,
+        tombstoneTtlMs: 6_000,
         pendingDeadlineMs: 60_000,
         releaseConcurrency: 16,
       },
-      recovery: { redeliveryMs: 1_000, auditMs: 3_000, auditGraceMs: 2_000, redeliveryLookbackMs: 600_000 },
+      recovery: { redeliveryMs: 1_000, auditMs: 3_000, auditGraceMs: 2_000, redeliveryLookbackMs: 6_000 },
       lease: { leaseDurationMs: 2_000, retryPeriodMs: 250, renewDeadlineMs: 1_500 },
     };
 
@@ -353,15 +355,18 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
 
     const leftPods = (await core.listNamespacedPod({ namespace: ns.name })).items.length;
     const leftSecrets = (await core.listNamespacedSecret({ namespace: ns.name })).items.length;
-    // Runners registered: successful generate-jitconfig answers. A 409 (the name was taken by the registration
-    // of a release that a kill -9 interrupted) is followed by replacing that registration, not by a second runner.
-    const registrations = github.callLog.filter(
-      (call) => call.operationId === "actions/generate-runner-jitconfig-for-org" && call.status === 201,
-    ).length;
+    // Runner names are the Pods' names, one per job (deterministic), and GitHub refuses a second registration
+    // of a name that is registered (409): a job can't have two runners at once. A name registered again later
+    // is a re-registration: the replacement of a release interrupted by kill -9 (its Secret was never
+    // written), or a Pod made again for a job whose late delivery came after its tombstone expired.
+    const names = github.registeredNames();
+    const distinct = new Set(names);
+    const jobNames = new Set(jobs.map((job) => `dind-k8s-${job.id}-1`));
     const report: ChaosReport = {
       jobs: options.jobs,
       lost: jobs.filter((job) => !startCount.has(job.id)).length,
-      duplicates: Math.max(0, registrations - options.jobs),
+      duplicates: [...distinct].filter((name) => !jobNames.has(name)).length,
+      reregistered: names.length - distinct.size,
       overCap: Math.max(0, maxReleased - options.maxRunners),
       leaked: leftPods + leftSecrets + github.runners().length,
       convergeS: ((convergedAt ?? Date.now()) - started) / 1000,
@@ -387,5 +392,5 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
 }
 
 export function chaosLine(report: ChaosReport): string {
-  return `chaos: jobs=${report.jobs} lost=${report.lost} duplicates=${report.duplicates} over_cap=${report.overCap} leaked=${report.leaked} converge_s=${report.convergeS.toFixed(1)} github_calls_per_job=${report.githubCallsPerJob.toFixed(2)}`;
+  return `chaos: jobs=${report.jobs} lost=${report.lost} duplicates=${report.duplicates} over_cap=${report.overCap} leaked=${report.leaked} converge_s=${report.convergeS.toFixed(1)} github_calls_per_job=${report.githubCallsPerJob.toFixed(2)} reregistered=${report.reregistered}`;
 }

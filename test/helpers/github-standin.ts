@@ -136,6 +136,8 @@ export interface DeliveryResult {
 }
 
 export interface GitHubStandIn {
+  /** The name of every runner registered through generate-jitconfig so far, once per registration. */
+  registeredNames(): string[];
   /** The API base URL the client is given (includes pathPrefix). */
   url: string;
   origin: string;
@@ -232,6 +234,8 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
 
   const groups = new Map<number, string>([[1, "Default"]]);
   const runners = new Map<number, StandInRunner>();
+  /** The name of every runner registered so far, once per registration. */
+  const registeredNames: string[] = [];
   const repos = new Set<string>(target.kind === "repo" ? [`${target.owner}/${target.repo}`] : []);
   const jobs = new Map<number, StandInJob>();
   const runs = new Map<
@@ -445,6 +449,7 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
       workFolder: workFolder ?? "_work",
     };
     runners.set(runner.id, runner);
+    registeredNames.push(name);
     const encoded = Buffer.from(
       JSON.stringify({ runnerId: runner.id, name, labels, workFolder: runner.workFolder, groupId }),
     ).toString("base64");
@@ -944,6 +949,7 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
       repos.add(fullName);
     },
     runners: () => [...runners.values()].map((runner) => ({ ...runner })),
+    registeredNames: () => [...registeredNames],
     addRunner: ({ name, labels, busy = false, status = "online" }) => {
       const runner: StandInRunner = {
         id: nextRunnerId++,

@@ -26,7 +26,7 @@ export interface RecoveryGitHub {
 export interface RecoveryTiming {
   /** How often failed deliveries are looked for. */
   redeliveryMs: number;
-  /** How far back the first sweep after a start looks (GitHub keeps deliveries for 3 days). */
+  /** How far back a sweep looks at most (GitHub keeps deliveries for 3 days; see the default for why less). */
   redeliveryLookbackMs: number;
   /** How often the queued-job audit runs (it also runs right after becoming leader). */
   auditMs: number;
@@ -38,7 +38,9 @@ export interface RecoveryTiming {
 
 export const DEFAULT_RECOVERY_TIMING: RecoveryTiming = {
   redeliveryMs: 2 * 60_000,
-  redeliveryLookbackMs: 6 * 60 * 60_000,
+  // No further back than tombstones live (ReconcilerTiming.tombstoneTtlMs, 1 h): a `queued` redelivered after
+  // its job's tombstone is gone would make a Pod for a finished job. Older losses are the audit's.
+  redeliveryLookbackMs: 60 * 60_000,
   auditMs: 10 * 60_000,
   auditGraceMs: 5 * 60_000,
   auditJobLookups: 50,
