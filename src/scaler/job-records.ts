@@ -52,13 +52,13 @@ export function createJobRecords({ config, pods, sidecars }: JobRecordsOptions):
       const busy = { [BUSY_WITH_ANNOTATION]: String(job.jobId) };
       // Runner name = Pod name. Usually the job's own runner took it: one write marks both.
       if (job.runnerName === jobPod) {
-        await pods.patchMetadata(jobPod, { labels: { [JOB_STATE_LABEL]: "started" }, annotations: busy });
+        await pods.markJobStarted(jobPod, busy);
         return;
       }
       // Another runner took it: that runner is busy (never deregister it as surplus) …
       if (job.runnerName) await pods.patchMetadata(job.runnerName, { annotations: busy });
       // … and the job's own Pod no longer waits for it.
-      await pods.patchMetadata(jobPod, { labels: { [JOB_STATE_LABEL]: "started" } });
+      await pods.markJobStarted(jobPod);
     },
 
     async recordCompleted(setName, job) {

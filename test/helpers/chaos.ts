@@ -4,6 +4,7 @@
 // replicas at once for a while. The test side also plays the kubelet and the runners: a released Pod
 // starts, its runner comes online, GitHub gives it any queued job, the job ends, the runner exits.
 import { type ChildProcess, spawn } from "node:child_process";
+import { openSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -172,6 +173,9 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
       lease: { leaseDurationMs: 2_000, retryPeriodMs: 250, renewDeadlineMs: 1_500 },
     };
 
+    const chaosLog = process.env.DIND_K8S_CHAOS_LOG
+      ? openSync(process.env.DIND_K8S_CHAOS_LOG, "a")
+      : undefined;
     let nextPort = 0;
     const basePort = 20_000 + Math.floor(rand() * 20_000);
     const startReplica = (name: string): Replica => {
@@ -188,7 +192,7 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
           "--port",
           String(port),
           "--log-level",
-          "warn",
+          process.env.DIND_K8S_CHAOS_LOG ? "info" : "warn",
         ],
         {
           env: {
@@ -196,7 +200,8 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
             DIND_K8S_GITHUB_API_URL: github.url,
             DIND_K8S_TUNING: JSON.stringify(tuning),
           },
-          stdio: ["ignore", "ignore", "pipe"],
+          // DIND_K8S_CHAOS_LOG=FILE: the replicas' JSON logs, for finding out why a run went wrong.
+          stdio: ["ignore", chaosLog ?? "ignore", "pipe"],
         },
       );
       const ready = (async () => {
@@ -361,6 +366,8 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
     // written), or a Pod made again for a job whose late delivery came after its tombstone expired.
     const names = github.registeredNames();
     const distinct = new Set(names);
+    const again = names.filter((name, index) => names.indexOf(name) !== index);
+    if (again.length > 0) log(`chaos: registered again: ${again.slice(0, 10).join(" ")}`);
     const jobNames = new Set(jobs.map((job) => `dind-k8s-${job.id}-1`));
     const report: ChaosReport = {
       jobs: options.jobs,

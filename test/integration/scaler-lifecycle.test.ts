@@ -209,6 +209,19 @@ describe("delivery order and duplicates", () => {
     expect(w.github.calls("actions/generate-runner-jitconfig-for-org")).toBe(0);
   });
 
+  it("a late in_progress doesn't bring a tombstone back: the job stays done and gets no runner", async () => {
+    const w = await world();
+    expect(await w.send("completed", 351, { conclusion: "success", runnerName: "someone-else" })).toBe(200);
+    expect(await w.send("in_progress", 351, { runnerName: "someone-else" })).toBe(200);
+    expect(await w.send("queued", 351)).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const pods = await w.pods();
+    expect(names(pods)).toEqual(["dind-k8s-351-1"]);
+    expect(pods[0]!.metadata?.labels?.[JOB_STATE_LABEL]).toBe("done");
+    expect(gated(pods[0]!)).toBe(true);
+    expect(w.github.calls("actions/generate-runner-jitconfig-for-org")).toBe(0);
+  });
+
   it("a job cancelled while queued is never released", async () => {
     const w = await world({
       runnerSets: "  - name: dind-k8s\n    labels: [dind-k8s]\n    maxRunners: 1\n    minIdle: 0",

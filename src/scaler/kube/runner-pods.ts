@@ -191,6 +191,39 @@ export class RunnerPods {
   }
 
   /**
+   * Marks the job of a Pod started — unless the Pod says it is already done: a late or reordered in_progress
+   * must not turn a tombstone back into a waiting Pod. The write carries the resourceVersion it was decided
+   * on, so a concurrent `done` wins. `annotations` are written either way. false when the Pod is gone.
+   */
+  async markJobStarted(name: string, annotations: Record<string, string> = {}): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.read(name);
+      if (!current) return false;
+      const done = current.metadata?.labels?.[JOB_STATE_LABEL] === "done";
+      if (done && Object.keys(annotations).length === 0) return true;
+      const metadata = {
+        resourceVersion: current.metadata?.resourceVersion,
+        ...(done ? {} : { labels: { [JOB_STATE_LABEL]: "started" } }),
+        ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
+      };
+      try {
+        await whileThrottled(() =>
+          this.#core.patchNamespacedPod(
+            { name, namespace: this.namespace, body: { metadata }, fieldManager: this.#fieldManager },
+            setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+          ),
+        );
+        return true;
+      } catch (error: unknown) {
+        const status = kubeStatus(error);
+        if (status === 404) return false;
+        if (status === 409 && attempt < 5) continue;
+        throw new KubeError(`mark the job of Pod ${this.namespace}/${name} started`, error);
+      }
+    }
+  }
+
+  /**
    * Removes the scheduling gates, only if the Pod still has exactly `gate` (a JSON patch `test` makes a
    * concurrent change fail instead of being overwritten). false when the Pod is gone or already released.
    */
