@@ -125,6 +125,7 @@ export class Recovery {
     this.#options.metrics.githubCalls.inc({ operation: "list-queued-jobs" });
 
     let created = 0;
+    let lookups = 0;
     const queuedNames = new Set<string>();
     for (const job of queued) {
       const set = routeJob(job.labels, runnerSets);
@@ -139,6 +140,13 @@ export class Recovery {
       const name = runnerPodName(set.name, target);
       queuedNames.add(name);
       if (pods.cachedPod(name)) continue;
+      // The listing is a snapshot: a job it shows as queued may have run and finished meanwhile, its Pod
+      // already gone. Ask about this one job before making it a Pod (bounded like the look-ups below).
+      if (lookups >= timing.auditJobLookups) continue;
+      lookups++;
+      const current = await github.getWorkflowJob(job.repo, job.id).catch(() => undefined);
+      this.#options.metrics.githubCalls.inc({ operation: "get-job" });
+      if (current?.status !== "queued") continue;
       const result = await pods.create(podFor(set, target));
       if (result.result === "created") {
         created++;
@@ -151,7 +159,6 @@ export class Recovery {
     // and stop counting them if the job is over or another runner took it (an idle runner then becomes
     // surplus and is deregistered).
     let tombstoned = 0;
-    let lookups = 0;
     for (const pod of pods.cached()) {
       const view = viewPod(pod);
       // Still counted as a waiting job: gated, or released with its runner idle.
