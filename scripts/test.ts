@@ -31,6 +31,8 @@ const status = step("npx", [
 interface VitestJsonReport {
   numPassedTests: number;
   numFailedTests: number;
+  /** Files that failed as a whole (an error in beforeAll, an import that threw): their tests count as skipped. */
+  numFailedTestSuites: number;
   numPendingTests: number;
   numTodoTests: number;
   numTotalTests: number;
@@ -38,8 +40,9 @@ interface VitestJsonReport {
 try {
   const report = JSON.parse(readFileSync(reportFile, "utf8")) as VitestJsonReport;
   const skipped = report.numPendingTests + report.numTodoTests;
+  // A file that failed as a whole counts as a failure, or the line would read "0 failed" on a red run.
   process.stdout.write(
-    `tests: ${report.numPassedTests} passed, ${report.numFailedTests} failed, ${skipped} skipped\n`,
+    `tests: ${report.numPassedTests} passed, ${report.numFailedTests + report.numFailedTestSuites} failed, ${skipped} skipped\n`,
   );
   if (report.numTotalTests === 0) {
     process.stdout.write("no test ran: that is a failure\n");

@@ -121,7 +121,7 @@ async function startScript(dir: string, extraEnv: Record<string, string>): Promi
       env: {
         PATH: `${dirname(env.parts.dockerd)}:${process.env.PATH}`,
         DIND_K8S_ENTRYPOINT: "env",
-        DIND_K8S_CACHE: "1",
+        DIND_K8S_CACHE_VOLUME: "1",
         DIND_K8S_DATA_ROOT: join(dir, "data"),
         DIND_K8S_CACHE_SOCKET: join(dir, "maintenance.sock"),
         DIND_K8S_TERMINATION_LOG: join(dir, "termination-log"),

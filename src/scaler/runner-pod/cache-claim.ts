@@ -110,7 +110,7 @@ export function withCacheClaim(pod: V1Pod, set: RunnerSet, use: CacheClaimUse): 
   const dind = [...(spec.initContainers ?? []), ...spec.containers].find((c) => c.name === "dind");
   if (!dind) throw new Error(`Pod ${metadata.name} has no dind container`);
   const env: V1EnvVar[] = [
-    { name: "DIND_K8S_CACHE", value: "1" },
+    { name: "DIND_K8S_CACHE_VOLUME", value: "1" },
     { name: "DIND_K8S_DATA_ROOT", value: dataRootFor(set.runtime.profile) },
     { name: "DIND_K8S_CACHE_PRUNE_ABOVE", value: String(pruneAboveBytes(cache)) },
     ...(use.check ? [{ name: "DIND_K8S_CACHE_CHECK", value: "1" }] : []),

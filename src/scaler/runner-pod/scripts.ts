@@ -13,7 +13,7 @@
  * - DIND_K8S_STOP_FILE: without native sidecars nothing stops dind when the runner is done; the runner touches
  *   this file on exit and dind then stops dockerd and exits 0, so the Pod can complete.
  * - DIND_K8S_ENTRYPOINT: the image's entrypoint; overridable so tests can run the same script on a host.
- * - DIND_K8S_CACHE: DIND_K8S_DATA_ROOT is a cache volume that earlier daemons wrote to. Before the real daemon
+ * - DIND_K8S_CACHE_VOLUME: DIND_K8S_DATA_ROOT is a cache volume that earlier daemons wrote to. Before the real daemon
  *   starts, a maintenance daemon on a private socket (so the runner can't start on it) checks it when
  *   DIND_K8S_CACHE_CHECK is set (the last Pod on it ended uncleanly: a daemon that can't start or list its images
  *   there means the data is damaged, and the volume is emptied) and prunes when it holds more than
@@ -81,7 +81,7 @@ maintenance_ready() {
   done
   return 1
 }
-if [ -n "\${DIND_K8S_CACHE:-}" ]; then
+if [ -n "\${DIND_K8S_CACHE_VOLUME:-}" ]; then
   mkdir -p "$DIND_K8S_DATA_ROOT"
   used="$(cache_bytes)"
   limit="\${DIND_K8S_CACHE_PRUNE_ABOVE:-0}"
@@ -111,7 +111,7 @@ if [ -n "\${DIND_K8S_CACHE:-}" ]; then
   fi
 fi
 say "starting: $*"
-if [ -z "\${DIND_K8S_STOP_FILE:-}" ] && [ -z "\${DIND_K8S_CACHE:-}" ]; then
+if [ -z "\${DIND_K8S_STOP_FILE:-}" ] && [ -z "\${DIND_K8S_CACHE_VOLUME:-}" ]; then
   exec "$entrypoint" "$@"
 fi
 "$entrypoint" "$@" &
@@ -132,7 +132,7 @@ while :; do
   wait "$daemon" || status=$?
   kill -0 "$daemon" 2>/dev/null || break
 done
-if [ -n "\${DIND_K8S_CACHE:-}" ]; then
+if [ -n "\${DIND_K8S_CACHE_VOLUME:-}" ]; then
   clean=false
   [ "$status" -eq 0 ] && clean=true
   printf '{"dataBytes":%s,"clean":%s}' "$(cache_bytes)" "$clean" \

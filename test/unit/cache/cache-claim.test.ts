@@ -156,7 +156,7 @@ describe("a runner Pod on a claim", () => {
       expect(claimOf(pod)).toBeUndefined();
       expect(dindOf(replaced).volumeMounts).toContainEqual({ name: "dind-storage", mountPath: dataRoot });
       expect(envOf(replaced)).toMatchObject({
-        DIND_K8S_CACHE: "1",
+        DIND_K8S_CACHE_VOLUME: "1",
         DIND_K8S_DATA_ROOT: dataRoot,
         DIND_K8S_CACHE_PRUNE_ABOVE: String(Math.floor(10 * 2 ** 30 * 0.8)),
         DIND_K8S_CACHE_CHECK: "1",

@@ -37,7 +37,7 @@ function start(extraEnv: Record<string, string>) {
     env: {
       PATH: `${dir}:/usr/bin:/bin`,
       DIND_K8S_ENTRYPOINT: "env",
-      DIND_K8S_CACHE: "1",
+      DIND_K8S_CACHE_VOLUME: "1",
       DIND_K8S_DATA_ROOT: join(dir, "data"),
       DIND_K8S_CACHE_PRUNE_ABOVE: String(1024 * 1024 * 1024),
       DIND_K8S_TERMINATION_LOG: join(dir, "report"),
