@@ -45,7 +45,22 @@ function runnerTerminated(pod: V1Pod): boolean {
   );
 }
 
+/**
+ * Views of the cached Pods, by object: the cache replaces a Pod's object whenever the Pod changes, so an
+ * unchanged Pod keeps its view and a pass over 10,000 Pods doesn't rebuild 10,000 views.
+ */
+const views = new WeakMap<V1Pod, RunnerPodView>();
+
 export function viewPod(pod: V1Pod): RunnerPodView {
+  let view = views.get(pod);
+  if (!view) {
+    view = buildView(pod);
+    views.set(pod, view);
+  }
+  return view;
+}
+
+function buildView(pod: V1Pod): RunnerPodView {
   const labels = pod.metadata?.labels ?? {};
   const annotations = pod.metadata?.annotations ?? {};
   const jobStateLabel = labels[JOB_STATE_LABEL];
