@@ -171,10 +171,17 @@ export class RunnerPods {
     }
   }
 
-  /** JSON merge patch of labels/annotations; false when the Pod is gone. */
+  /**
+   * JSON merge patch of labels/annotations; false when the Pod is gone. With a resourceVersion the write is
+   * conditional: a Pod changed since fails with KubeError status 409.
+   */
   async patchMetadata(
     name: string,
-    metadata: { labels?: Record<string, string | null>; annotations?: Record<string, string | null> },
+    metadata: {
+      labels?: Record<string, string | null>;
+      annotations?: Record<string, string | null>;
+      resourceVersion?: string | undefined;
+    },
   ): Promise<boolean> {
     try {
       await whileThrottled(() =>
@@ -207,18 +214,10 @@ export class RunnerPods {
         ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
       };
       try {
-        await whileThrottled(() =>
-          this.#core.patchNamespacedPod(
-            { name, namespace: this.namespace, body: { metadata }, fieldManager: this.#fieldManager },
-            setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
-          ),
-        );
-        return true;
+        return await this.patchMetadata(name, metadata);
       } catch (error: unknown) {
-        const status = kubeStatus(error);
-        if (status === 404) return false;
-        if (status === 409 && attempt < 5) continue;
-        throw new KubeError(`mark the job of Pod ${this.namespace}/${name} started`, error);
+        if (error instanceof KubeError && error.status === 409 && attempt < 5) continue;
+        throw error;
       }
     }
   }
