@@ -16,6 +16,7 @@ import type { ReconcilerTiming } from "../../src/scaler/reconcile/reconciler.ts"
 import { buildRunnerPod } from "../../src/scaler/runner-pod/build-runner-pod.ts";
 import { claimOf } from "../../src/scaler/runner-pod/cache-claim.ts";
 import type { RunningScaler } from "../../src/scaler/service.ts";
+import { eventually as poll } from "../helpers/eventually.ts";
 import { type GitHubStandIn, startGitHubStandIn } from "../helpers/github-standin.ts";
 import {
   collectGarbage,
@@ -26,6 +27,10 @@ import {
   type TestNamespace,
 } from "../helpers/kube.ts";
 import { startTestScaler, testConfigYaml, WEBHOOK_SECRET } from "../helpers/scaler.ts";
+
+const eventually = <T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000) =>
+  poll(what, probe, { timeoutMs });
+
 import { workflowJobPayload } from "../helpers/webhooks.ts";
 
 const env = inject("testenv");
@@ -54,21 +59,6 @@ const dindEnv = (pod: V1Pod) =>
   Object.fromEntries(
     (pod.spec?.initContainers?.find((c) => c.name === "dind")?.env ?? []).map((e) => [e.name, e.value]),
   );
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value as T;
-    } catch (error: unknown) {
-      last = error;
-    }
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-}
 
 interface World {
   ns: TestNamespace;

@@ -15,6 +15,7 @@ import { createGitHubApi } from "../../src/scaler/github/client.ts";
 import { SCALER_LEASE_NAME, SCALER_ROLE_RULES } from "../../src/scaler/kube/rbac.ts";
 import type { RunningScaler } from "../../src/scaler/service.ts";
 import { chartConfig, installChart } from "../helpers/chart.ts";
+import { eventually as poll } from "../helpers/eventually.ts";
 import { type GitHubStandIn, startGitHubStandIn } from "../helpers/github-standin.ts";
 import {
   adminKubeConfig,
@@ -26,6 +27,9 @@ import {
 } from "../helpers/kube.ts";
 import { startTestScaler, WEBHOOK_SECRET } from "../helpers/scaler.ts";
 import { workflowJobPayload } from "../helpers/webhooks.ts";
+
+const eventually = <T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000) =>
+  poll(what, probe, { timeoutMs });
 
 const env = inject("testenv");
 const ORG = "my-org"; // github.org of test/fixtures/values/minimal.yaml
@@ -85,25 +89,6 @@ afterAll(async () => {
   await scaler?.stop();
   await github?.close();
 });
-
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false>,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value as T;
-    } catch (error: unknown) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-}
 
 const gated = (pod: V1Pod) => (pod.spec?.schedulingGates ?? []).length > 0;
 

@@ -14,6 +14,7 @@ import { beforeAll, describe, expect, inject, it } from "vitest";
 import { SCALER_LEASE_NAME } from "../../src/scaler/kube/rbac.ts";
 import { findObject, installChart, renderChart, VALUES_FIXTURES } from "../helpers/chart.ts";
 import { docker } from "../helpers/docker.ts";
+import { eventually as poll } from "../helpers/eventually.ts";
 import { startGitHubStandIn } from "../helpers/github-standin.ts";
 import { adminKubeConfig } from "../helpers/kube.ts";
 import { workflowJobPayload } from "../helpers/webhooks.ts";
@@ -167,25 +168,8 @@ const portOf = (server: Server) => (server.address() as { port: number }).port;
 /** The container stopped: waiting longer can't help. */
 class ScalerExited extends Error {}
 
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value as T;
-    } catch (error: unknown) {
-      if (error instanceof ScalerExited) throw error;
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-}
+const eventually = <T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000) =>
+  poll(what, probe, { timeoutMs, intervalMs: 100, fatal: (error) => error instanceof ScalerExited });
 
 describe("the image running the chart's Deployment", () => {
   it("serves as the Pod would: in-cluster token of the chart's ServiceAccount, the chart's files, App auth; a queued job becomes a released runner Pod; SIGTERM exits 0", async () => {

@@ -8,6 +8,7 @@ import type { ReconcilerTiming } from "../../src/scaler/reconcile/reconciler.ts"
 import type { RecoveryTiming } from "../../src/scaler/reconcile/recovery.ts";
 import { JIT_CONFIG_KEY } from "../../src/scaler/runner-pod/build-runner-pod.ts";
 import type { RunningScaler } from "../../src/scaler/service.ts";
+import { eventually } from "../helpers/eventually.ts";
 import { type GitHubStandIn, startGitHubStandIn } from "../helpers/github-standin.ts";
 import {
   collectGarbage,
@@ -120,25 +121,6 @@ async function world(
   };
   worlds.push(created);
   return created;
-}
-
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false>,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value as T;
-    } catch (error: unknown) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
 }
 
 const gated = (pod: V1Pod) => (pod.spec?.schedulingGates ?? []).length > 0;
