@@ -5,18 +5,17 @@
 //           and GitHub calls per job once every runner is released
 //   scale:  mean webhook cost with 100 vs 10,000 runner Pods already in the namespace, and the scaler's RSS
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CoreV1Api, type KubeConfig, type V1Pod, type V1PolicyRule } from "@kubernetes/client-node";
+import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { parseConfig } from "../src/scaler/config.ts";
-import { SCALER_ROLE_RULES } from "../src/scaler/kube/rbac.ts";
 import { pooled } from "../src/scaler/kube/runner-pods.ts";
 import { buildRunnerPod } from "../src/scaler/runner-pod/build-runner-pod.ts";
 import type { TestEnv } from "../test/env/types.ts";
 import { type GitHubStandIn, startGitHubStandIn } from "../test/helpers/github-standin.ts";
-import { createTestNamespace, restrictedKubeConfig } from "../test/helpers/kube.ts";
-import { testConfigYaml } from "../test/helpers/scaler.ts";
+import { createTestNamespace } from "../test/helpers/kube.ts";
+import { listeningUrl, runnerSetYaml, serveConfigYaml, writeServeFiles } from "../test/helpers/scaler.ts";
 import { sign, workflowJobPayload } from "../test/helpers/webhooks.ts";
 
 const SECRET = "bench-secret";
@@ -55,38 +54,21 @@ async function startBenchScaler(
     latencyMs,
   });
   const dir = await mkdtemp(join(tmpdir(), "dind-k8s-bench-"));
-  const sets = [
-    "  - name: dind-k8s",
-    "    labels: [dind-k8s]",
-    `    maxRunners: ${maxRunners}`,
-    "    minIdle: 0",
-  ].join("\n");
-  const configText = testConfigYaml(ns.name, sets)
-    .replace(
-      "auth: { appId: 1, privateKeyFile: /secrets/app.pem }",
-      `auth: { tokenFile: ${join(dir, "token")} }`,
-    )
-    .replace(
-      "webhookSecretFile: /secrets/webhook-secret",
-      `webhookSecretFile: ${join(dir, "secret")}\n  hookId: 1`,
-    );
-  const config = parseConfig(configText, "bench.yaml");
+  const sets = runnerSetYaml("dind-k8s", maxRunners);
+  const config = parseConfig(serveConfigYaml(ns.name, dir, sets), "bench.yaml");
   const set = config.runnerSets[0]!;
   const podFor = (jobId: number) =>
     buildRunnerPod(set, { kind: "job", jobId, runAttempt: 1 }, { namespace: ns.name, sidecars: "native" })
       .pod;
   await beforeStart?.(ns.name, ns.kc, podFor);
 
-  const kubeConfig = await restrictedKubeConfig(
-    env,
-    ns.name,
-    "dind-k8s-scaler",
-    SCALER_ROLE_RULES.map((rule) => ({ ...rule }) as V1PolicyRule),
-  );
-  await writeFile(join(dir, "kubeconfig"), kubeConfig.exportConfig());
-  await writeFile(join(dir, "token"), "ghp_bench\n");
-  await writeFile(join(dir, "secret"), `${SECRET}\n`);
-  await writeFile(join(dir, "config.yaml"), configText);
+  const files = await writeServeFiles(env, {
+    namespace: ns.name,
+    dir,
+    sets,
+    token: "ghp_bench",
+    secrets: [SECRET],
+  });
   const tuning = {
     reconciler: { releaseConcurrency: 16 },
     recovery: { redeliveryMs: 600_000, auditMs: 600_000 },
@@ -98,9 +80,9 @@ async function startBenchScaler(
       join(import.meta.dirname, "../dist/scaler/cli.js"),
       "serve",
       "--config",
-      join(dir, "config.yaml"),
+      files.configPath,
       "--kubeconfig",
-      join(dir, "kubeconfig"),
+      files.kubeconfigPath,
       "--port",
       "0",
       "--log-level",
@@ -112,19 +94,9 @@ async function startBenchScaler(
     },
   );
   const errors: string[] = [];
-  const url = await new Promise<string>((resolve, reject) => {
-    let buffered = "";
-    const onData = (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const match = buffered.match(/"message":"scaler listening","url":"([^"]+)"/);
-      if (match?.[1]) resolve(match[1]);
-      // Keep the scaler's errors: a failed benchmark shows why.
-      const lines = buffered.split("\n");
-      buffered = lines.pop() ?? "";
-      for (const line of lines) if (line.includes('"level":"error"') && errors.length < 20) errors.push(line);
-    };
-    child.stdout?.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`dind-k8s serve exited with ${code}`)));
+  // Keep the scaler's errors: a failed benchmark shows why.
+  const url = await listeningUrl(child, (line) => {
+    if (line.includes('"level":"error"') && errors.length < 20) errors.push(line);
   });
   // Readiness (informer synced) before measuring.
   for (let i = 0; i < 600; i++) {

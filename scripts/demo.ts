@@ -7,19 +7,18 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CoreV1Api, type V1Pod, type V1PolicyRule } from "@kubernetes/client-node";
+import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { stringify } from "yaml";
-import { SCALER_ROLE_RULES } from "../src/scaler/kube/rbac.ts";
 import { startTestEnv } from "../test/env/start.ts";
 import { startGitHubStandIn } from "../test/helpers/github-standin.ts";
 import {
   collectGarbage,
   createTestNamespace,
   finalizeTerminatingPods,
-  restrictedKubeConfig,
   schedulePod,
   setPodPhase,
 } from "../test/helpers/kube.ts";
+import { listeningUrl, runnerSetYaml, writeServeFiles } from "../test/helpers/scaler.ts";
 import { workflowJobPayload } from "../test/helpers/webhooks.ts";
 
 const root = join(import.meta.dirname, "..");
@@ -53,33 +52,15 @@ const github = await startGitHubStandIn({ target: { kind: "org", org: "octo-org"
 try {
   const ns = await createTestNamespace(env, "dind-runners", { podSecurity: "privileged" });
   const core = ns.kc.makeApiClient(CoreV1Api);
-  const kubeConfig = await restrictedKubeConfig(
-    env,
-    ns.name,
-    "dind-k8s-scaler",
-    SCALER_ROLE_RULES.map((rule) => ({ ...rule }) as V1PolicyRule),
-  );
-  await writeFile(join(dir, "kubeconfig"), kubeConfig.exportConfig());
-  await writeFile(join(dir, "token"), "ghp_demo\n");
-  await writeFile(join(dir, "webhook-secret"), "demo-secret\n");
-  const config = [
-    "github:",
-    "  org: octo-org",
-    `  auth: { tokenFile: ${join(dir, "token")} }`,
-    `  webhookSecretFile: ${join(dir, "webhook-secret")}`,
-    "  hookId: 1",
-    "kubernetes:",
-    `  namespace: ${ns.name}`,
-    "runnerSets:",
-    "  - name: dind-k8s",
-    "    labels: [dind-k8s]",
-    "    maxRunners: 10",
-    "    minIdle: 0",
-    "",
-  ].join("\n");
-  await writeFile(join(dir, "config.yaml"), config);
+  const files = await writeServeFiles(env, {
+    namespace: ns.name,
+    dir,
+    sets: runnerSetYaml("dind-k8s", 10),
+    token: "ghp_demo",
+    secrets: ["demo-secret"],
+  });
   process.stdout.write(`\nkube-apiserver ${env.kube.version} (RBAC on) · dockerd ${env.docker.host}\n`);
-  process.stdout.write(`config (${join(dir, "config.yaml")}):\n${config.replace(/^/gm, "  ")}\n`);
+  process.stdout.write(`config (${files.configPath}):\n${files.configText.replace(/^/gm, "  ")}\n`);
 
   scaler = spawn(
     process.execPath,
@@ -87,9 +68,9 @@ try {
       join(root, "src/cli.ts"),
       "serve",
       "--config",
-      join(dir, "config.yaml"),
+      files.configPath,
       "--kubeconfig",
-      join(dir, "kubeconfig"),
+      files.kubeconfigPath,
       "--port",
       "0",
     ],
@@ -105,15 +86,7 @@ try {
       stdio: ["ignore", "pipe", "inherit"],
     },
   );
-  const url = await new Promise<string>((resolve, reject) => {
-    let buffered = "";
-    scaler?.stdout?.on("data", (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const match = buffered.match(/"message":"scaler listening","url":"([^"]+)"/);
-      if (match?.[1]) resolve(match[1]);
-    });
-    scaler?.once("exit", (code) => reject(new Error(`dind-k8s serve exited with ${code}`)));
-  });
+  const url = await listeningUrl(scaler);
   await until("the scaler to be ready", async () => ((await fetch(`${url}/readyz`)).ok ? true : undefined));
   github.setHook({ url: `${url}/webhook`, secret: "demo-secret" });
   process.stdout.write(

@@ -5,24 +5,22 @@
 // starts, its runner comes online, GitHub gives it any queued job, the job ends, the runner exits.
 import { type ChildProcess, spawn } from "node:child_process";
 import { openSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CoreV1Api, type V1Pod, type V1PolicyRule } from "@kubernetes/client-node";
-import { SCALER_ROLE_RULES } from "../../src/scaler/kube/rbac.ts";
+import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import type { TestEnv } from "../env/types.ts";
 import { type GitHubStandIn, type StandInJob, startGitHubStandIn } from "./github-standin.ts";
 import {
   collectGarbage,
   createTestNamespace,
   finalizeTerminatingPods,
-  restrictedKubeConfig,
   schedulePod,
   setPodPhase,
 } from "./kube.ts";
-import { testConfigYaml } from "./scaler.ts";
+import { runnerSetYaml, writeServeFiles } from "./scaler.ts";
 import { workflowJobPayload } from "./webhooks.ts";
 
 export interface ChaosOptions {
@@ -133,33 +131,13 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
   const timers = new Set<NodeJS.Timeout>();
 
   try {
-    const kubeConfig = await restrictedKubeConfig(
-      env,
-      ns.name,
-      "dind-k8s-scaler",
-      SCALER_ROLE_RULES.map((rule) => ({ ...rule }) as V1PolicyRule),
-    );
-    await writeFile(join(dir, "kubeconfig"), kubeConfig.exportConfig());
-    await writeFile(join(dir, "token"), "ghp_chaos\n");
-    await writeFile(join(dir, "webhook-secret"), "chaos-secret\n");
-    const config = testConfigYaml(
-      ns.name,
-      [
-        "  - name: dind-k8s",
-        "    labels: [dind-k8s]",
-        `    maxRunners: ${options.maxRunners}`,
-        "    minIdle: 0",
-      ].join("\n"),
-    )
-      .replace(
-        "auth: { appId: 1, privateKeyFile: /secrets/app.pem }",
-        `auth: { tokenFile: ${join(dir, "token")} }`,
-      )
-      .replace(
-        "webhookSecretFile: /secrets/webhook-secret",
-        `webhookSecretFile: ${join(dir, "webhook-secret")}\n  hookId: 1`,
-      );
-    await writeFile(join(dir, "config.yaml"), config);
+    const files = await writeServeFiles(env, {
+      namespace: ns.name,
+      dir,
+      sets: runnerSetYaml("dind-k8s", options.maxRunners),
+      token: "ghp_chaos",
+      secrets: ["chaos-secret"],
+    });
     const tuning = {
       reconciler: {
         resyncMs: 250,
@@ -186,9 +164,9 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
           join(import.meta.dirname, "../../src/cli.ts"),
           "serve",
           "--config",
-          join(dir, "config.yaml"),
+          files.configPath,
           "--kubeconfig",
-          join(dir, "kubeconfig"),
+          files.kubeconfigPath,
           "--port",
           String(port),
           "--log-level",

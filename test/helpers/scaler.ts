@@ -1,5 +1,8 @@
 // Starts the real scaler in-process against the test apiserver, as a ServiceAccount holding only the
 // Role the chart ships (SCALER_ROLE_RULES), so tests prove those permissions are enough.
+import type { ChildProcess } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { KubeConfig, V1PolicyRule } from "@kubernetes/client-node";
 import { type Config, parseConfig } from "../../src/scaler/config.ts";
 import { SCALER_ROLE_RULES } from "../../src/scaler/kube/rbac.ts";
@@ -24,6 +27,78 @@ export function testConfigYaml(namespace: string, sets: string): string {
     "runnerSets:",
     sets,
   ].join("\n");
+}
+
+/** A runner set's YAML list item (indented for testConfigYaml): labels [dind-k8s], minIdle 0. */
+export function runnerSetYaml(name: string, maxRunners: number): string {
+  return [`  - name: ${name}`, "    labels: [dind-k8s]", `    maxRunners: ${maxRunners}`, "    minIdle: 0"].join("\n");
+}
+
+/**
+ * The configuration of a `dind-k8s serve` process that reads its secrets from `dir` (as the chart mounts them):
+ * a PAT in `dir/token`, the webhook secret(s) in `dir/webhook-secret`, and hook 1 for the redelivery sweep.
+ */
+export function serveConfigYaml(namespace: string, dir: string, sets: string): string {
+  return testConfigYaml(namespace, sets)
+    .replace("auth: { appId: 1, privateKeyFile: /secrets/app.pem }", `auth: { tokenFile: ${join(dir, "token")} }`)
+    .replace(
+      "webhookSecretFile: /secrets/webhook-secret",
+      `webhookSecretFile: ${join(dir, "webhook-secret")}\n  hookId: 1`,
+    );
+}
+
+export interface ServeFiles {
+  configPath: string;
+  kubeconfigPath: string;
+  configText: string;
+}
+
+/**
+ * Writes what a `dind-k8s serve` process needs into `dir`: the configuration (serveConfigYaml), the PAT, the
+ * webhook secrets (one per line: current first), and a kubeconfig of a ServiceAccount holding exactly the
+ * shipped Role.
+ */
+export async function writeServeFiles(
+  env: TestEnv,
+  { namespace, dir, sets, token, secrets }: { namespace: string; dir: string; sets: string; token: string; secrets: string[] },
+): Promise<ServeFiles> {
+  const kubeConfig = await restrictedKubeConfig(
+    env,
+    namespace,
+    "dind-k8s-scaler",
+    SCALER_ROLE_RULES.map((rule) => ({ ...rule }) as V1PolicyRule),
+  );
+  const files: ServeFiles = {
+    configPath: join(dir, "config.yaml"),
+    kubeconfigPath: join(dir, "kubeconfig"),
+    configText: serveConfigYaml(namespace, dir, sets),
+  };
+  await writeFile(files.kubeconfigPath, kubeConfig.exportConfig());
+  await writeFile(join(dir, "token"), `${token}\n`);
+  await writeFile(join(dir, "webhook-secret"), `${secrets.join("\n")}\n`);
+  await writeFile(files.configPath, files.configText);
+  return files;
+}
+
+/**
+ * Resolves with the URL a `dind-k8s serve` child logs once it listens (it runs with --port 0); `onLine` sees
+ * every log line before and after. Rejects if the process exits first.
+ */
+export function listeningUrl(child: ChildProcess, onLine: (line: string) => void = () => {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buffered = "";
+    child.stdout?.on("data", (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const lines = buffered.split("\n");
+      buffered = lines.pop() ?? "";
+      for (const line of lines) {
+        onLine(line);
+        const url = /"message":"scaler listening","url":"([^"]+)"/.exec(line)?.[1];
+        if (url) resolve(url);
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`dind-k8s serve exited with ${code} before it listened`)));
+  });
 }
 
 export interface TestScalerOptions {

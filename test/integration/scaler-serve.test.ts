@@ -1,16 +1,16 @@
 // `dind-k8s serve` as a process, as the chart runs it: config file, secrets from files, a kubeconfig of
 // the shipped Role, JSON logs; SIGTERM finishes the request in flight, releases the Lease and exits 0.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CoordinationV1Api, CoreV1Api, type V1PolicyRule } from "@kubernetes/client-node";
+import { CoordinationV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { SCALER_LEASE_NAME, SCALER_ROLE_RULES } from "../../src/scaler/kube/rbac.ts";
+import { SCALER_LEASE_NAME } from "../../src/scaler/kube/rbac.ts";
 import { type GitHubStandIn, startGitHubStandIn } from "../helpers/github-standin.ts";
-import { createTestNamespace, restrictedKubeConfig, type TestNamespace } from "../helpers/kube.ts";
-import { testConfigYaml } from "../helpers/scaler.ts";
+import { createTestNamespace, type TestNamespace } from "../helpers/kube.ts";
+import { listeningUrl, runnerSetYaml, writeServeFiles } from "../helpers/scaler.ts";
 import { sign, workflowJobPayload } from "../helpers/webhooks.ts";
 
 const env = inject("testenv");
@@ -28,61 +28,26 @@ beforeAll(async () => {
   ns = await createTestNamespace(env, "serve", { podSecurity: "privileged" });
   github = await startGitHubStandIn({ target: { kind: "org", org: "octo-org" }, token: "ghp_serve" });
   dir = await mkdtemp(join(tmpdir(), "dind-k8s-serve-"));
-  const kubeConfig = await restrictedKubeConfig(
-    env,
-    ns.name,
-    "dind-k8s-scaler",
-    SCALER_ROLE_RULES.map((rule) => ({ ...rule }) as V1PolicyRule),
-  );
-  await writeFile(join(dir, "kubeconfig"), kubeConfig.exportConfig());
-  await writeFile(join(dir, "token"), "ghp_serve\n");
-  // Rotation: the current secret, then the previous one.
-  await writeFile(join(dir, "webhook-secret"), `${SECRET}\nprevious-secret\n`);
-  const config = testConfigYaml(
-    ns.name,
-    ["  - name: dind-k8s", "    labels: [dind-k8s]", "    maxRunners: 2", "    minIdle: 0"].join("\n"),
-  )
-    .replace(
-      "auth: { appId: 1, privateKeyFile: /secrets/app.pem }",
-      `auth: { tokenFile: ${join(dir, "token")} }`,
-    )
-    .replace(
-      "webhookSecretFile: /secrets/webhook-secret",
-      `webhookSecretFile: ${join(dir, "webhook-secret")}\n  hookId: 1`,
-    );
-  await writeFile(join(dir, "config.yaml"), config);
+  const files = await writeServeFiles(env, {
+    namespace: ns.name,
+    dir,
+    sets: runnerSetYaml("dind-k8s", 2),
+    token: "ghp_serve",
+    // Rotation: the current secret, then the previous one.
+    secrets: [SECRET, "previous-secret"],
+  });
 
   scaler = spawn(
     process.execPath,
-    [
-      cli,
-      "serve",
-      "--config",
-      join(dir, "config.yaml"),
-      "--port",
-      "0",
-      "--kubeconfig",
-      join(dir, "kubeconfig"),
-    ],
+    [cli, "serve", "--config", files.configPath, "--port", "0", "--kubeconfig", files.kubeconfigPath],
     { env: { ...process.env, DIND_K8S_GITHUB_API_URL: github.url }, stdio: ["ignore", "pipe", "pipe"] },
   );
   let stderr = "";
   scaler.stderr?.on("data", (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  url = await new Promise<string>((resolve, reject) => {
-    let buffered = "";
-    scaler.stdout?.on("data", (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split("\n");
-      buffered = lines.pop() ?? "";
-      for (const line of lines) {
-        logLines.push(line);
-        const entry = JSON.parse(line) as { message: string; url?: string };
-        if (entry.message === "scaler listening" && entry.url) resolve(entry.url);
-      }
-    });
-    scaler.on("exit", (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
+  url = await listeningUrl(scaler, (line) => logLines.push(line)).catch((error: unknown) => {
+    throw new Error(`${String(error)}: ${stderr}`);
   });
 });
 
