@@ -31,7 +31,12 @@ export function testConfigYaml(namespace: string, sets: string): string {
 
 /** A runner set's YAML list item (indented for testConfigYaml): labels [dind-k8s], minIdle 0. */
 export function runnerSetYaml(name: string, maxRunners: number): string {
-  return [`  - name: ${name}`, "    labels: [dind-k8s]", `    maxRunners: ${maxRunners}`, "    minIdle: 0"].join("\n");
+  return [
+    `  - name: ${name}`,
+    "    labels: [dind-k8s]",
+    `    maxRunners: ${maxRunners}`,
+    "    minIdle: 0",
+  ].join("\n");
 }
 
 /**
@@ -40,7 +45,10 @@ export function runnerSetYaml(name: string, maxRunners: number): string {
  */
 export function serveConfigYaml(namespace: string, dir: string, sets: string): string {
   return testConfigYaml(namespace, sets)
-    .replace("auth: { appId: 1, privateKeyFile: /secrets/app.pem }", `auth: { tokenFile: ${join(dir, "token")} }`)
+    .replace(
+      "auth: { appId: 1, privateKeyFile: /secrets/app.pem }",
+      `auth: { tokenFile: ${join(dir, "token")} }`,
+    )
     .replace(
       "webhookSecretFile: /secrets/webhook-secret",
       `webhookSecretFile: ${join(dir, "webhook-secret")}\n  hookId: 1`,
@@ -60,7 +68,13 @@ export interface ServeFiles {
  */
 export async function writeServeFiles(
   env: TestEnv,
-  { namespace, dir, sets, token, secrets }: { namespace: string; dir: string; sets: string; token: string; secrets: string[] },
+  {
+    namespace,
+    dir,
+    sets,
+    token,
+    secrets,
+  }: { namespace: string; dir: string; sets: string; token: string; secrets: string[] },
 ): Promise<ServeFiles> {
   const kubeConfig = await restrictedKubeConfig(
     env,
@@ -84,7 +98,10 @@ export async function writeServeFiles(
  * Resolves with the URL a `dind-k8s serve` child logs once it listens (it runs with --port 0); `onLine` sees
  * every log line before and after. Rejects if the process exits first.
  */
-export function listeningUrl(child: ChildProcess, onLine: (line: string) => void = () => {}): Promise<string> {
+export function listeningUrl(
+  child: ChildProcess,
+  onLine: (line: string) => void = () => {},
+): Promise<string> {
   return new Promise((resolve, reject) => {
     let buffered = "";
     child.stdout?.on("data", (chunk: Buffer) => {
