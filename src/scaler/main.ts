@@ -5,7 +5,8 @@ import { hostname } from "node:os";
 import type { Config } from "./config.ts";
 import { apiUrlFor, createGitHubApi } from "./github/client.ts";
 import type { GitHubAuth, GitHubTarget } from "./github/types.ts";
-import { apiserverSupportsNativeSidecars, loadKubeConfig } from "./kube/runner-pods.ts";
+import { type KubeClient, KubeConfigError, loadKubeClient } from "./kube/client.ts";
+import { apiserverSupportsNativeSidecars } from "./kube/runner-pods.ts";
 import { createLogger, type Level } from "./observe/log.ts";
 import type { ReconcilerTiming } from "./reconcile/reconciler.ts";
 import type { RecoveryTiming } from "./reconcile/recovery.ts";
@@ -169,17 +170,23 @@ export async function serve(options: ServeOptions): Promise<number> {
     log: { warn: (message) => log.warn(message), debug: (message) => log.debug(message) },
   });
 
-  const kubeConfig = loadKubeConfig(options.kubeconfig);
+  let kube: KubeClient;
+  try {
+    kube = await loadKubeClient(options.kubeconfig, { env });
+  } catch (error: unknown) {
+    if (error instanceof KubeConfigError) throw new StartupError(error.message);
+    throw error;
+  }
   const sidecars =
     config.kubernetes.sidecars === "auto"
-      ? (await apiserverSupportsNativeSidecars(kubeConfig))
+      ? (await apiserverSupportsNativeSidecars(kube))
         ? "native"
         : "legacy"
       : config.kubernetes.sidecars;
 
   const scaler = await startScaler({
     config,
-    kubeConfig,
+    kube,
     github,
     webhookSecrets,
     sidecars,

@@ -5,9 +5,10 @@ import type { AddressInfo } from "node:net";
 import type { Config } from "./config.ts";
 import { closeGracefully, createHttpServer } from "./http/server.ts";
 import { createJobRecords } from "./job-records.ts";
+import type { KubeClient } from "./kube/client.ts";
 import { LeaderElector } from "./kube/leader-election.ts";
 import { SCALER_LEASE_NAME } from "./kube/rbac.ts";
-import { type KubeConfig, RunnerPods } from "./kube/runner-pods.ts";
+import { RunnerPods } from "./kube/runner-pods.ts";
 import type { Logger } from "./observe/log.ts";
 import { createMetrics } from "./observe/metrics.ts";
 import { Reconciler, type ReconcilerTiming, type RunnerRegistry } from "./reconcile/reconciler.ts";
@@ -17,7 +18,7 @@ import { createIntake } from "./webhook/intake.ts";
 
 export interface ScalerOptions {
   config: Config;
-  kubeConfig: KubeConfig;
+  kube: KubeClient;
   github: RunnerRegistry & RecoveryGitHub & { ping(): Promise<void> };
   /** Redelivery sweep + queued-job audit timing; false turns recovery off. */
   recovery?: Partial<RecoveryTiming> | false;
@@ -58,7 +59,7 @@ const GITHUB_PROBE_MS = 30_000;
 export async function startScaler(options: ScalerOptions): Promise<RunningScaler> {
   const { config, log } = options;
   const metrics = createMetrics();
-  const pods = new RunnerPods({ kubeConfig: options.kubeConfig, namespace: config.kubernetes.namespace });
+  const pods = new RunnerPods({ kube: options.kube, namespace: config.kubernetes.namespace });
   const records = createJobRecords({ config, pods, sidecars: options.sidecars });
   const intake = createIntake({
     secrets: options.webhookSecrets,
@@ -127,7 +128,7 @@ export async function startScaler(options: ScalerOptions): Promise<RunningScaler
     const election = reconcile.leaderElection;
     const leaseDurationMs = election.leaseDurationMs ?? 15_000;
     elector = new LeaderElector({
-      kubeConfig: options.kubeConfig,
+      kube: options.kube,
       namespace: config.kubernetes.namespace,
       leaseName: SCALER_LEASE_NAME,
       identity: election.identity,

@@ -14,6 +14,7 @@ import {
   type V1PodCondition,
   type V1PolicyRule,
 } from "@kubernetes/client-node";
+import { type KubeClient, kubeClientFromConfig } from "../../src/scaler/kube/client.ts";
 import type { TestEnv } from "../env/types.ts";
 
 export function kubeConfigFor(env: TestEnv, user: { name: string; token: string }): KubeConfig {
@@ -31,6 +32,11 @@ export function kubeConfigFor(env: TestEnv, user: { name: string; token: string 
     currentContext: user.name,
   });
   return kc;
+}
+
+/** The scaler's own client, with the same credentials as `kc` (through the kubeconfig format, as `serve` reads it). */
+export function kubeClientOf(kc: KubeConfig): Promise<KubeClient> {
+  return kubeClientFromConfig(kc.exportConfig());
 }
 
 export function adminKubeConfig(env: TestEnv): KubeConfig {

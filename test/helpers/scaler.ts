@@ -11,7 +11,7 @@ import type { ReconcilerTiming, RunnerRegistry } from "../../src/scaler/reconcil
 import type { RecoveryGitHub, RecoveryTiming } from "../../src/scaler/reconcile/recovery.ts";
 import { type RunningScaler, type ScalerOptions, startScaler } from "../../src/scaler/service.ts";
 import type { TestEnv } from "../env/types.ts";
-import { restrictedKubeConfig } from "./kube.ts";
+import { kubeClientOf, restrictedKubeConfig } from "./kube.ts";
 
 export const WEBHOOK_SECRET = "test-webhook-secret";
 
@@ -152,7 +152,7 @@ export async function startTestScaler(env: TestEnv, options: TestScalerOptions):
     ));
   return startScaler({
     config,
-    kubeConfig,
+    kube: await kubeClientOf(kubeConfig),
     github: options.github,
     webhookSecrets: options.secrets ?? [WEBHOOK_SECRET],
     sidecars: "native",

@@ -12,7 +12,7 @@ import { viewPod } from "../../src/scaler/reconcile/classify.ts";
 import { buildRunnerPod } from "../../src/scaler/runner-pod/build-runner-pod.ts";
 import { claimOf } from "../../src/scaler/runner-pod/cache-claim.ts";
 import type { RunnerTarget } from "../../src/scaler/runner-pod/names.ts";
-import { createTestNamespace } from "../helpers/kube.ts";
+import { createTestNamespace, kubeClientOf } from "../helpers/kube.ts";
 import { testConfigYaml } from "../helpers/scaler.ts";
 
 const env = inject("testenv");
@@ -35,7 +35,7 @@ async function setup(volumes: number) {
     buildRunnerPod(runnerSet, target, { namespace: ns.name, sidecars: "native" }).pod;
   const core = ns.kc.makeApiClient(CoreV1Api);
   const replica = async () => {
-    const pods = new RunnerPods({ kubeConfig: ns.kc, namespace: ns.name });
+    const pods = new RunnerPods({ kube: await kubeClientOf(ns.kc), namespace: ns.name });
     await pods.start();
     started.push(pods);
     const pool = new CachePool({

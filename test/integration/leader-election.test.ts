@@ -4,7 +4,12 @@ import { beforeAll, describe, expect, inject, it } from "vitest";
 import { LeaderElector } from "../../src/scaler/kube/leader-election.ts";
 import { SCALER_LEASE_NAME, SCALER_ROLE_RULES } from "../../src/scaler/kube/rbac.ts";
 import { silentLogger } from "../../src/scaler/observe/log.ts";
-import { createTestNamespace, restrictedKubeConfig, type TestNamespace } from "../helpers/kube.ts";
+import {
+  createTestNamespace,
+  kubeClientOf,
+  restrictedKubeConfig,
+  type TestNamespace,
+} from "../helpers/kube.ts";
 
 const env = inject("testenv");
 const LEASE_MS = 2_000;
@@ -32,7 +37,7 @@ async function candidate(identity: string) {
   );
   const events: string[] = [];
   const elector = new LeaderElector({
-    kubeConfig,
+    kube: await kubeClientOf(kubeConfig),
     namespace: ns.name,
     leaseName: SCALER_LEASE_NAME,
     identity,

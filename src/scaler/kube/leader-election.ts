@@ -2,12 +2,26 @@
 // protocol as client-go's leaderelection: the holder renews the Lease; others take it over when it has
 // not changed for a whole lease duration *as they observed it* (their own clock, so clock skew between
 // nodes doesn't matter); the holder gives it up on shutdown so a successor needn't wait.
-import { CoordinationV1Api, type KubeConfig, type V1Lease, V1MicroTime } from "@kubernetes/client-node";
+import type { V1Lease } from "@kubernetes/client-node";
 import type { Logger } from "../observe/log.ts";
-import { KubeError, kubeStatus } from "./runner-pods.ts";
+import { type KubeClient, kubeStatus } from "./client.ts";
+import { KubeError } from "./runner-pods.ts";
+
+/** A Lease's times are MicroTime: RFC 3339 with exactly six fractional digits. */
+export function microTime(date = new Date()): string {
+  return date.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
+}
+
+/** The Lease as the apiserver sends it: its times are strings. */
+type Lease = Omit<V1Lease, "spec"> & {
+  spec?: Omit<NonNullable<V1Lease["spec"]>, "acquireTime" | "renewTime"> & {
+    acquireTime?: string;
+    renewTime?: string;
+  };
+};
 
 export interface LeaderElectionOptions {
-  kubeConfig: KubeConfig;
+  kube: KubeClient;
   namespace: string;
   leaseName: string;
   identity: string;
@@ -24,7 +38,7 @@ export interface LeaderElectionOptions {
 
 export class LeaderElector {
   readonly #options: LeaderElectionOptions;
-  readonly #api: CoordinationV1Api;
+  readonly #path: string;
   #leading = false;
   #stopped = false;
   #timer: NodeJS.Timeout | undefined;
@@ -37,7 +51,7 @@ export class LeaderElector {
 
   constructor(options: LeaderElectionOptions) {
     this.#options = options;
-    this.#api = options.kubeConfig.makeApiClient(CoordinationV1Api);
+    this.#path = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(options.namespace)}/leases`;
   }
 
   get leading(): boolean {
@@ -113,12 +127,13 @@ export class LeaderElector {
     this.#options.onStartedLeading();
   }
 
-  async #read(): Promise<V1Lease | undefined> {
+  #leasePath(): string {
+    return `${this.#path}/${encodeURIComponent(this.#options.leaseName)}`;
+  }
+
+  async #read(): Promise<Lease | undefined> {
     try {
-      return await this.#api.readNamespacedLease({
-        name: this.#options.leaseName,
-        namespace: this.#options.namespace,
-      });
+      return await this.#options.kube.request<Lease>("GET", this.#leasePath());
     } catch (error: unknown) {
       if (kubeStatus(error) === 404) return undefined;
       throw new KubeError(`read Lease ${this.#options.namespace}/${this.#options.leaseName}`, error);
@@ -127,24 +142,24 @@ export class LeaderElector {
 
   async #tryAcquireOrRenew(): Promise<void> {
     const { identity, leaseName, namespace, leaseDurationMs } = this.#options;
-    const now = new V1MicroTime();
+    const now = microTime();
     const durationSeconds = Math.max(1, Math.round(leaseDurationMs / 1000));
     const lease = await this.#read();
     if (!lease) {
       try {
-        await this.#api.createNamespacedLease({
-          namespace,
-          body: {
-            metadata: { name: leaseName, namespace },
-            spec: {
-              holderIdentity: identity,
-              leaseDurationSeconds: durationSeconds,
-              acquireTime: now,
-              renewTime: now,
-              leaseTransitions: 0,
-            },
+        const body: Lease = {
+          apiVersion: "coordination.k8s.io/v1",
+          kind: "Lease",
+          metadata: { name: leaseName, namespace },
+          spec: {
+            holderIdentity: identity,
+            leaseDurationSeconds: durationSeconds,
+            acquireTime: now,
+            renewTime: now,
+            leaseTransitions: 0,
           },
-        });
+        };
+        await this.#options.kube.request("POST", this.#path, { body });
         this.#becomeLeader();
       } catch (error: unknown) {
         if (kubeStatus(error) !== 409) throw new KubeError(`create Lease ${namespace}/${leaseName}`, error);
@@ -180,7 +195,7 @@ export class LeaderElector {
     };
     try {
       // resourceVersion in the body makes this a compare-and-swap: a concurrent taker gets 409.
-      await this.#api.replaceNamespacedLease({ name: leaseName, namespace, body: lease });
+      await this.#options.kube.request("PUT", this.#leasePath(), { body: lease });
       this.#becomeLeader();
     } catch (error: unknown) {
       if (kubeStatus(error) !== 409) throw new KubeError(`update Lease ${namespace}/${leaseName}`, error);
@@ -190,11 +205,7 @@ export class LeaderElector {
   async #release(): Promise<void> {
     const lease = await this.#read();
     if (!lease || lease.spec?.holderIdentity !== this.#options.identity) return;
-    lease.spec = { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1, renewTime: new V1MicroTime() };
-    await this.#api.replaceNamespacedLease({
-      name: this.#options.leaseName,
-      namespace: this.#options.namespace,
-      body: lease,
-    });
+    lease.spec = { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1, renewTime: microTime() };
+    await this.#options.kube.request("PUT", this.#leasePath(), { body: lease });
   }
 }

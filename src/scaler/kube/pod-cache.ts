@@ -6,8 +6,8 @@
 // Pod is cut down to its slim view (~1 KB) the moment it arrives.
 
 import type { IncomingMessage } from "node:http";
-import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from "node:https";
-import type { KubeConfig, V1Pod } from "@kubernetes/client-node";
+import type { V1Pod } from "@kubernetes/client-node";
+import { type KubeClient, kubeStatus } from "./client.ts";
 
 /** The parts of a Pod the scaler looks at; everything else is dropped on arrival. */
 export function slimPod(pod: V1Pod): V1Pod {
@@ -60,7 +60,7 @@ export function slimPod(pod: V1Pod): V1Pod {
 }
 
 export interface PodCacheOptions {
-  kubeConfig: KubeConfig;
+  kube: KubeClient;
   namespace: string;
   labelSelector: string;
   /** Items per LIST page. */
@@ -78,7 +78,6 @@ class Gone extends Error {}
 
 export class PodCache {
   readonly #options: Required<PodCacheOptions>;
-  readonly #agent = new HttpsAgent({ keepAlive: true, maxSockets: 4 });
   #pods = new Map<string, V1Pod>();
   #resourceVersion = "";
   #synced = false;
@@ -131,51 +130,27 @@ export class PodCache {
     this.#stopped = true;
     this.#current?.destroy();
     await this.#loop;
-    this.#agent.destroy();
   }
 
   #emitChange(): void {
     for (const listener of this.#changed) listener();
   }
 
-  async #options_(path: string): Promise<RequestOptions & { url: string }> {
-    const cluster = this.#options.kubeConfig.getCurrentCluster();
-    if (!cluster) throw new Error("the kubeconfig has no current cluster");
-    const options: RequestOptions = { agent: this.#agent, headers: { accept: "application/json" } };
-    // Credentials as client-node would send them (bearer token re-read per request, client certs, CA).
-    await this.#options.kubeConfig.applyToHTTPSOptions(options);
-    return { ...options, url: `${cluster.server.replace(/\/+$/, "")}${path}` };
+  #path(): string {
+    return `/api/v1/namespaces/${encodeURIComponent(this.#options.namespace)}/pods`;
   }
 
-  #path(query: Record<string, string>): string {
-    const params = new URLSearchParams({ labelSelector: this.#options.labelSelector, ...query });
-    return `/api/v1/namespaces/${encodeURIComponent(this.#options.namespace)}/pods?${params}`;
-  }
-
-  async #get(path: string): Promise<IncomingMessage> {
-    const { url, ...options } = await this.#options_(path);
-    return new Promise((resolve, reject) => {
-      const req = httpsRequest(url, options, (response) => {
-        if ((response.statusCode ?? 0) >= 300) {
-          let body = "";
-          response.setEncoding("utf8");
-          response.on("data", (chunk: string) => {
-            body += chunk;
-          });
-          response.on("end", () => {
-            if (response.statusCode === 410) reject(new Gone(body));
-            else
-              reject(
-                new Error(`GET ${path.split("?")[0]}: HTTP ${response.statusCode}: ${body.slice(0, 300)}`),
-              );
-          });
-          return;
-        }
-        resolve(response);
+  /** A list page or a watch; `idleMs` ends it when the connection goes quiet for that long (a dead peer). */
+  async #get(query: Record<string, string>, idleMs: number): Promise<IncomingMessage> {
+    try {
+      return await this.#options.kube.stream(this.#path(), {
+        query: { labelSelector: this.#options.labelSelector, ...query },
+        timeoutMs: idleMs,
       });
-      req.on("error", reject);
-      req.end();
-    });
+    } catch (error: unknown) {
+      if (kubeStatus(error) === 410) throw new Gone(String(error));
+      throw error;
+    }
   }
 
   async #relist(): Promise<void> {
@@ -184,10 +159,11 @@ export class PodCache {
     let resourceVersion = "";
     do {
       const response = await this.#get(
-        this.#path({
+        {
           limit: String(this.#options.pageSize),
           ...(continueToken ? { continue: continueToken } : {}),
-        }),
+        },
+        30_000,
       );
       const chunks: Buffer[] = [];
       for await (const chunk of response) chunks.push(chunk as Buffer);
@@ -233,12 +209,14 @@ export class PodCache {
 
   async #watchOnce(): Promise<void> {
     const response = await this.#get(
-      this.#path({
+      {
         watch: "true",
         allowWatchBookmarks: "true",
         resourceVersion: this.#resourceVersion,
         timeoutSeconds: String(this.#options.watchTimeoutSeconds),
-      }),
+      },
+      // Bookmarks arrive about once a minute, and the apiserver ends the watch after timeoutSeconds.
+      (this.#options.watchTimeoutSeconds + 60) * 1000,
     );
     this.#current = response;
     let buffered = "";

@@ -1,19 +1,9 @@
 // The scaler's only door to Kubernetes: runner Pods and their JIT Secrets in one namespace, a watched
 // cache of the Pods (so neither intake nor the reconciler LISTs per event), and the outcomes that are
 // idempotent by design — AlreadyExists on create, NotFound on delete — handled here, in one place.
-import {
-  ApiException,
-  CoreV1Api,
-  type CoreV1Event,
-  KubeConfig,
-  PatchStrategy,
-  type RequestContext,
-  setHeaderOptions,
-  type V1PersistentVolumeClaim,
-  type V1Pod,
-  type V1Secret,
-} from "@kubernetes/client-node";
+import type { CoreV1Event, V1PersistentVolumeClaim, V1Pod, V1Secret } from "@kubernetes/client-node";
 import { LABEL_PREFIX, LABELS } from "../runner-pod/names.ts";
+import { KubeApiError, type KubeClient, kubeStatus } from "./client.ts";
 import { PodCache } from "./pod-cache.ts";
 
 export type { V1PersistentVolumeClaim, V1Pod, V1Secret } from "@kubernetes/client-node";
@@ -27,25 +17,10 @@ export const RUNNER_ID_ANNOTATION = `${LABEL_PREFIX}/runner-id`;
 /** Annotation with the time the gate was released (ISO). */
 export const RELEASED_AT_ANNOTATION = `${LABEL_PREFIX}/released-at`;
 
-export function kubeStatus(error: unknown): number | undefined {
-  return error instanceof ApiException ? error.code : undefined;
-}
+export { kubeStatus };
 
 function errorText(error: unknown): string {
-  if (error instanceof ApiException) {
-    const body = error.body as unknown;
-    let message: string | undefined;
-    if (typeof body === "string") {
-      try {
-        message = (JSON.parse(body) as { message?: string }).message;
-      } catch {
-        message = body;
-      }
-    } else if (typeof body === "object" && body !== null) {
-      message = (body as { message?: string }).message;
-    }
-    return `HTTP ${error.code}${message ? `: ${message}` : ""}`;
-  }
+  if (error instanceof KubeApiError) return `HTTP ${error.status}${error.detail ? `: ${error.detail}` : ""}`;
   return error instanceof Error ? error.message : String(error);
 }
 
@@ -64,7 +39,7 @@ export async function whileThrottled<T>(call: () => Promise<T>, budgetMs = THROT
     } catch (error: unknown) {
       const status = kubeStatus(error);
       if (status !== 429 && status !== 503 && status !== 504) throw error;
-      const retryAfterS = Number((error as ApiException<unknown>).headers?.["retry-after"] ?? 1);
+      const retryAfterS = (error as KubeApiError).retryAfterS ?? 1;
       const wait =
         Math.min(Math.max(retryAfterS, 0.05) * 1000, 250 * 2 ** attempt) * (0.5 + Math.random() / 2);
       if (Date.now() + wait > deadline) throw error;
@@ -84,7 +59,7 @@ export class KubeError extends Error {
 }
 
 export interface RunnerPodsOptions {
-  kubeConfig: KubeConfig;
+  kube: KubeClient;
   namespace: string;
   /** Identifies this scaler in managedFields and Events. */
   fieldManager?: string;
@@ -94,16 +69,44 @@ const SELECTOR = `${LABELS.managedBy}=dind-k8s,${LABELS.component}=runner`;
 
 export class RunnerPods {
   readonly namespace: string;
-  readonly #core: CoreV1Api;
+  readonly #kube: KubeClient;
   readonly #fieldManager: string;
   readonly #cache: PodCache;
 
-  constructor({ kubeConfig: given, namespace, fieldManager = "dind-k8s" }: RunnerPodsOptions) {
-    const kubeConfig = pooled(given);
+  constructor({ kube, namespace, fieldManager = "dind-k8s" }: RunnerPodsOptions) {
     this.namespace = namespace;
+    this.#kube = kube;
     this.#fieldManager = fieldManager;
-    this.#core = kubeConfig.makeApiClient(CoreV1Api);
-    this.#cache = new PodCache({ kubeConfig, namespace, labelSelector: SELECTOR });
+    this.#cache = new PodCache({ kube, namespace, labelSelector: SELECTOR });
+  }
+
+  /** The path of `resource` (plural) in our namespace, or of one object of it. */
+  #path(resource: string, name?: string): string {
+    const base = `/api/v1/namespaces/${encodeURIComponent(this.namespace)}/${resource}`;
+    return name === undefined ? base : `${base}/${encodeURIComponent(name)}`;
+  }
+
+  #create<T>(resource: string, body: T): Promise<T> {
+    return this.#kube.request<T>("POST", this.#path(resource), {
+      body,
+      query: { fieldManager: this.#fieldManager },
+    });
+  }
+
+  #patch<T>(resource: string, name: string, kind: "merge" | "json", body: unknown): Promise<T> {
+    return this.#kube.request<T>("PATCH", this.#path(resource, name), {
+      body,
+      contentType: kind === "merge" ? "application/merge-patch+json" : "application/json-patch+json",
+      query: { fieldManager: this.#fieldManager },
+    });
+  }
+
+  /** DELETE with preconditions (uid, resourceVersion) when given: the apiserver answers 409 if they fail. */
+  #delete(resource: string, name: string, preconditions: { uid?: string; resourceVersion?: string } = {}) {
+    const guarded = Object.keys(preconditions).length > 0;
+    return this.#kube.request<unknown>("DELETE", this.#path(resource, name), {
+      ...(guarded ? { body: { apiVersion: "v1", kind: "DeleteOptions", preconditions } } : {}),
+    });
   }
 
   /** Lists the runner Pods (the cache is complete when this resolves), then watches them until stop(). */
@@ -148,13 +151,7 @@ export class RunnerPods {
   /** "created", or "exists" when a Pod of that name is already there (a duplicate delivery). */
   async create(pod: V1Pod): Promise<{ result: "created"; pod: V1Pod } | { result: "exists" }> {
     try {
-      const created = await whileThrottled(() =>
-        this.#core.createNamespacedPod({
-          namespace: this.namespace,
-          body: pod,
-          fieldManager: this.#fieldManager,
-        }),
-      );
+      const created = await whileThrottled(() => this.#create("pods", pod));
       return { result: "created", pod: created };
     } catch (error: unknown) {
       if (kubeStatus(error) === 409) return { result: "exists" };
@@ -164,7 +161,7 @@ export class RunnerPods {
 
   async read(name: string): Promise<V1Pod | undefined> {
     try {
-      return await this.#core.readNamespacedPod({ name, namespace: this.namespace });
+      return await this.#kube.request<V1Pod>("GET", this.#path("pods", name));
     } catch (error: unknown) {
       if (kubeStatus(error) === 404) return undefined;
       throw new KubeError(`read Pod ${this.namespace}/${name}`, error);
@@ -184,12 +181,7 @@ export class RunnerPods {
     },
   ): Promise<boolean> {
     try {
-      await whileThrottled(() =>
-        this.#core.patchNamespacedPod(
-          { name, namespace: this.namespace, body: { metadata }, fieldManager: this.#fieldManager },
-          setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
-        ),
-      );
+      await whileThrottled(() => this.#patch("pods", name, "merge", { metadata }));
       return true;
     } catch (error: unknown) {
       if (kubeStatus(error) === 404) return false;
@@ -229,23 +221,15 @@ export class RunnerPods {
   async releaseGate(name: string, gate: string, annotations: Record<string, string>): Promise<boolean> {
     const pointer = (key: string) => key.replaceAll("~", "~0").replaceAll("/", "~1");
     try {
-      await this.#core.patchNamespacedPod(
-        {
-          name,
-          namespace: this.namespace,
-          fieldManager: this.#fieldManager,
-          body: [
-            { op: "test", path: "/spec/schedulingGates", value: [{ name: gate }] },
-            { op: "remove", path: "/spec/schedulingGates" },
-            ...Object.entries(annotations).map(([key, value]) => ({
-              op: "add",
-              path: `/metadata/annotations/${pointer(key)}`,
-              value,
-            })),
-          ],
-        },
-        setHeaderOptions("Content-Type", PatchStrategy.JsonPatch),
-      );
+      await this.#patch("pods", name, "json", [
+        { op: "test", path: "/spec/schedulingGates", value: [{ name: gate }] },
+        { op: "remove", path: "/spec/schedulingGates" },
+        ...Object.entries(annotations).map(([key, value]) => ({
+          op: "add",
+          path: `/metadata/annotations/${pointer(key)}`,
+          value,
+        })),
+      ]);
       return true;
     } catch (error: unknown) {
       if (kubeStatus(error) === 404) return false;
@@ -269,11 +253,7 @@ export class RunnerPods {
   ): Promise<"deleted" | "gone" | "changed"> {
     const preconditions = { ...(uid ? { uid } : {}), ...(resourceVersion ? { resourceVersion } : {}) };
     try {
-      await this.#core.deleteNamespacedPod({
-        name,
-        namespace: this.namespace,
-        ...(uid || resourceVersion ? { body: { preconditions } } : {}),
-      });
+      await this.#delete("pods", name, preconditions);
       return "deleted";
     } catch (error: unknown) {
       const status = kubeStatus(error);
@@ -289,9 +269,12 @@ export class RunnerPods {
    */
   async listClaims(labelSelector: string): Promise<V1PersistentVolumeClaim[]> {
     try {
-      return (
-        await this.#core.listNamespacedPersistentVolumeClaim({ namespace: this.namespace, labelSelector })
-      ).items;
+      const list = await this.#kube.request<{ items: V1PersistentVolumeClaim[] }>(
+        "GET",
+        this.#path("persistentvolumeclaims"),
+        { query: { labelSelector } },
+      );
+      return list.items;
     } catch (error: unknown) {
       throw new KubeError(`list PersistentVolumeClaims ${this.namespace} (${labelSelector})`, error);
     }
@@ -300,11 +283,7 @@ export class RunnerPods {
   /** The created claim, or "exists" when a claim of that name is already there. */
   async createClaim(claim: V1PersistentVolumeClaim): Promise<V1PersistentVolumeClaim | "exists"> {
     try {
-      return await this.#core.createNamespacedPersistentVolumeClaim({
-        namespace: this.namespace,
-        body: claim,
-        fieldManager: this.#fieldManager,
-      });
+      return await this.#create("persistentvolumeclaims", claim);
     } catch (error: unknown) {
       if (kubeStatus(error) === 409) return "exists";
       throw new KubeError(`create PersistentVolumeClaim ${this.namespace}/${claim.metadata?.name}`, error);
@@ -322,15 +301,9 @@ export class RunnerPods {
     annotations: Record<string, string | null>,
   ): Promise<{ result: "updated"; claim: V1PersistentVolumeClaim } | { result: "conflict" | "gone" }> {
     try {
-      const claim = await this.#core.patchNamespacedPersistentVolumeClaim(
-        {
-          name,
-          namespace: this.namespace,
-          body: { metadata: { resourceVersion, annotations } },
-          fieldManager: this.#fieldManager,
-        },
-        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
-      );
+      const claim = await this.#patch<V1PersistentVolumeClaim>("persistentvolumeclaims", name, "merge", {
+        metadata: { resourceVersion, annotations },
+      });
       return { result: "updated", claim };
     } catch (error: unknown) {
       if (kubeStatus(error) === 404) return { result: "gone" };
@@ -345,10 +318,9 @@ export class RunnerPods {
    */
   async deleteClaim(name: string, uid: string, resourceVersion?: string): Promise<void> {
     try {
-      await this.#core.deleteNamespacedPersistentVolumeClaim({
-        name,
-        namespace: this.namespace,
-        body: { preconditions: { uid, ...(resourceVersion ? { resourceVersion } : {}) } },
+      await this.#delete("persistentvolumeclaims", name, {
+        uid,
+        ...(resourceVersion ? { resourceVersion } : {}),
       });
     } catch (error: unknown) {
       const status = kubeStatus(error);
@@ -360,11 +332,7 @@ export class RunnerPods {
   /** Creates the JIT Secret; "exists" if it already does (a release interrupted after this step). */
   async createSecret(secret: V1Secret): Promise<"created" | "exists"> {
     try {
-      await this.#core.createNamespacedSecret({
-        namespace: this.namespace,
-        body: secret,
-        fieldManager: this.#fieldManager,
-      });
+      await this.#create("secrets", secret);
       return "created";
     } catch (error: unknown) {
       if (kubeStatus(error) === 409) return "exists";
@@ -374,7 +342,7 @@ export class RunnerPods {
 
   async secretExists(name: string): Promise<boolean> {
     try {
-      await this.#core.readNamespacedSecret({ name, namespace: this.namespace });
+      await this.#kube.request("GET", this.#path("secrets", name));
       return true;
     } catch (error: unknown) {
       if (kubeStatus(error) === 404) return false;
@@ -384,7 +352,7 @@ export class RunnerPods {
 
   async deleteSecret(name: string): Promise<void> {
     try {
-      await this.#core.deleteNamespacedSecret({ name, namespace: this.namespace });
+      await this.#delete("secrets", name);
     } catch (error: unknown) {
       if (kubeStatus(error) === 404) return;
       throw new KubeError(`delete Secret ${this.namespace}/${name}`, error);
@@ -393,8 +361,8 @@ export class RunnerPods {
 
   /** A Warning/Normal Event on a Pod, for `kubectl describe`; failures to record it are not fatal. */
   async event(pod: V1Pod, type: "Normal" | "Warning", reason: string, message: string): Promise<void> {
-    const now = new Date();
-    const body: CoreV1Event = {
+    const now = new Date().toISOString();
+    const body: Omit<CoreV1Event, "firstTimestamp" | "lastTimestamp"> & Record<string, unknown> = {
       metadata: { generateName: `${pod.metadata?.name}.`, namespace: this.namespace },
       involvedObject: {
         apiVersion: "v1",
@@ -412,59 +380,18 @@ export class RunnerPods {
       count: 1,
     };
     try {
-      await this.#core.createNamespacedEvent({ namespace: this.namespace, body });
+      await this.#kube.request("POST", this.#path("events"), { body });
     } catch {
       // An Event is a courtesy to the operator; never fail the reconcile step for it.
     }
   }
 }
 
-/**
- * A KubeConfig whose requests share one connection pool. client-node 2.x builds a new undici Agent in
- * every applySecurityAuthentication call, so each API request paid a fresh TCP + TLS handshake and left
- * its socket open (measured: ~45 creates/s at most from one process on a busy 2-core machine). We keep
- * the first Agent and hand it to every later request. Its TLS options come from the kubeconfig, which
- * is fixed for the life of the process (bearer tokens are headers, re-read per request as before).
- */
-class PooledKubeConfig extends KubeConfig {
-  #dispatcher: ReturnType<RequestContext["getDispatcher"]>;
-
-  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
-    await super.applySecurityAuthentication(context);
-    const fresh = context.getDispatcher();
-    if (!fresh) return;
-    this.#dispatcher ??= fresh;
-    if (fresh !== this.#dispatcher) context.setDispatcher(this.#dispatcher);
-  }
-}
-
-/** The same configuration as `kubeConfig`, with pooled connections (see PooledKubeConfig). */
-export function pooled(kubeConfig: KubeConfig): KubeConfig {
-  if (kubeConfig instanceof PooledKubeConfig) return kubeConfig;
-  const copy = new PooledKubeConfig();
-  copy.loadFromOptions({
-    clusters: kubeConfig.clusters,
-    users: kubeConfig.users,
-    contexts: kubeConfig.contexts,
-    currentContext: kubeConfig.getCurrentContext(),
-  });
-  return copy;
-}
-
-export function loadKubeConfig(kubeconfigPath?: string): KubeConfig {
-  const kubeConfig = new PooledKubeConfig();
-  if (kubeconfigPath) kubeConfig.loadFromFile(kubeconfigPath);
-  else kubeConfig.loadFromDefault();
-  return kubeConfig;
-}
-
-export { KubeConfig };
-
 /** Native sidecars (init containers with restartPolicy Always) are on by default from Kubernetes 1.29. */
-export async function apiserverSupportsNativeSidecars(kubeConfig: KubeConfig): Promise<boolean> {
-  const { VersionApi } = await import("@kubernetes/client-node");
-  const info = await kubeConfig.makeApiClient(VersionApi).getCode();
+export async function apiserverSupportsNativeSidecars(kube: KubeClient): Promise<boolean> {
+  const info = await kube.request<{ major: string; minor: string }>("GET", "/version");
   const major = Number.parseInt(info.major, 10);
+  // Vendors write minors like "29+".
   const minor = Number.parseInt(info.minor, 10);
   return major > 1 || (major === 1 && minor >= 29);
 }

@@ -1,9 +1,14 @@
-import { ApiException } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
+import { KubeApiError } from "../../../src/scaler/kube/client.ts";
 import { whileThrottled } from "../../../src/scaler/kube/runner-pods.ts";
 
-const apiError = (code: number, retryAfter?: string) =>
-  new ApiException(code, `HTTP ${code}`, {}, retryAfter ? { "retry-after": retryAfter } : {});
+const apiError = (status: number, retryAfter?: string) =>
+  new KubeApiError({
+    request: "POST /api/v1/namespaces/ci/pods",
+    status,
+    detail: "the apiserver is busy",
+    retryAfterS: retryAfter === undefined ? undefined : Number(retryAfter),
+  });
 
 describe("whileThrottled", () => {
   it("retries 429, 503 and 504 until the call succeeds", async () => {
@@ -39,7 +44,7 @@ describe("whileThrottled", () => {
         calls++;
         throw apiError(429, "1");
       }, 300),
-    ).rejects.toMatchObject({ code: 429 });
+    ).rejects.toMatchObject({ status: 429 });
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(calls).toBeGreaterThanOrEqual(1);
   });
