@@ -15,7 +15,13 @@ import { buildRunnerPod } from "../src/scaler/runner-pod/build-runner-pod.ts";
 import type { TestEnv } from "../test/env/types.ts";
 import { type GitHubStandIn, startGitHubStandIn } from "../test/helpers/github-standin.ts";
 import { createTestNamespace, kubeClientOf } from "../test/helpers/kube.ts";
-import { listeningUrl, runnerSetYaml, serveConfigYaml, writeServeFiles } from "../test/helpers/scaler.ts";
+import {
+  imageNodeFlags,
+  listeningUrl,
+  runnerSetYaml,
+  serveConfigYaml,
+  writeServeFiles,
+} from "../test/helpers/scaler.ts";
 import { sign, workflowJobPayload } from "../test/helpers/webhooks.ts";
 
 const SECRET = "bench-secret";
@@ -76,7 +82,8 @@ async function startBenchScaler(
   const child = spawn(
     process.execPath,
     [
-      // The bundle, as the image runs it (bench/run.ts builds it first).
+      // The bundle, as the image runs it (bench/run.ts builds it first), with the image's Node flags.
+      ...(await imageNodeFlags()),
       join(import.meta.dirname, "../dist/scaler/cli.js"),
       "serve",
       "--config",

@@ -1,3 +1,4 @@
+import { execFile } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { request } from "node:https";
@@ -9,6 +10,7 @@ export interface RunningCluster {
   server: string;
   caPem: string;
   adminToken: string;
+  adminClientCert: { certPem: string; keyPem: string };
   adminKubeconfigPath: string;
   version: string;
   daemons: Daemon[];
@@ -101,6 +103,75 @@ export function adminKubeconfigYaml(server: string, caPem: string, token: string
   ].join("\n");
 }
 
+function openssl(args: string[], cwd: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile("openssl", args, { cwd }, (error, _stdout, stderr) => {
+      if (error) reject(new Error(`openssl ${args[0]} failed: ${stderr || error.message}`));
+      else resolve();
+    });
+  });
+}
+
+/**
+ * A client CA for --client-ca-file and an admin (system:masters) certificate it signed: kubeconfigs of kind,
+ * minikube and kubeadm authenticate this way, and the scaler's own client must too.
+ */
+async function clientCertificates(pki: string): Promise<{ caFile: string; certPem: string; keyPem: string }> {
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  await openssl(
+    [
+      "req",
+      "-x509",
+      ...ec,
+      "-keyout",
+      "client-ca.key",
+      "-out",
+      "client-ca.crt",
+      "-days",
+      "2",
+      "-subj",
+      "/CN=dind-k8s-test-client-ca",
+    ],
+    pki,
+  );
+  await openssl(
+    [
+      "req",
+      ...ec,
+      "-keyout",
+      "admin.key",
+      "-out",
+      "admin.csr",
+      "-subj",
+      "/O=system:masters/CN=dind-k8s-cert-admin",
+    ],
+    pki,
+  );
+  await openssl(
+    [
+      "x509",
+      "-req",
+      "-in",
+      "admin.csr",
+      "-CA",
+      "client-ca.crt",
+      "-CAkey",
+      "client-ca.key",
+      "-CAcreateserial",
+      "-out",
+      "admin.crt",
+      "-days",
+      "2",
+    ],
+    pki,
+  );
+  return {
+    caFile: join(pki, "client-ca.crt"),
+    certPem: await readFile(join(pki, "admin.crt"), "utf8"),
+    keyPem: await readFile(join(pki, "admin.key"), "utf8"),
+  };
+}
+
 /**
  * Starts etcd and a kube-apiserver with RBAC on, a token-file admin (system:masters) and
  * ServiceAccount token signing, so tests can act as restricted identities through TokenRequest.
@@ -128,6 +199,8 @@ export async function startCluster(
       mode: 0o600,
     });
 
+    const clientCerts = await clientCertificates(pki);
+
     const port = await freePort();
     const server = `https://127.0.0.1:${port}`;
     const certDir = join(pki, "serving");
@@ -144,6 +217,7 @@ export async function startCluster(
         `--cert-dir=${certDir}`,
         "--authorization-mode=RBAC",
         `--token-auth-file=${tokenFile}`,
+        `--client-ca-file=${clientCerts.caFile}`,
         `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
         `--api-audiences=${SERVICE_ACCOUNT_ISSUER}`,
         `--service-account-key-file=${saPub}`,
@@ -176,7 +250,15 @@ export async function startCluster(
 
     const adminKubeconfigPath = join(runDir, "admin.kubeconfig");
     await writeFile(adminKubeconfigPath, adminKubeconfigYaml(server, caPem, adminToken), { mode: 0o600 });
-    return { server, caPem, adminToken, adminKubeconfigPath, version: version.gitVersion, daemons };
+    return {
+      server,
+      caPem,
+      adminToken,
+      adminClientCert: { certPem: clientCerts.certPem, keyPem: clientCerts.keyPem },
+      adminKubeconfigPath,
+      version: version.gitVersion,
+      daemons,
+    };
   } catch (error: unknown) {
     for (const daemon of daemons.reverse()) await daemon.stop();
     throw error;

@@ -91,6 +91,8 @@ async function findAptParts(): Promise<Pick<Parts, "etcd" | "dockerd" | "busybox
   const dockerd = await which("dockerd", sbin);
   const busybox = (await which("busybox", sbin)) ?? undefined;
   const missing: string[] = [];
+  // The test cluster signs a client certificate with it (kubeconfigs with client certificates are tested).
+  if (!(await which("openssl", sbin))) missing.push("openssl (Debian package openssl)");
   if (!etcd) missing.push("etcd (Debian package etcd-server)");
   if (!dockerd) missing.push("dockerd (Debian package docker.io)");
   if (!busybox) missing.push("busybox (Debian package busybox-static)");

@@ -48,6 +48,7 @@ export async function startTestEnv({ install }: { install: boolean }): Promise<S
         server: cluster.server,
         caPem: cluster.caPem,
         adminToken: cluster.adminToken,
+        adminClientCert: cluster.adminClientCert,
         adminKubeconfigPath: cluster.adminKubeconfigPath,
         version: cluster.version,
       },

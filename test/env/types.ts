@@ -12,6 +12,8 @@ export interface TestEnv {
     caPem: string;
     /** Bearer token of an admin user (group system:masters). */
     adminToken: string;
+    /** A client certificate (PEM) of another admin user, signed by the apiserver's --client-ca-file. */
+    adminClientCert: { certPem: string; keyPem: string };
     /** kubeconfig file for the admin user (for kubectl-like tools, helm). */
     adminKubeconfigPath: string;
     /** e.g. "v1.35.4" as the apiserver reports it on /version. */

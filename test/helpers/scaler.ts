@@ -1,7 +1,7 @@
 // Starts the real scaler in-process against the test apiserver, as a ServiceAccount holding only the
 // Role the chart ships (SCALER_ROLE_RULES), so tests prove those permissions are enough.
 import type { ChildProcess } from "node:child_process";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { KubeConfig, V1PolicyRule } from "@kubernetes/client-node";
 import { type Config, parseConfig } from "../../src/scaler/config.ts";
@@ -163,4 +163,21 @@ export async function startTestScaler(env: TestEnv, options: TestScalerOptions):
     recovery: options.recovery ?? false,
     ...(options.timing ? { timing: options.timing } : {}),
   });
+}
+
+/**
+ * The Node flags the scaler image runs with, read from the Dockerfile's ENTRYPOINT: the benchmarks measure the
+ * scaler as it is shipped, memory-saving flags included, not a variant of it.
+ */
+export async function imageNodeFlags(): Promise<string[]> {
+  const dockerfile = await readFile(join(import.meta.dirname, "../../Dockerfile"), "utf8");
+  const line = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(dockerfile)?.[1];
+  const entrypoint = line ? (JSON.parse(line) as string[]) : [];
+  const script = entrypoint.findIndex((arg) => arg.endsWith("/cli.js"));
+  if (entrypoint[0] !== "node" || script < 1) {
+    throw new Error(
+      `Dockerfile: expected ENTRYPOINT ["node", <flags>…, "…/cli.js"], found ${line ?? "none"}`,
+    );
+  }
+  return entrypoint.slice(1, script);
 }

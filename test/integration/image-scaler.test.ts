@@ -17,6 +17,7 @@ import { docker } from "../helpers/docker.ts";
 import { eventually as poll } from "../helpers/eventually.ts";
 import { startGitHubStandIn } from "../helpers/github-standin.ts";
 import { adminKubeConfig } from "../helpers/kube.ts";
+import { imageNodeFlags } from "../helpers/scaler.ts";
 import { workflowJobPayload } from "../helpers/webhooks.ts";
 
 const env = inject("testenv");
@@ -88,12 +89,13 @@ describe("the scaler image", () => {
     expect(result.stdout).toContain("check-config");
   });
 
-  it("runs as uid/gid 65532 (not root), with node as the entrypoint", async () => {
+  it("runs as uid/gid 65532 (not root), with node and the flags the benchmarks use as the entrypoint", async () => {
     const [config] = JSON.parse(await mustDocker(["image", "inspect", IMAGE])) as {
       Config: { User: string; Entrypoint: string[]; Cmd: string[]; ExposedPorts: Record<string, unknown> };
     }[];
     expect(config!.Config.User).toBe("65532:65532");
-    expect(config!.Config.Entrypoint).toEqual(["node", "/opt/dind-k8s/cli.js"]);
+    expect(config!.Config.Entrypoint).toEqual(["node", ...(await imageNodeFlags()), "/opt/dind-k8s/cli.js"]);
+    expect(await imageNodeFlags()).toContain("--optimize-for-size");
     expect(Object.keys(config!.Config.ExposedPorts)).toEqual(["8080/tcp"]);
     const ids = await mustDocker([
       "run",

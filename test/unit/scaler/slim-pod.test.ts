@@ -54,18 +54,35 @@ describe("slimPod", () => {
     const { pod: _full, ...fullView } = viewPod(pod);
     const { pod: _slim, ...slimView } = viewPod(slim);
     expect(slimView).toEqual(fullView);
-    expect(slim.metadata?.labels).toEqual(pod.metadata?.labels);
-    expect(slim.metadata?.annotations).toEqual(pod.metadata?.annotations);
+    const own = (map: Record<string, string> = {}) =>
+      Object.fromEntries(Object.entries(map).filter(([key]) => key.startsWith("dind-k8s.io/")));
+    expect(slim.metadata?.labels).toEqual(own(pod.metadata?.labels));
+    expect(Object.keys(slim.metadata?.labels ?? {})).toContain("dind-k8s.io/runner-set");
+    expect(slim.metadata?.annotations).toEqual(own(pod.metadata?.annotations));
     expect(slim.spec?.schedulingGates).toEqual(pod.spec?.schedulingGates);
     expect(slim.status?.containerStatuses?.[0]?.state?.terminated?.message).toBe("bye");
   });
 
-  it("drops the bulk: containers, scripts, managedFields", () => {
+  it("drops the bulk: containers, scripts, managedFields, other labels and conditions", () => {
     const pod = servedPod();
+    pod.metadata!.labels = { ...pod.metadata?.labels, "team.example.com/owner": "ci" };
+    pod.status!.conditions = [
+      ...(pod.status?.conditions ?? []),
+      { type: "Ready", status: "False", reason: "ContainersNotReady" },
+    ];
     const slim = slimPod(pod);
+    expect(slim.metadata?.labels?.["team.example.com/owner"]).toBeUndefined();
+    expect(slim.metadata?.labels?.["app.kubernetes.io/name"]).toBeUndefined();
+    expect(slim.status?.conditions?.map((condition) => condition.type)).toEqual(["PodScheduled"]);
     expect(slim.spec?.containers).toEqual([]);
     expect(slim.spec?.initContainers).toBeUndefined();
     expect(slim.metadata?.managedFields).toBeUndefined();
     expect(JSON.stringify(slim).length).toBeLessThan(JSON.stringify(pod).length / 4);
+  });
+
+  it("gives every cached Pod the same frozen, empty container list", () => {
+    const [a, b] = [servedPod(), servedPod()].map((pod) => slimPod(JSON.parse(JSON.stringify(pod))));
+    expect(a!.spec?.containers).toBe(b!.spec?.containers);
+    expect(Object.isFrozen(a!.spec?.containers)).toBe(true);
   });
 });
