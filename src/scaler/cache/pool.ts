@@ -427,7 +427,7 @@ export class CachePool {
         state: "replacing",
         at: now.toISOString(),
         ...(target ? { target } : {}),
-        queuedAt: view.createdAt.toISOString(),
+        queuedAt: new Date(view.createdAtMs).toISOString(),
       };
       // Taken only if nobody wrote the claim since it was read (another replica that still thinks it leads).
       if ((await this.#annotate(candidate, { [LEASE_ANNOTATION]: JSON.stringify(lease) })) === "updated") {
@@ -446,7 +446,7 @@ export class CachePool {
     const replacement = withCacheClaim(built, set, {
       claim: slot.name,
       check: slot.lastUse !== undefined && !slot.lastUse.clean,
-      queuedAt: view.createdAt.toISOString(),
+      queuedAt: new Date(view.createdAtMs).toISOString(),
     });
     const created = await pods.create(replacement);
     if (created.result === "exists") {

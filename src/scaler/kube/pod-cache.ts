@@ -40,6 +40,28 @@ function ownEntries(map: Record<string, string> | undefined): Record<string, str
 const NO_CONTAINERS = Object.freeze([]) as unknown as V1Container[];
 
 /**
+ * A backlog is thousands of Pods with the same spec and status as far as the cache keeps them (gated, Pending,
+ * PodScheduled False): each distinct one is kept once, frozen, and shared. Bounded like `interned`.
+ */
+const shared = new Map<string, object>();
+function share<T extends object>(value: T): T {
+  const key = JSON.stringify(value);
+  const known = shared.get(key);
+  if (known !== undefined) return known as T;
+  if (shared.size >= 1_024) shared.clear();
+  deepFreeze(value);
+  shared.set(key, value);
+  return value;
+}
+
+function deepFreeze(value: object): void {
+  for (const child of Object.values(value)) {
+    if (typeof child === "object" && child !== null) deepFreeze(child);
+  }
+  Object.freeze(value);
+}
+
+/**
  * The parts of a Pod the scaler looks at; everything else is dropped on arrival. A cached runner Pod costs about
  * 1 KB of heap this way; 10,000 of them are part of the scaler's memory target.
  */
@@ -76,15 +98,17 @@ export function slimPod(pod: V1Pod): V1Pod {
       labels: ownEntries(metadata.labels),
       annotations: ownEntries(metadata.annotations),
     },
-    spec: {
+    spec: share({
       // Containers are not kept: the scaler rebuilds Pods from their runner set, it never copies one.
       containers: NO_CONTAINERS,
-      ...(spec.schedulingGates?.length ? { schedulingGates: spec.schedulingGates } : {}),
-      ...(spec.nodeName ? { nodeName: intern(spec.nodeName) } : {}),
+      ...(spec.schedulingGates?.length
+        ? { schedulingGates: spec.schedulingGates.map(({ name }) => ({ name })) }
+        : {}),
+      ...(spec.nodeName ? { nodeName: spec.nodeName } : {}),
       // Which claim, if any, holds the daemon's data (the cache pool reads it).
       ...(claims?.length ? { volumes: claims } : {}),
-    },
-    status: {
+    }),
+    status: share({
       phase: status.phase === undefined ? undefined : intern(status.phase),
       ...(scheduled
         ? {
@@ -99,7 +123,7 @@ export function slimPod(pod: V1Pod): V1Pod {
         : {}),
       containerStatuses: containerState(status.containerStatuses),
       initContainerStatuses: containerState(status.initContainerStatuses),
-    },
+    }),
   };
 }
 

@@ -347,10 +347,7 @@ export class Reconciler {
     const released = await pods.releaseGate(view.name, SCHEDULING_GATE, annotations);
     if (released) {
       this.cache?.countRelease(set, view.pod);
-      metrics.jobStartupSeconds.observe(
-        { runner_set: set.name },
-        (Date.now() - view.createdAt.getTime()) / 1000,
-      );
+      metrics.jobStartupSeconds.observe({ runner_set: set.name }, (Date.now() - view.createdAtMs) / 1000);
       log.info("runner released", { runnerSet: set.name, pod: view.name, runnerId });
     }
   }

@@ -169,8 +169,7 @@ export class Recovery {
       ) {
         continue;
       }
-      if (queuedNames.has(view.name) || now.getTime() - view.createdAt.getTime() < timing.auditGraceMs)
-        continue;
+      if (queuedNames.has(view.name) || now.getTime() - view.createdAtMs < timing.auditGraceMs) continue;
       if (lookups >= timing.auditJobLookups) break;
       const repo = pod.metadata?.annotations?.[ANNOTATIONS.repository];
       const jobId = Number(pod.metadata?.labels?.[LABELS.jobId]);

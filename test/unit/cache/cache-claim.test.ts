@@ -167,8 +167,9 @@ describe("a runner Pod on a claim", () => {
       expect(claimOf(live)).toBeUndefined();
       // The replacement keeps the original's place in the queue.
       expect(
-        viewPod({ ...replaced, metadata: { ...replaced.metadata, creationTimestamp: new Date() } }).createdAt,
-      ).toEqual(new Date("2026-01-01T00:00:00Z"));
+        viewPod({ ...replaced, metadata: { ...replaced.metadata, creationTimestamp: new Date() } })
+          .createdAtMs,
+      ).toBe(Date.parse("2026-01-01T00:00:00Z"));
     });
   }
 
