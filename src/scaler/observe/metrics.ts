@@ -14,6 +14,13 @@ export function createMetrics({ processMetrics = true }: { processMetrics?: bool
       labelNames: ["event", "outcome"] as const,
       registers: [registry],
     }),
+    webhookSeconds: new Histogram({
+      name: `${prefix}webhook_duration_seconds`,
+      help: "Time the scaler spent on a webhook delivery, body received to answer (the Kubernetes write included), by event and outcome.",
+      labelNames: ["event", "outcome"] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
     jobsQueued: new Counter({
       name: `${prefix}jobs_queued_total`,
       help: "Queued workflow jobs recorded as runner Pods, by runner set.",

@@ -58,10 +58,15 @@ export function createIntake({ secrets, runnerSets, recorder, log, metrics }: In
   }
 
   return async function intake({ headers, body }) {
+    const started = performance.now();
     const event = headers["x-github-event"];
     const delivery = headers["x-github-delivery"];
     const outcome = (name: string, response: WebhookResponse) => {
       metrics.webhookDeliveries.inc({ event: event ?? "none", outcome: name });
+      metrics.webhookSeconds.observe(
+        { event: event ?? "none", outcome: name },
+        (performance.now() - started) / 1000,
+      );
       return response;
     };
     const contentType = (headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase();
@@ -113,7 +118,13 @@ export function createIntake({ secrets, runnerSets, recorder, log, metrics }: In
         case "queued": {
           const result = await recorder.recordQueued(set.name, job);
           if (result === "created") metrics.jobsQueued.inc({ runner_set: set.name });
-          log.info("job queued", { ...context, runnerSet: set.name, result });
+          log.info("job queued", {
+            ...context,
+            runnerSet: set.name,
+            result,
+            // Body received to record written: the scaler's share of the delivery's latency.
+            durationMs: Math.round((performance.now() - started) * 100) / 100,
+          });
           return outcome(
             result === "created" ? "recorded" : "duplicate",
             reply(result === "created" ? 201 : 200, result),
