@@ -1,5 +1,5 @@
 import { execFile, spawn } from "node:child_process";
-import { access, constants, mkdir, open, rename } from "node:fs/promises";
+import { access, constants, mkdir, open, readdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { APT_PACKAGES, cacheDir, HELM_VERSION, KUBERNETES_VERSION } from "./versions.ts";
@@ -11,6 +11,11 @@ export interface Parts {
   "kube-apiserver": string;
   etcd: string;
   dockerd: string;
+  /**
+   * A dockerd with `--default-network-opt` (Docker ≥ 24), which the runner Pod's dind command line uses. Debian 12's
+   * docker.io is 20.10, so on Debian 12 this is Debian 13's dockerd (it runs there); elsewhere it is `dockerd`.
+   */
+  "dockerd-network-opt": string;
   helm: string;
   busybox: string;
 }
@@ -159,6 +164,57 @@ async function buildHelm(): Promise<string> {
   return bin;
 }
 
+async function supportsDefaultNetworkOpt(dockerd: string): Promise<boolean> {
+  const { stdout } = await execFileAsync(dockerd, ["--help"]).catch(() => ({ stdout: "" }));
+  return stdout.includes("--default-network-opt");
+}
+
+const DOCKERD_TRIXIE = () => join(cacheDir(), "dockerd-debian-trixie", "usr", "sbin", "dockerd");
+
+/**
+ * Debian 13's docker.io package, unpacked into the cache with apt's own download (private lists and sources, so the
+ * machine's apt configuration is untouched). Its dockerd runs on Debian 12.
+ */
+async function fetchTrixieDockerd(): Promise<string> {
+  const root = join(cacheDir(), "dockerd-debian-trixie");
+  const apt = join(root, "apt");
+  log("fetching Debian 13's docker.io for a dockerd with --default-network-opt (first run only)");
+  await mkdir(join(apt, "lists", "partial"), { recursive: true });
+  await mkdir(join(apt, "cache", "archives", "partial"), { recursive: true });
+  await writeFile(
+    join(apt, "sources.list"),
+    "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main\n",
+  );
+  const options = [
+    `-o=Dir::Etc::SourceList=${join(apt, "sources.list")}`,
+    "-o=Dir::Etc::SourceParts=/dev/null",
+    `-o=Dir::State::Lists=${join(apt, "lists")}`,
+    `-o=Dir::Cache=${join(apt, "cache")}`,
+    "-o=APT::Sandbox::User=root",
+  ];
+  await execFileAsync("apt-get", ["-q", ...options, "update"], { timeout: 300_000 });
+  await execFileAsync("apt-get", ["-q", ...options, "download", "docker.io"], { cwd: apt, timeout: 300_000 });
+  const debs = (await readdir(apt)).filter((name) => name.startsWith("docker.io_") && name.endsWith(".deb"));
+  if (debs.length === 0) throw new MissingPartError(`apt-get download docker.io left no package in ${apt}`);
+  await execFileAsync("dpkg-deb", ["-x", join(apt, debs[0]!), root]);
+  const dockerd = DOCKERD_TRIXIE();
+  if (!(await supportsDefaultNetworkOpt(dockerd))) {
+    throw new MissingPartError(`${dockerd} (Debian 13's docker.io) has no --default-network-opt`);
+  }
+  return dockerd;
+}
+
+async function findNetworkOptDockerd(dockerd: string, install: boolean): Promise<string> {
+  if (await supportsDefaultNetworkOpt(dockerd)) return dockerd;
+  if (await supportsDefaultNetworkOpt(DOCKERD_TRIXIE())) return DOCKERD_TRIXIE();
+  if (!install) {
+    throw new MissingPartError(
+      `${dockerd} has no --default-network-opt and Debian 13's dockerd is not in ${cacheDir()}; run 'npm run testenv'`,
+    );
+  }
+  return fetchTrixieDockerd();
+}
+
 /**
  * Finds every part, installing or building what is missing when `install` is set.
  * Throws MissingPartError naming each missing part and how to get it.
@@ -191,6 +247,7 @@ export async function prepareParts({ install }: { install: boolean }): Promise<P
     "kube-apiserver": kubeApiserver,
     etcd: apt.etcd,
     dockerd: apt.dockerd,
+    "dockerd-network-opt": await findNetworkOptDockerd(apt.dockerd, install),
     helm,
     busybox: apt.busybox,
   };

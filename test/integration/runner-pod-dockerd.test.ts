@@ -3,7 +3,7 @@
 // dir, and the daemon gets a private bridge and no iptables so the run's shared dockerd is left alone.
 import { execFile, spawn } from "node:child_process";
 import { existsSync, openSync, readFileSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -11,7 +11,6 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parseConfig } from "../../src/scaler/config.ts";
 import { buildRunnerPod } from "../../src/scaler/runner-pod/build-runner-pod.ts";
-import { cacheDir } from "../env/versions.ts";
 
 const execFileAsync = promisify(execFile);
 const env = inject("testenv");
@@ -20,42 +19,6 @@ const MIRROR = "https://mirror.gcr.io";
 const BRIDGE = "dk8s-mtu";
 const BRIDGE_CIDR = "10.231.0.1/24";
 const USER_SUBNET = "10.232.0.0/24";
-
-/**
- * `--default-network-opt` (MTU for user-defined networks) exists since Docker 24; Debian 12's docker.io is 20.10.
- * Debian 13's dockerd runs on Debian 12, so take it from its package (apt's own download, private lists) once.
- * TODO(testenv): this belongs in test/env/parts.ts as a part of its own.
- */
-async function dockerdWithDefaultNetworkOpt(): Promise<string> {
-  const supports = async (dockerd: string) => {
-    const { stdout } = await execFileAsync(dockerd, ["--help"]).catch(() => ({ stdout: "" }));
-    return stdout.includes("--default-network-opt");
-  };
-  if (await supports(env.parts.dockerd)) return env.parts.dockerd;
-  const root = join(cacheDir(), "dockerd-debian-trixie");
-  const dockerd = join(root, "usr", "sbin", "dockerd");
-  if (existsSync(dockerd) && (await supports(dockerd))) return dockerd;
-  const apt = join(root, "apt");
-  await mkdir(join(apt, "lists", "partial"), { recursive: true });
-  await mkdir(join(apt, "cache", "archives", "partial"), { recursive: true });
-  await writeFile(
-    join(apt, "sources.list"),
-    "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main\n",
-  );
-  const options = [
-    `-o=Dir::Etc::SourceList=${join(apt, "sources.list")}`,
-    "-o=Dir::Etc::SourceParts=/dev/null",
-    `-o=Dir::State::Lists=${join(apt, "lists")}`,
-    `-o=Dir::Cache=${join(apt, "cache")}`,
-    "-o=APT::Sandbox::User=root",
-  ];
-  await execFileAsync("apt-get", ["-q", ...options, "update"], { timeout: 300_000 });
-  await execFileAsync("apt-get", ["-q", ...options, "download", "docker.io"], { cwd: apt, timeout: 300_000 });
-  const { stdout } = await execFileAsync("sh", ["-c", `ls ${apt}/docker.io_*.deb`]);
-  await execFileAsync("dpkg-deb", ["-x", stdout.trim().split("\n")[0]!, root]);
-  if (!(await supports(dockerd))) throw new Error(`${dockerd} has no --default-network-opt`);
-  return dockerd;
-}
 
 function dockerApi(socketPath: string, method: string, path: string, body?: unknown) {
   return new Promise<{ status: number; json: unknown; text: string }>((resolve, reject) => {
@@ -126,7 +89,7 @@ describe("the dind start script and dockerd command line on a real dockerd", () 
   let commandLine: string;
 
   beforeAll(async () => {
-    const dockerd = await dockerdWithDefaultNetworkOpt();
+    const dockerd = env.parts["dockerd-network-opt"];
     dir = await mkdtemp(join(tmpdir(), "dk8s-dockerd-"));
     socketPath = join(dir, "docker.sock");
     stopFile = join(dir, "runner-exited");
@@ -263,7 +226,7 @@ describe("loopDisk: the start script mounts a sparse ext4 image as the data root
   let exited: Promise<number | null>;
 
   beforeAll(async () => {
-    const dockerd = await dockerdWithDefaultNetworkOpt();
+    const dockerd = env.parts["dockerd-network-opt"];
     dir = await mkdtemp(join(tmpdir(), "dk8s-loop-"));
     socketPath = join(dir, "docker.sock");
     dataRoot = join(dir, "var-lib-docker");

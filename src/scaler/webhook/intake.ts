@@ -118,13 +118,10 @@ export function createIntake({ secrets, runnerSets, recorder, log, metrics }: In
         case "queued": {
           const result = await recorder.recordQueued(set.name, job);
           if (result === "created") metrics.jobsQueued.inc({ runner_set: set.name });
-          log.info("job queued", {
-            ...context,
-            runnerSet: set.name,
-            result,
-            // Body received to record written: the scaler's share of the delivery's latency.
-            durationMs: Math.round((performance.now() - started) * 100) / 100,
-          });
+          // Body received to record written: the scaler's share of the delivery's latency.
+          const durationMs = Math.round((performance.now() - started) * 100) / 100;
+          // Logged once the answer is on its way: a log line is a synchronous write, and the sender waits.
+          setImmediate(() => log.info("job queued", { ...context, runnerSet: set.name, result, durationMs }));
           return outcome(
             result === "created" ? "recorded" : "duplicate",
             reply(result === "created" ? 201 : 200, result),
