@@ -99,19 +99,27 @@ const SPECS: Record<string, RowSpec> = {
   scale: (v) =>
     has(v, "cost_100", "cost_10000", "rss_mb")
       ? [
-          {
-            bench: "scale",
-            measure:
-              v.bare_100 !== undefined
-                ? `webhook cost with 10,000 Pods (a bare create: ${v.bare_100} → ${v.bare_10000} ms)`
-                : "webhook cost with 10,000 Pods",
-            value: v.cost_10000!,
-            unit: "ms",
-            baseline: { label: "with 100 Pods", value: v.cost_100! },
-            ratio: v.cost_10000! / v.cost_100!,
-            target: "≤ 1.2× (flat)",
-            met: v.cost_10000! / v.cost_100! <= 1.2,
-          },
+          v.relative_ratio !== undefined
+            ? {
+                bench: "scale",
+                measure: `webhook cost with 10,000 Pods vs 100, each relative to bare creates interleaved with it (raw: ${v.cost_10000} vs ${v.cost_100} ms, ${v.ratio}×; a bare create: ${v.bare_100} → ${v.bare_10000} ms)`,
+                value: v.cost_10000! / v.bare_10000!,
+                unit: "× bare",
+                baseline: { label: "with 100 Pods", value: v.cost_100! / v.bare_100! },
+                ratio: v.relative_ratio!,
+                target: "≤ 1.2× (flat)",
+                met: v.relative_ratio! <= 1.2,
+              }
+            : {
+                bench: "scale",
+                measure: "webhook cost with 10,000 Pods",
+                value: v.cost_10000!,
+                unit: "ms",
+                baseline: { label: "with 100 Pods", value: v.cost_100! },
+                ratio: v.cost_10000! / v.cost_100!,
+                target: "≤ 1.2× (flat)",
+                met: v.cost_10000! / v.cost_100! <= 1.2,
+              },
           {
             bench: "scale",
             measure: "scaler RSS with 10,000 Pods",

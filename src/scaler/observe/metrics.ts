@@ -69,6 +69,12 @@ export function createMetrics({ processMetrics = true }: { processMetrics?: bool
       labelNames: ["operation"] as const,
       registers: [registry],
     }),
+    reconcilePassSeconds: new Histogram({
+      name: `${prefix}reconcile_pass_seconds`,
+      help: "Duration of one reconcile pass over every runner set, its Kubernetes and GitHub calls included.",
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
     reconcileErrors: new Counter({
       name: `${prefix}reconcile_errors_total`,
       help: "Errors of the reconcile loop, by step.",

@@ -210,6 +210,7 @@ export class Reconciler {
   /** One pass over every runner set. Errors of one step are logged and counted; the pass goes on. */
   async reconcileOnce(now = new Date()): Promise<void> {
     const { pods, runnerSets, metrics } = this.#options;
+    const started = performance.now();
     const bySet = new Map<string, RunnerPodView[]>(runnerSets.map((set) => [set.name, []]));
     for (const pod of pods.cached()) {
       const setName = pod.metadata?.labels?.[LABELS.runnerSet];
@@ -233,6 +234,7 @@ export class Reconciler {
     const remaining = this.#options.github.rateLimitRemaining();
     if (remaining !== undefined) metrics.githubRateLimitRemaining.set(remaining);
     this.passes++;
+    metrics.reconcilePassSeconds.observe((performance.now() - started) / 1000);
   }
 
   async #reconcileSet(set: RunnerSet, views: RunnerPodView[], now: Date): Promise<void> {
