@@ -59,6 +59,12 @@ export interface ReconcilerTiming {
   resyncMs: number;
   /** Events closer than this are handled in one pass. */
   debounceMs: number;
+  /**
+   * A pass's planning (grouping every cached Pod, planning every set) runs on the event loop intake shares. With
+   * 10,000 Pods it takes milliseconds, so an event waits at least this many times as long as the last planning
+   * took: passes then keep to about 1/this of the loop, and a webhook rarely waits behind one.
+   */
+  planShareFactor: number;
   /** Released Pods that are not Running after this long are replaced. */
   pendingDeadlineMs: number;
   tombstoneTtlMs: number;
@@ -77,6 +83,7 @@ export interface ReconcilerTiming {
 const DEFAULT_TIMING: ReconcilerTiming = {
   resyncMs: 15_000,
   debounceMs: 25,
+  planShareFactor: 20,
   pendingDeadlineMs: 10 * 60_000,
   tombstoneTtlMs: 60 * 60_000,
   idleGraceMs: 60_000,
@@ -119,6 +126,9 @@ export class Reconciler {
   #unsubscribe: (() => void) | undefined;
   #idle: Promise<void> = Promise.resolve();
   #lastOrphanSweep = 0;
+  /** CPU time of the last pass's planning, in ms (no network waits in it). */
+  #planMs = 0;
+  #planning = 0;
   /** Runner names seen without a Pod in the previous sweep: deregistered when seen twice. */
   #orphanCandidates = new Set<string>();
   /** Job Pods deleted as stuck, to create again once the old one is gone: name → (set, target). */
@@ -180,10 +190,13 @@ export class Reconciler {
   /** Asks for a pass soon; passes never overlap. */
   trigger(): void {
     if (this.#stopped || this.#debounce) return;
-    this.#debounce = setTimeout(() => {
-      this.#debounce = undefined;
-      void this.#loop();
-    }, this.#timing.debounceMs);
+    this.#debounce = setTimeout(
+      () => {
+        this.#debounce = undefined;
+        void this.#loop();
+      },
+      Math.max(this.#timing.debounceMs, this.#timing.planShareFactor * this.#planMs),
+    );
   }
 
   async #loop(): Promise<void> {
@@ -216,6 +229,8 @@ export class Reconciler {
       const setName = pod.metadata?.labels?.[LABELS.runnerSet];
       if (setName) bySet.get(setName)?.push(viewPod(pod));
     }
+    // Planning time of this pass: the grouping above plus each set's planSet (see planShareFactor).
+    this.#planning = performance.now() - started;
     await this.#createReplacements();
     for (const set of runnerSets) {
       await this.#reconcileSet(set, bySet.get(set.name) ?? [], now).catch((error: unknown) => {
@@ -234,12 +249,14 @@ export class Reconciler {
     const remaining = this.#options.github.rateLimitRemaining();
     if (remaining !== undefined) metrics.githubRateLimitRemaining.set(remaining);
     this.passes++;
+    this.#planMs = this.#planning;
     metrics.reconcilePassSeconds.observe((performance.now() - started) / 1000);
   }
 
   async #reconcileSet(set: RunnerSet, views: RunnerPodView[], now: Date): Promise<void> {
     const { pods, metrics, log } = this.#options;
     const backoff = this.#backoff.get(set.name);
+    const planStarted = performance.now();
     const plan = planSet({
       views,
       maxRunners: set.maxRunners,
@@ -250,6 +267,7 @@ export class Reconciler {
       idleGraceMs: this.#timing.idleGraceMs,
       mayRelease: backoff === undefined || now.getTime() >= backoff.until,
     });
+    this.#planning += performance.now() - planStarted;
     for (const [state, count] of Object.entries(plan.counts)) {
       metrics.runners.set({ runner_set: set.name, phase: state }, count);
     }
