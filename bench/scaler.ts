@@ -1,9 +1,11 @@
 // Scaler benchmarks on the real apiserver, each printed as a ratio against a baseline measured in the
-// same run: a bare createNamespacedPod of the same Pod, from the same machine, at the same rate.
-//   intake: webhook → durable record (the 2xx) at a steady rate, p50/p99 vs bare
+// same run: a bare create of the same Pod, as the scaler's ServiceAccount through the scaler's own client,
+// from the same machine, at the same rate.
+//   intake: webhook → durable record (the 2xx) at a steady rate, p50/p99 vs bare, and the scaler's own share
 //   burst:  1,000 queued jobs at once, GitHub stand-in at 200 ms per call: time to record all vs bare,
 //           and GitHub calls per job once every runner is released
-//   scale:  mean webhook cost with 100 vs 10,000 runner Pods already in the namespace, and the scaler's RSS
+//   scale:  mean webhook cost with 100 vs 10,000 runner Pods already in the namespace (raw, and relative to
+//           bare creates interleaved with it), and the scaler's RSS
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { Agent as HttpAgent, request as httpRequest } from "node:http";
