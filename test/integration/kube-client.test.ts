@@ -1,6 +1,6 @@
 // The scaler's own Kubernetes client against the real apiserver: every way it can be given credentials (kubeconfig
 // token, token file, client certificate, exec plugin, impersonation, in-cluster ServiceAccount), and the errors.
-import { chmod, mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -59,7 +59,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const { rm } = await import("node:fs/promises");
   await rm(dir, { recursive: true, force: true });
 });
 

@@ -3,7 +3,7 @@
 // and @kubernetes/client-node costs ~90 MB of RSS just to load (measured with `node -e "import(...)"`), most of
 // the scaler's memory budget. Bodies are the apiserver's JSON as sent: timestamps stay RFC 3339 strings.
 import { execFile } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { access, constants, readFile } from "node:fs/promises";
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { homedir } from "node:os";
@@ -22,6 +22,8 @@ export class KubeApiError extends Error {
   readonly detail: string;
   /** Seconds, from the Retry-After header (429/503), when there was one. */
   readonly retryAfterS: number | undefined;
+  /** "HTTP 409: the apiserver's words", without the request (for messages that name the object themselves). */
+  readonly summary: string;
 
   constructor(fields: {
     request: string;
@@ -30,7 +32,9 @@ export class KubeApiError extends Error {
     detail: string;
     retryAfterS?: number | undefined;
   }) {
-    super(`${fields.request}: HTTP ${fields.status}${fields.detail ? `: ${fields.detail}` : ""}`);
+    const summary = `HTTP ${fields.status}${fields.detail ? `: ${fields.detail}` : ""}`;
+    super(`${fields.request}: ${summary}`);
+    this.summary = summary;
     this.request = fields.request;
     this.status = fields.status;
     this.reason = fields.reason;
@@ -239,7 +243,7 @@ export async function loadKubeClient(path?: string, options: LoadOptions = {}): 
 }
 
 async function exists(path: string): Promise<boolean> {
-  return readFile(path).then(
+  return access(path, constants.R_OK).then(
     () => true,
     () => false,
   );

@@ -14,17 +14,32 @@ import { type KubeClient, kubeStatus } from "./client.ts";
 const OWN_KEY = `${LABEL_PREFIX}/`;
 
 /**
- * Strings that repeat across thousands of Pods (the namespace, a runner set's name, "job", "1") are kept once:
- * JSON.parse gives every Pod its own copy. Bounded, so unique values (uids, job ids) can't grow it without end.
+ * One copy of each distinct value, so equal values across thousands of Pods are shared: JSON.parse gives every
+ * Pod its own. Bounded (it starts over when full), so unique values (uids, job ids) can't grow it without end.
  */
-const interned = new Map<string, string>();
+class Canonical<T> {
+  readonly #known = new Map<string, T>();
+  readonly #limit: number;
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  /** The value kept for `key`, or `value` (passed through `keep` first) when there is none yet. */
+  of(key: string, value: T, keep?: (value: T) => void): T {
+    const known = this.#known.get(key);
+    if (known !== undefined) return known;
+    if (this.#known.size >= this.#limit) this.#known.clear();
+    keep?.(value);
+    this.#known.set(key, value);
+    return value;
+  }
+}
+
+/** Strings that repeat across Pods: the namespace, a runner set's name, "job", "1". */
+const strings = new Canonical<string>(4_096);
 function intern(value: string): string {
-  if (value.length > 64) return value;
-  const known = interned.get(value);
-  if (known !== undefined) return known;
-  if (interned.size >= 4_096) interned.clear();
-  interned.set(value, value);
-  return value;
+  return value.length > 64 ? value : strings.of(value, value);
 }
 
 function ownEntries(map: Record<string, string> | undefined): Record<string, string> | undefined {
@@ -41,17 +56,11 @@ const NO_CONTAINERS = Object.freeze([]) as unknown as V1Container[];
 
 /**
  * A backlog is thousands of Pods with the same spec and status as far as the cache keeps them (gated, Pending,
- * PodScheduled False): each distinct one is kept once, frozen, and shared. Bounded like `interned`.
+ * PodScheduled False): each distinct one is kept once, frozen, and shared.
  */
-const shared = new Map<string, object>();
+const objects = new Canonical<object>(1_024);
 function share<T extends object>(value: T): T {
-  const key = JSON.stringify(value);
-  const known = shared.get(key);
-  if (known !== undefined) return known as T;
-  if (shared.size >= 1_024) shared.clear();
-  deepFreeze(value);
-  shared.set(key, value);
-  return value;
+  return objects.of(JSON.stringify(value), value, deepFreeze) as T;
 }
 
 function deepFreeze(value: object): void {

@@ -17,10 +17,8 @@ export const RUNNER_ID_ANNOTATION = `${LABEL_PREFIX}/runner-id`;
 /** Annotation with the time the gate was released (ISO). */
 export const RELEASED_AT_ANNOTATION = `${LABEL_PREFIX}/released-at`;
 
-export { kubeStatus };
-
 function errorText(error: unknown): string {
-  if (error instanceof KubeApiError) return `HTTP ${error.status}${error.detail ? `: ${error.detail}` : ""}`;
+  if (error instanceof KubeApiError) return error.summary;
   return error instanceof Error ? error.message : String(error);
 }
 
