@@ -23,6 +23,7 @@ import {
   imageNodeFlags,
   listeningUrl,
   runnerSetYaml,
+  serveArgs,
   serveConfigYaml,
   writeServeFiles,
 } from "../test/helpers/scaler.ts";
@@ -93,15 +94,7 @@ async function startBenchScaler(
       // The bundle, as the image runs it (bench/run.ts builds it first), with the image's Node flags.
       ...(await imageNodeFlags()),
       join(import.meta.dirname, "../dist/scaler/cli.js"),
-      "serve",
-      "--config",
-      files.configPath,
-      "--kubeconfig",
-      files.kubeconfigPath,
-      "--port",
-      "0",
-      "--log-level",
-      "info",
+      ...serveArgs(files, { logLevel: "info" }),
     ],
     {
       env: { ...process.env, DIND_K8S_GITHUB_API_URL: github.url, DIND_K8S_TUNING: JSON.stringify(tuning) },

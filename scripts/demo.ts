@@ -18,7 +18,7 @@ import {
   schedulePod,
   setPodPhase,
 } from "../test/helpers/kube.ts";
-import { listeningUrl, runnerSetYaml, writeServeFiles } from "../test/helpers/scaler.ts";
+import { listeningUrl, runnerSetYaml, serveArgs, writeServeFiles } from "../test/helpers/scaler.ts";
 import { workflowJobPayload } from "../test/helpers/webhooks.ts";
 
 const root = join(import.meta.dirname, "..");
@@ -62,30 +62,17 @@ try {
   process.stdout.write(`\nkube-apiserver ${env.kube.version} (RBAC on) · dockerd ${env.docker.host}\n`);
   process.stdout.write(`config (${files.configPath}):\n${files.configText.replace(/^/gm, "  ")}\n`);
 
-  scaler = spawn(
-    process.execPath,
-    [
-      join(root, "src/cli.ts"),
-      "serve",
-      "--config",
-      files.configPath,
-      "--kubeconfig",
-      files.kubeconfigPath,
-      "--port",
-      "0",
-    ],
-    {
-      env: {
-        ...process.env,
-        DIND_K8S_GITHUB_API_URL: github.url,
-        DIND_K8S_TUNING: JSON.stringify({
-          reconciler: { resyncMs: 500 },
-          lease: { leaseDurationMs: 3_000, retryPeriodMs: 100 },
-        }),
-      },
-      stdio: ["ignore", "pipe", "inherit"],
+  scaler = spawn(process.execPath, [join(root, "src/cli.ts"), ...serveArgs(files)], {
+    env: {
+      ...process.env,
+      DIND_K8S_GITHUB_API_URL: github.url,
+      DIND_K8S_TUNING: JSON.stringify({
+        reconciler: { resyncMs: 500 },
+        lease: { leaseDurationMs: 3_000, retryPeriodMs: 100 },
+      }),
     },
-  );
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const url = await listeningUrl(scaler);
   await until("the scaler to be ready", async () => ((await fetch(`${url}/readyz`)).ok ? true : undefined));
   github.setHook({ url: `${url}/webhook`, secret: "demo-secret" });

@@ -20,7 +20,7 @@ import {
   schedulePod,
   setPodPhase,
 } from "./kube.ts";
-import { runnerSetYaml, writeServeFiles } from "./scaler.ts";
+import { runnerSetYaml, serveArgs, writeServeFiles } from "./scaler.ts";
 import { workflowJobPayload } from "./webhooks.ts";
 
 export interface ChaosOptions {
@@ -162,15 +162,7 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
         process.execPath,
         [
           join(import.meta.dirname, "../../src/cli.ts"),
-          "serve",
-          "--config",
-          files.configPath,
-          "--kubeconfig",
-          files.kubeconfigPath,
-          "--port",
-          String(port),
-          "--log-level",
-          process.env.DIND_K8S_CHAOS_LOG ? "info" : "warn",
+          ...serveArgs(files, { port, logLevel: process.env.DIND_K8S_CHAOS_LOG ? "info" : "warn" }),
         ],
         {
           env: {

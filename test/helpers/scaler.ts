@@ -61,6 +61,23 @@ export interface ServeFiles {
   configText: string;
 }
 
+/** The arguments of `dind-k8s serve` on the files writeServeFiles wrote (after the CLI's path). */
+export function serveArgs(
+  files: ServeFiles,
+  { port = 0, logLevel }: { port?: number; logLevel?: string } = {},
+): string[] {
+  return [
+    "serve",
+    "--config",
+    files.configPath,
+    "--kubeconfig",
+    files.kubeconfigPath,
+    "--port",
+    String(port),
+    ...(logLevel ? ["--log-level", logLevel] : []),
+  ];
+}
+
 /**
  * Writes what a `dind-k8s serve` process needs into `dir`: the configuration (serveConfigYaml), the PAT, the
  * webhook secrets (one per line: current first), and a kubeconfig of a ServiceAccount holding exactly the

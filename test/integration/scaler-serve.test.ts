@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { SCALER_LEASE_NAME } from "../../src/scaler/kube/rbac.ts";
 import { type GitHubStandIn, startGitHubStandIn } from "../helpers/github-standin.ts";
 import { createTestNamespace, type TestNamespace } from "../helpers/kube.ts";
-import { listeningUrl, runnerSetYaml, writeServeFiles } from "../helpers/scaler.ts";
+import { listeningUrl, runnerSetYaml, serveArgs, writeServeFiles } from "../helpers/scaler.ts";
 import { sign, workflowJobPayload } from "../helpers/webhooks.ts";
 
 const env = inject("testenv");
@@ -37,11 +37,10 @@ beforeAll(async () => {
     secrets: [SECRET, "previous-secret"],
   });
 
-  scaler = spawn(
-    process.execPath,
-    [cli, "serve", "--config", files.configPath, "--port", "0", "--kubeconfig", files.kubeconfigPath],
-    { env: { ...process.env, DIND_K8S_GITHUB_API_URL: github.url }, stdio: ["ignore", "pipe", "pipe"] },
-  );
+  scaler = spawn(process.execPath, [cli, ...serveArgs(files)], {
+    env: { ...process.env, DIND_K8S_GITHUB_API_URL: github.url },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stderr = "";
   scaler.stderr?.on("data", (chunk: Buffer) => {
     stderr += chunk.toString();
