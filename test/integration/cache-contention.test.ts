@@ -62,18 +62,26 @@ async function viewsOf(pods: RunnerPods, count: number) {
   return pods.cached().map(viewPod);
 }
 
+/**
+ * Two replicas, each with its own cache of the same two gated Pods, read the pool (the first sync creates the
+ * claims; the second finds them free) and then release one Pod each at the same moment.
+ */
+async function raceTwoReleases(volumes: number) {
+  const { ns, set, core, replica } = await setup(volumes);
+  const a = await replica();
+  const b = await replica();
+  const now = new Date();
+  await a.pool.sync(set, await viewsOf(a.pods, 2), now);
+  await b.pool.sync(set, await viewsOf(b.pods, 2), now);
+  const [viewA] = (await viewsOf(a.pods, 2)).filter((view) => view.name === "raced-1-1");
+  const [viewB] = (await viewsOf(b.pods, 2)).filter((view) => view.name === "raced-2-1");
+  const results = await Promise.all([a.pool.attach(set, viewA!, now), b.pool.attach(set, viewB!, now)]);
+  return { ns, core, results };
+}
+
 describe("two reconcilers leasing at once", () => {
   it("one claim, two releases: one gets it, the other falls back", async () => {
-    const { ns, set, core, replica } = await setup(1);
-    const a = await replica();
-    const b = await replica();
-    const now = new Date();
-    // Both read the pool while the claim is free (the first sync creates it; the second finds it).
-    await a.pool.sync(set, await viewsOf(a.pods, 2), now);
-    await b.pool.sync(set, await viewsOf(b.pods, 2), now);
-    const [viewA] = (await viewsOf(a.pods, 2)).filter((view) => view.name === "raced-1-1");
-    const [viewB] = (await viewsOf(b.pods, 2)).filter((view) => view.name === "raced-2-1");
-    const results = await Promise.all([a.pool.attach(set, viewA!, now), b.pool.attach(set, viewB!, now)]);
+    const { ns, core, results } = await raceTwoReleases(1);
     expect(results.map((result) => result.result).sort()).toEqual(["attached", "miss"]);
 
     const pods = (await core.listNamespacedPod({ namespace: ns.name })).items;
@@ -96,16 +104,8 @@ describe("two reconcilers leasing at once", () => {
   });
 
   it("two claims, two releases from the same stale read: each gets its own", async () => {
-    const { ns, set, core, replica } = await setup(2);
-    const a = await replica();
-    const b = await replica();
-    const now = new Date();
-    await a.pool.sync(set, await viewsOf(a.pods, 2), now);
-    await b.pool.sync(set, await viewsOf(b.pods, 2), now);
-    const [viewA] = (await viewsOf(a.pods, 2)).filter((view) => view.name === "raced-1-1");
-    const [viewB] = (await viewsOf(b.pods, 2)).filter((view) => view.name === "raced-2-1");
     // Both try claim 0 first; the one whose write conflicts moves on to claim 1.
-    const results = await Promise.all([a.pool.attach(set, viewA!, now), b.pool.attach(set, viewB!, now)]);
+    const { ns, core, results } = await raceTwoReleases(2);
     expect(results.map((result) => result.result)).toEqual(["attached", "attached"]);
     const pods = (await core.listNamespacedPod({ namespace: ns.name })).items;
     expect(pods.map((pod) => claimOf(pod)).sort()).toEqual(["raced-cache-0", "raced-cache-1"]);
