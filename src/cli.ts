@@ -7,7 +7,8 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import { type Config, ConfigError, findRunnerSet, loadConfig } from "./scaler/config.ts";
-import { buildRunnerPod, type SidecarMode, sidecarModeFor } from "./scaler/runner-pod/build-runner-pod.ts";
+import { type SidecarMode, sidecarModeFor } from "./scaler/model/sidecar-mode.ts";
+import { buildRunnerPod } from "./scaler/runner-pod/build-runner-pod.ts";
 
 export interface Io {
   stdout: (text: string) => void;

@@ -3,8 +3,10 @@
 // delivery is AlreadyExists, and `kubectl get pods` shows the backlog.
 import type { Config, RunnerSet } from "./config.ts";
 import { BUSY_WITH_ANNOTATION, JOB_STATE_LABEL, type RunnerPods, type V1Pod } from "./kube/runner-pods.ts";
-import { buildRunnerPod, type SidecarMode } from "./runner-pod/build-runner-pod.ts";
-import { type RunnerTarget, runnerPodName } from "./runner-pod/names.ts";
+import type { SidecarMode } from "./model/sidecar-mode.ts";
+import type { RunnerTarget } from "./model/target.ts";
+import { buildRunnerPod } from "./runner-pod/build-runner-pod.ts";
+import { runnerPodName } from "./runner-pod/names.ts";
 import type { JobRecorder } from "./webhook/intake.ts";
 import type { WorkflowJobEvent } from "./webhook/workflow-job.ts";
 

@@ -9,11 +9,11 @@ import type { KubeClient } from "./kube/client.ts";
 import { LeaderElector } from "./kube/leader-election.ts";
 import { SCALER_LEASE_NAME } from "./kube/rbac.ts";
 import { RunnerPods } from "./kube/runner-pods.ts";
+import type { SidecarMode } from "./model/sidecar-mode.ts";
 import type { Logger } from "./observe/log.ts";
 import { createMetrics } from "./observe/metrics.ts";
 import { Reconciler, type ReconcilerTiming, type RunnerRegistry } from "./reconcile/reconciler.ts";
 import type { RecoveryGitHub, RecoveryTiming } from "./reconcile/recovery.ts";
-import type { SidecarMode } from "./runner-pod/build-runner-pod.ts";
 import { createIntake } from "./webhook/intake.ts";
 
 export interface ScalerOptions {

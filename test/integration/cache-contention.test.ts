@@ -4,14 +4,15 @@
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { CachePool, LEASE_ANNOTATION } from "../../src/scaler/cache/pool.ts";
+import { CachePool } from "../../src/scaler/cache/pool.ts";
 import { parseConfig, type RunnerSet } from "../../src/scaler/config.ts";
 import { RunnerPods } from "../../src/scaler/kube/runner-pods.ts";
+import { ANNOTATIONS } from "../../src/scaler/model/keys.ts";
+import type { RunnerTarget } from "../../src/scaler/model/target.ts";
 import { silentLogger } from "../../src/scaler/observe/log.ts";
-import { viewPod } from "../../src/scaler/reconcile/classify.ts";
+import { viewPod } from "../../src/scaler/plan/pod-view.ts";
 import { buildRunnerPod } from "../../src/scaler/runner-pod/build-runner-pod.ts";
 import { claimOf } from "../../src/scaler/runner-pod/cache-claim.ts";
-import type { RunnerTarget } from "../../src/scaler/runner-pod/names.ts";
 import { createTestNamespace, kubeClientOf } from "../helpers/kube.ts";
 import { testConfigYaml } from "../helpers/scaler.ts";
 
@@ -91,7 +92,7 @@ describe("two reconcilers leasing at once", () => {
       name: "raced-cache-0",
       namespace: ns.name,
     });
-    const lease = JSON.parse(claim.metadata!.annotations![LEASE_ANNOTATION]!);
+    const lease = JSON.parse(claim.metadata!.annotations![ANNOTATIONS.cacheLease]!);
     expect(lease).toMatchObject({
       pod: mounting[0]!.metadata!.name,
       uid: mounting[0]!.metadata!.uid,

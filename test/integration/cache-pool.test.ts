@@ -9,7 +9,6 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { LAST_USE_ANNOTATION, LEASE_ANNOTATION } from "../../src/scaler/cache/pool.ts";
 import { parseConfig } from "../../src/scaler/config.ts";
 import { createGitHubApi } from "../../src/scaler/github/client.ts";
 import type { ReconcilerTiming } from "../../src/scaler/reconcile/reconciler.ts";
@@ -31,6 +30,7 @@ import { startTestScaler, testConfigYaml, WEBHOOK_SECRET } from "../helpers/scal
 const eventually = <T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000) =>
   poll(what, probe, { timeoutMs });
 
+import { ANNOTATIONS } from "../../src/scaler/model/keys.ts";
 import { workflowJobPayload } from "../helpers/webhooks.ts";
 
 const env = inject("testenv");
@@ -310,13 +310,13 @@ describe("the cache volume pool", () => {
       const claim = (await w.claims()).find((c) => c.metadata?.name === cleanClaim);
       const annotations = claim?.metadata?.annotations ?? {};
       return (
-        annotations[LEASE_ANNOTATION] === undefined &&
-        annotations[LAST_USE_ANNOTATION]?.includes('"clean":true')
+        annotations[ANNOTATIONS.cacheLease] === undefined &&
+        annotations[ANNOTATIONS.cacheLastUse]?.includes('"clean":true')
       );
     });
     const lastUse = JSON.parse(
       (await w.claims()).find((c) => c.metadata?.name === cleanClaim)!.metadata!.annotations![
-        LAST_USE_ANNOTATION
+        ANNOTATIONS.cacheLastUse
       ]!,
     );
     expect(lastUse).toMatchObject({ pod: cleanPod, clean: true, dataBytes: 123_456 });
@@ -365,7 +365,7 @@ describe("the cache volume pool", () => {
       const [pods, claimsNow] = await Promise.all([w.pods(), w.claims()]);
       return (
         pods.filter((pod) => !gated(pod)).length === 0 &&
-        claimsNow.every((claim) => claim.metadata?.annotations?.[LEASE_ANNOTATION] === undefined)
+        claimsNow.every((claim) => claim.metadata?.annotations?.[ANNOTATIONS.cacheLease] === undefined)
       );
     });
     expect(await cacheReleases(w, "hit")).toBe(4);
@@ -522,7 +522,7 @@ describe("the cache volume pool", () => {
     const tombstone = await eventually("the tombstone without the claim, and the claim free", async () => {
       const pod = (await w.pods()).find((p) => p.metadata?.name === podName(31));
       const lease = (await w.claims()).find((c) => c.metadata?.name === claim)?.metadata?.annotations?.[
-        LEASE_ANNOTATION
+        ANNOTATIONS.cacheLease
       ];
       return pod && !claimOf(pod) && lease === undefined ? pod : undefined;
     });
@@ -552,7 +552,7 @@ describe("the cache volume pool", () => {
           metadata: {
             resourceVersion: claim.metadata?.resourceVersion,
             annotations: {
-              [LEASE_ANNOTATION]: JSON.stringify({
+              [ANNOTATIONS.cacheLease]: JSON.stringify({
                 pod: pod.metadata?.name,
                 state: "replacing",
                 at: new Date().toISOString(),

@@ -5,8 +5,9 @@ import { join } from "node:path";
 import { CoreV1Api, NodeV1Api, SchedulingV1Api, type V1Pod } from "@kubernetes/client-node";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { parseConfig } from "../../src/scaler/config.ts";
-import { buildRunnerPod, type SidecarMode } from "../../src/scaler/runner-pod/build-runner-pod.ts";
-import { SCHEDULING_GATE } from "../../src/scaler/runner-pod/names.ts";
+import { SCHEDULING_GATE } from "../../src/scaler/model/keys.ts";
+import type { SidecarMode } from "../../src/scaler/model/sidecar-mode.ts";
+import { buildRunnerPod } from "../../src/scaler/runner-pod/build-runner-pod.ts";
 import { adminKubeConfig, apiStatus, createTestNamespace, type TestNamespace } from "../helpers/kube.ts";
 
 const env = inject("testenv");

@@ -3,7 +3,7 @@
 import { request } from "node:http";
 import { CoreV1Api, RbacAuthorizationV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { SCHEDULING_GATE } from "../../src/scaler/runner-pod/names.ts";
+import { SCHEDULING_GATE } from "../../src/scaler/model/keys.ts";
 import type { RunningScaler } from "../../src/scaler/service.ts";
 import { createTestNamespace, type TestNamespace } from "../helpers/kube.ts";
 import { startTestScaler, WEBHOOK_SECRET } from "../helpers/scaler.ts";

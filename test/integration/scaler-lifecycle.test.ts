@@ -3,7 +3,7 @@
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { createGitHubApi } from "../../src/scaler/github/client.ts";
-import { JOB_STATE_LABEL, RUNNER_ID_ANNOTATION } from "../../src/scaler/kube/runner-pods.ts";
+import { ANNOTATIONS, LABELS } from "../../src/scaler/model/keys.ts";
 import type { ReconcilerTiming } from "../../src/scaler/reconcile/reconciler.ts";
 import type { RecoveryTiming } from "../../src/scaler/reconcile/recovery.ts";
 import { JIT_CONFIG_KEY } from "../../src/scaler/runner-pod/build-runner-pod.ts";
@@ -135,7 +135,7 @@ describe("a job's life", () => {
       const pod = await w.core.readNamespacedPod({ name: "dind-k8s-101-1", namespace: w.ns.name });
       return gated(pod) ? undefined : pod;
     });
-    const runnerId = Number(released.metadata?.annotations?.[RUNNER_ID_ANNOTATION]);
+    const runnerId = Number(released.metadata?.annotations?.[ANNOTATIONS.runnerId]);
     const secret = await w.core.readNamespacedSecret({ name: "dind-k8s-101-1", namespace: w.ns.name });
     expect(secret.metadata?.ownerReferences?.[0]).toMatchObject({ kind: "Pod", uid: released.metadata?.uid });
     const registered = w.github.runners().find((runner) => runner.id === runnerId);
@@ -157,7 +157,7 @@ describe("a job's life", () => {
         w.pods(),
         w.core.listNamespacedSecret({ namespace: w.ns.name }),
       ]);
-      const left = pods.filter((pod) => pod.metadata?.labels?.[JOB_STATE_LABEL] !== "done" || !gated(pod));
+      const left = pods.filter((pod) => pod.metadata?.labels?.[LABELS.jobState] !== "done" || !gated(pod));
       return left.length === 0 && secrets.items.length === 0;
     });
     expect(w.github.runners()).toEqual([]);
@@ -186,7 +186,7 @@ describe("delivery order and duplicates", () => {
     const pods = await w.pods();
     expect(names(pods)).toEqual(["dind-k8s-301-1"]);
     expect(gated(pods[0]!)).toBe(true);
-    expect(pods[0]!.metadata?.labels?.[JOB_STATE_LABEL]).toBe("done");
+    expect(pods[0]!.metadata?.labels?.[LABELS.jobState]).toBe("done");
     expect(w.github.runners()).toEqual([]);
     expect(w.github.calls("actions/generate-runner-jitconfig-for-org")).toBe(0);
   });
@@ -199,7 +199,7 @@ describe("delivery order and duplicates", () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     const pods = await w.pods();
     expect(names(pods)).toEqual(["dind-k8s-351-1"]);
-    expect(pods[0]!.metadata?.labels?.[JOB_STATE_LABEL]).toBe("done");
+    expect(pods[0]!.metadata?.labels?.[LABELS.jobState]).toBe("done");
     expect(gated(pods[0]!)).toBe(true);
     expect(w.github.calls("actions/generate-runner-jitconfig-for-org")).toBe(0);
   });
@@ -340,7 +340,7 @@ describe("repair", () => {
     const metrics = await (await fetch(`${w.scaler.url}/metrics`)).text();
     expect(metrics).toMatch(/dind_k8s_pods_replaced_total\{runner_set="dind-k8s",reason="Unschedulable"\} 1/);
     // The stuck runner's registration went with it.
-    const stuckRunnerId = Number(first.metadata?.annotations?.[RUNNER_ID_ANNOTATION]);
+    const stuckRunnerId = Number(first.metadata?.annotations?.[ANNOTATIONS.runnerId]);
     expect(stuckRunnerId).toBeGreaterThan(0);
     expect(w.github.runners().some((runner) => runner.id === stuckRunnerId)).toBe(false);
   });
@@ -419,7 +419,7 @@ describe("never lose a job", () => {
       const found = (await w.pods()).find(
         (candidate) => candidate.metadata?.labels?.["dind-k8s.io/job-id"] === String(ended.id),
       );
-      return found?.metadata?.labels?.[JOB_STATE_LABEL] === "done" ? found : undefined;
+      return found?.metadata?.labels?.[LABELS.jobState] === "done" ? found : undefined;
     });
     expect(gated(settled)).toBe(true);
   });

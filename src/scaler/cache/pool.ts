@@ -14,12 +14,12 @@ import type { V1PersistentVolumeClaim, V1Pod } from "@kubernetes/client-node";
 import type { Registry } from "prom-client";
 import type { RunnerSet } from "../config.ts";
 import type { RunnerPods } from "../kube/runner-pods.ts";
+import { ANNOTATIONS, LABELS } from "../model/keys.ts";
+import { type JobTarget, jobTargetOf, type RunnerTarget, targetOf } from "../model/target.ts";
 import type { Logger } from "../observe/log.ts";
-import { type RunnerPodView, viewPod } from "../reconcile/classify.ts";
+import { type RunnerPodView, viewPod } from "../plan/pod-view.ts";
 import {
   buildCacheClaim,
-  CACHE_CLAIM_LABEL,
-  CACHE_INDEX_LABEL,
   type CacheReport,
   cacheClaimName,
   cacheClaimSelector,
@@ -28,15 +28,7 @@ import {
   claimOutdated,
   withCacheClaim,
 } from "../runner-pod/cache-claim.ts";
-import { ANNOTATIONS, LABEL_PREFIX, LABELS, type RunnerTarget } from "../runner-pod/names.ts";
 import { type CacheMetrics, createCacheMetrics } from "./metrics.ts";
-
-/** JSON on a claim: the Pod it is leased to. Absent when the claim is free. */
-export const LEASE_ANNOTATION = `${LABEL_PREFIX}/cache-lease`;
-/** JSON on a claim: how its last Pod left it (clean daemon stop or not, data size). */
-export const LAST_USE_ANNOTATION = `${LABEL_PREFIX}/cache-last-use`;
-
-type JobTarget = Extract<RunnerTarget, { kind: "job" }>;
 
 export interface CacheLease {
   pod: string;
@@ -72,9 +64,9 @@ function parseJson<T>(text: string | undefined): T | undefined {
 }
 
 const leaseOf = (claim: V1PersistentVolumeClaim) =>
-  parseJson<CacheLease>(claim.metadata?.annotations?.[LEASE_ANNOTATION]);
+  parseJson<CacheLease>(claim.metadata?.annotations?.[ANNOTATIONS.cacheLease]);
 const lastUseOf = (claim: V1PersistentVolumeClaim) =>
-  parseJson<CacheLastUse>(claim.metadata?.annotations?.[LAST_USE_ANNOTATION]);
+  parseJson<CacheLastUse>(claim.metadata?.annotations?.[ANNOTATIONS.cacheLastUse]);
 
 interface Slot {
   name: string;
@@ -100,33 +92,6 @@ export interface CachePoolOptions {
    * taken as abandoned (the release was interrupted and the Pod went another way) and the claim is freed.
    */
   leaseGraceMs: number;
-}
-
-function targetOf(pod: V1Pod): JobTarget | undefined {
-  const labels = pod.metadata?.labels ?? {};
-  if (labels[LABELS.kind] !== "job") return undefined;
-  const annotations = pod.metadata?.annotations ?? {};
-  const jobId = Number(labels[LABELS.jobId]);
-  const runAttempt = Number(labels[LABELS.runAttempt] ?? 1);
-  if (!Number.isSafeInteger(jobId) || !Number.isSafeInteger(runAttempt)) return undefined;
-  const runId = Number(annotations[ANNOTATIONS.runId]);
-  return {
-    kind: "job",
-    jobId,
-    runAttempt,
-    ...(Number.isSafeInteger(runId) && runId > 0 ? { runId } : {}),
-    ...(annotations[ANNOTATIONS.repository] ? { repository: annotations[ANNOTATIONS.repository] } : {}),
-    ...(annotations[ANNOTATIONS.workflow] ? { workflow: annotations[ANNOTATIONS.workflow] } : {}),
-  };
-}
-
-/** What a runner Pod is for, from its labels and name (the scaler's Pod cache keeps no spec to copy). */
-function purposeOf(pod: V1Pod): RunnerTarget | undefined {
-  if (pod.metadata?.labels?.[LABELS.kind] === "warm") {
-    const id = /-warm-([a-z0-9]{1,16})$/.exec(pod.metadata?.name ?? "")?.[1];
-    return id ? { kind: "warm", id } : undefined;
-  }
-  return targetOf(pod);
 }
 
 export class CachePool {
@@ -212,7 +177,7 @@ export class CachePool {
         return "leased" as const;
       });
       if (state === "free") {
-        const index = Number(claim.metadata?.labels?.[CACHE_INDEX_LABEL]);
+        const index = Number(claim.metadata?.labels?.[LABELS.cacheIndex]);
         const reason = !(index < cache.volumes)
           ? "pool-shrank"
           : claimOutdated(claim, cache)
@@ -236,7 +201,7 @@ export class CachePool {
         leased++;
       } else leased++;
     }
-    const indexOf = (slot: Slot) => Number(slot.claim.metadata?.labels?.[CACHE_INDEX_LABEL]);
+    const indexOf = (slot: Slot) => Number(slot.claim.metadata?.labels?.[LABELS.cacheIndex]);
     free.sort((a, b) => indexOf(a) - indexOf(b));
     this.#free.set(set.name, free);
     this.#reserved.set(set.name, reserved);
@@ -267,13 +232,13 @@ export class CachePool {
             dataBytes: report.dataBytes,
             at: now.toISOString(),
           };
-          annotations[LAST_USE_ANNOTATION] = JSON.stringify(lastUse);
+          annotations[ANNOTATIONS.cacheLastUse] = JSON.stringify(lastUse);
           if (!report.clean) this.metrics.uncleanEnds.inc({ runner_set: set.name });
         }
       }
       const holder = mounted[0]!;
       if (lease?.state !== "bound" || lease.pod !== holder.name || lease.uid !== holder.uid) {
-        annotations[LEASE_ANNOTATION] = JSON.stringify({
+        annotations[ANNOTATIONS.cacheLease] = JSON.stringify({
           pod: holder.name,
           ...(holder.uid ? { uid: holder.uid } : {}),
           state: "bound",
@@ -334,7 +299,7 @@ export class CachePool {
    */
   async #shed(set: RunnerSet, view: RunnerPodView): Promise<void> {
     const { pods, podFor, log } = this.#options;
-    const purpose = purposeOf(view.pod);
+    const purpose = targetOf(view.pod);
     if (!purpose) return;
     const tombstone = podFor(set, purpose);
     if (tombstone.metadata?.name !== view.name) return;
@@ -343,7 +308,7 @@ export class CachePool {
       labels: { ...tombstone.metadata?.labels, ...view.pod.metadata?.labels },
       annotations: { ...tombstone.metadata?.annotations, ...view.pod.metadata?.annotations },
     };
-    delete tombstone.metadata.labels?.[CACHE_CLAIM_LABEL];
+    delete tombstone.metadata.labels?.[LABELS.cacheClaim];
     if ((await pods.delete(view.name, view.uid, view.pod.metadata?.resourceVersion)) !== "deleted") return;
     const created = await pods.create(tombstone);
     log.info("tombstone moved off its cache claim", {
@@ -354,7 +319,7 @@ export class CachePool {
   }
 
   async #unlease(set: RunnerSet, slot: Slot, lease: CacheLease, why: string, now: Date): Promise<void> {
-    const annotations: Record<string, string | null> = { [LEASE_ANNOTATION]: null };
+    const annotations: Record<string, string | null> = { [ANNOTATIONS.cacheLease]: null };
     if (lease.state === "bound" && lease.uid !== undefined && slot.lastUse?.uid !== lease.uid) {
       // A Pod that mounted the claim and left no report may have been killed mid-write: the next one checks.
       const report = this.#reports.get(lease.uid);
@@ -365,7 +330,7 @@ export class CachePool {
         ...(report ? { dataBytes: report.dataBytes } : {}),
         at: now.toISOString(),
       };
-      annotations[LAST_USE_ANNOTATION] = JSON.stringify(lastUse);
+      annotations[ANNOTATIONS.cacheLastUse] = JSON.stringify(lastUse);
       slot.lastUse = lastUse;
       if (!lastUse.clean) this.metrics.uncleanEnds.inc({ runner_set: set.name });
       if (lastUse.dataBytes !== undefined) {
@@ -406,7 +371,7 @@ export class CachePool {
     if (slot) this.#reserved.get(set.name)?.delete(view.name);
     // The replacement is built for the set like any runner Pod, with the live Pod's labels and annotations (job
     // state, busy marks, repository …) carried over.
-    const purpose = purposeOf(view.pod);
+    const purpose = targetOf(view.pod);
     const built = purpose ? this.#options.podFor(set, purpose) : undefined;
     if (!built || built.metadata?.name !== view.name) {
       if (slot) this.#reserved.get(set.name)?.set(view.name, slot);
@@ -421,7 +386,7 @@ export class CachePool {
     while (!slot) {
       const candidate = free.shift();
       if (!candidate) return { result: "miss", reason: "every cache claim is in use" };
-      const target = targetOf(view.pod);
+      const target = jobTargetOf(view.pod);
       const lease: CacheLease = {
         pod: view.name,
         state: "replacing",
@@ -430,7 +395,9 @@ export class CachePool {
         queuedAt: new Date(view.createdAtMs).toISOString(),
       };
       // Taken only if nobody wrote the claim since it was read (another replica that still thinks it leads).
-      if ((await this.#annotate(candidate, { [LEASE_ANNOTATION]: JSON.stringify(lease) })) === "updated") {
+      if (
+        (await this.#annotate(candidate, { [ANNOTATIONS.cacheLease]: JSON.stringify(lease) })) === "updated"
+      ) {
         slot = candidate;
       }
     }
@@ -440,7 +407,7 @@ export class CachePool {
     const deleted = await pods.delete(view.name, view.uid, view.pod.metadata?.resourceVersion);
     if (deleted !== "deleted") {
       // Deleted by someone else, changed, or already replaced: give the claim back; the next pass decides again.
-      await this.#annotate(slot, { [LEASE_ANNOTATION]: null });
+      await this.#annotate(slot, { [ANNOTATIONS.cacheLease]: null });
       return { result: "deferred", reason: `the gated Pod is ${deleted}` };
     }
     const replacement = withCacheClaim(built, set, {
@@ -462,7 +429,7 @@ export class CachePool {
       at: now.toISOString(),
     };
     // Best effort: if this write is lost, the next pass binds the lease from the Pod that mounts the claim.
-    await this.#annotate(slot, { [LEASE_ANNOTATION]: JSON.stringify(bound) }).catch(() => "conflict");
+    await this.#annotate(slot, { [ANNOTATIONS.cacheLease]: JSON.stringify(bound) }).catch(() => "conflict");
     log.info("cache claim leased", {
       runnerSet: set.name,
       pod: view.name,

@@ -1,6 +1,7 @@
 // Small schema builders whose error messages read "expected <what>, got <value>", so every problem a user sees
 // has the same shape: `runnerSets[0].maxRunners: expected a whole number ≥ 0, got -1`.
 import { z } from "zod";
+import { QUANTITY_PATTERN } from "../model/quantity.ts";
 
 /** A value as a user would write it in YAML: strings quoted, lists and mappings named, nothing for absent. */
 export function describeValue(value: unknown): string {
@@ -74,16 +75,13 @@ export function image() {
   return matching(/^[^\s]+$/, "a container image reference such as docker:29-dind");
 }
 
-// apimachinery's resource.Quantity grammar, e.g. 500m, 2, 1.5Gi, 1e3.
-const QUANTITY = /^[+-]?(\d+(\.\d*)?|\.\d+)(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?\d+))?$/;
-
 /** A Kubernetes quantity; YAML numbers are accepted and kept as strings so Pod specs stay stable. */
 export function quantity() {
   const what = "a Kubernetes quantity such as 500m, 2 or 10Gi";
   // A union of two checked members (not a transform feeding a check) so the JSON Schema keeps the pattern.
   return z
     .union(
-      [z.string().regex(QUANTITY, messageFor(what)), z.number().nonnegative(messageFor(what))],
+      [z.string().regex(QUANTITY_PATTERN, messageFor(what)), z.number().nonnegative(messageFor(what))],
       messageFor(what),
     )
     .transform((value) => String(value));

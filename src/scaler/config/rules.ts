@@ -1,6 +1,6 @@
 // Rules across keys (exactly one of org/repo, minIdle ≤ maxRunners, storage that works under kata …). They run
 // on the raw input next to the schema, even when some other key is malformed, so one run lists every problem.
-import { quantityToBytes } from "../runner-pod/quantity.ts";
+import { QUANTITY_PATTERN, quantityToBytes } from "../model/quantity.ts";
 import type { Problem } from "./problems.ts";
 
 type Raw = Record<string, unknown>;
@@ -122,11 +122,9 @@ function checkRunnerSet(set: Raw, index: number, problems: Problem[]) {
   }
 }
 
-const QUANTITY = /^(\d+(\.\d*)?|\.\d+)(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?\d+))?$/;
-
 function bytesOf(value: unknown): number | undefined {
   const text = typeof value === "number" ? String(value) : value;
-  return typeof text === "string" && QUANTITY.test(text) ? quantityToBytes(text) : undefined;
+  return typeof text === "string" && QUANTITY_PATTERN.test(text) ? quantityToBytes(text) : undefined;
 }
 
 function checkCache(

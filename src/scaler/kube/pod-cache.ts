@@ -7,7 +7,7 @@
 
 import type { IncomingMessage } from "node:http";
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
-import { LABEL_PREFIX } from "../runner-pod/names.ts";
+import { KEY_PREFIX as LABEL_PREFIX } from "../model/keys.ts";
 import { type KubeClient, kubeStatus } from "./client.ts";
 
 /** Labels and annotations the scaler writes and reads; others (selectors, ones users add) are not kept. */

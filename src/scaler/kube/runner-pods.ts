@@ -2,7 +2,7 @@
 // cache of the Pods (so neither intake nor the reconciler LISTs per event), and the outcomes that are
 // idempotent by design — AlreadyExists on create, NotFound on delete — handled here, in one place.
 import type { CoreV1Event, V1PersistentVolumeClaim, V1Pod, V1Secret } from "@kubernetes/client-node";
-import { LABEL_PREFIX, LABELS } from "../runner-pod/names.ts";
+import { KEY_PREFIX as LABEL_PREFIX, LABELS } from "../model/keys.ts";
 import { KubeApiError, type KubeClient, kubeStatus } from "./client.ts";
 import { PodCache } from "./pod-cache.ts";
 

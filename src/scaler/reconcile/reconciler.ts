@@ -2,20 +2,15 @@
 // one replica that holds the lease. Each pass plans every runner set from the Pod cache and acts.
 import { CachePool } from "../cache/pool.ts";
 import type { RunnerSet } from "../config.ts";
-import {
-  BUSY_WITH_ANNOTATION,
-  JOB_STATE_LABEL,
-  RELEASED_AT_ANNOTATION,
-  RUNNER_ID_ANNOTATION,
-  type RunnerPods,
-  type V1Pod,
-} from "../kube/runner-pods.ts";
+import type { RunnerPods, V1Pod } from "../kube/runner-pods.ts";
+import { ANNOTATIONS, LABELS, SCHEDULING_GATE } from "../model/keys.ts";
+import { jobTargetOf, type RunnerTarget } from "../model/target.ts";
 import type { Logger } from "../observe/log.ts";
 import type { Metrics } from "../observe/metrics.ts";
+import { planSet } from "../plan/plan-set.ts";
+import { type RunnerPodView, viewPod } from "../plan/pod-view.ts";
 import { buildJitSecret } from "../runner-pod/build-runner-pod.ts";
 import { claimOf } from "../runner-pod/cache-claim.ts";
-import { LABELS, type RunnerTarget, SCHEDULING_GATE } from "../runner-pod/names.ts";
-import { planSet, type RunnerPodView, viewPod } from "./classify.ts";
 import {
   DEFAULT_RECOVERY_TIMING,
   Recovery,
@@ -356,14 +351,14 @@ export class Reconciler {
       });
       runnerId = jit.runnerId;
       const secret = buildJitSecret(view.pod, jit.encodedJitConfig, view.uid);
-      secret.metadata!.annotations = { [RUNNER_ID_ANNOTATION]: String(jit.runnerId) };
+      secret.metadata!.annotations = { [ANNOTATIONS.runnerId]: String(jit.runnerId) };
       await pods.createSecret(secret);
     }
     // Fencing: a reconciler told to stop (it lost the Lease) releases nothing more. The Secret stays; the next
     // leader finds it and lifts the gate without registering another runner.
     if (this.#stopped) return;
-    const annotations: Record<string, string> = { [RELEASED_AT_ANNOTATION]: new Date().toISOString() };
-    if (runnerId !== undefined) annotations[RUNNER_ID_ANNOTATION] = String(runnerId);
+    const annotations: Record<string, string> = { [ANNOTATIONS.releasedAt]: new Date().toISOString() };
+    if (runnerId !== undefined) annotations[ANNOTATIONS.runnerId] = String(runnerId);
     const released = await pods.releaseGate(view.name, SCHEDULING_GATE, annotations);
     if (released) {
       this.cache?.countRelease(set, view.pod);
@@ -383,7 +378,7 @@ export class Reconciler {
     const { pods, log } = this.#options;
     // An ephemeral runner deregisters itself after its job; one that never ran a job (crashed, or the Pod
     // failed before it connected) stays registered offline unless we remove it.
-    if (!view.pod.metadata?.annotations?.[BUSY_WITH_ANNOTATION])
+    if (!view.pod.metadata?.annotations?.[ANNOTATIONS.busyWith])
       await this.#deregister(view).catch(() => "unknown");
     await pods.delete(view.name, view.uid);
     await pods.deleteSecret(view.name);
@@ -405,10 +400,10 @@ export class Reconciler {
     if (view.state !== "busy") await this.#deregister(view).catch(() => "unknown");
     await pods.delete(view.name, view.uid);
     await pods.deleteSecret(view.name);
-    if (view.kind === "job" && view.jobState === undefined) {
+    const target = view.jobState === undefined ? jobTargetOf(view.pod) : undefined;
+    if (target) {
       // Same job, fresh Pod (same name, so dedup still holds) once the old one is gone.
-      const fresh = this.#options.podFor(set, targetOf(view.pod));
-      this.#replacements.set(view.name, { set, pod: fresh });
+      this.#replacements.set(view.name, { set, pod: this.#options.podFor(set, target) });
     }
     const previous = this.#backoff.get(set.name)?.failures ?? 0;
     const delay = Math.min(this.#timing.backoffMs * 2 ** previous, this.#timing.maxBackoffMs);
@@ -434,13 +429,13 @@ export class Reconciler {
     if (view.state === "queued") {
       if (view.kind === "warm") await pods.delete(view.name, view.uid);
       // A job Pod whose job another runner took: keep it as a tombstone for dedup.
-      else await pods.patchMetadata(view.name, { labels: { [JOB_STATE_LABEL]: "done" } });
+      else await pods.patchMetadata(view.name, { labels: { [LABELS.jobState]: "done" } });
       return;
     }
     // Released: GitHub is the arbiter. 422 means the runner took a job meanwhile: keep it.
     const outcome = await this.#deregister(view);
     if (outcome === "busy") {
-      await pods.patchMetadata(view.name, { annotations: { [BUSY_WITH_ANNOTATION]: "unknown" } });
+      await pods.patchMetadata(view.name, { annotations: { [ANNOTATIONS.busyWith]: "unknown" } });
       return;
     }
     await pods.delete(view.name, view.uid);
@@ -470,16 +465,4 @@ export class Reconciler {
     }
     this.#orphanCandidates = candidates;
   }
-}
-
-function targetOf(pod: V1Pod): RunnerTarget {
-  const labels = pod.metadata?.labels ?? {};
-  const annotations = pod.metadata?.annotations ?? {};
-  return {
-    kind: "job",
-    jobId: Number(labels[LABELS.jobId]),
-    runAttempt: Number(labels[LABELS.runAttempt] ?? 1),
-    ...(annotations["dind-k8s.io/run-id"] ? { runId: Number(annotations["dind-k8s.io/run-id"]) } : {}),
-    ...(annotations["dind-k8s.io/repository"] ? { repository: annotations["dind-k8s.io/repository"] } : {}),
-  };
 }

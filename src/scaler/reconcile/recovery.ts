@@ -4,12 +4,14 @@
 //  2. audits against GitHub: queued jobs of our labels without a Pod get one; gated job Pods whose job is
 //     no longer queued and never started become tombstones. The audit's cost is bounded per pass.
 import type { RunnerSet } from "../config.ts";
-import { JOB_STATE_LABEL, type RunnerPods, type V1Pod } from "../kube/runner-pods.ts";
+import type { RunnerPods, V1Pod } from "../kube/runner-pods.ts";
+import { ANNOTATIONS, LABELS } from "../model/keys.ts";
+import type { RunnerTarget } from "../model/target.ts";
 import type { Logger } from "../observe/log.ts";
 import type { Metrics } from "../observe/metrics.ts";
-import { ANNOTATIONS, LABELS, type RunnerTarget, runnerPodName } from "../runner-pod/names.ts";
+import { viewPod } from "../plan/pod-view.ts";
+import { runnerPodName } from "../runner-pod/names.ts";
 import { routeJob } from "../webhook/route.ts";
-import { viewPod } from "./classify.ts";
 
 export interface RecoveryGitHub {
   listFailedWebhookDeliveries(
@@ -179,7 +181,7 @@ export class Recovery {
       this.#options.metrics.githubCalls.inc({ operation: "get-job" });
       if (!job || job.status === "queued" || job.status === "waiting") continue;
       const state = job.status === "completed" ? "done" : "started";
-      await pods.patchMetadata(view.name, { labels: { [JOB_STATE_LABEL]: state } });
+      await pods.patchMetadata(view.name, { labels: { [LABELS.jobState]: state } });
       tombstoned++;
     }
     this.lastAuditCalls = github.callCount() - callsBefore;

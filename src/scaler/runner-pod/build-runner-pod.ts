@@ -16,14 +16,16 @@ import {
   DEFAULT_DIND_IMAGE,
   DEFAULT_DIND_ROOTLESS_IMAGE,
   DEFAULT_LOOP_DISK_SIZE,
+  DEFAULT_RUNNER_HOME,
   DEFAULT_RUNTIME_CLASS,
 } from "../config/defaults.ts";
 import type { Resources, RunnerSet, Storage } from "../config/schema.ts";
-import { ANNOTATIONS, LABELS, type RunnerTarget, runnerPodName, SCHEDULING_GATE } from "./names.ts";
-import { addQuantities, quantityToBytes } from "./quantity.ts";
+import { ANNOTATIONS, LABELS, SCHEDULING_GATE } from "../model/keys.ts";
+import { addQuantities, quantityToBytes } from "../model/quantity.ts";
+import type { SidecarMode } from "../model/sidecar-mode.ts";
+import type { RunnerTarget } from "../model/target.ts";
+import { runnerPodName } from "./names.ts";
 import { DIND_START_SCRIPT, RUNNER_LEGACY_SCRIPT } from "./scripts.ts";
-
-export type SidecarMode = "native" | "legacy";
 
 export interface RunnerPodOptions {
   namespace: string;
@@ -44,7 +46,7 @@ export const JIT_CONFIG_KEY = "jitConfig";
 export const JIT_CONFIG_PLACEHOLDER = "PLACEHOLDER-jit-config-created-when-the-scheduling-gate-is-released";
 
 // The actions-runner image's layout (images/Dockerfile: WORKDIR /home/runner).
-const RUNNER_HOME = "/home/runner";
+const RUNNER_HOME = DEFAULT_RUNNER_HOME;
 const WORK_DIR = `${RUNNER_HOME}/_work`;
 const EXTERNALS_DIR = `${RUNNER_HOME}/externals`;
 const EXTERNALS_COPY_DIR = "/dind-k8s/externals";
@@ -363,20 +365,4 @@ function resources(value: Resources | undefined): { resources?: V1ResourceRequir
 
 function pullPolicy(policy: string | undefined): { imagePullPolicy?: string } {
   return policy ? { imagePullPolicy: policy } : {};
-}
-
-/**
- * `kubernetes.sidecars` against the apiserver's /version: native sidecars are on by default from 1.29. Minor
- * versions may carry a vendor suffix ("29+"). An unknown version under "auto" means native.
- */
-export function sidecarModeFor(
-  setting: "auto" | SidecarMode,
-  serverVersion?: { major: string; minor: string },
-): SidecarMode {
-  if (setting !== "auto") return setting;
-  if (!serverVersion) return "native";
-  const major = Number.parseInt(serverVersion.major, 10);
-  const minor = Number.parseInt(serverVersion.minor, 10);
-  if (Number.isNaN(major) || Number.isNaN(minor)) return "native";
-  return major > 1 || minor >= 29 ? "native" : "legacy";
 }

@@ -2,20 +2,12 @@
 // that uses one of them for its daemon's data root instead of the set's own storage.
 import type { V1EnvVar, V1PersistentVolumeClaim, V1Pod } from "@kubernetes/client-node";
 import type { CacheConfig, RunnerSet } from "../config/schema.ts";
+import { ANNOTATIONS, LABELS } from "../model/keys.ts";
+import { quantityToBytes } from "../model/quantity.ts";
 import { dataRootFor, STORAGE_VOLUME } from "./build-runner-pod.ts";
-import { LABEL_PREFIX, LABELS } from "./names.ts";
-import { quantityToBytes } from "./quantity.ts";
 
 /** app.kubernetes.io/component of the claims (runner Pods have "runner"). */
 export const CACHE_COMPONENT = "docker-cache";
-/** On a runner Pod: the claim its daemon's data root is on. On a claim: its index in the set's pool. */
-export const CACHE_CLAIM_LABEL = `${LABEL_PREFIX}/cache-claim`;
-export const CACHE_INDEX_LABEL = `${LABEL_PREFIX}/cache-index`;
-/**
- * On a Pod that replaced its gated original to get a claim: when the original was created, so the backlog keeps
- * its first-come order (the replacement's own creationTimestamp is newer).
- */
-export const QUEUED_AT_ANNOTATION = `${LABEL_PREFIX}/queued-at`;
 
 /** Startup probe tries (1 s apart) of a dind on a claim: 8 minutes for its check and prune. */
 export const CACHE_STARTUP_PROBE_FAILURES = 480;
@@ -57,7 +49,7 @@ export function buildCacheClaim(set: RunnerSet, index: number, namespace: string
         [LABELS.managedBy]: "dind-k8s",
         [LABELS.partOf]: "dind-k8s",
         [LABELS.runnerSet]: set.name,
-        [CACHE_INDEX_LABEL]: String(index),
+        [LABELS.cacheIndex]: String(index),
       },
     },
     spec: {
@@ -131,8 +123,8 @@ export function withCacheClaim(pod: V1Pod, set: RunnerSet, use: CacheClaimUse): 
     metadata: {
       name: metadata.name,
       namespace: metadata.namespace,
-      labels: { ...metadata.labels, [CACHE_CLAIM_LABEL]: use.claim },
-      annotations: { ...metadata.annotations, [QUEUED_AT_ANNOTATION]: use.queuedAt },
+      labels: { ...metadata.labels, [LABELS.cacheClaim]: use.claim },
+      annotations: { ...metadata.annotations, [ANNOTATIONS.queuedAt]: use.queuedAt },
       ...(metadata.ownerReferences ? { ownerReferences: metadata.ownerReferences } : {}),
     },
     spec,

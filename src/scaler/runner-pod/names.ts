@@ -1,33 +1,7 @@
-// Names and labels of runner Pods. The name is derived from the job, so a duplicate webhook delivery produces the
+// Names of runner Pods. The name is derived from the job, so a duplicate webhook delivery produces the
 // same name and the apiserver's AlreadyExists makes it a no-op.
 import { createHash } from "node:crypto";
-
-export const LABEL_PREFIX = "dind-k8s.io";
-export const LABELS = {
-  name: "app.kubernetes.io/name",
-  component: "app.kubernetes.io/component",
-  managedBy: "app.kubernetes.io/managed-by",
-  partOf: "app.kubernetes.io/part-of",
-  runnerSet: `${LABEL_PREFIX}/runner-set`,
-  kind: `${LABEL_PREFIX}/kind`,
-  jobId: `${LABEL_PREFIX}/job-id`,
-  runAttempt: `${LABEL_PREFIX}/run-attempt`,
-} as const;
-
-export const ANNOTATIONS = {
-  runnerLabels: `${LABEL_PREFIX}/runner-labels`,
-  repository: `${LABEL_PREFIX}/repository`,
-  runId: `${LABEL_PREFIX}/run-id`,
-  workflow: `${LABEL_PREFIX}/workflow`,
-} as const;
-
-/** The reconciler removes this gate once the runner's JIT config Secret exists. */
-export const SCHEDULING_GATE = `${LABEL_PREFIX}/jit-config`;
-
-/** What a Pod is for: one queued job, or a warm runner kept idle for the set's minIdle. */
-export type RunnerTarget =
-  | { kind: "job"; jobId: number; runAttempt: number; runId?: number; repository?: string; workflow?: string }
-  | { kind: "warm"; id: string };
+import type { RunnerTarget } from "../model/target.ts";
 
 const MAX_NAME = 63;
 

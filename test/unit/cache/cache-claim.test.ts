@@ -4,19 +4,17 @@ import { join } from "node:path";
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig, type RunnerSet } from "../../../src/scaler/config.ts";
-import { viewPod } from "../../../src/scaler/reconcile/classify.ts";
+import { ANNOTATIONS, LABELS, SCHEDULING_GATE } from "../../../src/scaler/model/keys.ts";
+import { viewPod } from "../../../src/scaler/plan/pod-view.ts";
 import { buildRunnerPod } from "../../../src/scaler/runner-pod/build-runner-pod.ts";
 import {
   buildCacheClaim,
-  CACHE_CLAIM_LABEL,
   cacheReportOf,
   claimOf,
   claimOutdated,
   pruneAboveBytes,
-  QUEUED_AT_ANNOTATION,
   withCacheClaim,
 } from "../../../src/scaler/runner-pod/cache-claim.ts";
-import { SCHEDULING_GATE } from "../../../src/scaler/runner-pod/names.ts";
 
 const minimal = readFileSync(join(import.meta.dirname, "../../fixtures/config/minimal.yaml"), "utf8");
 const withSet = (extra: string) => minimal.replace("    minIdle: 0\n", `    minIdle: 0\n${extra}`);
@@ -149,7 +147,7 @@ describe("a runner Pod on a claim", () => {
       expect(replaced.metadata?.name).toBe(pod.metadata?.name);
       expect(replaced.metadata?.labels).toEqual({
         ...pod.metadata?.labels,
-        [CACHE_CLAIM_LABEL]: "dind-k8s-cache-0",
+        [LABELS.cacheClaim]: "dind-k8s-cache-0",
       });
       expect(replaced.spec?.schedulingGates).toEqual([{ name: SCHEDULING_GATE }]);
       expect(claimOf(replaced)).toBe("dind-k8s-cache-0");
@@ -178,7 +176,7 @@ describe("a runner Pod on a claim", () => {
     const { pod } = buildRunnerPod(set, job, { namespace: "runners", sidecars: "legacy" });
     const replaced = withCacheClaim(pod, set, { claim: "c", check: false, queuedAt: "2026-01-01T00:00:00Z" });
     expect(envOf(replaced).DIND_K8S_CACHE_CHECK).toBeUndefined();
-    expect(replaced.metadata?.annotations?.[QUEUED_AT_ANNOTATION]).toBe("2026-01-01T00:00:00Z");
+    expect(replaced.metadata?.annotations?.[ANNOTATIONS.queuedAt]).toBe("2026-01-01T00:00:00Z");
   });
 });
 

@@ -4,13 +4,14 @@ import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_DIND_IMAGE, DEFAULT_DIND_ROOTLESS_IMAGE } from "../../../src/scaler/config/defaults.ts";
 import { parseConfig, type RunnerSet } from "../../../src/scaler/config.ts";
+import { LABELS, SCHEDULING_GATE } from "../../../src/scaler/model/keys.ts";
+import type { RunnerTarget } from "../../../src/scaler/model/target.ts";
 import {
   buildRunnerPod,
   JIT_CONFIG_KEY,
   JIT_CONFIG_PLACEHOLDER,
   type RunnerPodOptions,
 } from "../../../src/scaler/runner-pod/build-runner-pod.ts";
-import { LABELS, type RunnerTarget, SCHEDULING_GATE } from "../../../src/scaler/runner-pod/names.ts";
 
 const fixture = join(import.meta.dirname, "../../fixtures/config/profiles.yaml");
 const config = parseConfig(readFileSync(fixture, "utf8"), fixture);

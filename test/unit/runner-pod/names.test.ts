@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { sidecarModeFor } from "../../../src/scaler/runner-pod/build-runner-pod.ts";
-import { type RunnerTarget, runnerPodName } from "../../../src/scaler/runner-pod/names.ts";
-import { addQuantities, quantityToBytes } from "../../../src/scaler/runner-pod/quantity.ts";
+import { addQuantities, quantityToBytes } from "../../../src/scaler/model/quantity.ts";
+import { sidecarModeFor } from "../../../src/scaler/model/sidecar-mode.ts";
+import type { RunnerTarget } from "../../../src/scaler/model/target.ts";
+import { runnerPodName } from "../../../src/scaler/runner-pod/names.ts";
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const job = (jobId: number, runAttempt = 1): RunnerTarget => ({ kind: "job", jobId, runAttempt });
@@ -80,7 +81,10 @@ describe("sidecarModeFor", () => {
     ["auto", { major: "1", minor: "28" }, "legacy"],
     ["auto", { major: "1", minor: "27+" }, "legacy"],
     ["auto", { major: "1", minor: "30+" }, "native"],
-    ["auto", { major: "", minor: "" }, "native"],
+    ["auto", { major: "2", minor: "0" }, "native"],
+    // An answer that can't be read gets the sidecar every cluster runs (a native one is refused before 1.29).
+    ["auto", { major: "", minor: "" }, "legacy"],
+    ["auto", { major: "1", minor: "" }, "legacy"],
   ] as const)("%s with %o → %s", (setting, version, mode) => {
     expect(sidecarModeFor(setting, version)).toBe(mode);
   });

@@ -1,13 +1,8 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import {
-  BUSY_WITH_ANNOTATION,
-  JOB_STATE_LABEL,
-  RELEASED_AT_ANNOTATION,
-  RUNNER_ID_ANNOTATION,
-} from "../../../src/scaler/kube/runner-pods.ts";
-import { type PlanInput, planSet, viewPod } from "../../../src/scaler/reconcile/classify.ts";
-import { LABELS, SCHEDULING_GATE } from "../../../src/scaler/runner-pod/names.ts";
+import { ANNOTATIONS, LABELS, SCHEDULING_GATE } from "../../../src/scaler/model/keys.ts";
+import { type PlanInput, planSet } from "../../../src/scaler/plan/plan-set.ts";
+import { viewPod } from "../../../src/scaler/plan/pod-view.ts";
 
 const NOW = new Date("2026-11-22T12:00:00Z");
 const minutesAgo = (minutes: number) => new Date(NOW.getTime() - minutes * 60_000);
@@ -27,12 +22,12 @@ interface PodSpec {
 
 function pod(spec: PodSpec): V1Pod {
   const labels: Record<string, string> = { [LABELS.kind]: spec.kind ?? "job", [LABELS.runnerSet]: "dind" };
-  if (spec.jobState) labels[JOB_STATE_LABEL] = spec.jobState;
+  if (spec.jobState) labels[LABELS.jobState] = spec.jobState;
   const annotations: Record<string, string> = {};
-  if (spec.busy) annotations[BUSY_WITH_ANNOTATION] = "42";
+  if (spec.busy) annotations[ANNOTATIONS.busyWith] = "42";
   if (spec.releasedMinutesAgo !== undefined) {
-    annotations[RELEASED_AT_ANNOTATION] = minutesAgo(spec.releasedMinutesAgo).toISOString();
-    annotations[RUNNER_ID_ANNOTATION] = "7";
+    annotations[ANNOTATIONS.releasedAt] = minutesAgo(spec.releasedMinutesAgo).toISOString();
+    annotations[ANNOTATIONS.runnerId] = "7";
   }
   return {
     metadata: {

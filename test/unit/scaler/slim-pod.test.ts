@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../../src/scaler/config.ts";
 import { slimPod } from "../../../src/scaler/kube/pod-cache.ts";
-import { viewPod } from "../../../src/scaler/reconcile/classify.ts";
+import { viewPod } from "../../../src/scaler/plan/pod-view.ts";
 import { buildRunnerPod } from "../../../src/scaler/runner-pod/build-runner-pod.ts";
 
 const config = parseConfig(

@@ -1,4 +1,9 @@
-// Just enough of Kubernetes' resource.Quantity to add a tmpfs size to a memory limit and to size a loop image.
+// Just enough of Kubernetes' resource.Quantity to validate one, add a tmpfs size to a memory limit and size a
+// loop image. The one definition of what a quantity looks like: config validation and the builder share it.
+
+/** A Kubernetes quantity: a signed decimal with a binary (Ki…Ei), decimal (n…E) or exponent suffix. */
+export const QUANTITY_PATTERN =
+  /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?\d+)?$/;
 
 const BINARY: Record<string, number> = {
   Ki: 2 ** 10,
@@ -23,9 +28,7 @@ const DECIMAL: Record<string, number> = {
 
 /** Bytes (rounded up to a whole byte) of a quantity such as 10Gi, 500M, 1e9 or 1048576. */
 export function quantityToBytes(quantity: string): number {
-  const match = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?\d+)?$/.exec(
-    quantity,
-  );
+  const match = QUANTITY_PATTERN.exec(quantity);
   if (match === null) throw new Error(`not a Kubernetes quantity: ${JSON.stringify(quantity)}`);
   const number = Number(match[1]);
   const suffix = match[2] ?? "";
