@@ -2,6 +2,7 @@
 // `leading` says so. Tests start it in-process with a real apiserver and the GitHub stand-in.
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
+import { CachePool } from "./cache/pool.ts";
 import type { Config } from "./config.ts";
 import { closeGracefully, createHttpServer } from "./http/server.ts";
 import { createJobRecords } from "./job-records.ts";
@@ -9,11 +10,22 @@ import type { KubeClient } from "./kube/client.ts";
 import { LeaderElector } from "./kube/leader-election.ts";
 import { SCALER_LEASE_NAME } from "./kube/rbac.ts";
 import { RunnerPods } from "./kube/runner-pods.ts";
+import { ANNOTATIONS } from "./model/keys.ts";
 import type { SidecarMode } from "./model/sidecar-mode.ts";
 import type { Logger } from "./observe/log.ts";
 import { createMetrics } from "./observe/metrics.ts";
-import { Reconciler, type ReconcilerTiming, type RunnerRegistry } from "./reconcile/reconciler.ts";
-import type { RecoveryGitHub, RecoveryTiming } from "./reconcile/recovery.ts";
+import {
+  DEFAULT_RECONCILER_TIMING,
+  Reconciler,
+  type ReconcilerTiming,
+  type RunnerRegistry,
+} from "./reconcile/reconciler.ts";
+import {
+  DEFAULT_RECOVERY_TIMING,
+  Recovery,
+  type RecoveryGitHub,
+  type RecoveryTiming,
+} from "./reconcile/recovery.ts";
 import { createIntake } from "./webhook/intake.ts";
 
 export interface ScalerOptions {
@@ -69,31 +81,47 @@ export async function startScaler(options: ScalerOptions): Promise<RunningScaler
     metrics,
   });
   let elector: LeaderElector | undefined;
-  const CURSOR = "dind-k8s.io/redelivery-cursor";
+  const timing = { ...DEFAULT_RECONCILER_TIMING, ...options.timing };
+  const recovery =
+    options.recovery === false
+      ? undefined
+      : new Recovery({
+          runnerSets: config.runnerSets,
+          pods,
+          github: options.github,
+          podFor: records.podFor,
+          log,
+          metrics,
+          timing: { ...DEFAULT_RECOVERY_TIMING, ...options.recovery },
+          // With leader election the sweep's cursor lives on the Lease, so a new leader doesn't re-scan.
+          cursor: {
+            load: () => {
+              const value = elector?.annotation(ANNOTATIONS.redeliveryCursor);
+              return value ? new Date(value) : undefined;
+            },
+            save: (at) => elector?.setAnnotation(ANNOTATIONS.redeliveryCursor, at.toISOString()),
+          },
+        });
+  const cache = config.runnerSets.some((set) => set.cache)
+    ? new CachePool({
+        pods,
+        podFor: records.podFor,
+        log,
+        registry: metrics.registry,
+        leaseGraceMs: timing.cacheLeaseGraceMs,
+      })
+    : undefined;
   const reconciler = new Reconciler({
     runnerSets: config.runnerSets,
-    recovery:
-      options.recovery === false
-        ? false
-        : {
-            github: options.github,
-            ...(options.recovery ? { timing: options.recovery } : {}),
-            // With leader election the sweep's cursor lives on the Lease, so a new leader doesn't re-scan.
-            cursor: {
-              load: () => {
-                const value = elector?.annotation(CURSOR);
-                return value ? new Date(value) : undefined;
-              },
-              save: (at) => elector?.setAnnotation(CURSOR, at.toISOString()),
-            },
-          },
+    recovery,
+    cache,
     runnerGroup: config.github.runnerGroup,
     pods,
     github: options.github,
     podFor: records.podFor,
     log,
     metrics,
-    ...(options.timing ? { timing: options.timing } : {}),
+    timing,
   });
 
   let github: { at: number; problem: string | undefined } = { at: 0, problem: "not checked yet" };

@@ -1,6 +1,6 @@
 // The control loop. Runs on informer events (debounced) and on a timer, one pass at a time, in the
 // one replica that holds the lease. Each pass plans every runner set from the Pod cache and acts.
-import { CachePool } from "../cache/pool.ts";
+import type { CachePool } from "../cache/pool.ts";
 import type { RunnerSet } from "../config.ts";
 import type { RunnerPods, V1Pod } from "../kube/runner-pods.ts";
 import { ANNOTATIONS, LABELS, SCHEDULING_GATE } from "../model/keys.ts";
@@ -11,13 +11,7 @@ import { planSet } from "../plan/plan-set.ts";
 import { type RunnerPodView, viewPod } from "../plan/pod-view.ts";
 import { buildJitSecret } from "../runner-pod/build-runner-pod.ts";
 import { claimOf } from "../runner-pod/cache-claim.ts";
-import {
-  DEFAULT_RECOVERY_TIMING,
-  Recovery,
-  type RecoveryGitHub,
-  type RecoveryOptions,
-  type RecoveryTiming,
-} from "./recovery.ts";
+import type { Recovery } from "./recovery.ts";
 
 /** The GitHub operations the reconciler uses (github/client.ts implements them). */
 export interface RunnerRegistry {
@@ -35,10 +29,10 @@ export interface RunnerRegistry {
 
 export interface ReconcilerOptions {
   runnerSets: readonly RunnerSet[];
-  /** Redelivery sweep and queued-job audit; false turns them off (tests of other behaviour). */
-  recovery?:
-    | { github: RecoveryGitHub; timing?: Partial<RecoveryTiming>; cursor?: RecoveryOptions["cursor"] }
-    | false;
+  /** Redelivery sweep and queued-job audit, run from the loop; none turns them off (tests of other behaviour). */
+  recovery?: Recovery | undefined;
+  /** The Docker cache volume pools, when a set has one. */
+  cache?: CachePool | undefined;
   /** github.runnerGroup: the default for sets that name none. */
   runnerGroup: string | undefined;
   pods: RunnerPods;
@@ -46,7 +40,7 @@ export interface ReconcilerOptions {
   podFor(set: RunnerSet, target: RunnerTarget): V1Pod;
   log: Logger;
   metrics: Metrics;
-  timing?: Partial<ReconcilerTiming>;
+  timing: ReconcilerTiming;
 }
 
 export interface ReconcilerTiming {
@@ -75,7 +69,7 @@ export interface ReconcilerTiming {
   cacheLeaseGraceMs: number;
 }
 
-const DEFAULT_TIMING: ReconcilerTiming = {
+export const DEFAULT_RECONCILER_TIMING: ReconcilerTiming = {
   resyncMs: 15_000,
   debounceMs: 25,
   planShareFactor: 20,
@@ -139,28 +133,9 @@ export class Reconciler {
 
   constructor(options: ReconcilerOptions) {
     this.#options = options;
-    this.#timing = { ...DEFAULT_TIMING, ...options.timing };
-    this.cache = options.runnerSets.some((set) => set.cache)
-      ? new CachePool({
-          pods: options.pods,
-          podFor: options.podFor,
-          log: options.log,
-          registry: options.metrics.registry,
-          leaseGraceMs: this.#timing.cacheLeaseGraceMs,
-        })
-      : undefined;
-    if (options.recovery) {
-      this.recovery = new Recovery({
-        runnerSets: options.runnerSets,
-        pods: options.pods,
-        github: options.recovery.github,
-        podFor: options.podFor,
-        log: options.log,
-        metrics: options.metrics,
-        timing: { ...DEFAULT_RECOVERY_TIMING, ...options.recovery.timing },
-        ...(options.recovery.cursor ? { cursor: options.recovery.cursor } : {}),
-      });
-    }
+    this.#timing = options.timing;
+    this.cache = options.cache;
+    this.recovery = options.recovery;
   }
 
   start(): void {
