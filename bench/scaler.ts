@@ -12,7 +12,7 @@ import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
-import { parseConfig } from "../src/scaler/config.ts";
+import { parseConfig } from "../src/scaler/config/load.ts";
 import { type KubeClient, kubeClientFromFile } from "../src/scaler/kube/client.ts";
 import { whileThrottled } from "../src/scaler/kube/runner-pods.ts";
 import { buildRunnerPod } from "../src/scaler/runner-pod/build-runner-pod.ts";

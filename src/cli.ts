@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
-import { type Config, ConfigError, findRunnerSet, loadConfig } from "./scaler/config.ts";
+import { type Config, ConfigError, findRunnerSet, loadConfig } from "./scaler/config/load.ts";
 import { type SidecarMode, sidecarModeFor } from "./scaler/model/sidecar-mode.ts";
 import { buildRunnerPod } from "./scaler/runner-pod/build-runner-pod.ts";
 

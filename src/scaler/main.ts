@@ -2,7 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
-import type { Config } from "./config.ts";
+import type { Config } from "./config/load.ts";
 import { apiUrlFor, createGitHubApi } from "./github/client.ts";
 import type { GitHubAuth, GitHubTarget } from "./github/types.ts";
 import { type KubeClient, KubeConfigError, loadKubeClient } from "./kube/client.ts";

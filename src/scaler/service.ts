@@ -3,9 +3,8 @@
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { CachePool } from "./cache/pool.ts";
-import type { Config } from "./config.ts";
+import type { Config } from "./config/load.ts";
 import { closeGracefully, createHttpServer } from "./http/server.ts";
-import { createJobRecords } from "./job-records.ts";
 import type { KubeClient } from "./kube/client.ts";
 import { LeaderElector } from "./kube/leader-election.ts";
 import { SCALER_LEASE_NAME } from "./kube/rbac.ts";
@@ -26,6 +25,7 @@ import {
   type RecoveryGitHub,
   type RecoveryTiming,
 } from "./reconcile/recovery.ts";
+import { createJobRecords } from "./records/job-records.ts";
 import { createIntake } from "./webhook/intake.ts";
 
 export interface ScalerOptions {

@@ -5,7 +5,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CoreV1Api, type KubernetesObject, type V1ConfigMap } from "@kubernetes/client-node";
 import { parseAllDocuments, stringify } from "yaml";
-import { type Config, parseConfig } from "../../src/scaler/config.ts";
+import { type Config, parseConfig } from "../../src/scaler/config/load.ts";
 import type { TestEnv } from "../env/types.ts";
 import { adminKubeConfig, createStrict, createTestNamespace } from "./kube.ts";
 

@@ -4,7 +4,7 @@ import type { ChildProcess } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { KubeConfig, V1PolicyRule } from "@kubernetes/client-node";
-import { type Config, parseConfig } from "../../src/scaler/config.ts";
+import { type Config, parseConfig } from "../../src/scaler/config/load.ts";
 import { SCALER_ROLE_RULES } from "../../src/scaler/kube/rbac.ts";
 import { createLogger, type Logger, silentLogger } from "../../src/scaler/observe/log.ts";
 import type { ReconcilerTiming, RunnerRegistry } from "../../src/scaler/reconcile/reconciler.ts";

@@ -5,7 +5,7 @@ import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { CachePool } from "../../src/scaler/cache/pool.ts";
-import { parseConfig, type RunnerSet } from "../../src/scaler/config.ts";
+import { parseConfig, type RunnerSet } from "../../src/scaler/config/load.ts";
 import { RunnerPods } from "../../src/scaler/kube/runner-pods.ts";
 import { ANNOTATIONS } from "../../src/scaler/model/keys.ts";
 import type { RunnerTarget } from "../../src/scaler/model/target.ts";

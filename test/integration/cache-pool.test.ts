@@ -9,7 +9,7 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { parseConfig } from "../../src/scaler/config.ts";
+import { parseConfig } from "../../src/scaler/config/load.ts";
 import { createGitHubApi } from "../../src/scaler/github/client.ts";
 import type { ReconcilerTiming } from "../../src/scaler/reconcile/reconciler.ts";
 import { buildRunnerPod } from "../../src/scaler/runner-pod/build-runner-pod.ts";

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CoreV1Api, NodeV1Api, SchedulingV1Api, type V1Pod } from "@kubernetes/client-node";
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { parseConfig } from "../../src/scaler/config.ts";
+import { parseConfig } from "../../src/scaler/config/load.ts";
 import { SCHEDULING_GATE } from "../../src/scaler/model/keys.ts";
 import type { SidecarMode } from "../../src/scaler/model/sidecar-mode.ts";
 import { buildRunnerPod } from "../../src/scaler/runner-pod/build-runner-pod.ts";

@@ -12,7 +12,7 @@
 // between the delete and the create, the next pass finds a "replacing" lease without its Pod and creates it.
 import type { V1PersistentVolumeClaim, V1Pod } from "@kubernetes/client-node";
 import type { Registry } from "prom-client";
-import type { RunnerSet } from "../config.ts";
+import type { RunnerSet } from "../config/load.ts";
 import type { RunnerPods } from "../kube/runner-pods.ts";
 import { ANNOTATIONS, LABELS } from "../model/keys.ts";
 import { type JobTarget, jobTargetOf, type RunnerTarget, targetOf } from "../model/target.ts";

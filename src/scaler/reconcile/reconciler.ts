@@ -1,7 +1,7 @@
 // The control loop. Runs on informer events (debounced) and on a timer, one pass at a time, in the
 // one replica that holds the lease. Each pass plans every runner set from the Pod cache and acts.
 import type { CachePool } from "../cache/pool.ts";
-import type { RunnerSet } from "../config.ts";
+import type { RunnerSet } from "../config/load.ts";
 import type { RunnerPods, V1Pod } from "../kube/runner-pods.ts";
 import { ANNOTATIONS, LABELS, SCHEDULING_GATE } from "../model/keys.ts";
 import { jobTargetOf, type RunnerTarget } from "../model/target.ts";

@@ -3,7 +3,7 @@
 //     reaching back only to the last sweep), and
 //  2. audits against GitHub: queued jobs of our labels without a Pod get one; gated job Pods whose job is
 //     no longer queued and never started become tombstones. The audit's cost is bounded per pass.
-import type { RunnerSet } from "../config.ts";
+import type { RunnerSet } from "../config/load.ts";
 import type { RunnerPods, V1Pod } from "../kube/runner-pods.ts";
 import { ANNOTATIONS, LABELS } from "../model/keys.ts";
 import type { RunnerTarget } from "../model/target.ts";

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig, type RunnerSet } from "../../../src/scaler/config.ts";
+import { ConfigError, parseConfig, type RunnerSet } from "../../../src/scaler/config/load.ts";
 import { ANNOTATIONS, LABELS, SCHEDULING_GATE } from "../../../src/scaler/model/keys.ts";
 import { viewPod } from "../../../src/scaler/plan/pod-view.ts";
 import { buildRunnerPod } from "../../../src/scaler/runner-pod/build-runner-pod.ts";

@@ -1,8 +1,11 @@
 import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_RUNNER_DOCKER_GID, DEFAULT_RUNNER_IMAGE } from "../../../src/scaler/config/defaults.ts";
-import { ConfigError, loadConfig, parseConfig } from "../../../src/scaler/config.ts";
+import { ConfigError, loadConfig, parseConfig } from "../../../src/scaler/config/load.ts";
+
+const readUtf8 = (path: string) => readFile(path, "utf8");
 
 const fixtures = join(import.meta.dirname, "../../fixtures/config");
 const minimalText = readFileSync(join(fixtures, "minimal.yaml"), "utf8");
@@ -47,12 +50,12 @@ describe("the minimal configuration", () => {
   });
 
   it("loadConfig reads the file", async () => {
-    const config = await loadConfig(join(fixtures, "minimal.yaml"));
+    const config = await loadConfig(join(fixtures, "minimal.yaml"), readUtf8);
     expect(config.runnerSets).toHaveLength(1);
   });
 
   it("loadConfig names the file it can't read", async () => {
-    await expect(loadConfig("/nonexistent/dind-k8s.yaml")).rejects.toThrow(
+    await expect(loadConfig("/nonexistent/dind-k8s.yaml", readUtf8)).rejects.toThrow(
       /^\/nonexistent\/dind-k8s\.yaml: 1 problem in the configuration:\n {2}can't read the configuration file: ENOENT/,
     );
   });

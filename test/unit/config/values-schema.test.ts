@@ -6,7 +6,7 @@ import { Ajv } from "ajv";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { configJsonSchema } from "../../../src/scaler/config/json-schema.ts";
-import { parseConfig } from "../../../src/scaler/config.ts";
+import { parseConfig } from "../../../src/scaler/config/load.ts";
 
 const root = join(import.meta.dirname, "../../..");
 const committed: unknown = JSON.parse(readFileSync(join(root, "charts/dind-k8s/values.schema.json"), "utf8"));

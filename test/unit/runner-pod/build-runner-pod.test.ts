@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_DIND_IMAGE, DEFAULT_DIND_ROOTLESS_IMAGE } from "../../../src/scaler/config/defaults.ts";
-import { parseConfig, type RunnerSet } from "../../../src/scaler/config.ts";
+import { parseConfig, type RunnerSet } from "../../../src/scaler/config/load.ts";
 import { LABELS, SCHEDULING_GATE } from "../../../src/scaler/model/keys.ts";
 import type { RunnerTarget } from "../../../src/scaler/model/target.ts";
 import {

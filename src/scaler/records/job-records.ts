@@ -1,14 +1,14 @@
 // The durable record of jobs: what each workflow_job event writes to Kubernetes. Pods are the record
 // (etcd is the queue): a queued job is a scheduling-gated Pod named after the job, so a duplicate
 // delivery is AlreadyExists, and `kubectl get pods` shows the backlog.
-import type { Config, RunnerSet } from "./config.ts";
-import { BUSY_WITH_ANNOTATION, JOB_STATE_LABEL, type RunnerPods, type V1Pod } from "./kube/runner-pods.ts";
-import type { SidecarMode } from "./model/sidecar-mode.ts";
-import type { RunnerTarget } from "./model/target.ts";
-import { buildRunnerPod } from "./runner-pod/build-runner-pod.ts";
-import { runnerPodName } from "./runner-pod/names.ts";
-import type { JobRecorder } from "./webhook/intake.ts";
-import type { WorkflowJobEvent } from "./webhook/workflow-job.ts";
+import type { Config, RunnerSet } from "../config/load.ts";
+import { BUSY_WITH_ANNOTATION, JOB_STATE_LABEL, type RunnerPods, type V1Pod } from "../kube/runner-pods.ts";
+import type { SidecarMode } from "../model/sidecar-mode.ts";
+import type { RunnerTarget } from "../model/target.ts";
+import { buildRunnerPod } from "../runner-pod/build-runner-pod.ts";
+import { runnerPodName } from "../runner-pod/names.ts";
+import type { JobRecorder } from "../webhook/intake.ts";
+import type { WorkflowJobEvent } from "../webhook/workflow-job.ts";
 
 export interface JobRecordsOptions {
   config: Config;

@@ -1,12 +1,11 @@
 // Configuration file → validated Config, with every problem listed at once (schema and cross-key rules).
-import { readFile } from "node:fs/promises";
 import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
-import { collectProblems, formatProblem, type PathSegment, type Problem } from "./config/problems.ts";
-import { checkRules } from "./config/rules.ts";
-import { type Config, configSchema, type RunnerSet } from "./config/schema.ts";
+import { collectProblems, formatProblem, type PathSegment, type Problem } from "./problems.ts";
+import { checkRules } from "./rules.ts";
+import { type Config, configSchema, type RunnerSet } from "./schema.ts";
 
-export type { Problem } from "./config/problems.ts";
-export type { Config, RunnerSet } from "./config/schema.ts";
+export type { Problem } from "./problems.ts";
+export type { Config, RunnerSet } from "./schema.ts";
 
 /** Thrown when a configuration file can't be used; `problems` are already formatted, one per line. */
 export class ConfigError extends Error {
@@ -83,11 +82,8 @@ export function parseConfig(text: string, file: string): Config {
   return parsed.value;
 }
 
-/** Reads and validates a configuration file. */
-export async function loadConfig(
-  file: string,
-  read: (path: string) => Promise<string> = readUtf8,
-): Promise<Config> {
+/** Reads (with the caller's `read`: this module does no I/O of its own) and validates a configuration file. */
+export async function loadConfig(file: string, read: (path: string) => Promise<string>): Promise<Config> {
   let text: string;
   try {
     text = await read(file);
@@ -96,10 +92,6 @@ export async function loadConfig(
     throw new ConfigError(file, [`can't read the configuration file: ${reason}`]);
   }
   return parseConfig(text, file);
-}
-
-function readUtf8(path: string): Promise<string> {
-  return readFile(path, "utf8");
 }
 
 export function findRunnerSet(config: Config, name: string): RunnerSet | undefined {
