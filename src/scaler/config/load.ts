@@ -4,7 +4,6 @@ import { collectProblems, formatProblem, type PathSegment, type Problem } from "
 import { checkRules } from "./rules.ts";
 import { type Config, configSchema, type RunnerSet } from "./schema.ts";
 
-export type { Problem } from "./problems.ts";
 export type { Config, RunnerSet } from "./schema.ts";
 
 /** Thrown when a configuration file can't be used; `problems` are already formatted, one per line. */

@@ -277,5 +277,4 @@ export type Config = z.output<typeof configSchema>;
 export type RunnerSet = z.output<typeof runnerSetSchema>;
 export type Storage = NonNullable<RunnerSet["storage"]>;
 export type CacheConfig = NonNullable<RunnerSet["cache"]>;
-export type RuntimeProfile = RunnerSet["runtime"]["profile"];
 export type Resources = z.output<typeof resources>;
