@@ -6,26 +6,28 @@ import type {
   V1EnvVar,
   V1Pod,
   V1PodSecurityContext,
-  V1ResourceRequirements,
   V1Secret,
-  V1SecurityContext,
   V1Volume,
   V1VolumeMount,
 } from "@kubernetes/client-node";
-import {
-  DEFAULT_DIND_IMAGE,
-  DEFAULT_DIND_ROOTLESS_IMAGE,
-  DEFAULT_LOOP_DISK_SIZE,
-  DEFAULT_RUNNER_HOME,
-  DEFAULT_RUNTIME_CLASS,
-} from "../config/defaults.ts";
-import type { Resources, RunnerSet, Storage } from "../config/schema.ts";
+import { DEFAULT_RUNTIME_CLASS } from "../config/defaults.ts";
+import type { RunnerSet } from "../config/schema.ts";
 import { ANNOTATIONS, LABELS, SCHEDULING_GATE } from "../model/keys.ts";
-import { addQuantities, quantityToBytes } from "../model/quantity.ts";
 import type { SidecarMode } from "../model/sidecar-mode.ts";
 import type { RunnerTarget } from "../model/target.ts";
+import { dindContainer, pullPolicy, resources } from "./dind-container.ts";
+import {
+  daemonLayoutFor,
+  EXTERNALS_COPY_DIR,
+  EXTERNALS_DIR,
+  LIFECYCLE_DIR,
+  RUNNER_HOME,
+  VOLUME,
+  WORK_DIR,
+} from "./layout.ts";
 import { runnerPodName } from "./names.ts";
-import { DIND_START_SCRIPT, RUNNER_LEGACY_SCRIPT } from "./scripts.ts";
+import { RUNNER_LEGACY_SCRIPT } from "./scripts.ts";
+import { effectiveStorage, storageMounts, storageVolumes } from "./storage.ts";
 
 export interface RunnerPodOptions {
   namespace: string;
@@ -45,50 +47,6 @@ export interface RunnerPodObjects {
 export const JIT_CONFIG_KEY = "jitConfig";
 export const JIT_CONFIG_PLACEHOLDER = "PLACEHOLDER-jit-config-created-when-the-scheduling-gate-is-released";
 
-// The actions-runner image's layout (images/Dockerfile: WORKDIR /home/runner).
-const RUNNER_HOME = DEFAULT_RUNNER_HOME;
-const WORK_DIR = `${RUNNER_HOME}/_work`;
-const EXTERNALS_DIR = `${RUNNER_HOME}/externals`;
-const EXTERNALS_COPY_DIR = "/dind-k8s/externals";
-const LIFECYCLE_DIR = "/dind-k8s/lifecycle";
-const LOOP_DIR = "/dind-k8s/loop";
-
-/** Where the daemon keeps its socket and data, per image variant (docker-library/docker dockerd-entrypoint.sh). */
-interface DaemonLayout {
-  socketDir: string;
-  socketPath: string;
-  dataRoot: string;
-}
-const ROOTFUL: DaemonLayout = {
-  socketDir: "/var/run",
-  socketPath: "/var/run/docker.sock",
-  dataRoot: "/var/lib/docker",
-};
-// dind-rootless runs as uid 1000 ("rootless"): XDG_RUNTIME_DIR=/run/user/1000, data in ~/.local/share/docker.
-const ROOTLESS_UID = 1000;
-const ROOTLESS: DaemonLayout = {
-  socketDir: `/run/user/${ROOTLESS_UID}`,
-  socketPath: `/run/user/${ROOTLESS_UID}/docker.sock`,
-  dataRoot: "/home/rootless/.local/share/docker",
-};
-
-/** The daemon's data root in the dind container of a runtime profile. */
-export function dataRootFor(profile: RunnerSet["runtime"]["profile"]): string {
-  return profile === "rootless" ? ROOTLESS.dataRoot : ROOTFUL.dataRoot;
-}
-
-const VOLUME = {
-  work: "work",
-  externals: "externals",
-  socket: "dind-sock",
-  storage: "dind-storage",
-  loop: "dind-loop",
-  lifecycle: "dind-k8s-lifecycle",
-} as const;
-
-/** The volume holding the daemon's data root (emptyDir, tmpfs, an ephemeral claim, or a cache claim). */
-export const STORAGE_VOLUME = VOLUME.storage;
-
 export function buildRunnerPod(
   set: RunnerSet,
   target: RunnerTarget,
@@ -96,7 +54,7 @@ export function buildRunnerPod(
 ): RunnerPodObjects {
   const name = runnerPodName(set.name, target);
   const profile = set.runtime.profile;
-  const layout = profile === "rootless" ? ROOTLESS : ROOTFUL;
+  const layout = daemonLayoutFor(profile);
   const storage = effectiveStorage(set);
   const legacy = options.sidecars === "legacy";
   const dockerHost = `unix://${layout.socketPath}`;
@@ -244,125 +202,4 @@ export function buildJitSecret(pod: V1Pod, jitConfig: string, podUid?: string): 
     },
     stringData: { [JIT_CONFIG_KEY]: jitConfig },
   };
-}
-
-/** Storage when the set names none: emptyDir, or a loop disk under kata where emptyDir can't carry overlayfs. */
-export function effectiveStorage(set: RunnerSet): Storage {
-  if (set.storage) return set.storage;
-  return set.runtime.profile === "kata"
-    ? { type: "loopDisk", size: DEFAULT_LOOP_DISK_SIZE }
-    : { type: "emptyDir" };
-}
-
-function dindContainer(
-  set: RunnerSet,
-  storage: Storage,
-  layout: DaemonLayout,
-  stopFile: string | undefined,
-): V1Container {
-  const profile = set.runtime.profile;
-  const dockerdArgs = [
-    "dockerd",
-    `--host=unix://${layout.socketPath}`,
-    // Rootless: the daemon runs as the rootless user with the runner's docker gid; --group can't name a group
-    // inside its user namespace, and the socket already belongs to that gid.
-    ...(profile === "rootless" ? [] : [`--group=${set.runner.dockerGid}`]),
-    ...set.dind.registryMirrors.map((mirror) => `--registry-mirror=${mirror}`),
-    ...set.dind.args,
-  ];
-  const env: V1EnvVar[] = [{ name: "DIND_K8S_MTU", value: String(set.dind.mtu) }];
-  if (storage.type === "loopDisk") {
-    env.push(
-      { name: "DIND_K8S_LOOP_IMAGE", value: `${LOOP_DIR}/docker.img` },
-      { name: "DIND_K8S_LOOP_BYTES", value: String(quantityToBytes(storage.size)) },
-      { name: "DIND_K8S_DATA_ROOT", value: layout.dataRoot },
-    );
-  }
-  if (stopFile) env.push({ name: "DIND_K8S_STOP_FILE", value: stopFile });
-
-  const securityContext: V1SecurityContext =
-    profile === "sysbox"
-      ? {}
-      : profile === "rootless"
-        ? // The dind-rootless image still needs privileged for its user namespace and mounts (image docs).
-          { privileged: true, runAsUser: ROOTLESS_UID, runAsGroup: set.runner.dockerGid }
-        : { privileged: true };
-
-  const container: V1Container = {
-    name: "dind",
-    image: set.dind.image ?? (profile === "rootless" ? DEFAULT_DIND_ROOTLESS_IMAGE : DEFAULT_DIND_IMAGE),
-    ...pullPolicy(set.dind.imagePullPolicy),
-    command: ["/bin/sh", "-c", DIND_START_SCRIPT, "dind"],
-    args: dockerdArgs,
-    env,
-    securityContext,
-    // The runner starts only once the daemon answers on its socket (native sidecars gate on this probe).
-    startupProbe: {
-      exec: { command: ["docker", `--host=unix://${layout.socketPath}`, "version"] },
-      periodSeconds: 1,
-      timeoutSeconds: 5,
-      failureThreshold: 180,
-    },
-    ...resources(memoryForTmpfs(set.dind.resources, storage)),
-  };
-  if (!stopFile) container.restartPolicy = "Always";
-  return container;
-}
-
-/** tmpfs pages are charged to the writer's memory cgroup: grow dind's request (and limit, if set) by its size. */
-function memoryForTmpfs(base: Resources | undefined, storage: Storage): Resources | undefined {
-  if (storage.type !== "memory") return base;
-  const size = storage.sizeLimit;
-  const requests = { ...base?.requests };
-  requests.memory = requests.memory ? addQuantities(requests.memory, size) : size;
-  const limits = base?.limits ? { ...base.limits } : undefined;
-  if (limits?.memory) limits.memory = addQuantities(limits.memory, size);
-  return { requests, ...(limits ? { limits } : {}) };
-}
-
-function storageVolumes(storage: Storage, labels: Record<string, string>): V1Volume[] {
-  switch (storage.type) {
-    case "emptyDir":
-      return [{ name: VOLUME.storage, emptyDir: storage.sizeLimit ? { sizeLimit: storage.sizeLimit } : {} }];
-    case "memory":
-      return [{ name: VOLUME.storage, emptyDir: { medium: "Memory", sizeLimit: storage.sizeLimit } }];
-    case "ephemeralVolume":
-      return [
-        {
-          name: VOLUME.storage,
-          ephemeral: {
-            volumeClaimTemplate: {
-              metadata: { labels: { ...labels } },
-              spec: {
-                accessModes: ["ReadWriteOnce"],
-                ...(storage.storageClassName ? { storageClassName: storage.storageClassName } : {}),
-                resources: { requests: { storage: storage.size } },
-              },
-            },
-          },
-        },
-      ];
-    case "loopDisk":
-      // The image file is sparse: the volume only holds what the daemon writes, at most `size`.
-      return [{ name: VOLUME.loop, emptyDir: { sizeLimit: storage.size } }];
-  }
-}
-
-function storageMounts(storage: Storage, layout: DaemonLayout): V1VolumeMount[] {
-  if (storage.type === "loopDisk") return [{ name: VOLUME.loop, mountPath: LOOP_DIR }];
-  return [{ name: VOLUME.storage, mountPath: layout.dataRoot }];
-}
-
-function resources(value: Resources | undefined): { resources?: V1ResourceRequirements } {
-  if (!value || (!value.requests && !value.limits)) return {};
-  return {
-    resources: {
-      ...(value.requests ? { requests: value.requests } : {}),
-      ...(value.limits ? { limits: value.limits } : {}),
-    },
-  };
-}
-
-function pullPolicy(policy: string | undefined): { imagePullPolicy?: string } {
-  return policy ? { imagePullPolicy: policy } : {};
 }

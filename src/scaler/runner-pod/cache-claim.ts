@@ -4,7 +4,7 @@ import type { V1EnvVar, V1PersistentVolumeClaim, V1Pod } from "@kubernetes/clien
 import type { CacheConfig, RunnerSet } from "../config/schema.ts";
 import { ANNOTATIONS, LABELS } from "../model/keys.ts";
 import { quantityToBytes } from "../model/quantity.ts";
-import { dataRootFor, STORAGE_VOLUME } from "./build-runner-pod.ts";
+import { dataRootFor, STORAGE_VOLUME } from "./layout.ts";
 
 /** app.kubernetes.io/component of the claims (runner Pods have "runner"). */
 export const CACHE_COMPONENT = "docker-cache";
