@@ -13,18 +13,14 @@ import { ANNOTATIONS } from "./model/keys.ts";
 import type { SidecarMode } from "./model/sidecar-mode.ts";
 import type { Logger } from "./observe/log.ts";
 import { createMetrics } from "./observe/metrics.ts";
-import {
-  DEFAULT_RECONCILER_TIMING,
-  Reconciler,
-  type ReconcilerTiming,
-  type RunnerRegistry,
-} from "./reconcile/reconciler.ts";
+import { DEFAULT_RECONCILER_TIMING, Reconciler, type ReconcilerTiming } from "./reconcile/reconciler.ts";
 import {
   DEFAULT_RECOVERY_TIMING,
   Recovery,
   type RecoveryGitHub,
   type RecoveryTiming,
 } from "./reconcile/recovery.ts";
+import type { RunnerRegistry } from "./reconcile/runner-registry.ts";
 import { createJobRecords } from "./records/job-records.ts";
 import { createIntake } from "./webhook/intake.ts";
 

@@ -10,12 +10,14 @@
 // the same name: lease the claim (state "replacing", with the job to recreate), delete the gated Pod (uid
 // precondition), create it again with the claim and still gated, then mark the lease "bound". If the scaler dies
 // between the delete and the create, the next pass finds a "replacing" lease without its Pod and creates it.
+// Size: one state machine over a set's claims — sync, settle, shed, attach and unlease share its slots and the
+// lease protocol above; split, each part would need the whole of it.
 import type { V1PersistentVolumeClaim, V1Pod } from "@kubernetes/client-node";
 import type { Registry } from "prom-client";
 import type { RunnerSet } from "../config/load.ts";
 import type { RunnerPods } from "../kube/runner-pods.ts";
 import { ANNOTATIONS, LABELS } from "../model/keys.ts";
-import { type JobTarget, jobTargetOf, type RunnerTarget, targetOf } from "../model/target.ts";
+import { jobTargetOf, type RunnerTarget, targetOf } from "../model/target.ts";
 import type { Logger } from "../observe/log.ts";
 import { type RunnerPodView, viewPod } from "../plan/pod-view.ts";
 import {
@@ -28,45 +30,8 @@ import {
   claimOutdated,
   withCacheClaim,
 } from "../runner-pod/cache-claim.ts";
+import { type CacheLastUse, type CacheLease, lastUseOf, leaseOf } from "./claim-annotations.ts";
 import { type CacheMetrics, createCacheMetrics } from "./metrics.ts";
-
-export interface CacheLease {
-  pod: string;
-  /** uid of the Pod that mounts the claim, once it exists. */
-  uid?: string;
-  /** replacing: the gated Pod is being (or was, by a scaler that died) replaced by one with the claim. */
-  state: "replacing" | "bound";
-  /** When the lease was taken (ISO). */
-  at: string;
-  /** The job Pod to recreate if the scaler died between deleting the gated Pod and creating its replacement. */
-  target?: JobTarget;
-  /** The original Pod's creation time, for the recreated Pod's place in the queue. */
-  queuedAt?: string;
-}
-
-export interface CacheLastUse {
-  pod: string;
-  uid?: string;
-  /** The daemon stopped cleanly and said so; false also when nothing was reported. */
-  clean: boolean;
-  dataBytes?: number;
-  at: string;
-}
-
-function parseJson<T>(text: string | undefined): T | undefined {
-  if (!text) return undefined;
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    // Someone edited it by hand: treat as absent; the pool rewrites it on the next change.
-    return undefined;
-  }
-}
-
-const leaseOf = (claim: V1PersistentVolumeClaim) =>
-  parseJson<CacheLease>(claim.metadata?.annotations?.[ANNOTATIONS.cacheLease]);
-const lastUseOf = (claim: V1PersistentVolumeClaim) =>
-  parseJson<CacheLastUse>(claim.metadata?.annotations?.[ANNOTATIONS.cacheLastUse]);
 
 interface Slot {
   name: string;

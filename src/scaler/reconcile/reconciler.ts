@@ -3,29 +3,16 @@
 import type { CachePool } from "../cache/pool.ts";
 import type { RunnerSet } from "../config/load.ts";
 import type { RunnerPods, V1Pod } from "../kube/runner-pods.ts";
-import { ANNOTATIONS, LABELS, SCHEDULING_GATE } from "../model/keys.ts";
+import { ANNOTATIONS, LABELS } from "../model/keys.ts";
 import { jobTargetOf, type RunnerTarget } from "../model/target.ts";
 import type { Logger } from "../observe/log.ts";
 import type { Metrics } from "../observe/metrics.ts";
 import { planSet } from "../plan/plan-set.ts";
 import { type RunnerPodView, viewPod } from "../plan/pod-view.ts";
-import { buildJitSecret } from "../runner-pod/build-runner-pod.ts";
-import { claimOf } from "../runner-pod/cache-claim.ts";
+import { OrphanSweep } from "./orphans.ts";
 import type { Recovery } from "./recovery.ts";
-
-/** The GitHub operations the reconciler uses (github/client.ts implements them). */
-export interface RunnerRegistry {
-  generateJitConfig(request: {
-    name: string;
-    runnerGroupId: number;
-    labels: string[];
-    workFolder: string;
-  }): Promise<{ runnerId: number; runnerName: string; encodedJitConfig: string }>;
-  deleteRunner(runnerId: number): Promise<"deleted" | "busy" | "not-found">;
-  listRunners(): Promise<{ id: number; name: string; busy: boolean; labels: string[] }[]>;
-  runnerGroupId(name: string | undefined): Promise<number>;
-  rateLimitRemaining(): number | undefined;
-}
+import { Releaser } from "./release.ts";
+import type { RunnerRegistry } from "./runner-registry.ts";
 
 export interface ReconcilerOptions {
   runnerSets: readonly RunnerSet[];
@@ -83,8 +70,6 @@ export const DEFAULT_RECONCILER_TIMING: ReconcilerTiming = {
   cacheLeaseGraceMs: 2 * 60_000,
 };
 
-const WORK_FOLDER = "_work";
-
 async function inBatches<T>(
   items: readonly T[],
   size: number,
@@ -118,8 +103,8 @@ export class Reconciler {
   /** CPU time of the last pass's planning, in ms (no network waits in it). */
   #planMs = 0;
   #planning = 0;
-  /** Runner names seen without a Pod in the previous sweep: deregistered when seen twice. */
-  #orphanCandidates = new Set<string>();
+  readonly #releaser: Releaser;
+  readonly #orphans: OrphanSweep;
   /** Job Pods deleted as stuck, to create again once the old one is gone: name → (set, target). */
   readonly #replacements = new Map<string, { set: RunnerSet; pod: V1Pod }>();
   readonly #backoff = new Map<string, { failures: number; until: number }>();
@@ -136,6 +121,8 @@ export class Reconciler {
     this.#timing = options.timing;
     this.cache = options.cache;
     this.recovery = options.recovery;
+    this.#releaser = new Releaser({ ...options, stopped: () => this.#stopped });
+    this.#orphans = new OrphanSweep(options);
   }
 
   start(): void {
@@ -210,7 +197,7 @@ export class Reconciler {
     }
     if (now.getTime() - this.#lastOrphanSweep >= this.#timing.orphanSweepMs) {
       this.#lastOrphanSweep = now.getTime();
-      await this.#sweepOrphans().catch((error: unknown) => {
+      await this.#orphans.sweep().catch((error: unknown) => {
         metrics.reconcileErrors.inc({ step: "orphans" });
         this.#options.log.error("orphan runner sweep failed", { error: String(error) });
       });
@@ -275,71 +262,8 @@ export class Reconciler {
         .catch(step("create-warm"));
     }
     await inBatches(plan.release, this.#timing.releaseConcurrency, (view) =>
-      this.#release(set, view).catch(step("release")),
+      this.#releaser.release(set, view).catch(step("release")),
     );
-  }
-
-  async #release(set: RunnerSet, queued: RunnerPodView): Promise<void> {
-    if (this.#stopped) return;
-    const { pods, github, metrics, log } = this.#options;
-    let view = queued;
-    let runnerId: number | undefined;
-    // A release interrupted after the Secret was created must not register a second runner.
-    const hasSecret = await pods.secretExists(view.name);
-    // The daemon's data on a warm cache claim, if one is free. Not for a Pod whose Secret exists: the Secret is
-    // owned by that Pod, and replacing the Pod would take the Secret with it.
-    if (this.cache && set.cache && !hasSecret && !claimOf(view.pod)) {
-      const attached = await this.cache.attach(set, view);
-      if (attached.result === "deferred") {
-        log.info("release deferred to the next pass", {
-          runnerSet: set.name,
-          pod: view.name,
-          why: attached.reason,
-        });
-        return;
-      }
-      if (attached.result === "attached") view = attached.view;
-      else
-        log.debug("released without a cache claim", {
-          runnerSet: set.name,
-          pod: view.name,
-          why: attached.reason,
-        });
-    }
-    if (!hasSecret) {
-      const groupId = await github.runnerGroupId(set.runnerGroup ?? this.#options.runnerGroup);
-      const request = {
-        name: view.name,
-        runnerGroupId: groupId,
-        labels: [...set.labels],
-        workFolder: WORK_FOLDER,
-      };
-      metrics.githubCalls.inc({ operation: "generate-jitconfig" });
-      const jit = await github.generateJitConfig(request).catch(async (error: unknown) => {
-        // 409: a runner of this name exists — a release that died between registering and storing the
-        // Secret (a crash, a leader change). Nobody can use that registration: replace it.
-        if ((error as { status?: unknown }).status !== 409) throw error;
-        const stale = (await github.listRunners()).find((runner) => runner.name === view.name);
-        if (stale) await github.deleteRunner(stale.id);
-        log.warn("replaced a runner registration left by an interrupted release", { pod: view.name });
-        return github.generateJitConfig(request);
-      });
-      runnerId = jit.runnerId;
-      const secret = buildJitSecret(view.pod, jit.encodedJitConfig, view.uid);
-      secret.metadata!.annotations = { [ANNOTATIONS.runnerId]: String(jit.runnerId) };
-      await pods.createSecret(secret);
-    }
-    // Fencing: a reconciler told to stop (it lost the Lease) releases nothing more. The Secret stays; the next
-    // leader finds it and lifts the gate without registering another runner.
-    if (this.#stopped) return;
-    const annotations: Record<string, string> = { [ANNOTATIONS.releasedAt]: new Date().toISOString() };
-    if (runnerId !== undefined) annotations[ANNOTATIONS.runnerId] = String(runnerId);
-    const released = await pods.releaseGate(view.name, SCHEDULING_GATE, annotations);
-    if (released) {
-      this.cache?.countRelease(set, view.pod);
-      metrics.jobStartupSeconds.observe({ runner_set: set.name }, (Date.now() - view.createdAtMs) / 1000);
-      log.info("runner released", { runnerSet: set.name, pod: view.name, runnerId });
-    }
   }
 
   async #deregister(view: RunnerPodView): Promise<"deleted" | "busy" | "not-found" | "unknown"> {
@@ -416,28 +340,5 @@ export class Reconciler {
     await pods.delete(view.name, view.uid);
     await pods.deleteSecret(view.name);
     log.info("surplus runner removed", { pod: view.name, outcome });
-  }
-
-  async #sweepOrphans(): Promise<void> {
-    const { github, pods, runnerSets, log } = this.#options;
-    const runners = await github.listRunners();
-    this.#options.metrics.githubCalls.inc({ operation: "list-runners" });
-    const candidates = new Set<string>();
-    for (const runner of runners) {
-      const ours = runnerSets.some(
-        (set) =>
-          runner.name.startsWith(`${set.name}-`) &&
-          set.labels.every((label) => runner.labels.includes(label)),
-      );
-      if (!ours || pods.cachedPod(runner.name) || runner.busy) continue;
-      if (this.#orphanCandidates.has(runner.name)) {
-        const outcome = await github.deleteRunner(runner.id);
-        this.#options.metrics.githubCalls.inc({ operation: "delete-runner" });
-        log.info("orphan runner deregistered", { runner: runner.name, runnerId: runner.id, outcome });
-      } else {
-        candidates.add(runner.name);
-      }
-    }
-    this.#orphanCandidates = candidates;
   }
 }

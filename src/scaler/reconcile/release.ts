@@ -1,0 +1,98 @@
+// Releasing a gated runner Pod: a warm cache claim if one is free, a JIT registration stored as the Pod's Secret,
+// then the gate lifted. Each step is safe to repeat: a release interrupted anywhere is finished by the next pass.
+import type { CachePool } from "../cache/pool.ts";
+import type { RunnerSet } from "../config/load.ts";
+import type { RunnerPods } from "../kube/runner-pods.ts";
+import { ANNOTATIONS, SCHEDULING_GATE } from "../model/keys.ts";
+import type { Logger } from "../observe/log.ts";
+import type { Metrics } from "../observe/metrics.ts";
+import type { RunnerPodView } from "../plan/pod-view.ts";
+import { buildJitSecret } from "../runner-pod/build-runner-pod.ts";
+import { claimOf } from "../runner-pod/cache-claim.ts";
+import type { RunnerRegistry } from "./runner-registry.ts";
+
+/** The runner's work folder, relative to its home (where the Pod mounts the work volume). */
+const WORK_FOLDER = "_work";
+
+export interface ReleaserOptions {
+  pods: RunnerPods;
+  github: RunnerRegistry;
+  cache?: CachePool | undefined;
+  /** github.runnerGroup: the default for sets that name none. */
+  runnerGroup: string | undefined;
+  log: Logger;
+  metrics: Metrics;
+  /** True once the reconciler was told to stop (it lost the Lease): nothing more is released. */
+  stopped(): boolean;
+}
+
+export class Releaser {
+  readonly #options: ReleaserOptions;
+
+  constructor(options: ReleaserOptions) {
+    this.#options = options;
+  }
+
+  async release(set: RunnerSet, queued: RunnerPodView): Promise<void> {
+    const { pods, github, cache, metrics, log, stopped } = this.#options;
+    if (stopped()) return;
+    let view = queued;
+    let runnerId: number | undefined;
+    // A release interrupted after the Secret was created must not register a second runner.
+    const hasSecret = await pods.secretExists(view.name);
+    // The daemon's data on a warm cache claim, if one is free. Not for a Pod whose Secret exists: the Secret is
+    // owned by that Pod, and replacing the Pod would take the Secret with it.
+    if (cache && set.cache && !hasSecret && !claimOf(view.pod)) {
+      const attached = await cache.attach(set, view);
+      if (attached.result === "deferred") {
+        log.info("release deferred to the next pass", {
+          runnerSet: set.name,
+          pod: view.name,
+          why: attached.reason,
+        });
+        return;
+      }
+      if (attached.result === "attached") view = attached.view;
+      else
+        log.debug("released without a cache claim", {
+          runnerSet: set.name,
+          pod: view.name,
+          why: attached.reason,
+        });
+    }
+    if (!hasSecret) {
+      const groupId = await github.runnerGroupId(set.runnerGroup ?? this.#options.runnerGroup);
+      const request = {
+        name: view.name,
+        runnerGroupId: groupId,
+        labels: [...set.labels],
+        workFolder: WORK_FOLDER,
+      };
+      metrics.githubCalls.inc({ operation: "generate-jitconfig" });
+      const jit = await github.generateJitConfig(request).catch(async (error: unknown) => {
+        // 409: a runner of this name exists — a release that died between registering and storing the
+        // Secret (a crash, a leader change). Nobody can use that registration: replace it.
+        if ((error as { status?: unknown }).status !== 409) throw error;
+        const stale = (await github.listRunners()).find((runner) => runner.name === view.name);
+        if (stale) await github.deleteRunner(stale.id);
+        log.warn("replaced a runner registration left by an interrupted release", { pod: view.name });
+        return github.generateJitConfig(request);
+      });
+      runnerId = jit.runnerId;
+      const secret = buildJitSecret(view.pod, jit.encodedJitConfig, view.uid);
+      secret.metadata!.annotations = { [ANNOTATIONS.runnerId]: String(jit.runnerId) };
+      await pods.createSecret(secret);
+    }
+    // Fencing: a reconciler told to stop (it lost the Lease) releases nothing more. The Secret stays; the next
+    // leader finds it and lifts the gate without registering another runner.
+    if (stopped()) return;
+    const annotations: Record<string, string> = { [ANNOTATIONS.releasedAt]: new Date().toISOString() };
+    if (runnerId !== undefined) annotations[ANNOTATIONS.runnerId] = String(runnerId);
+    const released = await pods.releaseGate(view.name, SCHEDULING_GATE, annotations);
+    if (released) {
+      cache?.countRelease(set, view.pod);
+      metrics.jobStartupSeconds.observe({ runner_set: set.name }, (Date.now() - view.createdAtMs) / 1000);
+      log.info("runner released", { runnerSet: set.name, pod: view.name, runnerId });
+    }
+  }
+}
