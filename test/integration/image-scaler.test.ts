@@ -251,6 +251,9 @@ describe("the image running the chart's Deployment", () => {
       "--detach",
       "--name",
       name,
+      // The Pod's name, as Kubernetes sets the hostname: the Lease's holder is named after it.
+      "--hostname",
+      "dind-k8s-scaler-7d9f",
       "--publish",
       "127.0.0.1::8080",
       "--add-host",
@@ -322,7 +325,8 @@ describe("the image running the chart's Deployment", () => {
         name: SCALER_LEASE_NAME,
         namespace: installed.runnerNamespace,
       });
-      expect(lease.spec?.holderIdentity).toBeTruthy();
+      // The holder is this replica: its hostname and a random suffix that tells restarts apart.
+      expect(lease.spec?.holderIdentity).toMatch(/^dind-k8s-scaler-7d9f-[0-9a-f]{6}$/);
       expect(github.runners().map((runner) => runner.name)).toEqual(["dind-k8s-4242-1"]);
       expect(github.violations).toEqual([]);
 

@@ -60,7 +60,7 @@ async function createBoth(ns: TestNamespace, setName: string, sidecars: SidecarM
     fieldValidation: "Strict",
   });
   const uid = created.metadata?.uid;
-  expect(uid).toBeTruthy();
+  expect(uid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
   // The Secret is made after the Pod exists, owned by it, exactly as the reconciler does.
   const { secret } = buildRunnerPod(
     set,

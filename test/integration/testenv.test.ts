@@ -148,7 +148,8 @@ describe("kube-apiserver", () => {
     await core.deleteNamespacedPod({ name: "runner-2", namespace: ns.name });
     // Bound: it waits for its kubelet, and its Secret stays.
     const terminating = await core.readNamespacedPod({ name: "runner-2", namespace: ns.name });
-    expect(terminating.metadata?.deletionTimestamp).toBeDefined();
+    expect(terminating.metadata?.deletionTimestamp).toBeInstanceOf(Date);
+    expect(terminating.metadata?.deletionGracePeriodSeconds).toBe(30);
     expect(await collectGarbage(ns.kc, ns.name)).toBe(0);
 
     expect(await finalizeTerminatingPods(ns.kc, ns.name)).toBe(1);
