@@ -137,13 +137,19 @@ export class DockerClient {
           return reject(classifyError(closedEarly(error, responded, endpoint), endpoint));
         if (result !== undefined) resolve(result);
       };
-      const req = request({
-        ...connect,
-        method: "GET",
-        path,
-        headers: { "User-Agent": "dind-setup", Accept: "application/json" },
-        agent: false,
-      });
+      let req: ClientRequest;
+      try {
+        req = request({
+          ...connect,
+          method: "GET",
+          path,
+          headers: { "User-Agent": "dind-setup", Accept: "application/json" },
+          agent: false,
+        });
+      } catch (error) {
+        // node:https builds the TLS context here and throws at once on files that are not PEM.
+        return reject(classifyError(error, endpoint));
+      }
       const timer = setTimeout(() => {
         // "connected" tells a daemon that is still starting (it accepts, but does not serve yet)
         // from one that cannot be reached at all.

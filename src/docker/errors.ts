@@ -112,7 +112,12 @@ export function classifyError(error: unknown, endpoint: Endpoint): DockerApiErro
       options,
     );
   }
-  if (code === "ERR_SSL_WRONG_VERSION_NUMBER" || code === "ERR_SSL_PACKET_LENGTH_TOO_LONG") {
+  // node:https reports some handshake failures as EPROTO with OpenSSL's reason only in the message.
+  if (
+    code === "ERR_SSL_WRONG_VERSION_NUMBER" ||
+    code === "ERR_SSL_PACKET_LENGTH_TOO_LONG" ||
+    (code === "EPROTO" && /wrong version number|packet length too long/i.test(detail))
+  ) {
     return new DockerApiError(
       "tls-failed",
       "TLS handshake failed: the endpoint does not speak TLS (a plain port such as 2375?)",
@@ -135,7 +140,12 @@ export function classifyError(error: unknown, endpoint: Endpoint): DockerApiErro
       options,
     );
   }
-  if (code.startsWith("ERR_SSL_") || code.startsWith("ERR_TLS_") || /\b(ssl|tls)\b/i.test(detail)) {
+  if (
+    code.startsWith("ERR_SSL_") ||
+    code.startsWith("ERR_TLS_") ||
+    (code === "EPROTO" && tls) ||
+    /\b(ssl|tls)\b/i.test(detail)
+  ) {
     return new DockerApiError(
       "tls-failed",
       `TLS verification failed (${code || "handshake"}: ${detail})`,
