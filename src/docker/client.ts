@@ -30,7 +30,7 @@ export interface ClientOptions {
   maxBodyBytes?: number;
 }
 
-export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
 
 interface TlsMaterial {
   ca: Buffer;
