@@ -97,6 +97,14 @@ export function classifyError(error: unknown, endpoint: Endpoint): DockerApiErro
   if (code === "EHOSTUNREACH" || code === "ENETUNREACH" || code === "EADDRNOTAVAIL") {
     return new DockerApiError("host-unreachable", `host unreachable (${code})`, options);
   }
+  if (code.startsWith("HPE_")) {
+    // llhttp, node:http's parser, could not read the answer as HTTP/1.x.
+    return new DockerApiError(
+      "bad-response",
+      `the answer is not HTTP from a Docker daemon (${code}: ${detail})`,
+      options,
+    );
+  }
   if (TLS_VERIFY_CODES.has(code)) {
     return new DockerApiError(
       "tls-failed",
@@ -104,7 +112,12 @@ export function classifyError(error: unknown, endpoint: Endpoint): DockerApiErro
       options,
     );
   }
-  if (code === "ERR_SSL_WRONG_VERSION_NUMBER" || code === "ERR_SSL_PACKET_LENGTH_TOO_LONG") {
+  // node:https reports some handshake failures as EPROTO with OpenSSL's reason only in the message.
+  if (
+    code === "ERR_SSL_WRONG_VERSION_NUMBER" ||
+    code === "ERR_SSL_PACKET_LENGTH_TOO_LONG" ||
+    (code === "EPROTO" && /wrong version number|packet length too long/i.test(detail))
+  ) {
     return new DockerApiError(
       "tls-failed",
       "TLS handshake failed: the endpoint does not speak TLS (a plain port such as 2375?)",
@@ -127,7 +140,12 @@ export function classifyError(error: unknown, endpoint: Endpoint): DockerApiErro
       options,
     );
   }
-  if (code.startsWith("ERR_SSL_") || code.startsWith("ERR_TLS_") || /\b(ssl|tls)\b/i.test(detail)) {
+  if (
+    code.startsWith("ERR_SSL_") ||
+    code.startsWith("ERR_TLS_") ||
+    (code === "EPROTO" && tls) ||
+    /\b(ssl|tls)\b/i.test(detail)
+  ) {
     return new DockerApiError(
       "tls-failed",
       `TLS verification failed (${code || "handshake"}: ${detail})`,
@@ -161,6 +179,8 @@ export function hintFor(kind: DockerErrorKind, endpoint: Endpoint): string | und
       return "the dind sidecar's logs (a daemon that accepts connections but never answers is stuck starting, e.g. on a slow storage driver)";
     case "http-status":
       return "the daemon's logs for the failing request; a 400 on a TLS port means TLS was not used (set DOCKER_TLS_VERIFY=1)";
+    case "bad-response":
+      return `what listens at ${endpoint.url}: it answers, but not as a Docker daemon does (another service on that ${endpoint.kind === "unix" ? "socket" : "port"}, or a proxy in between?)`;
     case "host-unreachable":
       return "the host name in DOCKER_HOST (the dind sidecar is reached on localhost inside the Pod)";
     default:

@@ -69,6 +69,23 @@ describe("classifyError", () => {
       /does not speak TLS/,
     ],
     [
+      "TLS to a plain port, as node:https reports it",
+      nodeError(
+        "EPROTO",
+        "C0:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../ssl/record/ssl3_record.c:354:\n",
+      ),
+      tls,
+      "tls-failed",
+      /does not speak TLS/,
+    ],
+    [
+      "not HTTP (llhttp)",
+      nodeError("HPE_INVALID_CONSTANT", "Parse Error: Expected HTTP/"),
+      unix,
+      "bad-response",
+      /^the answer is not HTTP from a Docker daemon \(HPE_INVALID_CONSTANT: Parse Error: Expected HTTP\/\)$/,
+    ],
+    [
       "client cert rejected (what Node 24 reports)",
       nodeError(
         "ERR_SSL_SSL/TLS_ALERT_BAD_CERTIFICATE",
