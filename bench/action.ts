@@ -11,11 +11,12 @@
 // and a built dist/action/main.js (`npm run build`).
 import { type ChildProcess, spawn } from "node:child_process";
 import { constants } from "node:fs";
-import { access, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { access, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { inputVariable, runnerEnvironment } from "../test/helpers/action-runner.ts";
 
 const repoRoot = join(import.meta.dirname, "..");
 const actionMain = join(repoRoot, "dist", "action", "main.js");
@@ -122,27 +123,19 @@ function startDockerd(dockerd: string, dir: string): RunningDockerd {
   return { process: child, socketPath, serving, stop };
 }
 
-/** Starts `node dist/action/main.js` as a runner would, with its own GITHUB_* files. */
+/** Starts `node dist/action/main.js` as a runner would, with its own GITHUB_* files, context and event payload. */
 async function startAction(
   dir: string,
   dockerHost: string,
 ): Promise<ChildProcess & { output: () => string }> {
-  const files = {
-    GITHUB_ENV: join(dir, "env"),
-    GITHUB_OUTPUT: join(dir, "output"),
-    GITHUB_STATE: join(dir, "state"),
-    GITHUB_STEP_SUMMARY: join(dir, "summary"),
-  };
-  for (const path of Object.values(files)) await writeFile(path, "");
+  const { env } = await runnerEnvironment(dir);
   const child = spawn(process.execPath, [actionMain], {
-    cwd: dir,
+    cwd: env.GITHUB_WORKSPACE,
     env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      ...files,
-      "INPUT_DOCKER-HOST": dockerHost,
-      INPUT_TIMEOUT: "60",
-      INPUT_CONTEXT: "",
+      ...env,
+      [inputVariable("docker-host")]: dockerHost,
+      [inputVariable("timeout")]: "60",
+      [inputVariable("context")]: "",
     },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -1,8 +1,9 @@
+import * as core from "@actions/core";
 import { DockerClient } from "../docker/client.ts";
 import { parseEndpoint } from "../docker/endpoint.ts";
 import { DIND_CLIENT_CERT_DIR } from "./candidates.ts";
 import { formatDiagnostics } from "./diagnostics.ts";
-import * as runner from "./runner.ts";
+import { currentJob } from "./job.ts";
 import { readSetupState } from "./state.ts";
 
 /** /system/df walks the graph storage; give it time, but never hold the job long. */
@@ -13,7 +14,7 @@ export async function diagnose(): Promise<void> {
   try {
     const state = readSetupState();
     if (state === undefined) {
-      runner.info("dind-setup: the main step did not find a Docker daemon, so there is nothing to report.");
+      core.info("dind-setup: the main step did not find a Docker daemon, so there is nothing to report.");
       return;
     }
     const endpoint = parseEndpoint(state.dockerHost, {
@@ -27,10 +28,12 @@ export async function diagnose(): Promise<void> {
       client.runningContainers(options).catch(asError),
       client.systemDf(options).catch(asError),
     ]);
-    for (const line of formatDiagnostics(endpoint.url, containers, df)) runner.info(line);
+    const [heading = "", ...details] = formatDiagnostics(endpoint.url, containers, df, currentJob().words);
+    // The heading names the daemon and the job; the details fold under it in the log.
+    core.startGroup(heading);
+    for (const line of details) core.info(line);
+    core.endGroup();
   } catch (error) {
-    runner.info(
-      `dind-setup: diagnostics skipped (${error instanceof Error ? error.message : String(error)})`,
-    );
+    core.info(`dind-setup: diagnostics skipped (${error instanceof Error ? error.message : String(error)})`);
   }
 }

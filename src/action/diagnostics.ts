@@ -14,13 +14,17 @@ function containerLine(container: ContainerSummary): string {
   return `  ${name} (${container.Image ?? "?"}, ${container.Status ?? container.State ?? "?"})`;
 }
 
-/** The post step's short block: what still runs and what takes disk. */
+/**
+ * The post step's short block: what still runs and what takes disk. `job` says which job it was (e.g. "job build
+ * of octo/app, run 1234 attempt 2"), for logs read out of context.
+ */
 export function formatDiagnostics(
   daemon: string,
   containers: ContainerSummary[] | Error,
   df: SystemDf | Error,
+  job?: string,
 ): string[] {
-  const lines = [`Docker daemon ${daemon} at the end of the job:`];
+  const lines = [`Docker daemon ${daemon} at the end of ${job ?? "the job"}:`];
   if (containers instanceof Error) {
     lines.push(`Running containers: unavailable (${reason(containers)})`);
   } else if (containers.length === 0) {

@@ -1,4 +1,4 @@
-import * as runner from "./runner.ts";
+import * as core from "@actions/core";
 
 export interface Inputs {
   /** "" when not given: then $DOCKER_HOST or the well-known endpoints are used. */
@@ -35,11 +35,11 @@ export function parseInputs(raw: { dockerHost: string; timeout: string; context:
   return { dockerHost: raw.dockerHost.trim(), timeoutMs: Math.round(timeoutSeconds * 1000), context };
 }
 
-/** The only place that reads action inputs. */
+/** The only place that reads action inputs (INPUT_DOCKER-HOST … as the runner names them). */
 export function readInputs(): Inputs {
   return parseInputs({
-    dockerHost: runner.getInput("docker-host"),
-    timeout: runner.getInput("timeout"),
-    context: runner.getInput("context"),
+    dockerHost: core.getInput("docker-host"),
+    timeout: core.getInput("timeout"),
+    context: core.getInput("context"),
   });
 }

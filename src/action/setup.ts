@@ -1,3 +1,4 @@
+import * as core from "@actions/core";
 import { DockerClient, type PingAnswer } from "../docker/client.ts";
 import { describeEndpoint, type Endpoint } from "../docker/endpoint.ts";
 import type { DockerInfo, DockerVersion } from "../docker/types.ts";
@@ -5,9 +6,9 @@ import { candidateEndpoints, DIND_CLIENT_CERT_DIR } from "./candidates.ts";
 import { createDockerContext, findOnPath } from "./context.ts";
 import { dockerEnvironment } from "./environment.ts";
 import { readInputs } from "./inputs.ts";
-import * as runner from "./runner.ts";
+import { currentJob } from "./job.ts";
 import { saveSetupState } from "./state.ts";
-import { dataRootSpace, summaryMarkdown } from "./summary.ts";
+import { addFailureSummary, addReadySummary, dataRootSpace, type JobSummary } from "./summary.ts";
 import { formatFailure, waitForDaemon } from "./wait.ts";
 import {
   bridgeMtu,
@@ -32,12 +33,34 @@ const defaults: SetupOptions = {
   podInterfaceMtuPath: POD_INTERFACE_MTU_PATH,
 };
 
-/** The main step: find the daemon, wait for it, hand it to later steps. Failures fail the step with one message. */
+/**
+ * The main step: find the daemon, wait for it, hand it to later steps. A failure fails the step with one error
+ * annotation (exit code 1) and goes into the job summary too.
+ */
 export async function setup(options: SetupOptions = defaults): Promise<void> {
   try {
     await setupOrThrow(options);
   } catch (error) {
-    runner.setFailed(error instanceof Error ? error.message : String(error));
+    const message = error instanceof Error ? error.message : String(error);
+    core.setFailed(message);
+    await writeSummary(options, (summary) => addFailureSummary(summary, message, currentJob()));
+  }
+}
+
+/**
+ * Appends to the job summary. Runners provide GITHUB_STEP_SUMMARY since job summaries came (2022); without it
+ * (an older runner, or the bundle run by hand) there is no summary, and that never fails the step.
+ */
+async function writeSummary(options: SetupOptions, add: (summary: JobSummary) => JobSummary): Promise<void> {
+  if (!options.env.GITHUB_STEP_SUMMARY) {
+    core.debug("No job summary: GITHUB_STEP_SUMMARY is not set.");
+    return;
+  }
+  try {
+    await add(core.summary).write();
+  } catch (error) {
+    core.summary.emptyBuffer();
+    core.warning(`Job summary not written: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
 
@@ -48,34 +71,34 @@ async function setupOrThrow(options: SetupOptions): Promise<void> {
     env: options.env,
     defaultCertDir: options.defaultCertDir,
   });
-  runner.info(
-    `Waiting up to ${inputs.timeoutMs / 1000} s for the Docker daemon at ${endpoints.map(describeEndpoint).join(", ")} (from ${origin})`,
-  );
-
   const pings = new Map<Endpoint, PingAnswer>();
   const infos = new Map<Endpoint, Promise<DockerInfo>>();
-  const result = await waitForDaemon(endpoints, {
-    timeoutMs: inputs.timeoutMs,
-    probe: async (endpoint, probeOptions) => {
-      const client = new DockerClient(endpoint);
-      // /info goes out with each /_ping: a starting daemon answers both from its accept queue at once,
-      // instead of a second round trip (and, on a busy machine, a second wait for the CPU) after the ping.
-      const infoAbort = new AbortController();
-      const info = client.info({ timeoutMs: FACT_TIMEOUT_MS, signal: infoAbort.signal });
-      info.catch(() => {}); // Reported where it is awaited, below.
-      try {
-        pings.set(endpoint, await client.ping(probeOptions));
-        infos.set(endpoint, info);
-      } catch (error) {
-        infoAbort.abort();
-        throw error;
-      }
-    },
-    onProgress: (line) => runner.info(line),
-  });
+  // The group folds the progress lines; the outcome (ready line, warnings, the failure) is printed outside it.
+  const waiting = `Waiting up to ${inputs.timeoutMs / 1000} s for the Docker daemon at ${endpoints.map(describeEndpoint).join(", ")} (from ${origin})`;
+  const result = await core.group(waiting, () =>
+    waitForDaemon(endpoints, {
+      timeoutMs: inputs.timeoutMs,
+      probe: async (endpoint, probeOptions) => {
+        const client = new DockerClient(endpoint);
+        // /info goes out with each /_ping: a starting daemon answers both from its accept queue at once,
+        // instead of a second round trip (and, on a busy machine, a second wait for the CPU) after the ping.
+        const infoAbort = new AbortController();
+        const info = client.info({ timeoutMs: FACT_TIMEOUT_MS, signal: infoAbort.signal });
+        info.catch(() => {}); // Reported where it is awaited, below.
+        try {
+          pings.set(endpoint, await client.ping(probeOptions));
+          infos.set(endpoint, info);
+        } catch (error) {
+          infoAbort.abort();
+          throw error;
+        }
+      },
+      onProgress: (line) => core.info(line),
+    }),
+  );
   if (!result.ready) throw new Error(formatFailure(result.attempts, inputs.timeoutMs));
   const { endpoint } = result;
-  if (endpoints.length > 1) runner.info(`${endpoint.url} answered first of ${endpoints.length} candidates`);
+  if (endpoints.length > 1) core.info(`${endpoint.url} answered first of ${endpoints.length} candidates`);
 
   const client = new DockerClient(endpoint);
   const requestOptions = { timeoutMs: FACT_TIMEOUT_MS };
@@ -94,14 +117,14 @@ async function setupOrThrow(options: SetupOptions): Promise<void> {
   const version = await daemonVersion(client, pings.get(endpoint), info);
 
   for (const [name, value] of Object.entries(dockerEnvironment(endpoint, options.env))) {
-    runner.exportVariable(name, value);
+    core.exportVariable(name, value);
   }
   const waitMs = Math.round(result.waitedMs);
-  runner.setOutput("docker-host", endpoint.url);
-  runner.setOutput("server-version", version.Version);
-  runner.setOutput("api-version", version.ApiVersion);
-  runner.setOutput("storage-driver", info.Driver);
-  runner.setOutput("wait-ms", String(waitMs));
+  core.setOutput("docker-host", endpoint.url);
+  core.setOutput("server-version", version.Version);
+  core.setOutput("api-version", version.ApiVersion);
+  core.setOutput("storage-driver", info.Driver);
+  core.setOutput("wait-ms", String(waitMs));
   saveSetupState({
     dockerHost: endpoint.url,
     certDir: endpoint.kind === "tcp" ? endpoint.tls?.certDir : undefined,
@@ -112,28 +135,32 @@ async function setupOrThrow(options: SetupOptions): Promise<void> {
   if (inputs.context !== "") {
     const docker = await findOnPath("docker", options.env.PATH);
     if (docker === undefined) {
-      runner.warning(`Docker context "${inputs.context}" not created: the docker CLI is not on PATH.`);
+      core.warning(`Docker context "${inputs.context}" not created: the docker CLI is not on PATH.`, {
+        title: "dind-setup: no docker context",
+      });
     } else {
       await createDockerContext(docker, inputs.context, endpoint, options.env);
       contextName = inputs.context;
-      runner.info(`Created docker context "${contextName}" for ${endpoint.url}`);
+      core.info(`Created docker context "${contextName}" for ${endpoint.url}`);
     }
   }
-  runner.setOutput("context", contextName);
+  core.setOutput("context", contextName);
 
   const warnings = [
     storageDriverWarning(info.Driver),
     bridge ? mtuWarning(bridgeMtu(bridge), podMtu) : undefined,
   ].filter((warning) => warning !== undefined);
-  for (const warning of warnings) runner.warning(warning);
+  for (const warning of warnings) core.warning(warning.message, { title: warning.title });
 
-  if (options.env.GITHUB_STEP_SUMMARY) {
-    const space = await dataRootSpace(info, endpoint);
-    runner.appendSummary(
-      summaryMarkdown({ endpoint, version, info, waitedMs: waitMs, dataRootSpace: space }),
-    );
-  }
-  runner.info(
+  const space = await dataRootSpace(info, endpoint);
+  await writeSummary(options, (summary) =>
+    addReadySummary(
+      summary,
+      { endpoint, version, info, waitedMs: waitMs, dataRootSpace: space },
+      currentJob(),
+    ),
+  );
+  core.info(
     `Docker ${version.Version} (API ${version.ApiVersion}, storage driver ${info.Driver}) is ready at ${endpoint.url} after ${waitMs} ms; DOCKER_HOST exported for the next steps`,
   );
 }

@@ -1,4 +1,4 @@
-import * as runner from "./runner.ts";
+import * as core from "@actions/core";
 
 /** What main hands to post. Only present when main found a daemon. */
 export interface SetupState {
@@ -9,15 +9,16 @@ export interface SetupState {
   tlsVerify: boolean;
 }
 
+/** The post step gets it as STATE_dind-setup (older runners without GITHUB_STATE: a `save-state` command). */
 const KEY = "dind-setup";
 
 export function saveSetupState(state: SetupState): void {
-  runner.saveState(KEY, JSON.stringify(state));
+  core.saveState(KEY, JSON.stringify(state));
 }
 
 /** undefined when main did not get as far as a daemon (it failed, or it never ran). */
 export function readSetupState(): SetupState | undefined {
-  const raw = runner.getState(KEY);
+  const raw = core.getState(KEY);
   if (raw === "") return undefined;
   try {
     const parsed = JSON.parse(raw) as Partial<SetupState>;

@@ -1,8 +1,13 @@
 import { access, statfs } from "node:fs/promises";
 import { join } from "node:path";
+import type { summary } from "@actions/core";
 import { describeEndpoint, type Endpoint } from "../docker/endpoint.ts";
 import type { DockerInfo, DockerVersion } from "../docker/types.ts";
 import { formatBytes } from "./format.ts";
+import type { JobLocation } from "./job.ts";
+
+/** @actions/core's job summary builder; the action passes core.summary, which writes to GITHUB_STEP_SUMMARY. */
+export type JobSummary = typeof summary;
 
 export interface DaemonFacts {
   endpoint: Endpoint;
@@ -25,16 +30,40 @@ export function summaryRows(facts: DaemonFacts): [string, string][] {
   ];
 }
 
-/** Markdown-table cells: a pipe would end the cell, a newline the row. */
-function cell(text: string): string {
-  return text.replaceAll("|", "\\|").replace(/\s*\n\s*/g, " ");
+/** core.summary takes HTML: what the daemon or the user sent must not become markup. */
+export function escapeHtml(text: string): string {
+  return text
+    .replaceAll("&", "&amp;")
+    .replaceAll("<", "&lt;")
+    .replaceAll(">", "&gt;")
+    .replaceAll('"', "&quot;");
 }
 
-/** The job summary: a heading and a two-column table. */
-export function summaryMarkdown(facts: DaemonFacts): string {
-  const lines = ["### Docker daemon", "", "| | |", "|---|---|"];
-  for (const [label, value] of summaryRows(facts)) lines.push(`| ${cell(label)} | ${cell(value)} |`);
-  return lines.join("\n");
+/** A line saying where this ran, linked to the run on the job's own server (github.com or GHES). */
+function addJobLine(summary: JobSummary, job: JobLocation): JobSummary {
+  if (job.words === undefined) return summary;
+  const words = escapeHtml(job.words);
+  const text = job.runUrl === undefined ? words : `<a href="${escapeHtml(job.runUrl)}">${words}</a>`;
+  return summary.addRaw(`<p>dind-setup in ${text}</p>`, true);
+}
+
+/** The ready daemon's section of the job summary: a heading, a table of facts, where it ran. */
+export function addReadySummary(summary: JobSummary, facts: DaemonFacts, job: JobLocation): JobSummary {
+  summary
+    .addHeading("Docker daemon", 3)
+    .addTable(
+      summaryRows(facts).map(([label, value]) => [
+        { data: escapeHtml(label), header: true },
+        escapeHtml(value),
+      ]),
+    );
+  return addJobLine(summary, job);
+}
+
+/** The section when no daemon was found: the failure message as the log shows it, and where it ran. */
+export function addFailureSummary(summary: JobSummary, message: string, job: JobLocation): JobSummary {
+  summary.addHeading("Docker daemon: not ready", 3).addCodeBlock(escapeHtml(message));
+  return addJobLine(summary, job);
 }
 
 /**

@@ -11,14 +11,27 @@ import {
   type TlsDirs,
   waitForServing,
 } from "../helpers/action-dockerd.ts";
-import { runCommand, runStep, type StepResult } from "../helpers/action-runner.ts";
+import {
+  type BuiltAction,
+  buildAction,
+  commandData,
+  runCommand,
+  type StepResult,
+  stepsOf,
+} from "../helpers/action-runner.ts";
 
 const env = inject("testenv");
 let workDir: string;
+let action: BuiltAction;
+const step = stepsOf(
+  () => action,
+  () => workDir,
+);
 const daemons: OwnDockerd[] = [];
 
 beforeAll(async () => {
   workDir = await mkdtemp(join(env.runDir, "action-daemon-"));
+  action = await buildAction(workDir);
 });
 afterAll(async () => {
   await Promise.all(daemons.map((daemon) => daemon.stop()));
@@ -44,14 +57,10 @@ async function loadTestImage(daemonHost: string): Promise<void> {
   expect(loaded.code, loaded.stderr).toBe(0);
 }
 
-/** The failure annotation, decoded the way the runner shows it. */
+/** The step's one error annotation, decoded the way the runner shows it ("" when there is none, or several). */
 function failureMessage(step: StepResult): string {
-  const line = step.stdout.split("\n").find((entry) => entry.startsWith("::error::")) ?? "";
-  return line
-    .slice("::error::".length)
-    .replaceAll("%0A", "\n")
-    .replaceAll("%0D", "\r")
-    .replaceAll("%25", "%");
+  const errors = commandData(step, "error");
+  return errors.length === 1 ? (errors[0] ?? "") : "";
 }
 
 describe("a daemon that starts 2 s after the action", () => {
@@ -59,8 +68,7 @@ describe("a daemon that starts 2 s after the action", () => {
     const dir = join(workDir, "late");
     const socket = `unix://${join(dir, "docker.sock")}`;
     let daemon: Promise<OwnDockerd> | undefined;
-    const main = await runStep("main", {
-      workDir,
+    const main = await step("main", {
       inputs: { "docker-host": socket, timeout: "60" },
       onSpawn: () => {
         daemon = new Promise((resolve, reject) => {
@@ -73,8 +81,10 @@ describe("a daemon that starts 2 s after the action", () => {
     expect(main.code, main.stdout).toBe(0);
     expect(Number(main.outputs["wait-ms"]), main.stdout).toBeGreaterThanOrEqual(2_000);
     expect(main.outputs["storage-driver"]).toBe("vfs");
-    expect(main.stdout, main.stdout).toMatch(
-      /^::warning::The Docker daemon uses the vfs storage driver.*Fix: mount an emptyDir \(or an ephemeral volume\) at \/var\/lib\/docker/m,
+    const vfs = main.commands.filter((entry) => entry.command === "warning");
+    expect(vfs.map((entry) => entry.properties.title)).toEqual(["dind-setup: slow storage driver (vfs)"]);
+    expect(vfs[0]?.data).toMatch(
+      /^The Docker daemon uses the vfs storage driver.*Fix: mount an emptyDir \(or an ephemeral volume\) at \/var\/lib\/docker/,
     );
 
     // Detection must follow the daemon's start of serving closely, not the next poll of a 1 s loop.
@@ -102,7 +112,7 @@ describe("a daemon that starts 2 s after the action", () => {
       main.exportedEnv,
     );
     expect(left.code, left.stderr).toBe(0);
-    const post = await runStep("post", { workDir, state: main.state });
+    const post = await step("post", { state: main.state });
     expect(post.code, post.stdout).toBe(0);
     expect(post.stdout, post.stdout).toContain("Running containers: 1\n");
     expect(post.stdout, post.stdout).toMatch(
@@ -120,14 +130,22 @@ describe("a daemon that never starts", () => {
     const socketPath = join(workDir, "never", "docker.sock");
     const port = await freePort();
     const [socketStep, tcpStep] = await Promise.all([
-      runStep("main", { workDir, inputs: { "docker-host": `unix://${socketPath}`, timeout: "3" } }),
-      runStep("main", { workDir, inputs: { timeout: "3" }, env: { DOCKER_HOST: `tcp://127.0.0.1:${port}` } }),
+      step("main", { inputs: { "docker-host": `unix://${socketPath}`, timeout: "3" } }),
+      step("main", { inputs: { timeout: "3" }, env: { DOCKER_HOST: `tcp://127.0.0.1:${port}` } }),
     ]);
-    for (const step of [socketStep, tcpStep]) {
-      expect(step.code).toBe(1);
-      expect(step.durationMs).toBeGreaterThanOrEqual(3_000);
-      expect(step.durationMs).toBeLessThan(4_000);
-      expect(step.exportedEnv).toEqual({});
+    for (const result of [socketStep, tcpStep]) {
+      expect(result.code).toBe(1);
+      expect(result.durationMs).toBeGreaterThanOrEqual(3_000);
+      expect(result.durationMs).toBeLessThan(4_000);
+      expect(result.exportedEnv).toEqual({});
+      expect(result.outputs).toEqual({});
+      expect(result.state).toEqual({});
+      // One annotation, its lines encoded so the runner shows one multi-line error.
+      expect(result.stdout).toMatch(/^::error::No Docker daemon answered within 3\.0 s\.%0A {2}\S/m);
+      expect(commandData(result, "error")).toHaveLength(1);
+      expect(result.summary).toMatch(
+        /^<h3>Docker daemon: not ready<\/h3>\n<pre><code>No Docker daemon answered within 3\.0 s\.\n/,
+      );
     }
     const socketMessage = failureMessage(socketStep).split("\n");
     expect(socketMessage[0]).toBe("No Docker daemon answered within 3.0 s.");
@@ -187,8 +205,7 @@ describe("a TLS daemon (--tlsverify on a loopback port)", () => {
 
   it("succeeds, exports the TLS variables, creates a context with the TLS files, and docker run works", async () => {
     const dockerConfig = await mkdtemp(join(workDir, "docker-config-"));
-    const main = await runStep("main", {
-      workDir,
+    const main = await step("main", {
       inputs: { timeout: "60", context: "dind-tls" },
       env: {
         DOCKER_HOST: `tcp://127.0.0.1:${port}`,
@@ -204,7 +221,9 @@ describe("a TLS daemon (--tlsverify on a loopback port)", () => {
       DOCKER_CERT_PATH: certs.client,
     });
     expect(main.outputs.context).toBe("dind-tls");
-    expect(main.summary).toContain(`| Endpoint | tcp://127.0.0.1:${port} (TLS, certs in ${certs.client}) |`);
+    expect(main.summary).toContain(
+      `<tr><th>Endpoint</th><td>tcp://127.0.0.1:${port} (TLS, certs in ${certs.client})</td></tr>`,
+    );
     expectNoKeyMaterial(main);
 
     await waitForServing(daemon, 2);
@@ -228,7 +247,7 @@ describe("a TLS daemon (--tlsverify on a loopback port)", () => {
     expect(viaContext.stderr).toBe("");
     expect(viaContext.stdout.trim()).toBe(main.outputs["server-version"]);
 
-    const post = await runStep("post", { workDir, state: main.state });
+    const post = await step("post", { state: main.state });
     expect(post.code).toBe(0);
     expect(post.stdout).toContain("Running containers: none");
     expectNoKeyMaterial(post);
@@ -236,8 +255,7 @@ describe("a TLS daemon (--tlsverify on a loopback port)", () => {
 
   it("fails with a TLS message when the client trusts the wrong CA", async () => {
     await waitForServing(daemon, 2);
-    const main = await runStep("main", {
-      workDir,
+    const main = await step("main", {
       inputs: { timeout: "2" },
       env: {
         DOCKER_HOST: `tcp://127.0.0.1:${port}`,
@@ -261,8 +279,7 @@ describe("a TLS daemon (--tlsverify on a loopback port)", () => {
     const mixed = join(workDir, "mixed-client");
     await cp(otherCerts.client, mixed, { recursive: true });
     await cp(join(certs.client, "ca.pem"), join(mixed, "ca.pem"));
-    const main = await runStep("main", {
-      workDir,
+    const main = await step("main", {
       inputs: { timeout: "2" },
       env: { DOCKER_HOST: `tcp://127.0.0.1:${port}`, DOCKER_TLS_VERIFY: "1", DOCKER_CERT_PATH: mixed },
     });
@@ -274,8 +291,7 @@ describe("a TLS daemon (--tlsverify on a loopback port)", () => {
   });
 
   it("says plainly when the TLS files are not there (yet)", async () => {
-    const main = await runStep("main", {
-      workDir,
+    const main = await step("main", {
       inputs: { timeout: "1" },
       env: {
         DOCKER_HOST: `tcp://127.0.0.1:${port}`,

@@ -40,6 +40,12 @@ describe("formatDiagnostics", () => {
     ).toBe("Running containers: unavailable (connection refused)");
   });
 
+  it("names the job it ran in, when the runner said", () => {
+    expect(formatDiagnostics("x", [], {}, "job build of octo/app, run 1234 attempt 2")[0]).toBe(
+      "Docker daemon x at the end of job build of octo/app, run 1234 attempt 2:",
+    );
+  });
+
   it("shows at most ten containers", () => {
     const many = Array.from({ length: 12 }, (_, i) => ({
       Id: `id${i}`,

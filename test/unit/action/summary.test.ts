@@ -1,46 +1,96 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { EOL, tmpdir } from "node:os";
 import { join } from "node:path";
+import * as core from "@actions/core";
 import { describe, expect, it } from "vitest";
 import { formatBytes } from "../../../src/action/format.ts";
-import { dataRootSpace, summaryMarkdown } from "../../../src/action/summary.ts";
+import { addFailureSummary, addReadySummary, dataRootSpace } from "../../../src/action/summary.ts";
 import { parseEndpoint } from "../../../src/docker/endpoint.ts";
 
 const socket = parseEndpoint("unix:///var/run/docker.sock", { defaultCertDir: "/certs/client" });
 
-describe("summaryMarkdown", () => {
-  it("is a table of endpoint, versions, storage driver, data root with free space and wait time", () => {
-    const markdown = summaryMarkdown({
-      endpoint: parseEndpoint("tcp://localhost:2376", { defaultCertDir: "/certs/client" }),
-      version: { Version: "27.3.1", ApiVersion: "1.47" },
-      info: { Driver: "overlay2", DockerRootDir: "/var/lib/docker" },
-      waitedMs: 812.4,
-      dataRootSpace: "9.5 GiB free of 20.0 GiB",
-    });
-    expect(markdown.split("\n")).toEqual([
-      "### Docker daemon",
+/** What core.summary would append to GITHUB_STEP_SUMMARY, without writing it. */
+function rendered(add: (summary: typeof core.summary) => unknown): string {
+  core.summary.emptyBuffer();
+  add(core.summary);
+  const html = core.summary.stringify();
+  core.summary.emptyBuffer();
+  return html;
+}
+
+const ghesJob = {
+  words: "job build of octo/app, run 1234 attempt 2",
+  runUrl: "https://ghes.example/octo/app/actions/runs/1234/attempts/2",
+};
+
+describe("addReadySummary", () => {
+  it("is a heading, a table of endpoint, versions, storage driver, data root with free space and wait time, and where it ran", () => {
+    const html = rendered((summary) =>
+      addReadySummary(
+        summary,
+        {
+          endpoint: parseEndpoint("tcp://localhost:2376", { defaultCertDir: "/certs/client" }),
+          version: { Version: "27.3.1", ApiVersion: "1.47" },
+          info: { Driver: "overlay2", DockerRootDir: "/var/lib/docker" },
+          waitedMs: 812.4,
+          dataRootSpace: "9.5 GiB free of 20.0 GiB",
+        },
+        ghesJob,
+      ),
+    );
+    expect(html.split(EOL)).toEqual([
+      "<h3>Docker daemon</h3>",
+      [
+        "<table>",
+        "<tr><th>Endpoint</th><td>tcp://localhost:2376 (TLS, certs in /certs/client)</td></tr>",
+        "<tr><th>Docker version</th><td>27.3.1</td></tr>",
+        "<tr><th>API version</th><td>1.47</td></tr>",
+        "<tr><th>Storage driver</th><td>overlay2</td></tr>",
+        "<tr><th>Data root</th><td>/var/lib/docker (9.5 GiB free of 20.0 GiB)</td></tr>",
+        "<tr><th>Wait time</th><td>812 ms</td></tr>",
+        "</table>",
+      ].join(""),
+      '<p>dind-setup in <a href="https://ghes.example/octo/app/actions/runs/1234/attempts/2">job build of octo/app, run 1234 attempt 2</a></p>',
       "",
-      "| | |",
-      "|---|---|",
-      "| Endpoint | tcp://localhost:2376 (TLS, certs in /certs/client) |",
-      "| Docker version | 27.3.1 |",
-      "| API version | 1.47 |",
-      "| Storage driver | overlay2 |",
-      "| Data root | /var/lib/docker (9.5 GiB free of 20.0 GiB) |",
-      "| Wait time | 812 ms |",
     ]);
   });
 
-  it("keeps a value with a pipe or newline inside its cell", () => {
-    const markdown = summaryMarkdown({
-      endpoint: socket,
-      version: { Version: "a|b", ApiVersion: "1\n2" },
-      info: { Driver: "vfs" },
-      waitedMs: 0,
-      dataRootSpace: "?",
-    });
-    expect(markdown).toContain("| Docker version | a\\|b |");
-    expect(markdown).toContain("| API version | 1 2 |");
+  it("escapes what the daemon sends, so it cannot become markup", () => {
+    const html = rendered((summary) =>
+      addReadySummary(
+        summary,
+        {
+          endpoint: socket,
+          version: { Version: "<img src=x>", ApiVersion: 'a"&b' },
+          info: { Driver: "vfs" },
+          waitedMs: 0,
+          dataRootSpace: "?",
+        },
+        { words: undefined, runUrl: undefined },
+      ),
+    );
+    expect(html).toContain("<td>&lt;img src=x&gt;</td>");
+    expect(html).toContain("<td>a&quot;&amp;b</td>");
+    expect(html).not.toContain("<p>");
+  });
+});
+
+describe("addFailureSummary", () => {
+  it("shows the failure as the log does, and where it ran without a link when the run is unknown", () => {
+    const html = rendered((summary) =>
+      addFailureSummary(summary, "No Docker daemon answered within 3.0 s.\n  unix:///x: <missing>", {
+        words: "job build",
+        runUrl: undefined,
+      }),
+    );
+    expect(html).toBe(
+      [
+        "<h3>Docker daemon: not ready</h3>",
+        "<pre><code>No Docker daemon answered within 3.0 s.\n  unix:///x: &lt;missing&gt;</code></pre>",
+        "<p>dind-setup in job build</p>",
+        "",
+      ].join(EOL),
+    );
   });
 });
 
