@@ -392,6 +392,68 @@ describe("retries and rate limits", () => {
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(server.runners()).toHaveLength(100);
     expect(github.callCount()).toBe(100);
+    // Bottleneck starts one queued request per timer tick, so the peak is not always the bound; above 10 (the
+    // plugin's default) shows our group is the one in use.
+    expect(server.peakInFlight()).toBeGreaterThan(10);
+    expect(server.peakInFlight()).toBeLessThanOrEqual(50);
+  });
+});
+
+describe("throttling (plugin-throttling's Bottleneck groups, one set per client)", () => {
+  it("never has more than maxConcurrentRequests requests in flight, reads and writes together", async () => {
+    const server = await standIn({ latencyMs: 40 });
+    const github = patClient(server, { maxConcurrentRequests: 3 });
+    await Promise.all([
+      ...Array.from({ length: 6 }, () => github.listRunners()),
+      ...Array.from({ length: 6 }, (_, i) => github.generateJitConfig(jit(`bounded-${i}`))),
+    ]);
+    expect(server.calls()).toBe(12);
+    expect(server.peakInFlight()).toBe(3);
+  });
+
+  it("gives each client its own bound (the plugin's default groups are shared by the whole process)", async () => {
+    const server = await standIn({ latencyMs: 40 });
+    const one = patClient(server, { maxConcurrentRequests: 2 });
+    const two = patClient(server, { maxConcurrentRequests: 2 });
+    await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? one : two).listRunners()));
+    expect(server.peakInFlight()).toBe(4);
+  });
+
+  it("spaces the starts of writes by minWriteIntervalMs and leaves reads alone", async () => {
+    const server = await standIn();
+    const github = patClient(server, { minWriteIntervalMs: 150 });
+    await Promise.all([
+      ...Array.from({ length: 4 }, (_, i) => github.generateJitConfig(jit(`spaced-${i}`))),
+      ...Array.from({ length: 4 }, () => github.listRunners()),
+    ]);
+    const arrivals = (operationId: string) =>
+      server.callLog.filter((call) => call.operationId === operationId).map((call) => call.receivedAt);
+    const writes = arrivals("actions/generate-runner-jitconfig-for-org");
+    expect(writes).toHaveLength(4);
+    for (let i = 1; i < writes.length; i++) expect(writes[i]! - writes[i - 1]!).toBeGreaterThanOrEqual(140);
+    const reads = arrivals("actions/list-self-hosted-runners-for-org");
+    expect(reads).toHaveLength(4);
+    expect(Math.max(...reads) - Math.min(...reads)).toBeLessThan(150);
+  });
+
+  it("does not space writes by default (the plugin's own default is one write a second)", async () => {
+    const server = await standIn();
+    const github = patClient(server);
+    await Promise.all(Array.from({ length: 5 }, (_, i) => github.generateJitConfig(jit(`unspaced-${i}`))));
+    const writes = server.callLog.map((call) => call.receivedAt);
+    expect(writes).toHaveLength(5);
+    expect(Math.max(...writes) - Math.min(...writes)).toBeLessThan(1_000);
+  });
+
+  it.each([0, 1.5, Number.NaN])("rejects maxConcurrentRequests %s before any call", (value) => {
+    expect(() =>
+      createGitHubApi({
+        apiUrl: "http://127.0.0.1:1",
+        target: { kind: "org", org: "acme" },
+        auth: { kind: "token", token: PAT },
+        maxConcurrentRequests: value,
+      }),
+    ).toThrow(`maxConcurrentRequests must be a positive integer, got ${value}`);
   });
 });
 

@@ -6,10 +6,9 @@ import { createPrivateKey } from "node:crypto";
 import { createAppAuth } from "@octokit/auth-app";
 import { Octokit } from "@octokit/core";
 import { retry } from "@octokit/plugin-retry";
-import { type ThrottlingOptions, throttling } from "@octokit/plugin-throttling";
+import { throttling } from "@octokit/plugin-throttling";
 import { GitHubApiError, hintFor } from "./errors.ts";
 import { jobLabelsMatch } from "./labels.ts";
-import { concurrencyGroup, spacingGroup } from "./limiter.ts";
 import { deleteOutcomeFor } from "./outcomes.ts";
 import { nextPageUrl } from "./pagination.ts";
 import {
@@ -23,6 +22,7 @@ import {
   strings,
   text,
 } from "./response-shape.ts";
+import { clientThrottle } from "./throttle.ts";
 import { createInstallationTokenCache } from "./token-cache.ts";
 import type {
   DeleteRunnerOutcome,
@@ -106,8 +106,6 @@ export function createGitHubApi(options: GitHubClientOptions): GitHubApi {
   const { target, auth } = options;
   const apiUrl = options.apiUrl.replace(/\/+$/, "");
   const log: GitHubLog = options.log ?? { warn: (message) => console.warn(message) };
-  const rateLimitRetries = options.rateLimitRetries ?? 3;
-  const maxRateLimitWaitS = options.maxRateLimitWaitS ?? 900;
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   const baseFetch = options.fetch ?? globalThis.fetch;
   const auditWindowMs = options.auditWindowMs ?? 24 * 60 * 60 * 1000;
@@ -126,28 +124,14 @@ export function createGitHubApi(options: GitHubClientOptions): GitHubApi {
     return response;
   };
 
-  const onLimit =
-    (kind: string) =>
-    (retryAfter: number, request: { method: string; url: string }, _octokit: unknown, retryCount: number) => {
-      const retrying = retryCount < rateLimitRetries && retryAfter <= maxRateLimitWaitS;
-      log.warn(
-        `GitHub ${kind} rate limit on ${request.method} ${request.url}: ${retrying ? `retrying after ${retryAfter}s` : "giving up"} (retry ${retryCount + 1} of ${rateLimitRetries})`,
-      );
-      return retrying;
-    };
-
-  // Groups are per client: the plugin's defaults are shared process-wide and space writes one second apart.
-  const writes = spacingGroup(options.minWriteIntervalMs ?? 0);
-  const throttle = {
-    onRateLimit: onLimit("primary"),
-    onSecondaryRateLimit: onLimit("secondary"),
-    retryAfterBaseValue: options.rateLimitBaseMs ?? 1000,
-    global: concurrencyGroup(options.maxConcurrentRequests ?? 10),
-    auth: concurrencyGroup(1),
-    write: writes,
-    notifications: writes,
-    search: concurrencyGroup(1),
-  };
+  const throttle = clientThrottle({
+    maxConcurrentRequests: options.maxConcurrentRequests ?? 10,
+    minWriteIntervalMs: options.minWriteIntervalMs ?? 0,
+    rateLimitBaseMs: options.rateLimitBaseMs ?? 1000,
+    rateLimitRetries: options.rateLimitRetries ?? 3,
+    maxRateLimitWaitS: options.maxRateLimitWaitS ?? 900,
+    warn: (message) => log.warn(message),
+  });
 
   const octokitOptions = {
     baseUrl: apiUrl,
@@ -159,8 +143,7 @@ export function createGitHubApi(options: GitHubClientOptions): GitHubApi {
       error: (message: string) => log.warn(message),
     },
     request: { fetch: countingFetch },
-    // The groups are duck-typed Bottleneck groups (see limiter.ts); the plugin's types name Bottleneck's classes.
-    throttle: throttle as unknown as ThrottlingOptions,
+    throttle,
     retry: {
       retries: options.retries ?? 3,
       retryAfterBaseValue: options.retryBaseMs ?? 1000,
