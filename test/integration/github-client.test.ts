@@ -279,12 +279,17 @@ describe("runners", () => {
     );
   });
 
-  it("uses a PAT as a Bearer token", async () => {
+  it("sends a PAT the way @octokit/auth-token does (`token …`), and the App's JWT and installation token as Bearer", async () => {
     const server = await standIn();
-    const github = patClient(server);
-    await github.ping();
-    expect(server.callLog).toMatchObject([
-      { operationId: "rate-limit/get", credential: "token", status: 200 },
+    await patClient(server).ping();
+    await appClient(server).ping();
+    expect(
+      server.callLog.map((call) => `${call.operationId} ${call.credential} ${call.scheme} ${call.status}`),
+    ).toEqual([
+      "rate-limit/get token token 200",
+      "apps/get-org-installation jwt bearer 200",
+      "apps/create-installation-access-token jwt bearer 201",
+      "rate-limit/get installation token 200",
     ]);
   });
 
