@@ -4,6 +4,7 @@
  * `undefined` travel into Kubernetes objects. Fields we do not use are dropped.
  */
 import { z } from "zod";
+import { fieldPath } from "../../shared/field-path.ts";
 import type { RegisteredRunner, WebhookDelivery } from "./types.ts";
 
 export class ResponseShapeError extends Error {
@@ -104,16 +105,6 @@ export const workflowJobShape = object({
   labels: list(text),
 });
 
-/** `runners[3].labels[0].name`; the top level is "the response body". */
-function fieldName(path: readonly PropertyKey[]): string {
-  let name = "";
-  for (const segment of path) {
-    if (typeof segment === "number") name += `[${segment}]`;
-    else name += name === "" ? String(segment) : `.${String(segment)}`;
-  }
-  return name === "" ? "the response body" : name;
-}
-
 /** The response body as `schema` reads it; otherwise a ResponseShapeError naming `where` and the first bad field. */
 export function read<T extends z.ZodType>(schema: T, data: unknown, where: string): z.output<T> {
   const result = schema.safeParse(data, { reportInput: true });
@@ -121,6 +112,6 @@ export function read<T extends z.ZodType>(schema: T, data: unknown, where: strin
   const issue = result.error.issues[0];
   const got = JSON.stringify(issue?.input)?.slice(0, 80);
   throw new ResponseShapeError(
-    `GitHub ${where}: expected ${fieldName(issue?.path ?? [])} to be ${issue?.message ?? "something else"}, got ${got}`,
+    `GitHub ${where}: expected ${fieldPath(issue?.path ?? []) || "the response body"} to be ${issue?.message ?? "something else"}, got ${got}`,
   );
 }
