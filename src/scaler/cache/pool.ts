@@ -28,15 +28,13 @@ import {
   claimOutdated,
   withCacheClaim,
 } from "../runner-pod/cache-claim.ts";
-import { ANNOTATIONS, LABEL_PREFIX, LABELS, type RunnerTarget } from "../runner-pod/names.ts";
+import { type JobTarget, jobTargetOf, LABEL_PREFIX, LABELS, type RunnerTarget } from "../runner-pod/names.ts";
 import { type CacheMetrics, createCacheMetrics } from "./metrics.ts";
 
 /** JSON on a claim: the Pod it is leased to. Absent when the claim is free. */
 export const LEASE_ANNOTATION = `${LABEL_PREFIX}/cache-lease`;
 /** JSON on a claim: how its last Pod left it (clean daemon stop or not, data size). */
 export const LAST_USE_ANNOTATION = `${LABEL_PREFIX}/cache-last-use`;
-
-type JobTarget = Extract<RunnerTarget, { kind: "job" }>;
 
 export interface CacheLease {
   pod: string;
@@ -102,31 +100,13 @@ export interface CachePoolOptions {
   leaseGraceMs: number;
 }
 
-function targetOf(pod: V1Pod): JobTarget | undefined {
-  const labels = pod.metadata?.labels ?? {};
-  if (labels[LABELS.kind] !== "job") return undefined;
-  const annotations = pod.metadata?.annotations ?? {};
-  const jobId = Number(labels[LABELS.jobId]);
-  const runAttempt = Number(labels[LABELS.runAttempt] ?? 1);
-  if (!Number.isSafeInteger(jobId) || !Number.isSafeInteger(runAttempt)) return undefined;
-  const runId = Number(annotations[ANNOTATIONS.runId]);
-  return {
-    kind: "job",
-    jobId,
-    runAttempt,
-    ...(Number.isSafeInteger(runId) && runId > 0 ? { runId } : {}),
-    ...(annotations[ANNOTATIONS.repository] ? { repository: annotations[ANNOTATIONS.repository] } : {}),
-    ...(annotations[ANNOTATIONS.workflow] ? { workflow: annotations[ANNOTATIONS.workflow] } : {}),
-  };
-}
-
 /** What a runner Pod is for, from its labels and name (the scaler's Pod cache keeps no spec to copy). */
 function purposeOf(pod: V1Pod): RunnerTarget | undefined {
   if (pod.metadata?.labels?.[LABELS.kind] === "warm") {
     const id = /-warm-([a-z0-9]{1,16})$/.exec(pod.metadata?.name ?? "")?.[1];
     return id ? { kind: "warm", id } : undefined;
   }
-  return targetOf(pod);
+  return jobTargetOf(pod.metadata);
 }
 
 export class CachePool {
@@ -421,7 +401,7 @@ export class CachePool {
     while (!slot) {
       const candidate = free.shift();
       if (!candidate) return { result: "miss", reason: "every cache claim is in use" };
-      const target = targetOf(view.pod);
+      const target = jobTargetOf(view.pod.metadata);
       const lease: CacheLease = {
         pod: view.name,
         state: "replacing",

@@ -14,7 +14,7 @@ import type { Logger } from "../observe/log.ts";
 import type { Metrics } from "../observe/metrics.ts";
 import { buildJitSecret } from "../runner-pod/build-runner-pod.ts";
 import { claimOf } from "../runner-pod/cache-claim.ts";
-import { LABELS, type RunnerTarget, SCHEDULING_GATE } from "../runner-pod/names.ts";
+import { jobTargetOf, LABELS, type RunnerTarget, SCHEDULING_GATE } from "../runner-pod/names.ts";
 import { planSet, type RunnerPodView, viewPod } from "./classify.ts";
 import {
   DEFAULT_RECOVERY_TIMING,
@@ -405,10 +405,11 @@ export class Reconciler {
     if (view.state !== "busy") await this.#deregister(view).catch(() => "unknown");
     await pods.delete(view.name, view.uid);
     await pods.deleteSecret(view.name);
-    if (view.kind === "job" && view.jobState === undefined) {
+    const target =
+      view.kind === "job" && view.jobState === undefined ? jobTargetOf(view.pod.metadata) : undefined;
+    if (target) {
       // Same job, fresh Pod (same name, so dedup still holds) once the old one is gone.
-      const fresh = this.#options.podFor(set, targetOf(view.pod));
-      this.#replacements.set(view.name, { set, pod: fresh });
+      this.#replacements.set(view.name, { set, pod: this.#options.podFor(set, target) });
     }
     const previous = this.#backoff.get(set.name)?.failures ?? 0;
     const delay = Math.min(this.#timing.backoffMs * 2 ** previous, this.#timing.maxBackoffMs);
@@ -470,16 +471,4 @@ export class Reconciler {
     }
     this.#orphanCandidates = candidates;
   }
-}
-
-function targetOf(pod: V1Pod): RunnerTarget {
-  const labels = pod.metadata?.labels ?? {};
-  const annotations = pod.metadata?.annotations ?? {};
-  return {
-    kind: "job",
-    jobId: Number(labels[LABELS.jobId]),
-    runAttempt: Number(labels[LABELS.runAttempt] ?? 1),
-    ...(annotations["dind-k8s.io/run-id"] ? { runId: Number(annotations["dind-k8s.io/run-id"]) } : {}),
-    ...(annotations["dind-k8s.io/repository"] ? { repository: annotations["dind-k8s.io/repository"] } : {}),
-  };
 }

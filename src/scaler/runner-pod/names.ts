@@ -29,6 +29,32 @@ export type RunnerTarget =
   | { kind: "job"; jobId: number; runAttempt: number; runId?: number; repository?: string; workflow?: string }
   | { kind: "warm"; id: string };
 
+export type JobTarget = Extract<RunnerTarget, { kind: "job" }>;
+
+/**
+ * The job a job Pod is for, read back from the labels and annotations the builder wrote (the Pod cache keeps no
+ * spec to copy); undefined for a warm runner's Pod or one whose job labels are not whole numbers.
+ */
+export function jobTargetOf(
+  metadata: { labels?: Record<string, string>; annotations?: Record<string, string> } | undefined,
+): JobTarget | undefined {
+  const labels = metadata?.labels ?? {};
+  if (labels[LABELS.kind] !== "job") return undefined;
+  const annotations = metadata?.annotations ?? {};
+  const jobId = Number(labels[LABELS.jobId]);
+  const runAttempt = Number(labels[LABELS.runAttempt] ?? 1);
+  if (!Number.isSafeInteger(jobId) || !Number.isSafeInteger(runAttempt)) return undefined;
+  const runId = Number(annotations[ANNOTATIONS.runId]);
+  return {
+    kind: "job",
+    jobId,
+    runAttempt,
+    ...(Number.isSafeInteger(runId) && runId > 0 ? { runId } : {}),
+    ...(annotations[ANNOTATIONS.repository] ? { repository: annotations[ANNOTATIONS.repository] } : {}),
+    ...(annotations[ANNOTATIONS.workflow] ? { workflow: annotations[ANNOTATIONS.workflow] } : {}),
+  };
+}
+
 const MAX_NAME = 63;
 
 /**
