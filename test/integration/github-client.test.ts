@@ -1,72 +1,16 @@
 import { generateKeyPairSync } from "node:crypto";
-import { afterEach, describe, expect, it } from "vitest";
-import {
-  apiUrlFor,
-  createGitHubApi,
-  type GitHubApi,
-  GitHubApiError,
-  type GitHubClientOptions,
-} from "../../src/scaler/github/client.ts";
-import {
-  type GitHubStandIn,
-  type GitHubStandInOptions,
-  startGitHubStandIn,
-} from "../helpers/github-standin.ts";
+import { describe, expect, it } from "vitest";
+import { apiUrlFor, createGitHubApi, GitHubApiError } from "../../src/scaler/github/client.ts";
+import { useGitHubStandIns } from "../helpers/github-standin/fixture.ts";
 
-const keys = generateKeyPairSync("rsa", {
-  modulusLength: 2048,
-  publicKeyEncoding: { type: "spki", format: "pem" },
-  privateKeyEncoding: { type: "pkcs1", format: "pem" },
-});
 const APP_ID = 777;
 const PAT = "ghp_standin_token";
-
-// Short waits so retry and rate-limit paths run in milliseconds.
-const fast = {
-  retryBaseMs: 5,
-  rateLimitBaseMs: 20,
-  log: { warn: () => {} },
-} satisfies Partial<GitHubClientOptions>;
-
-const standIns: GitHubStandIn[] = [];
-afterEach(async () => {
-  for (const standIn of standIns.splice(0)) {
-    // Every request the client made and every answer the stand-in gave matched GitHub's OpenAPI description.
-    expect(standIn.violations).toEqual([]);
-    await standIn.close();
-  }
+// Rate-limit waits of N seconds last N × 20 ms, retries (attempt²) × 20 ms.
+const { keys, standIn, appClient, patClient } = useGitHubStandIns({
+  appId: APP_ID,
+  token: PAT,
+  waitBaseMs: 20,
 });
-
-async function standIn(options: GitHubStandInOptions = {}): Promise<GitHubStandIn> {
-  const server = await startGitHubStandIn({
-    appId: APP_ID,
-    appPublicKeyPem: keys.publicKey,
-    token: PAT,
-    ...options,
-  });
-  standIns.push(server);
-  return server;
-}
-
-function appClient(server: GitHubStandIn, extra: Partial<GitHubClientOptions> = {}): GitHubApi {
-  return createGitHubApi({
-    apiUrl: server.url,
-    target: { kind: "org", org: "acme" },
-    auth: { kind: "app", appId: APP_ID, privateKeyPem: keys.privateKey },
-    ...fast,
-    ...extra,
-  });
-}
-
-function patClient(server: GitHubStandIn, extra: Partial<GitHubClientOptions> = {}): GitHubApi {
-  return createGitHubApi({
-    apiUrl: server.url,
-    target: { kind: "org", org: "acme" },
-    auth: { kind: "token", token: PAT },
-    ...fast,
-    ...extra,
-  });
-}
 
 const jit = (name: string, labels = ["dind-k8s"]) => ({
   name,
@@ -114,7 +58,9 @@ describe("GitHub App auth, org target", () => {
     await github.ping();
     expect(server.calls("apps/get-org-installation")).toBe(0);
     expect(server.calls("rate-limit/get")).toBe(1);
-    expect(github.rateLimitRemaining()).toBeGreaterThan(0);
+    // X-RateLimit-Remaining of the last answer: the stand-in's 5,000 less the token request and this call.
+    expect(server.calls()).toBe(2);
+    expect(github.rateLimitRemaining()).toBe(4_998);
   });
 
   it("refreshes the installation token before it expires", async () => {
@@ -363,6 +309,8 @@ describe("retries and rate limits", () => {
     await github.listRunners();
     // Reset in ~1 s → the plugin waits (ceil(1)+1) × 20 ms.
     expect(Date.now() - started).toBeGreaterThanOrEqual(20);
+    // …in units of rateLimitBaseMs, not the plugin's default of a second.
+    expect(Date.now() - started).toBeLessThan(1_000);
     expect(server.callLog.map((call) => call.status)).toEqual([403, 200]);
   });
 
