@@ -408,6 +408,17 @@ describe("throttling (plugin-throttling's Bottleneck groups, one set per client)
       }),
     ).toThrow(`maxConcurrentRequests must be a positive integer, got ${value}`);
   });
+
+  it("rejects a negative minWriteIntervalMs before any call", () => {
+    expect(() =>
+      createGitHubApi({
+        apiUrl: "http://127.0.0.1:1",
+        target: { kind: "org", org: "acme" },
+        auth: { kind: "token", token: PAT },
+        minWriteIntervalMs: -1,
+      }),
+    ).toThrow("minWriteIntervalMs must be a number of milliseconds ≥ 0, got -1");
+  });
 });
 
 describe("GitHub Enterprise Server", () => {
