@@ -14,7 +14,7 @@ import type { GitHubAuth, GitHubLog, GitHubTarget } from "./types.ts";
 /** "jwt": as the App itself (its hook's deliveries); "installation": everything else. Token auth: the token. */
 export type Via = "installation" | "jwt";
 
-export interface PageOptions<T> {
+interface PageOptions<T> {
   via?: Via;
   /** Read the next page only if this says so about the last one. */
   more?: (page: T[]) => boolean;
