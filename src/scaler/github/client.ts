@@ -1,6 +1,7 @@
 /**
- * The scaler's GitHub client: the only place that imports octokit. Everything else codes against GitHubApi, so a
- * version bump touches this folder and tests can hand in a fake. Built from its parts, each from its collaborators:
+ * The scaler's GitHub client. This folder is the only one that imports octokit; everything else codes against
+ * GitHubApi, so a version bump touches this folder and tests can hand in a fake. Built from its parts, each from
+ * its collaborators:
  *   octokit.ts      Octokit with throttling (throttle.ts) and retries, request timeout, call counters
  *   credentials.ts  token or App (JWT + installation) auth
  *   transport.ts    one call / every page, failures as GitHubApiError (errors.ts), shapes read with zod (shapes.ts)
