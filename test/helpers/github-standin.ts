@@ -73,8 +73,12 @@ export interface CallRecord {
   operationId: string;
   status: number;
   credential: "jwt" | "installation" | "token" | "none";
+  /** The Authorization header's scheme, lower case ("bearer", "token"), or "" without one. */
+  scheme: string;
   /** The Host header: which name the client reached us under. */
   host: string;
+  /** When the request arrived (Date.now()), before the stand-in's latency. */
+  receivedAt: number;
 }
 
 export interface StandInRunner {
@@ -145,6 +149,8 @@ export interface GitHubStandIn {
   callLog: CallRecord[];
   /** Requests so far, of one operation id (e.g. "actions/generate-runner-jitconfig-for-org") or all. */
   calls(operationId?: string): number;
+  /** The most requests that were being answered at one time so far. */
+  peakInFlight(): number;
   setLatency(ms: number): void;
   setTokenTtl(ms: number): void;
   /** Installation tokens handed out so far. */
@@ -709,7 +715,20 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
     return Buffer.concat(chunks).toString("utf8");
   }
 
+  let inFlight = 0;
+  let peakInFlight = 0;
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    inFlight += 1;
+    peakInFlight = Math.max(peakInFlight, inFlight);
+    try {
+      await answer(request, response);
+    } finally {
+      inFlight -= 1;
+    }
+  }
+
+  async function answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const receivedAt = Date.now();
     const method = request.method ?? "GET";
     const url = new URL(request.url ?? "/", "http://standin");
     const bodyText = await readBody(request);
@@ -760,7 +779,9 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
         operationId: operation.operationId,
         status,
         credential,
+        scheme: /^(\S+)\s/.exec(request.headers.authorization ?? "")?.[1]?.toLowerCase() ?? "",
         host: request.headers.host ?? "",
+        receivedAt,
       });
       callCounts.set(operation.operationId, (callCounts.get(operation.operationId) ?? 0) + 1);
     };
@@ -927,6 +948,7 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
     violations,
     callLog,
     calls: (operationId) => (operationId === undefined ? callLog.length : (callCounts.get(operationId) ?? 0)),
+    peakInFlight: () => peakInFlight,
     setLatency: (ms) => {
       latencyMs = ms;
     },

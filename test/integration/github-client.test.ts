@@ -1,72 +1,16 @@
 import { generateKeyPairSync } from "node:crypto";
-import { afterEach, describe, expect, it } from "vitest";
-import {
-  apiUrlFor,
-  createGitHubApi,
-  type GitHubApi,
-  GitHubApiError,
-  type GitHubClientOptions,
-} from "../../src/scaler/github/client.ts";
-import {
-  type GitHubStandIn,
-  type GitHubStandInOptions,
-  startGitHubStandIn,
-} from "../helpers/github-standin.ts";
+import { describe, expect, it } from "vitest";
+import { apiUrlFor, createGitHubApi, GitHubApiError } from "../../src/scaler/github/client.ts";
+import { useGitHubStandIns } from "../helpers/github-standin/fixture.ts";
 
-const keys = generateKeyPairSync("rsa", {
-  modulusLength: 2048,
-  publicKeyEncoding: { type: "spki", format: "pem" },
-  privateKeyEncoding: { type: "pkcs1", format: "pem" },
-});
 const APP_ID = 777;
 const PAT = "ghp_standin_token";
-
-// Short waits so retry and rate-limit paths run in milliseconds.
-const fast = {
-  retryBaseMs: 5,
-  rateLimitBaseMs: 20,
-  log: { warn: () => {} },
-} satisfies Partial<GitHubClientOptions>;
-
-const standIns: GitHubStandIn[] = [];
-afterEach(async () => {
-  for (const standIn of standIns.splice(0)) {
-    // Every request the client made and every answer the stand-in gave matched GitHub's OpenAPI description.
-    expect(standIn.violations).toEqual([]);
-    await standIn.close();
-  }
+// Rate-limit waits of N seconds last N × 20 ms, retries (attempt²) × 20 ms.
+const { keys, standIn, appClient, patClient } = useGitHubStandIns({
+  appId: APP_ID,
+  token: PAT,
+  waitBaseMs: 20,
 });
-
-async function standIn(options: GitHubStandInOptions = {}): Promise<GitHubStandIn> {
-  const server = await startGitHubStandIn({
-    appId: APP_ID,
-    appPublicKeyPem: keys.publicKey,
-    token: PAT,
-    ...options,
-  });
-  standIns.push(server);
-  return server;
-}
-
-function appClient(server: GitHubStandIn, extra: Partial<GitHubClientOptions> = {}): GitHubApi {
-  return createGitHubApi({
-    apiUrl: server.url,
-    target: { kind: "org", org: "acme" },
-    auth: { kind: "app", appId: APP_ID, privateKeyPem: keys.privateKey },
-    ...fast,
-    ...extra,
-  });
-}
-
-function patClient(server: GitHubStandIn, extra: Partial<GitHubClientOptions> = {}): GitHubApi {
-  return createGitHubApi({
-    apiUrl: server.url,
-    target: { kind: "org", org: "acme" },
-    auth: { kind: "token", token: PAT },
-    ...fast,
-    ...extra,
-  });
-}
 
 const jit = (name: string, labels = ["dind-k8s"]) => ({
   name,
@@ -114,7 +58,9 @@ describe("GitHub App auth, org target", () => {
     await github.ping();
     expect(server.calls("apps/get-org-installation")).toBe(0);
     expect(server.calls("rate-limit/get")).toBe(1);
-    expect(github.rateLimitRemaining()).toBeGreaterThan(0);
+    // X-RateLimit-Remaining of the last answer: the stand-in's 5,000 less the token request and this call.
+    expect(server.calls()).toBe(2);
+    expect(github.rateLimitRemaining()).toBe(4_998);
   });
 
   it("refreshes the installation token before it expires", async () => {
@@ -279,12 +225,17 @@ describe("runners", () => {
     );
   });
 
-  it("uses a PAT as a Bearer token", async () => {
+  it("sends a PAT the way @octokit/auth-token does (`token …`), and the App's JWT and installation token as Bearer", async () => {
     const server = await standIn();
-    const github = patClient(server);
-    await github.ping();
-    expect(server.callLog).toMatchObject([
-      { operationId: "rate-limit/get", credential: "token", status: 200 },
+    await patClient(server).ping();
+    await appClient(server).ping();
+    expect(
+      server.callLog.map((call) => `${call.operationId} ${call.credential} ${call.scheme} ${call.status}`),
+    ).toEqual([
+      "rate-limit/get token token 200",
+      "apps/get-org-installation jwt bearer 200",
+      "apps/create-installation-access-token jwt bearer 201",
+      "rate-limit/get installation token 200",
     ]);
   });
 
@@ -358,6 +309,8 @@ describe("retries and rate limits", () => {
     await github.listRunners();
     // Reset in ~1 s → the plugin waits (ceil(1)+1) × 20 ms.
     expect(Date.now() - started).toBeGreaterThanOrEqual(20);
+    // …in units of rateLimitBaseMs, not the plugin's default of a second.
+    expect(Date.now() - started).toBeLessThan(1_000);
     expect(server.callLog.map((call) => call.status)).toEqual([403, 200]);
   });
 
@@ -392,6 +345,79 @@ describe("retries and rate limits", () => {
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(server.runners()).toHaveLength(100);
     expect(github.callCount()).toBe(100);
+    // Bottleneck starts one queued request per timer tick, so the peak is not always the bound; above 10 (the
+    // plugin's default) shows our group is the one in use.
+    expect(server.peakInFlight()).toBeGreaterThan(10);
+    expect(server.peakInFlight()).toBeLessThanOrEqual(50);
+  });
+});
+
+describe("throttling (plugin-throttling's Bottleneck groups, one set per client)", () => {
+  it("never has more than maxConcurrentRequests requests in flight, reads and writes together", async () => {
+    const server = await standIn({ latencyMs: 40 });
+    const github = patClient(server, { maxConcurrentRequests: 3 });
+    await Promise.all([
+      ...Array.from({ length: 6 }, () => github.listRunners()),
+      ...Array.from({ length: 6 }, (_, i) => github.generateJitConfig(jit(`bounded-${i}`))),
+    ]);
+    expect(server.calls()).toBe(12);
+    expect(server.peakInFlight()).toBe(3);
+  });
+
+  it("gives each client its own bound (the plugin's default groups are shared by the whole process)", async () => {
+    const server = await standIn({ latencyMs: 40 });
+    const one = patClient(server, { maxConcurrentRequests: 2 });
+    const two = patClient(server, { maxConcurrentRequests: 2 });
+    await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? one : two).listRunners()));
+    expect(server.peakInFlight()).toBe(4);
+  });
+
+  it("spaces the starts of writes by minWriteIntervalMs and leaves reads alone", async () => {
+    const server = await standIn();
+    const github = patClient(server, { minWriteIntervalMs: 150 });
+    await Promise.all([
+      ...Array.from({ length: 4 }, (_, i) => github.generateJitConfig(jit(`spaced-${i}`))),
+      ...Array.from({ length: 4 }, () => github.listRunners()),
+    ]);
+    const arrivals = (operationId: string) =>
+      server.callLog.filter((call) => call.operationId === operationId).map((call) => call.receivedAt);
+    const writes = arrivals("actions/generate-runner-jitconfig-for-org");
+    expect(writes).toHaveLength(4);
+    for (let i = 1; i < writes.length; i++) expect(writes[i]! - writes[i - 1]!).toBeGreaterThanOrEqual(140);
+    const reads = arrivals("actions/list-self-hosted-runners-for-org");
+    expect(reads).toHaveLength(4);
+    expect(Math.max(...reads) - Math.min(...reads)).toBeLessThan(150);
+  });
+
+  it("does not space writes by default (the plugin's own default is one write a second)", async () => {
+    const server = await standIn();
+    const github = patClient(server);
+    await Promise.all(Array.from({ length: 5 }, (_, i) => github.generateJitConfig(jit(`unspaced-${i}`))));
+    const writes = server.callLog.map((call) => call.receivedAt);
+    expect(writes).toHaveLength(5);
+    expect(Math.max(...writes) - Math.min(...writes)).toBeLessThan(1_000);
+  });
+
+  it.each([0, 1.5, Number.NaN])("rejects maxConcurrentRequests %s before any call", (value) => {
+    expect(() =>
+      createGitHubApi({
+        apiUrl: "http://127.0.0.1:1",
+        target: { kind: "org", org: "acme" },
+        auth: { kind: "token", token: PAT },
+        maxConcurrentRequests: value,
+      }),
+    ).toThrow(`maxConcurrentRequests must be a positive integer, got ${value}`);
+  });
+
+  it("rejects a negative minWriteIntervalMs before any call", () => {
+    expect(() =>
+      createGitHubApi({
+        apiUrl: "http://127.0.0.1:1",
+        target: { kind: "org", org: "acme" },
+        auth: { kind: "token", token: PAT },
+        minWriteIntervalMs: -1,
+      }),
+    ).toThrow("minWriteIntervalMs must be a number of milliseconds ≥ 0, got -1");
   });
 });
 

@@ -1,56 +1,20 @@
-import { generateKeyPairSync } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Webhooks } from "@octokit/webhooks";
 import { afterEach, describe, expect, it } from "vitest";
-import { createGitHubApi, type GitHubApi, type GitHubClientOptions } from "../../src/scaler/github/client.ts";
-import {
-  type GitHubStandIn,
-  type GitHubStandInOptions,
-  startGitHubStandIn,
-} from "../helpers/github-standin.ts";
+import { useGitHubStandIns } from "../helpers/github-standin/fixture.ts";
 
-const keys = generateKeyPairSync("rsa", {
-  modulusLength: 2048,
-  publicKeyEncoding: { type: "spki", format: "pem" },
-  privateKeyEncoding: { type: "pkcs8", format: "pem" },
-});
 const APP_ID = 31;
 const PAT = "ghp_deliveries";
 const SECRET = "webhook-secret";
+const fixture = useGitHubStandIns({ appId: APP_ID, token: PAT });
+const { standIn } = fixture;
+const client = fixture.appClient;
 
 const closers: (() => Promise<void>)[] = [];
-const standIns: GitHubStandIn[] = [];
 afterEach(async () => {
-  for (const standIn of standIns.splice(0)) {
-    expect(standIn.violations).toEqual([]);
-    await standIn.close();
-  }
   for (const close of closers.splice(0)) await close();
 });
-
-async function standIn(options: GitHubStandInOptions = {}): Promise<GitHubStandIn> {
-  const server = await startGitHubStandIn({
-    appId: APP_ID,
-    appPublicKeyPem: keys.publicKey,
-    token: PAT,
-    ...options,
-  });
-  standIns.push(server);
-  return server;
-}
-
-function client(server: GitHubStandIn, extra: Partial<GitHubClientOptions> = {}): GitHubApi {
-  return createGitHubApi({
-    apiUrl: server.url,
-    target: { kind: "org", org: "acme" },
-    auth: { kind: "app", appId: APP_ID, privateKeyPem: keys.privateKey },
-    retryBaseMs: 5,
-    rateLimitBaseMs: 5,
-    log: { warn: () => {} },
-    ...extra,
-  });
-}
 
 /** A webhook receiver that verifies signatures like the scaler does and answers `status`. */
 async function receiver(

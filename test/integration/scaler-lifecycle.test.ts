@@ -345,6 +345,21 @@ describe("repair", () => {
     expect(w.github.runners().some((runner) => runner.id === stuckRunnerId)).toBe(false);
   });
 
+  it("a registration left by a release that died before storing its Secret is replaced, and the job released", async () => {
+    const w = await world();
+    // What a scaler killed between GitHub's answer and the Secret's create leaves: the Pod's runner name taken.
+    const stale = w.github.addRunner({ name: "dind-k8s-951-1", labels: ["dind-k8s"], status: "offline" });
+    expect(await w.send("queued", 951)).toBe(201);
+    const released = await eventually("the gate to be released", async () =>
+      (await w.pods()).find((pod) => pod.metadata?.name === "dind-k8s-951-1" && !gated(pod)),
+    );
+    const runnerId = Number(released.metadata?.annotations?.[ANNOTATIONS.runnerId]);
+    // One registration under the name, a new one: the stale one is gone, not kept beside it.
+    const named = w.github.runners().filter((runner) => runner.name === "dind-k8s-951-1");
+    expect(named.map((runner) => runner.id)).toEqual([runnerId]);
+    expect(runnerId).not.toBe(stale.id);
+  });
+
   it("deregisters a runner of our sets that has no Pod (left by a crash), and leaves others alone", async () => {
     const w = await world();
     const orphan = w.github.addRunner({

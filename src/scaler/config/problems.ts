@@ -1,6 +1,7 @@
 // Turns zod issues into problems a user can act on: the key's path, what was expected, what was found, and for
 // an unknown key the key that was probably meant.
 import type { z } from "zod";
+import { fieldPath } from "../model/field-path.ts";
 import { describeValue } from "./primitives.ts";
 
 export type PathSegment = string | number;
@@ -12,13 +13,7 @@ export interface Problem {
 
 /** `runnerSets[0].dind.mtu`; keys that aren't identifiers are quoted: `podLabels["app.kubernetes.io/x"]`. */
 export function formatPath(path: readonly PathSegment[]): string {
-  let out = "";
-  for (const segment of path) {
-    if (typeof segment === "number") out += `[${segment}]`;
-    else if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(segment)) out += out === "" ? segment : `.${segment}`;
-    else out += `[${JSON.stringify(segment)}]`;
-  }
-  return out === "" ? "(top level)" : out;
+  return fieldPath(path) || "(top level)";
 }
 
 export function formatProblem(problem: Problem): string {

@@ -1,3 +1,6 @@
+import { RequestError } from "@octokit/request-error";
+import { z } from "zod";
+import { targetName } from "./target.ts";
 import type { GitHubAuth, GitHubTarget } from "./types.ts";
 
 /** A failed GitHub API call: names the endpoint, the status GitHub answered and what to check. */
@@ -26,12 +29,6 @@ export interface FailureContext {
   apiUrl: string;
   target: GitHubTarget;
   auth: GitHubAuth["kind"];
-}
-
-function targetName(target: GitHubTarget): string {
-  return target.kind === "org"
-    ? `organization "${target.org}"`
-    : `repository "${target.owner}/${target.repo}"`;
 }
 
 function permissionNeeded(context: FailureContext): string {
@@ -77,4 +74,31 @@ export function hintFor(context: FailureContext): string {
   if (status >= 500)
     return "GitHub had a server error and retries were exhausted; see https://www.githubstatus.com";
   return "";
+}
+
+const githubMessage = z.object({ message: z.string() });
+
+/** GitHub's own words for a failed request (its JSON `message`), else what octokit says. */
+export function detailOf(error: RequestError): string {
+  const body = githubMessage.safeParse(error.response?.data);
+  return body.success ? body.data.message : error.message;
+}
+
+/** Whether GitHub answered a request with this status (not a network failure octokit reports as 500). */
+export function answeredWith(error: unknown, status: number): error is RequestError {
+  return error instanceof RequestError && error.response !== undefined && error.status === status;
+}
+
+/** A failed octokit request as a GitHubApiError naming the endpoint, the status and what to check. */
+export function failureOf(error: unknown, context: Omit<FailureContext, "status">): Error {
+  if (!(error instanceof RequestError)) return error instanceof Error ? error : new Error(String(error));
+  // @octokit/request reports a request that got no answer (network, timeout) as status 500 without a response.
+  const status = error.response ? error.status : 0;
+  return new GitHubApiError(
+    context.method,
+    context.path,
+    status,
+    detailOf(error),
+    hintFor({ ...context, status }),
+  );
 }

@@ -69,15 +69,8 @@ export class Releaser {
         workFolder: WORK_FOLDER,
       };
       metrics.githubCalls.inc({ operation: "generate-jitconfig" });
-      const jit = await github.generateJitConfig(request).catch(async (error: unknown) => {
-        // 409: a runner of this name exists — a release that died between registering and storing the
-        // Secret (a crash, a leader change). Nobody can use that registration: replace it.
-        if ((error as { status?: unknown }).status !== 409) throw error;
-        const stale = (await github.listRunners()).find((runner) => runner.name === view.name);
-        if (stale) await github.deleteRunner(stale.id);
-        log.warn("replaced a runner registration left by an interrupted release", { pod: view.name });
-        return github.generateJitConfig(request);
-      });
+      // A runner of this name left registered by an interrupted release is replaced by generateJitConfig itself.
+      const jit = await github.generateJitConfig(request);
       runnerId = jit.runnerId;
       const secret = buildJitSecret(view.pod, jit.encodedJitConfig, view.uid);
       secret.metadata!.annotations = { [ANNOTATIONS.runnerId]: String(jit.runnerId) };

@@ -1,5 +1,7 @@
-// The fields of a `workflow_job` webhook the scaler uses, checked at the edge so the rest of the code
-// works with a typed value. GitHub sends many more; they are ignored.
+// The fields of a `workflow_job` webhook the scaler uses, checked at the edge with a zod schema so the rest of
+// the code works with a typed value. GitHub sends many more; they are ignored.
+import { z } from "zod";
+import { fieldPath } from "../model/field-path.ts";
 
 export type WorkflowJobAction = "queued" | "in_progress" | "completed" | "waiting";
 
@@ -20,50 +22,62 @@ export class PayloadError extends Error {
   override name = "PayloadError";
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
+// Each schema's error message says what it expected; parseWorkflowJob adds the field and what it got.
+const expecting = (what: string) => ({ error: () => what });
+const wholeNumber = z.int(expecting("a whole number")).min(0, expecting("a whole number"));
+// Informational fields: a value of another type is read as absent, never a reason to refuse the delivery.
+const optionalText = z.string().optional().catch(undefined);
 
-function wholeNumber(value: unknown, what: string): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
-    throw new PayloadError(`${what}: expected a whole number, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
-
-const ACTIONS = new Set<string>(["queued", "in_progress", "completed", "waiting"]);
+const payloadSchema = z.object(
+  {
+    action: z.enum(["queued", "in_progress", "completed", "waiting"], {
+      error: () => "one of queued, in_progress, completed, waiting",
+    }),
+    workflow_job: z.object(
+      {
+        id: wholeNumber,
+        run_id: wholeNumber,
+        // Older GHES payloads have no run_attempt: a first attempt.
+        run_attempt: wholeNumber.optional(),
+        labels: z.array(z.string(expecting("a string")), expecting("a list of strings")),
+        workflow_name: optionalText,
+        runner_name: optionalText,
+        conclusion: optionalText,
+      },
+      expecting("an object"),
+    ),
+    repository: z.object(
+      {
+        full_name: z
+          .string(expecting("owner/name"))
+          .refine((name) => name.includes("/"), expecting("owner/name")),
+      },
+      expecting("an object with full_name"),
+    ),
+  },
+  expecting("a JSON object"),
+);
 
 /** Parsed JSON → WorkflowJobEvent; throws PayloadError naming the first field that is wrong. */
 export function parseWorkflowJob(payload: unknown): WorkflowJobEvent {
-  if (!isRecord(payload)) throw new PayloadError("payload: expected a JSON object");
-  const action = payload.action;
-  if (typeof action !== "string" || !ACTIONS.has(action)) {
+  const result = payloadSchema.safeParse(payload, { reportInput: true });
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const got = issue?.input === undefined ? "nothing" : JSON.stringify(issue.input).slice(0, 80);
     throw new PayloadError(
-      `action: expected one of queued, in_progress, completed, waiting, got ${JSON.stringify(action)}`,
+      `${fieldPath(issue?.path ?? []) || "payload"}: expected ${issue?.message}, got ${got}`,
     );
   }
-  const job = payload.workflow_job;
-  if (!isRecord(job)) throw new PayloadError("workflow_job: expected an object");
-  const labels = job.labels;
-  if (!Array.isArray(labels) || !labels.every((label) => typeof label === "string")) {
-    throw new PayloadError("workflow_job.labels: expected a list of strings");
-  }
-  const repository = isRecord(payload.repository) ? payload.repository.full_name : undefined;
-  if (typeof repository !== "string" || !repository.includes("/")) {
-    throw new PayloadError("repository.full_name: expected owner/name");
-  }
-  const runnerName = job.runner_name;
-  const conclusion = job.conclusion;
+  const { action, workflow_job: job, repository } = result.data;
   return {
-    action: action as WorkflowJobAction,
-    jobId: wholeNumber(job.id, "workflow_job.id"),
-    runId: wholeNumber(job.run_id, "workflow_job.run_id"),
-    // Older GHES payloads have no run_attempt: a first attempt.
-    runAttempt: job.run_attempt === undefined ? 1 : wholeNumber(job.run_attempt, "workflow_job.run_attempt"),
-    labels: labels as string[],
-    repository,
-    workflowName: typeof job.workflow_name === "string" ? job.workflow_name : undefined,
-    runnerName: typeof runnerName === "string" && runnerName !== "" ? runnerName : null,
-    conclusion: typeof conclusion === "string" ? conclusion : null,
+    action,
+    jobId: job.id,
+    runId: job.run_id,
+    runAttempt: job.run_attempt ?? 1,
+    labels: job.labels,
+    repository: repository.full_name,
+    workflowName: job.workflow_name,
+    runnerName: job.runner_name ? job.runner_name : null,
+    conclusion: job.conclusion ?? null,
   };
 }

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { apiUrlFor } from "../../../src/scaler/github/api-url.ts";
 import { hintFor } from "../../../src/scaler/github/errors.ts";
-import { jobLabelsMatch } from "../../../src/scaler/github/labels.ts";
 import { deleteOutcomeFor } from "../../../src/scaler/github/outcomes.ts";
 import { nextPageUrl } from "../../../src/scaler/github/pagination.ts";
+import { jobLabelsMatch } from "../../../src/scaler/model/job-labels.ts";
 
 describe("apiUrlFor", () => {
   it.each([
