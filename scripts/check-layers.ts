@@ -30,9 +30,11 @@ export const LAYERS: Record<string, number> = {
   "src/scaler/records": 4,
   "src/scaler/http": 5,
   "src/scaler/reconcile": 5,
+  // What serve reads at start besides the configuration: secrets, tuning.
+  "src/scaler/startup": 6,
   // The scaler's wiring: the files directly in src/scaler/ (a new folder must be given a layer).
-  "src/scaler/*": 6,
-  "src/cli.ts": 7,
+  "src/scaler/*": 7,
+  "src/cli.ts": 8,
 };
 
 /** Folders whose code is pure: it may name I/O libraries' types, never call them. */

@@ -199,7 +199,10 @@ Environment:
     }
     const config = await loadConfig(file, io.readFile);
     // Loaded only here: check-config and render stay quick and need none of the scaler's dependencies.
-    const { serve, StartupError } = await import("./scaler/main.ts");
+    const [{ serve }, { StartupError }] = await Promise.all([
+      import("./scaler/main.ts"),
+      import("./scaler/startup/startup-error.ts"),
+    ]);
     try {
       return await serve({
         config,

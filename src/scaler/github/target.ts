@@ -1,5 +1,15 @@
 import type { GitHubTarget } from "./types.ts";
 
+/** The target as the configuration names it: github.org, or github.repo as owner/name (validated there). */
+export function targetFromConfig(github: {
+  org?: string | undefined;
+  repo?: string | undefined;
+}): GitHubTarget {
+  if (github.org) return { kind: "org", org: github.org };
+  const [owner = "", repo = ""] = (github.repo ?? "").split("/");
+  return { kind: "repo", owner, repo };
+}
+
 /** The REST path of the organization or repository the runners are registered with. */
 export function targetPath(target: GitHubTarget): string {
   return target.kind === "org"
