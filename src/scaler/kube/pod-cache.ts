@@ -8,7 +8,7 @@
 
 import { CoreV1Api, type V1Container, type V1Pod } from "@kubernetes/client-node";
 import { LABEL_PREFIX } from "../runner-pod/names.ts";
-import { kubeStatus } from "./api-error.ts";
+import { describeKubeError, kubeStatus } from "./api-error.ts";
 import type { KubeClient } from "./client.ts";
 
 /** Labels and annotations the scaler writes and reads; others (selectors, ones users add) are not kept. */
@@ -269,7 +269,7 @@ export class PodCache {
         });
       } catch (error: unknown) {
         // The continue token expired between pages: the caller starts over.
-        if (kubeStatus(error) === 410) throw new Gone(String(error));
+        if (kubeStatus(error) === 410) throw new Gone(describeKubeError(error));
         throw error;
       }
       for (const pod of page.items) {
@@ -299,12 +299,12 @@ export class PodCache {
         if (error instanceof Gone) {
           // Our resourceVersion is too old to resume from: start over with a fresh list.
           await this.#relist().catch((relistError: unknown) => {
-            this.#lastError = String(relistError);
+            this.#lastError = `list Pods: ${describeKubeError(relistError)}`;
           });
           continue;
         }
         failures++;
-        this.#lastError = error instanceof Error ? error.message : String(error);
+        this.#lastError = `watch Pods: ${describeKubeError(error)}`;
         await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** failures, 10_000)));
       }
     }
@@ -339,7 +339,7 @@ export class PodCache {
           else if (!error || (error instanceof Error && error.name === "TimeoutError")) {
             // The apiserver ended the watch (timeoutSeconds), or nothing came for Watch's idle timeout: resume.
             resolve();
-          } else if (kubeStatus(error) === 410) reject(new Gone(String(error)));
+          } else if (kubeStatus(error) === 410) reject(new Gone(describeKubeError(error)));
           else reject(error);
         },
       );

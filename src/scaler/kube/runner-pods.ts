@@ -95,7 +95,11 @@ export class RunnerPods {
 
   /** Lists the runner Pods (the cache is complete when this resolves), then watches them until stop(). */
   async start(): Promise<void> {
-    await this.#cache.start();
+    try {
+      await this.#cache.start();
+    } catch (error: unknown) {
+      throw new KubeError(`list runner Pods in ${this.namespace}`, error);
+    }
   }
 
   async stop(): Promise<void> {
