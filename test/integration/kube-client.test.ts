@@ -17,6 +17,7 @@ import { stringify } from "yaml";
 import { describeKubeError, kubeApiError, kubeStatus } from "../../src/scaler/kube/api-error.ts";
 import type { KubeClient } from "../../src/scaler/kube/client.ts";
 import { KubeConfigError, loadKubeClient } from "../../src/scaler/kube/load.ts";
+import { PodCache } from "../../src/scaler/kube/pod-cache.ts";
 import { proxyTunnels } from "../env/proxy.ts";
 import {
   adminKubeConfig,
@@ -517,6 +518,56 @@ describe("requests", () => {
       expect(Date.now() - started).toBeLessThan(5_000);
     } finally {
       silent.close();
+    }
+  });
+});
+
+describe("the Pod cache on client-node's list and Watch", () => {
+  it("lists in pages, follows changes across watches the apiserver ends, and keeps Pods slim", async () => {
+    const kube = client(
+      await file(kubeconfig({ "certificate-authority-data": caData() }, { token: env.kube.adminToken })),
+    );
+    const core = kube.api(CoreV1Api);
+    const pod = (name: string) => ({
+      metadata: { name, labels: { "cache-test": "yes", "dind-k8s.io/kind": "job" } },
+      spec: { containers: [{ name: "c", image: "busybox", command: ["sleep", "1"] }] },
+    });
+    for (let i = 0; i < 5; i++)
+      await core.createNamespacedPod({ namespace: ns.name, body: pod(`listed-${i}`) });
+    // Pages of 2 (three LISTs with continue tokens); watches of 1 s, so the next changes arrive on later watches.
+    const cache = new PodCache({
+      kube,
+      namespace: ns.name,
+      labelSelector: "cache-test=yes",
+      pageSize: 2,
+      watchTimeoutSeconds: 1,
+    });
+    await cache.start();
+    try {
+      expect(
+        cache
+          .list()
+          .map((cached) => cached.metadata?.name)
+          .sort(),
+      ).toEqual(Array.from({ length: 5 }, (_, i) => `listed-${i}`));
+      // Slim: containers, other labels and managedFields are gone; timestamps are Dates (lists give Dates).
+      const listed = cache.get("listed-0");
+      expect(listed?.spec?.containers).toEqual([]);
+      expect(listed?.metadata?.labels).toEqual({ "dind-k8s.io/kind": "job" });
+      expect(listed?.metadata?.creationTimestamp).toBeInstanceOf(Date);
+      // Wait past several server-ended watches, then change things.
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      await core.createNamespacedPod({ namespace: ns.name, body: pod("watched") });
+      await core.deleteNamespacedPod({ namespace: ns.name, name: "listed-1", gracePeriodSeconds: 0 });
+      const deadline = Date.now() + 10_000;
+      while ((!cache.get("watched") || cache.get("listed-1")) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(cache.get("watched")?.metadata?.creationTimestamp).toBeInstanceOf(Date);
+      expect(cache.get("listed-1")).toBeUndefined();
+      expect(cache.lastError).toBeUndefined();
+    } finally {
+      await cache.stop();
     }
   });
 });
