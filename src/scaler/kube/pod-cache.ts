@@ -2,13 +2,14 @@
 //
 // Why not client-node's informer: it LISTs everything in one response and keeps each Pod as a fully
 // deserialized object. A runner Pod is ~10 KB of JSON (scripts, volumes, managedFields), so 10,000 of them
-// cost ~930 MB of RSS in one scaler (measured with `npm run bench -- scale`). Here the list is paged, and each
-// Pod is cut down to its slim view (~1 KB) the moment it arrives.
+// cost ~930 MB of RSS in one scaler (measured with `npm run bench -- scale`). Here the list is paged (client-node's
+// CoreV1Api with limit/continue), the watch is client-node's Watch, and each Pod is cut down to its slim view
+// (~1 KB) the moment it arrives.
 
-import type { IncomingMessage } from "node:http";
-import type { V1Container, V1Pod } from "@kubernetes/client-node";
+import { CoreV1Api, type V1Container, type V1Pod } from "@kubernetes/client-node";
 import { KEY_PREFIX as LABEL_PREFIX } from "../model/keys.ts";
-import { type KubeClient, kubeStatus } from "./client.ts";
+import { describeKubeError, kubeStatus } from "./api-error.ts";
+import type { KubeClient } from "./client.ts";
 
 /** Labels and annotations the scaler writes and reads; others (selectors, ones users add) are not kept. */
 const OWN_KEY = `${LABEL_PREFIX}/`;
@@ -85,8 +86,8 @@ export function slimPod(pod: V1Pod): V1Pod {
           image: "",
           imageID: "",
           ...(s.started === undefined ? {} : { started: s.started }),
-          ...(s.state ? { state: s.state } : {}),
-          ...(s.lastState ? { lastState: s.lastState } : {}),
+          ...(s.state ? { state: slimState(s.state) } : {}),
+          ...(s.lastState ? { lastState: slimState(s.lastState) } : {}),
         }))
       : undefined;
   const claims = spec.volumes
@@ -102,8 +103,8 @@ export function slimPod(pod: V1Pod): V1Pod {
       namespace: metadata.namespace === undefined ? undefined : intern(metadata.namespace),
       uid: metadata.uid,
       resourceVersion: metadata.resourceVersion,
-      creationTimestamp: metadata.creationTimestamp,
-      ...(metadata.deletionTimestamp ? { deletionTimestamp: metadata.deletionTimestamp } : {}),
+      creationTimestamp: asDate(metadata.creationTimestamp),
+      ...(metadata.deletionTimestamp ? { deletionTimestamp: asDate(metadata.deletionTimestamp) } : {}),
       labels: ownEntries(metadata.labels),
       annotations: ownEntries(metadata.annotations),
     },
@@ -136,13 +137,51 @@ export function slimPod(pod: V1Pod): V1Pod {
   };
 }
 
+type ContainerState = NonNullable<NonNullable<V1Pod["status"]>["containerStatuses"]>[number]["state"];
+
+/**
+ * What a container is doing, without its timestamps: nothing reads them, and without them the status of a backlog
+ * of Pods is one shared object instead of one per Pod.
+ */
+function slimState(state: NonNullable<ContainerState>): NonNullable<ContainerState> {
+  const { running, waiting, terminated } = state;
+  return {
+    ...(running ? { running: {} } : {}),
+    ...(waiting ? { waiting: waiting.reason ? { reason: intern(waiting.reason) } : {} } : {}),
+    ...(terminated
+      ? {
+          terminated: {
+            exitCode: terminated.exitCode,
+            ...(terminated.reason ? { reason: intern(terminated.reason) } : {}),
+            ...(terminated.message ? { message: terminated.message } : {}),
+          },
+        }
+      : {}),
+  };
+}
+
+/**
+ * A list page arrives through client-node's deserializer (timestamps as Dates), a watch event as the apiserver's
+ * JSON (strings): the cache keeps Dates either way, as V1Pod says.
+ */
+function asDate(value: Date | string | undefined): Date | undefined {
+  if (value === undefined || value instanceof Date) return value;
+  return new Date(value);
+}
+
 export interface PodCacheOptions {
   kube: KubeClient;
   namespace: string;
   labelSelector: string;
   /** Items per LIST page. */
   pageSize?: number;
-  /** A watch is ended by the apiserver after about this long and resumed from its resourceVersion. */
+  /**
+   * A watch is ended by the apiserver after this long and resumed from its resourceVersion. It stays below the 30 s
+   * client-node's Watch waits for data before it gives up on a connection (its idle timeout, which finds a dead
+   * apiserver): the apiserver sends a bookmark just before it ends a watch, so even a namespace where nothing
+   * happens moves our resourceVersion forward and a resumed watch never starts from one compacted away (which
+   * would cost a full relist of every Pod).
+   */
   watchTimeoutSeconds?: number;
 }
 
@@ -160,13 +199,15 @@ export class PodCache {
   #synced = false;
   #stopped = true;
   #lastError: string | undefined;
-  #current: IncomingMessage | undefined;
+  #current: AbortController | undefined;
+  readonly #core: CoreV1Api;
   #loop: Promise<void> = Promise.resolve();
   readonly #changed = new Set<() => void>();
   readonly #deleted = new Set<(pod: V1Pod) => void>();
 
   constructor(options: PodCacheOptions) {
-    this.#options = { pageSize: 100, watchTimeoutSeconds: 300, ...options };
+    this.#options = { pageSize: 100, watchTimeoutSeconds: 25, ...options };
+    this.#core = options.kube.api(CoreV1Api);
   }
 
   get synced(): boolean {
@@ -205,7 +246,7 @@ export class PodCache {
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    this.#current?.destroy();
+    this.#current?.abort();
     await this.#loop;
   }
 
@@ -213,49 +254,32 @@ export class PodCache {
     for (const listener of this.#changed) listener();
   }
 
-  #path(): string {
-    return `/api/v1/namespaces/${encodeURIComponent(this.#options.namespace)}/pods`;
-  }
-
-  /** A list page or a watch; `idleMs` ends it when the connection goes quiet for that long (a dead peer). */
-  async #get(query: Record<string, string>, idleMs: number): Promise<IncomingMessage> {
-    try {
-      return await this.#options.kube.stream(this.#path(), {
-        query: { labelSelector: this.#options.labelSelector, ...query },
-        timeoutMs: idleMs,
-      });
-    } catch (error: unknown) {
-      if (kubeStatus(error) === 410) throw new Gone(String(error));
-      throw error;
-    }
-  }
-
   async #relist(): Promise<void> {
     const next = new Map<string, V1Pod>();
-    let continueToken = "";
+    let continueToken: string | undefined;
     let resourceVersion = "";
     do {
-      const response = await this.#get(
-        {
-          limit: String(this.#options.pageSize),
-          ...(continueToken ? { continue: continueToken } : {}),
-        },
-        30_000,
-      );
-      // Decoded as it arrives: no second copy of the page as one Buffer.
-      let text = "";
-      response.setEncoding("utf8");
-      for await (const chunk of response) text += chunk as string;
-      const page = JSON.parse(text) as {
-        items: V1Pod[];
-        metadata: { continue?: string; resourceVersion: string };
-      };
+      let page: Awaited<ReturnType<CoreV1Api["listNamespacedPod"]>>;
+      try {
+        page = await this.#core.listNamespacedPod({
+          namespace: this.#options.namespace,
+          labelSelector: this.#options.labelSelector,
+          limit: this.#options.pageSize,
+          ...(continueToken ? { _continue: continueToken } : {}),
+        });
+      } catch (error: unknown) {
+        // The continue token expired between pages: the caller starts over.
+        if (kubeStatus(error) === 410) throw new Gone(describeKubeError(error));
+        throw error;
+      }
       for (const pod of page.items) {
         const slim = slimPod(pod);
         if (slim.metadata?.name) next.set(slim.metadata.name, slim);
       }
-      continueToken = page.metadata.continue ?? "";
-      resourceVersion = page.metadata.resourceVersion;
+      // Only the slim Pods stay; the page (and its deserialized Pods) goes now, not with the last page.
+      page.items.length = 0;
+      continueToken = page.metadata?._continue || undefined;
+      resourceVersion = page.metadata?.resourceVersion ?? "";
     } while (continueToken);
     this.#pods = next;
     this.#resourceVersion = resourceVersion;
@@ -275,41 +299,57 @@ export class PodCache {
         if (error instanceof Gone) {
           // Our resourceVersion is too old to resume from: start over with a fresh list.
           await this.#relist().catch((relistError: unknown) => {
-            this.#lastError = String(relistError);
+            this.#lastError = `list Pods: ${describeKubeError(relistError)}`;
           });
           continue;
         }
         failures++;
-        this.#lastError = error instanceof Error ? error.message : String(error);
+        this.#lastError = `watch Pods: ${describeKubeError(error)}`;
         await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** failures, 10_000)));
       }
     }
   }
 
+  /** One watch, from our resourceVersion until the apiserver ends it (or it fails, or stop()). */
   async #watchOnce(): Promise<void> {
-    const response = await this.#get(
-      {
-        watch: "true",
-        allowWatchBookmarks: "true",
-        resourceVersion: this.#resourceVersion,
-        timeoutSeconds: String(this.#options.watchTimeoutSeconds),
-      },
-      // Bookmarks arrive about once a minute, and the apiserver ends the watch after timeoutSeconds.
-      (this.#options.watchTimeoutSeconds + 60) * 1000,
-    );
-    this.#current = response;
-    let buffered = "";
-    response.setEncoding("utf8");
-    for await (const chunk of response) {
-      buffered += chunk as string;
-      let newline = buffered.indexOf("\n");
-      while (newline >= 0) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        if (line.trim()) this.#apply(JSON.parse(line) as WatchEvent);
-        newline = buffered.indexOf("\n");
-      }
-    }
+    const path = `/api/v1/namespaces/${encodeURIComponent(this.#options.namespace)}/pods`;
+    let failure: unknown;
+    let controller: AbortController | undefined;
+    const ended = new Promise<void>((resolve, reject) => {
+      const watching = this.#options.kube.watch().watch(
+        path,
+        {
+          labelSelector: this.#options.labelSelector,
+          allowWatchBookmarks: true,
+          resourceVersion: this.#resourceVersion,
+          timeoutSeconds: this.#options.watchTimeoutSeconds,
+        },
+        (type, object) => {
+          if (failure !== undefined) return;
+          // Watch swallows what its callback throws: keep it, and end the watch.
+          try {
+            this.#apply({ type, object } as WatchEvent);
+          } catch (error: unknown) {
+            failure = error;
+            controller?.abort();
+          }
+        },
+        (error: unknown) => {
+          if (failure !== undefined) reject(failure);
+          else if (!error || (error instanceof Error && error.name === "TimeoutError")) {
+            // The apiserver ended the watch (timeoutSeconds), or nothing came for Watch's idle timeout: resume.
+            resolve();
+          } else if (kubeStatus(error) === 410) reject(new Gone(describeKubeError(error)));
+          else reject(error);
+        },
+      );
+      watching.then((started) => {
+        controller = started;
+        this.#current = started;
+        if (failure !== undefined || this.#stopped) started.abort();
+      }, reject);
+    });
+    await ended;
   }
 
   #apply(event: WatchEvent): void {

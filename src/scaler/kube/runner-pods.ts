@@ -1,9 +1,19 @@
 // The scaler's only door to Kubernetes: runner Pods and their JIT Secrets in one namespace, a watched
 // cache of the Pods (so neither intake nor the reconciler LISTs per event), and the outcomes that are
 // idempotent by design — AlreadyExists on create, NotFound on delete — handled here, in one place.
-import type { CoreV1Event, V1PersistentVolumeClaim, V1Pod, V1Secret } from "@kubernetes/client-node";
+import {
+  CoreV1Api,
+  type CoreV1Event,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1PersistentVolumeClaim,
+  type V1Pod,
+  type V1Secret,
+  VersionApi,
+} from "@kubernetes/client-node";
 import { KEY_PREFIX as LABEL_PREFIX, LABELS } from "../model/keys.ts";
-import { KubeApiError, type KubeClient, kubeStatus } from "./client.ts";
+import { describeKubeError, kubeApiError, kubeStatus } from "./api-error.ts";
+import type { KubeClient } from "./client.ts";
 import { PodCache } from "./pod-cache.ts";
 
 export type { V1PersistentVolumeClaim, V1Pod, V1Secret } from "@kubernetes/client-node";
@@ -16,11 +26,6 @@ export const BUSY_WITH_ANNOTATION = `${LABEL_PREFIX}/busy-with-job`;
 export const RUNNER_ID_ANNOTATION = `${LABEL_PREFIX}/runner-id`;
 /** Annotation with the time the gate was released (ISO). */
 export const RELEASED_AT_ANNOTATION = `${LABEL_PREFIX}/released-at`;
-
-function errorText(error: unknown): string {
-  if (error instanceof KubeApiError) return error.summary;
-  return error instanceof Error ? error.message : String(error);
-}
 
 /** How long a webhook's Kubernetes write may wait out throttling: GitHub gives up on a delivery after 10 s. */
 export const THROTTLE_BUDGET_MS = 5_000;
@@ -37,7 +42,7 @@ export async function whileThrottled<T>(call: () => Promise<T>, budgetMs = THROT
     } catch (error: unknown) {
       const status = kubeStatus(error);
       if (status !== 429 && status !== 503 && status !== 504) throw error;
-      const retryAfterS = (error as KubeApiError).retryAfterS ?? 1;
+      const retryAfterS = kubeApiError(error)?.retryAfterS ?? 1;
       const wait =
         Math.min(Math.max(retryAfterS, 0.05) * 1000, 250 * 2 ** attempt) * (0.5 + Math.random() / 2);
       if (Date.now() + wait > deadline) throw error;
@@ -50,7 +55,7 @@ export async function whileThrottled<T>(call: () => Promise<T>, budgetMs = THROT
 export class KubeError extends Error {
   readonly status: number | undefined;
   constructor(what: string, error: unknown) {
-    super(`${what}: ${errorText(error)}`);
+    super(`${what}: ${describeKubeError(error)}`, { cause: error });
     this.name = "KubeError";
     this.status = kubeStatus(error);
   }
@@ -65,51 +70,36 @@ export interface RunnerPodsOptions {
 
 const SELECTOR = `${LABELS.managedBy}=dind-k8s,${LABELS.component}=runner`;
 
+/** client-node sends a PATCH as its first content type (JSON patch) unless told which. */
+const MERGE_PATCH = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+const JSON_PATCH = setHeaderOptions("Content-Type", PatchStrategy.JsonPatch);
+
 export class RunnerPods {
   readonly namespace: string;
-  readonly #kube: KubeClient;
+  readonly #core: CoreV1Api;
   readonly #fieldManager: string;
   readonly #cache: PodCache;
 
   constructor({ kube, namespace, fieldManager = "dind-k8s" }: RunnerPodsOptions) {
     this.namespace = namespace;
-    this.#kube = kube;
+    this.#core = kube.api(CoreV1Api);
     this.#fieldManager = fieldManager;
     this.#cache = new PodCache({ kube, namespace, labelSelector: SELECTOR });
   }
 
-  /** The path of `resource` (plural) in our namespace, or of one object of it. */
-  #path(resource: string, name?: string): string {
-    const base = `/api/v1/namespaces/${encodeURIComponent(this.namespace)}/${resource}`;
-    return name === undefined ? base : `${base}/${encodeURIComponent(name)}`;
-  }
-
-  #create<T>(resource: string, body: T): Promise<T> {
-    return this.#kube.request<T>("POST", this.#path(resource), {
-      body,
-      query: { fieldManager: this.#fieldManager },
-    });
-  }
-
-  #patch<T>(resource: string, name: string, kind: "merge" | "json", body: unknown): Promise<T> {
-    return this.#kube.request<T>("PATCH", this.#path(resource, name), {
-      body,
-      contentType: kind === "merge" ? "application/merge-patch+json" : "application/json-patch+json",
-      query: { fieldManager: this.#fieldManager },
-    });
-  }
-
-  /** DELETE with preconditions (uid, resourceVersion) when given: the apiserver answers 409 if they fail. */
-  #delete(resource: string, name: string, preconditions: { uid?: string; resourceVersion?: string } = {}) {
-    const guarded = Object.keys(preconditions).length > 0;
-    return this.#kube.request<unknown>("DELETE", this.#path(resource, name), {
-      ...(guarded ? { body: { apiVersion: "v1", kind: "DeleteOptions", preconditions } } : {}),
-    });
+  /** DeleteOptions with preconditions (uid, resourceVersion) when given: the apiserver answers 409 if they fail. */
+  static #guard(preconditions: { uid?: string | undefined; resourceVersion?: string | undefined }) {
+    const set = Object.fromEntries(Object.entries(preconditions).filter(([, value]) => value));
+    return Object.keys(set).length > 0 ? { body: { preconditions: set } } : {};
   }
 
   /** Lists the runner Pods (the cache is complete when this resolves), then watches them until stop(). */
   async start(): Promise<void> {
-    await this.#cache.start();
+    try {
+      await this.#cache.start();
+    } catch (error: unknown) {
+      throw new KubeError(`list runner Pods in ${this.namespace}`, error);
+    }
   }
 
   async stop(): Promise<void> {
@@ -149,7 +139,13 @@ export class RunnerPods {
   /** "created", or "exists" when a Pod of that name is already there (a duplicate delivery). */
   async create(pod: V1Pod): Promise<{ result: "created"; pod: V1Pod } | { result: "exists" }> {
     try {
-      const created = await whileThrottled(() => this.#create("pods", pod));
+      const created = await whileThrottled(() =>
+        this.#core.createNamespacedPod({
+          namespace: this.namespace,
+          body: pod,
+          fieldManager: this.#fieldManager,
+        }),
+      );
       return { result: "created", pod: created };
     } catch (error: unknown) {
       if (kubeStatus(error) === 409) return { result: "exists" };
@@ -159,7 +155,7 @@ export class RunnerPods {
 
   async read(name: string): Promise<V1Pod | undefined> {
     try {
-      return await this.#kube.request<V1Pod>("GET", this.#path("pods", name));
+      return await this.#core.readNamespacedPod({ name, namespace: this.namespace });
     } catch (error: unknown) {
       if (kubeStatus(error) === 404) return undefined;
       throw new KubeError(`read Pod ${this.namespace}/${name}`, error);
@@ -179,7 +175,12 @@ export class RunnerPods {
     },
   ): Promise<boolean> {
     try {
-      await whileThrottled(() => this.#patch("pods", name, "merge", { metadata }));
+      await whileThrottled(() =>
+        this.#core.patchNamespacedPod(
+          { name, namespace: this.namespace, body: { metadata }, fieldManager: this.#fieldManager },
+          MERGE_PATCH,
+        ),
+      );
       return true;
     } catch (error: unknown) {
       if (kubeStatus(error) === 404) return false;
@@ -219,7 +220,7 @@ export class RunnerPods {
   async releaseGate(name: string, gate: string, annotations: Record<string, string>): Promise<boolean> {
     const pointer = (key: string) => key.replaceAll("~", "~0").replaceAll("/", "~1");
     try {
-      await this.#patch("pods", name, "json", [
+      const body = [
         { op: "test", path: "/spec/schedulingGates", value: [{ name: gate }] },
         { op: "remove", path: "/spec/schedulingGates" },
         ...Object.entries(annotations).map(([key, value]) => ({
@@ -227,7 +228,11 @@ export class RunnerPods {
           path: `/metadata/annotations/${pointer(key)}`,
           value,
         })),
-      ]);
+      ];
+      await this.#core.patchNamespacedPod(
+        { name, namespace: this.namespace, body, fieldManager: this.#fieldManager },
+        JSON_PATCH,
+      );
       return true;
     } catch (error: unknown) {
       if (kubeStatus(error) === 404) return false;
@@ -249,9 +254,12 @@ export class RunnerPods {
     uid?: string,
     resourceVersion?: string,
   ): Promise<"deleted" | "gone" | "changed"> {
-    const preconditions = { ...(uid ? { uid } : {}), ...(resourceVersion ? { resourceVersion } : {}) };
     try {
-      await this.#delete("pods", name, preconditions);
+      await this.#core.deleteNamespacedPod({
+        name,
+        namespace: this.namespace,
+        ...RunnerPods.#guard({ uid, resourceVersion }),
+      });
       return "deleted";
     } catch (error: unknown) {
       const status = kubeStatus(error);
@@ -267,11 +275,10 @@ export class RunnerPods {
    */
   async listClaims(labelSelector: string): Promise<V1PersistentVolumeClaim[]> {
     try {
-      const list = await this.#kube.request<{ items: V1PersistentVolumeClaim[] }>(
-        "GET",
-        this.#path("persistentvolumeclaims"),
-        { query: { labelSelector } },
-      );
+      const list = await this.#core.listNamespacedPersistentVolumeClaim({
+        namespace: this.namespace,
+        labelSelector,
+      });
       return list.items;
     } catch (error: unknown) {
       throw new KubeError(`list PersistentVolumeClaims ${this.namespace} (${labelSelector})`, error);
@@ -281,7 +288,11 @@ export class RunnerPods {
   /** The created claim, or "exists" when a claim of that name is already there. */
   async createClaim(claim: V1PersistentVolumeClaim): Promise<V1PersistentVolumeClaim | "exists"> {
     try {
-      return await this.#create("persistentvolumeclaims", claim);
+      return await this.#core.createNamespacedPersistentVolumeClaim({
+        namespace: this.namespace,
+        body: claim,
+        fieldManager: this.#fieldManager,
+      });
     } catch (error: unknown) {
       if (kubeStatus(error) === 409) return "exists";
       throw new KubeError(`create PersistentVolumeClaim ${this.namespace}/${claim.metadata?.name}`, error);
@@ -299,9 +310,15 @@ export class RunnerPods {
     annotations: Record<string, string | null>,
   ): Promise<{ result: "updated"; claim: V1PersistentVolumeClaim } | { result: "conflict" | "gone" }> {
     try {
-      const claim = await this.#patch<V1PersistentVolumeClaim>("persistentvolumeclaims", name, "merge", {
-        metadata: { resourceVersion, annotations },
-      });
+      const claim = await this.#core.patchNamespacedPersistentVolumeClaim(
+        {
+          name,
+          namespace: this.namespace,
+          body: { metadata: { resourceVersion, annotations } },
+          fieldManager: this.#fieldManager,
+        },
+        MERGE_PATCH,
+      );
       return { result: "updated", claim };
     } catch (error: unknown) {
       if (kubeStatus(error) === 404) return { result: "gone" };
@@ -316,9 +333,10 @@ export class RunnerPods {
    */
   async deleteClaim(name: string, uid: string, resourceVersion?: string): Promise<void> {
     try {
-      await this.#delete("persistentvolumeclaims", name, {
-        uid,
-        ...(resourceVersion ? { resourceVersion } : {}),
+      await this.#core.deleteNamespacedPersistentVolumeClaim({
+        name,
+        namespace: this.namespace,
+        ...RunnerPods.#guard({ uid, resourceVersion }),
       });
     } catch (error: unknown) {
       const status = kubeStatus(error);
@@ -330,7 +348,11 @@ export class RunnerPods {
   /** Creates the JIT Secret; "exists" if it already does (a release interrupted after this step). */
   async createSecret(secret: V1Secret): Promise<"created" | "exists"> {
     try {
-      await this.#create("secrets", secret);
+      await this.#core.createNamespacedSecret({
+        namespace: this.namespace,
+        body: secret,
+        fieldManager: this.#fieldManager,
+      });
       return "created";
     } catch (error: unknown) {
       if (kubeStatus(error) === 409) return "exists";
@@ -340,7 +362,7 @@ export class RunnerPods {
 
   async secretExists(name: string): Promise<boolean> {
     try {
-      await this.#kube.request("GET", this.#path("secrets", name));
+      await this.#core.readNamespacedSecret({ name, namespace: this.namespace });
       return true;
     } catch (error: unknown) {
       if (kubeStatus(error) === 404) return false;
@@ -350,7 +372,7 @@ export class RunnerPods {
 
   async deleteSecret(name: string): Promise<void> {
     try {
-      await this.#delete("secrets", name);
+      await this.#core.deleteNamespacedSecret({ name, namespace: this.namespace });
     } catch (error: unknown) {
       if (kubeStatus(error) === 404) return;
       throw new KubeError(`delete Secret ${this.namespace}/${name}`, error);
@@ -359,8 +381,8 @@ export class RunnerPods {
 
   /** A Warning/Normal Event on a Pod, for `kubectl describe`; failures to record it are not fatal. */
   async event(pod: V1Pod, type: "Normal" | "Warning", reason: string, message: string): Promise<void> {
-    const now = new Date().toISOString();
-    const body: Omit<CoreV1Event, "firstTimestamp" | "lastTimestamp"> & Record<string, unknown> = {
+    const now = new Date();
+    const body: CoreV1Event = {
       metadata: { generateName: `${pod.metadata?.name}.`, namespace: this.namespace },
       involvedObject: {
         apiVersion: "v1",
@@ -378,7 +400,7 @@ export class RunnerPods {
       count: 1,
     };
     try {
-      await this.#kube.request("POST", this.#path("events"), { body });
+      await this.#core.createNamespacedEvent({ namespace: this.namespace, body });
     } catch {
       // An Event is a courtesy to the operator; never fail the reconcile step for it.
     }
@@ -387,7 +409,7 @@ export class RunnerPods {
 
 /** Native sidecars (init containers with restartPolicy Always) are on by default from Kubernetes 1.29. */
 export async function apiserverSupportsNativeSidecars(kube: KubeClient): Promise<boolean> {
-  const info = await kube.request<{ major: string; minor: string }>("GET", "/version");
+  const info = await kube.api(VersionApi).getCode();
   const major = Number.parseInt(info.major, 10);
   // Vendors write minors like "29+".
   const minor = Number.parseInt(info.minor, 10);
