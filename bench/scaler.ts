@@ -15,7 +15,7 @@ import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node"
 import { parseConfig } from "../src/scaler/config/load.ts";
 import type { KubeClient } from "../src/scaler/kube/client.ts";
 import { loadKubeClient } from "../src/scaler/kube/load.ts";
-import { whileThrottled } from "../src/scaler/kube/runner-pods.ts";
+import { whileThrottled } from "../src/scaler/kube/throttled.ts";
 import { buildRunnerPod } from "../src/scaler/runner-pod/build-runner-pod.ts";
 import type { TestEnv } from "../test/env/types.ts";
 import { type GitHubStandIn, startGitHubStandIn } from "../test/helpers/github-standin.ts";

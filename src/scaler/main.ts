@@ -8,7 +8,8 @@ import { apiUrlFor, createGitHubApi } from "./github/client.ts";
 import { targetFromConfig } from "./github/target.ts";
 import type { KubeClient } from "./kube/client.ts";
 import { KubeConfigError, loadKubeClient } from "./kube/load.ts";
-import { apiserverSupportsNativeSidecars } from "./kube/runner-pods.ts";
+import { serverVersion } from "./kube/server-version.ts";
+import { sidecarModeFor } from "./model/sidecar-mode.ts";
 import { createLogger, type Level } from "./observe/log.ts";
 import { startScaler } from "./service.ts";
 import { readGitHubAuth, readWebhookSecrets } from "./startup/secrets.ts";
@@ -51,12 +52,8 @@ export async function serve(options: ServeOptions): Promise<number> {
     if (error instanceof KubeConfigError) throw new StartupError(error.message);
     throw error;
   }
-  const sidecars =
-    config.kubernetes.sidecars === "auto"
-      ? (await apiserverSupportsNativeSidecars(kube))
-        ? "native"
-        : "legacy"
-      : config.kubernetes.sidecars;
+  const setting = config.kubernetes.sidecars;
+  const sidecars = sidecarModeFor(setting, setting === "auto" ? await serverVersion(kube) : undefined);
 
   const scaler = await startScaler({
     config,

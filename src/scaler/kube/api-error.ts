@@ -98,3 +98,13 @@ export function describeKubeError(error: unknown): string {
   const code = (cause as NodeJS.ErrnoException).code;
   return `${error.message}: ${cause.message}${code && !cause.message.includes(code) ? ` (${code})` : ""}`;
 }
+
+/** A Kubernetes call failed in a way the caller cannot treat as success; the message says which and why. */
+export class KubeError extends Error {
+  readonly status: number | undefined;
+  constructor(what: string, error: unknown) {
+    super(`${what}: ${describeKubeError(error)}`, { cause: error });
+    this.name = "KubeError";
+    this.status = kubeStatus(error);
+  }
+}

@@ -4,9 +4,8 @@
 // nodes doesn't matter); the holder gives it up on shutdown so a successor needn't wait.
 import { CoordinationV1Api, type V1Lease } from "@kubernetes/client-node";
 import type { Logger } from "../observe/log.ts";
-import { kubeStatus } from "./api-error.ts";
+import { KubeError, kubeStatus } from "./api-error.ts";
 import type { KubeClient } from "./client.ts";
-import { KubeError } from "./runner-pods.ts";
 
 /** A Lease's times are MicroTime: RFC 3339 with exactly six fractional digits. */
 export function microTime(date = new Date()): string {

@@ -1,65 +1,15 @@
 // The scaler's only door to Kubernetes: runner Pods and their JIT Secrets in one namespace, a watched
 // cache of the Pods (so neither intake nor the reconciler LISTs per event), and the outcomes that are
 // idempotent by design — AlreadyExists on create, NotFound on delete — handled here, in one place.
-import {
-  CoreV1Api,
-  type CoreV1Event,
-  PatchStrategy,
-  setHeaderOptions,
-  type V1PersistentVolumeClaim,
-  type V1Pod,
-  type V1Secret,
-  VersionApi,
-} from "@kubernetes/client-node";
-import { KEY_PREFIX as LABEL_PREFIX, LABELS } from "../model/keys.ts";
-import { describeKubeError, kubeApiError, kubeStatus } from "./api-error.ts";
+import { CoreV1Api, type CoreV1Event, type V1Pod, type V1Secret } from "@kubernetes/client-node";
+import { LABELS } from "../model/keys.ts";
+import { KubeError, kubeStatus } from "./api-error.ts";
 import type { KubeClient } from "./client.ts";
 import { PodCache } from "./pod-cache.ts";
+import { deletePreconditions, JSON_PATCH, MERGE_PATCH } from "./request-options.ts";
+import { whileThrottled } from "./throttled.ts";
 
-export type { V1PersistentVolumeClaim, V1Pod, V1Secret } from "@kubernetes/client-node";
-
-/** Label on a job's own Pod: absent while the job is queued; "started" or "done" after its events. */
-export const JOB_STATE_LABEL = `${LABEL_PREFIX}/job-state`;
-/** Annotation on a runner's Pod naming the job it is running (from workflow_job in_progress). */
-export const BUSY_WITH_ANNOTATION = `${LABEL_PREFIX}/busy-with-job`;
-/** Annotation with the GitHub runner id, set when the JIT config is created. */
-export const RUNNER_ID_ANNOTATION = `${LABEL_PREFIX}/runner-id`;
-/** Annotation with the time the gate was released (ISO). */
-export const RELEASED_AT_ANNOTATION = `${LABEL_PREFIX}/released-at`;
-
-/** How long a webhook's Kubernetes write may wait out throttling: GitHub gives up on a delivery after 10 s. */
-export const THROTTLE_BUDGET_MS = 5_000;
-
-/**
- * Retries a call the apiserver answered with 429 (API Priority and Fairness shedding load) or 503/504,
- * after its Retry-After (capped, with jitter), until `budgetMs` is spent. Anything else fails at once.
- */
-export async function whileThrottled<T>(call: () => Promise<T>, budgetMs = THROTTLE_BUDGET_MS): Promise<T> {
-  const deadline = Date.now() + budgetMs;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await call();
-    } catch (error: unknown) {
-      const status = kubeStatus(error);
-      if (status !== 429 && status !== 503 && status !== 504) throw error;
-      const retryAfterS = kubeApiError(error)?.retryAfterS ?? 1;
-      const wait =
-        Math.min(Math.max(retryAfterS, 0.05) * 1000, 250 * 2 ** attempt) * (0.5 + Math.random() / 2);
-      if (Date.now() + wait > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, wait));
-    }
-  }
-}
-
-/** A Kubernetes call failed in a way the caller cannot treat as success; the message says which and why. */
-export class KubeError extends Error {
-  readonly status: number | undefined;
-  constructor(what: string, error: unknown) {
-    super(`${what}: ${describeKubeError(error)}`, { cause: error });
-    this.name = "KubeError";
-    this.status = kubeStatus(error);
-  }
-}
+export type { V1Pod, V1Secret } from "@kubernetes/client-node";
 
 export interface RunnerPodsOptions {
   kube: KubeClient;
@@ -71,8 +21,6 @@ export interface RunnerPodsOptions {
 const SELECTOR = `${LABELS.managedBy}=dind-k8s,${LABELS.component}=runner`;
 
 /** client-node sends a PATCH as its first content type (JSON patch) unless told which. */
-const MERGE_PATCH = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
-const JSON_PATCH = setHeaderOptions("Content-Type", PatchStrategy.JsonPatch);
 
 export class RunnerPods {
   readonly namespace: string;
@@ -88,10 +36,6 @@ export class RunnerPods {
   }
 
   /** DeleteOptions with preconditions (uid, resourceVersion) when given: the apiserver answers 409 if they fail. */
-  static #guard(preconditions: { uid?: string | undefined; resourceVersion?: string | undefined }) {
-    const set = Object.fromEntries(Object.entries(preconditions).filter(([, value]) => value));
-    return Object.keys(set).length > 0 ? { body: { preconditions: set } } : {};
-  }
 
   /** Lists the runner Pods (the cache is complete when this resolves), then watches them until stop(). */
   async start(): Promise<void> {
@@ -197,11 +141,11 @@ export class RunnerPods {
     for (let attempt = 0; ; attempt++) {
       const current = await this.read(name);
       if (!current) return false;
-      const done = current.metadata?.labels?.[JOB_STATE_LABEL] === "done";
+      const done = current.metadata?.labels?.[LABELS.jobState] === "done";
       if (done && Object.keys(annotations).length === 0) return true;
       const metadata = {
         resourceVersion: current.metadata?.resourceVersion,
-        ...(done ? {} : { labels: { [JOB_STATE_LABEL]: "started" } }),
+        ...(done ? {} : { labels: { [LABELS.jobState]: "started" } }),
         ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
       };
       try {
@@ -258,7 +202,7 @@ export class RunnerPods {
       await this.#core.deleteNamespacedPod({
         name,
         namespace: this.namespace,
-        ...RunnerPods.#guard({ uid, resourceVersion }),
+        ...deletePreconditions({ uid, resourceVersion }),
       });
       return "deleted";
     } catch (error: unknown) {
@@ -266,82 +210,6 @@ export class RunnerPods {
       if (status === 404) return "gone";
       if (status === 409) return "changed";
       throw new KubeError(`delete Pod ${this.namespace}/${name}`, error);
-    }
-  }
-
-  /**
-   * The cache claims matching `labelSelector`, read from the apiserver (a quorum read, not a cache): leases are
-   * decided on them, and a pool is a handful of objects.
-   */
-  async listClaims(labelSelector: string): Promise<V1PersistentVolumeClaim[]> {
-    try {
-      const list = await this.#core.listNamespacedPersistentVolumeClaim({
-        namespace: this.namespace,
-        labelSelector,
-      });
-      return list.items;
-    } catch (error: unknown) {
-      throw new KubeError(`list PersistentVolumeClaims ${this.namespace} (${labelSelector})`, error);
-    }
-  }
-
-  /** The created claim, or "exists" when a claim of that name is already there. */
-  async createClaim(claim: V1PersistentVolumeClaim): Promise<V1PersistentVolumeClaim | "exists"> {
-    try {
-      return await this.#core.createNamespacedPersistentVolumeClaim({
-        namespace: this.namespace,
-        body: claim,
-        fieldManager: this.#fieldManager,
-      });
-    } catch (error: unknown) {
-      if (kubeStatus(error) === 409) return "exists";
-      throw new KubeError(`create PersistentVolumeClaim ${this.namespace}/${claim.metadata?.name}`, error);
-    }
-  }
-
-  /**
-   * Sets (string) or removes (null) annotations of a claim, only if it is still at `resourceVersion`: a
-   * resourceVersion in a merge patch is a precondition, so of two writers working from the same read one gets
-   * "conflict". That is what makes a lease on a claim exclusive.
-   */
-  async annotateClaim(
-    name: string,
-    resourceVersion: string,
-    annotations: Record<string, string | null>,
-  ): Promise<{ result: "updated"; claim: V1PersistentVolumeClaim } | { result: "conflict" | "gone" }> {
-    try {
-      const claim = await this.#core.patchNamespacedPersistentVolumeClaim(
-        {
-          name,
-          namespace: this.namespace,
-          body: { metadata: { resourceVersion, annotations } },
-          fieldManager: this.#fieldManager,
-        },
-        MERGE_PATCH,
-      );
-      return { result: "updated", claim };
-    } catch (error: unknown) {
-      if (kubeStatus(error) === 404) return { result: "gone" };
-      if (kubeStatus(error) === 409) return { result: "conflict" };
-      throw new KubeError(`annotate PersistentVolumeClaim ${this.namespace}/${name}`, error);
-    }
-  }
-
-  /**
-   * Deletes a claim if it is still the object `uid` (and unchanged since `resourceVersion`, when given); NotFound
-   * and a newer or changed claim count as done: the caller decides again on its next read.
-   */
-  async deleteClaim(name: string, uid: string, resourceVersion?: string): Promise<void> {
-    try {
-      await this.#core.deleteNamespacedPersistentVolumeClaim({
-        name,
-        namespace: this.namespace,
-        ...RunnerPods.#guard({ uid, resourceVersion }),
-      });
-    } catch (error: unknown) {
-      const status = kubeStatus(error);
-      if (status === 404 || status === 409) return;
-      throw new KubeError(`delete PersistentVolumeClaim ${this.namespace}/${name}`, error);
     }
   }
 
@@ -405,13 +273,4 @@ export class RunnerPods {
       // An Event is a courtesy to the operator; never fail the reconcile step for it.
     }
   }
-}
-
-/** Native sidecars (init containers with restartPolicy Always) are on by default from Kubernetes 1.29. */
-export async function apiserverSupportsNativeSidecars(kube: KubeClient): Promise<boolean> {
-  const info = await kube.api(VersionApi).getCode();
-  const major = Number.parseInt(info.major, 10);
-  // Vendors write minors like "29+".
-  const minor = Number.parseInt(info.minor, 10);
-  return major > 1 || (major === 1 && minor >= 29);
 }
