@@ -99,18 +99,16 @@ export class CachePool {
   async sync(set: RunnerSet, views: readonly RunnerPodView[], now: Date): Promise<void> {
     const cache = set.cache;
     if (!cache) return;
-    const { pods, log } = this.#options;
+    const { claims: claimApi, log } = this.#options;
     // Until this pass has read the claims, none is free: a failed read must not hand out last pass's list.
     this.#free.set(set.name, []);
     this.#reserved.set(set.name, new Map());
-    const claims = await this.#options.claims.list(cacheClaimSelector(set.name));
+    const claims = await claimApi.list(cacheClaimSelector(set.name));
     const byName = new Map(claims.map((claim) => [claim.metadata?.name ?? "", claim]));
     for (let index = 0; index < cache.volumes; index++) {
       const name = cacheClaimName(set.name, index);
       if (byName.has(name)) continue;
-      const created = await this.#options.claims.create(
-        buildCacheClaim(set, index, this.#options.claims.namespace),
-      );
+      const created = await claimApi.create(buildCacheClaim(set, index, claimApi.namespace));
       if (created !== "exists") {
         claims.push(created);
         log.info("cache claim created", { runnerSet: set.name, claim: name });
