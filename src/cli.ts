@@ -6,6 +6,8 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
+// Bundled into dist/ by esbuild, so the image needs no package.json beside the CLI.
+import packageJson from "../package.json" with { type: "json" };
 import { type Config, ConfigError, findRunnerSet, loadConfig } from "./scaler/config/load.ts";
 import { type SidecarMode, sidecarModeFor } from "./scaler/model/sidecar-mode.ts";
 import { buildRunnerPod } from "./scaler/runner-pod/build-runner-pod.ts";
@@ -233,7 +235,7 @@ Self-hosted GitHub Actions runners on Kubernetes, one Docker daemon per job.
 Commands:
 ${lines.join("\n")}
 
-Run dind-k8s <command> --help for a command's options.`;
+Run dind-k8s <command> --help for a command's options, dind-k8s --version for the version.`;
 }
 
 /** Runs one command line; returns the exit code. Every failure is reported on stderr, never thrown. */
@@ -246,6 +248,10 @@ export async function main(
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     (name === undefined ? io.stderr : io.stdout)(`${generalUsage(table)}\n`);
     return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (name === "--version" || name === "-V" || name === "version") {
+    io.stdout(`${packageJson.version}\n`);
+    return EXIT.ok;
   }
   const command = Object.hasOwn(table, name) ? table[name] : undefined;
   if (!command) {

@@ -35,6 +35,8 @@ export async function serve(options: ServeOptions): Promise<number> {
   const webhookSecrets = await readWebhookSecrets(config, env, read);
   const auth = await readGitHubAuth(config, env, read);
   const target = targetFromConfig(config.github);
+  // Aborted on SIGTERM: GitHub calls in flight must not hold the shutdown past the Pod's grace period.
+  const abandonGitHub = new AbortController();
   const github = createGitHubApi({
     apiUrl: env.DIND_K8S_GITHUB_API_URL ?? apiUrlFor(config.github.url),
     target,
@@ -42,6 +44,7 @@ export async function serve(options: ServeOptions): Promise<number> {
     userAgent: "dind-k8s",
     ...(config.github.hookId ? { hookId: config.github.hookId } : {}),
     log: { warn: (message) => log.warn(message), debug: (message) => log.debug(message) },
+    signal: abandonGitHub.signal,
   });
 
   let kube: KubeClient;
@@ -73,7 +76,11 @@ export async function serve(options: ServeOptions): Promise<number> {
 
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
-      log.info("stopping: no new webhooks, finishing the ones in flight", { signal });
+      log.info("stopping: no new webhooks, finishing the ones in flight, abandoning GitHub calls", {
+        signal,
+      });
+      // A release cut short here leaves its Pod gated; the next leader finishes it.
+      abandonGitHub.abort();
       void scaler.stop().then(resolve);
     };
     process.once("SIGTERM", () => shutdown("SIGTERM"));

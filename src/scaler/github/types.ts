@@ -38,6 +38,11 @@ export interface GitHubClientOptions {
   /** Runs for the queued-job audit are looked up only this far back (GitHub cancels jobs queued for 24 h). Default 24 h. */
   auditWindowMs?: number;
   log?: GitHubLog;
+  /**
+   * Aborting it abandons every call in flight or queued, and no call is retried after it: the scaler aborts it
+   * on SIGTERM so a hung GitHub can't hold the shutdown past the Pod's grace period.
+   */
+  signal?: AbortSignal;
   /** For tests: the fetch implementation (defaults to the global fetch). */
   fetch?: typeof fetch;
 }

@@ -3,6 +3,7 @@ import { apiUrlFor } from "../../../src/scaler/github/api-url.ts";
 import { hintFor } from "../../../src/scaler/github/errors.ts";
 import { deleteOutcomeFor } from "../../../src/scaler/github/outcomes.ts";
 import { nextPageUrl } from "../../../src/scaler/github/pagination.ts";
+import { clientThrottle } from "../../../src/scaler/github/throttle.ts";
 import { jobLabelsMatch } from "../../../src/scaler/model/job-labels.ts";
 
 describe("apiUrlFor", () => {
@@ -116,5 +117,33 @@ describe("hintFor", () => {
     expect(hintFor({ ...base, status: 422, target: org, auth: "app" })).toMatch(/rejected/);
     expect(hintFor({ ...base, status: 429, target: org, auth: "app" })).toMatch(/Rate limited/);
     expect(hintFor({ ...base, status: 502, target: org, auth: "app" })).toMatch(/githubstatus/);
+  });
+});
+
+describe("clientThrottle's rate-limit answer", () => {
+  const settings = {
+    maxConcurrentRequests: 2,
+    minWriteIntervalMs: 0,
+    rateLimitBaseMs: 1,
+    rateLimitRetries: 3,
+    maxRateLimitWaitS: 60,
+    warn: () => {},
+  };
+  const request = { method: "GET", url: "/orgs/acme/actions/runners" };
+
+  // The plugin passes its full request options; the answer reads only method and url.
+  type Answer = (after: number, req: typeof request, octokit: unknown, retry: number) => boolean;
+
+  it("waits a limit out while running, gives up once the client is stopping or the wait is too long", () => {
+    let stopping = false;
+    const throttle = clientThrottle({ ...settings, stopped: () => stopping });
+    const primary = throttle.onRateLimit as unknown as Answer;
+    const secondary = throttle.onSecondaryRateLimit as unknown as Answer;
+    expect(primary(10, request, undefined, 0)).toBe(true);
+    expect(primary(61, request, undefined, 0)).toBe(false);
+    expect(primary(10, request, undefined, 3)).toBe(false);
+    stopping = true;
+    expect(primary(10, request, undefined, 0)).toBe(false);
+    expect(secondary(10, request, undefined, 0)).toBe(false);
   });
 });
