@@ -448,7 +448,12 @@ describe("bad values", () => {
       oneSet({ storage: { type: "disk" } }),
       "at '/runnerSets/0/storage/type': value must be 'emptyDir'",
     ],
-    ["org and repo", { github: { repo: "a/b" } }, "at '/github': 'oneOf' failed, subschemas 0, 1 matched"],
+    // Rules between keys fail in the chart's own words, not JSON Schema's ("'oneOf' failed, subschemas 0, 1").
+    [
+      "org and repo",
+      { github: { repo: "a/b" } },
+      "github.org (my-org) and github.repo (a/b) are both set: runners register with one of them. Keep github.org for the organization's runners, or github.repo for one repository's, and remove the other",
+    ],
     [
       "a secret path in values",
       { github: { webhookSecretFile: "/x" } },
@@ -467,7 +472,7 @@ describe("bad values", () => {
     [
       "no webhook secret",
       { webhookSecret: { existingSecret: "" } },
-      "webhookSecret: the scaler refuses unsigned webhooks",
+      "webhookSecret: the scaler refuses unsigned webhooks. Create a Secret (kubectl -n dind-k8s create secret generic dind-k8s-webhook",
     ],
     [
       "both webhook secrets",
@@ -477,7 +482,7 @@ describe("bad values", () => {
     [
       "an App without its key",
       { githubCredentials: { existingSecret: "" } },
-      "github.auth.appId is set: the App's private key is missing",
+      "github.auth.appId is set: the App's private key is missing. Create a Secret with key private-key (kubectl -n dind-k8s create secret generic dind-k8s-github",
     ],
     [
       "a token while appId says App",
@@ -513,6 +518,58 @@ describe("bad values", () => {
     ]);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain(message);
+  });
+
+  // Whole values, not layered on minimal.yaml: a layered `null` would reach the schema as a null, not as unset.
+  const tokenValues = {
+    github: { org: "my-org" },
+    webhookSecret: { existingSecret: "dind-k8s-webhook" },
+    githubCredentials: { existingSecret: "dind-k8s-github" },
+  };
+  it.each<[string, Record<string, unknown>, string]>([
+    [
+      "neither org nor repo",
+      { ...tokenValues, github: { hookId: 7 } },
+      "github.org or github.repo is required: where the runners register. Set github.org=<organization>, or github.repo=<owner>/<name>",
+    ],
+    [
+      "a token without hookId",
+      { ...tokenValues, githubCredentials: { token: "ghp_x" } },
+      "github.hookId is required with a personal access token (no github.auth.appId): the redelivery sweep lists the failed deliveries of that webhook. Set github.hookId to the number at the end of the webhook's settings URL",
+    ],
+    ["a token from an existing Secret without hookId", tokenValues, "github.hookId is required"],
+    [
+      "an installation without an App",
+      { ...tokenValues, github: { org: "my-org", hookId: 7, auth: { installationId: 5 } } },
+      "github.auth.installationId is set without github.auth.appId",
+    ],
+  ])("%s: refused, naming the keys and the fix", async (_name, values, message) => {
+    const result = await helm(env, [
+      "template",
+      "ci",
+      CHART_DIR,
+      "--namespace",
+      "dind-k8s",
+      "--values",
+      await valuesFile(env, values),
+    ]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain(message);
+  });
+
+  it("a token with hookId renders", async () => {
+    const values = { ...tokenValues, github: { org: "my-org", hookId: 7 } };
+    const result = await helm(env, [
+      "template",
+      "ci",
+      CHART_DIR,
+      "--namespace",
+      "dind-k8s",
+      "--values",
+      await valuesFile(env, values),
+    ]);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
   });
 
   it("the runner namespace can't be created when it is the release namespace", async () => {

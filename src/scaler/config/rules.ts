@@ -48,6 +48,13 @@ function checkGithub(github: Raw, problems: Problem[]) {
   }
   if (tokenKeys.length > 0) {
     exactlyOne(auth, ["github", "auth"], ["tokenFile", "tokenEnv"], problems, "the token");
+    if (!has(github, "hookId")) {
+      problems.push({
+        path: ["github", "hookId"],
+        message:
+          "required with a token (github.auth.tokenFile or tokenEnv): the redelivery sweep lists the failed deliveries of that webhook. Set it to the number at the end of the webhook's settings URL (…/settings/hooks/<id>), or use a GitHub App (github.auth.appId), whose own hook needs none",
+      });
+    }
     return;
   }
   if (appKeys.length === 0) {

@@ -84,13 +84,22 @@ const github = strictObject({
   hookId: wholeNumber(1)
     .optional()
     .describe(
-      "Id of the org or repo webhook (in its settings URL, …/hooks/<id>). With a token, the redelivery sweep needs it to list failed deliveries; a GitHub App uses its own hook and needs none.",
+      "Id of the org or repo webhook (in its settings URL, …/hooks/<id>). Required with a token: the redelivery sweep lists that hook's failed deliveries. A GitHub App uses its own hook and needs none.",
     ),
 })
   .meta({
     allOf: [
       { oneOf: [{ required: ["org"] }, { required: ["repo"] }] },
       { oneOf: [{ required: ["webhookSecretFile"] }, { required: ["webhookSecretEnv"] }] },
+      // A token's redelivery sweep reads the deliveries of one webhook: its id is required (rules.ts says why).
+      {
+        if: {
+          required: ["auth"],
+          properties: { auth: { anyOf: [{ required: ["tokenFile"] }, { required: ["tokenEnv"] }] } },
+        },
+        // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then, a plain object never awaited
+        then: { required: ["hookId"] },
+      },
     ],
   })
   .describe("Where the runners register and how the scaler talks to GitHub.");

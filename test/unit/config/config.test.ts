@@ -67,7 +67,10 @@ describe("accepted variants", () => {
     [
       "a personal access token instead of an App",
       (t: string) =>
-        t.replace("{ appId: 1, privateKeyFile: /secrets/app.pem }", "{ tokenFile: /secrets/pat }"),
+        t.replace(
+          "{ appId: 1, privateKeyFile: /secrets/app.pem }",
+          "{ tokenFile: /secrets/pat }\n  hookId: 12",
+        ),
     ],
     [
       "secrets from the environment",
@@ -197,6 +200,13 @@ describe("refused configurations: the exact messages", () => {
       minimalText.replace("org: my-org", "repo: my-org/app\n  runnerGroup: ci"),
       [
         "github.runnerGroup: runner groups exist only for organization runners: remove it, or register with github.org",
+      ],
+    ],
+    [
+      "a token without github.hookId",
+      minimalText.replace("{ appId: 1, privateKeyFile: /secrets/app.pem }", "{ tokenEnv: GH_TOKEN }"),
+      [
+        "github.hookId: required with a token (github.auth.tokenFile or tokenEnv): the redelivery sweep lists the failed deliveries of that webhook. Set it to the number at the end of the webhook's settings URL (…/settings/hooks/<id>), or use a GitHub App (github.auth.appId), whose own hook needs none",
       ],
     ],
     [

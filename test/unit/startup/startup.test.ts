@@ -6,7 +6,7 @@ import { parseTuning } from "../../../src/scaler/startup/tuning.ts";
 
 const configWith = (github: string) =>
   parseConfig(
-    `github:\n  org: acme\n${github}\nkubernetes:\n  namespace: ci\nrunnerSets:\n  - name: dind-k8s\n    labels: [dind-k8s]\n    maxRunners: 1\n    minIdle: 0\n`,
+    `github:\n  org: acme\n  hookId: 1\n${github}\nkubernetes:\n  namespace: ci\nrunnerSets:\n  - name: dind-k8s\n    labels: [dind-k8s]\n    maxRunners: 1\n    minIdle: 0\n`,
     "test.yaml",
   );
 const files = (contents: Record<string, string>) => async (path: string) => {
