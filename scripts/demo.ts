@@ -120,7 +120,7 @@ try {
   step("job in progress on the runner", `workflow_job in_progress → runner ${podName}`);
 
   process.stdout.write(
-    "\n   the job's first step, uses: org/dind-setup@v1, against this machine's dockerd:\n",
+    "\n   the job's first step, uses: dind-k8s/dind-k8s@v1, against this machine's dockerd:\n",
   );
   const actionDir = await mkdtemp(join(dir, "action-"));
   const summaryFile = join(actionDir, "summary");

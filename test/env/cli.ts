@@ -11,7 +11,7 @@ if (args.includes("--help") || args.includes("-h")) {
     [
       "usage: npm run testenv [-- --start]",
       "",
-      "Prepares kube-apiserver, etcd, dockerd, helm, busybox and tinyproxy for the integration tests and",
+      "Prepares kube-apiserver, etcd, dockerd, helm, actionlint, busybox and tinyproxy for the tests and",
       "prints name=/abs/path for each. With --start, also starts them and prints kubeconfig=, docker-host=",
       "and proxy-url= until interrupted.",
       "",

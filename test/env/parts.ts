@@ -2,6 +2,7 @@ import { execFile, spawn } from "node:child_process";
 import { access, constants, mkdir, open, readdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { actionlintPath, buildActionlint } from "./actionlint.ts";
 import { APT_PACKAGES, cacheDir, HELM_VERSION, KUBERNETES_VERSION } from "./versions.ts";
 
 const execFileAsync = promisify(execFile);
@@ -17,6 +18,8 @@ export interface Parts {
    */
   "dockerd-network-opt": string;
   helm: string;
+  /** The workflow checker `npm run lint` runs (test/env/actionlint.ts). */
+  actionlint: string;
   busybox: string;
   /** An HTTP CONNECT proxy: kubeconfigs with `proxy-url` are tested through it. */
   tinyproxy: string;
@@ -233,15 +236,17 @@ export async function prepareParts({ install }: { install: boolean }): Promise<P
   if (Array.isArray(apt)) {
     throw new MissingPartError(`missing test environment parts: ${apt.join("; ")}; ${aptHint}`);
   }
-  const [kubeApiserver, helm] = install
-    ? [await buildKubeApiserver(), await buildHelm()]
+  const [kubeApiserver, helm, actionlint] = install
+    ? [await buildKubeApiserver(), await buildHelm(), await buildActionlint(log)]
     : [
         join(cacheDir(), `kube-apiserver-${KUBERNETES_VERSION}`, "kube-apiserver"),
         join(cacheDir(), `helm-${HELM_VERSION}`, "helm"),
+        actionlintPath(),
       ];
   for (const [name, path] of [
     ["kube-apiserver", kubeApiserver],
     ["helm", helm],
+    ["actionlint", actionlint],
   ] as const) {
     if (!(await isExecutable(path))) {
       throw new MissingPartError(`${name} is not built at ${path}; run 'npm run testenv' to build it`);
@@ -253,6 +258,7 @@ export async function prepareParts({ install }: { install: boolean }): Promise<P
     dockerd: apt.dockerd,
     "dockerd-network-opt": await findNetworkOptDockerd(apt.dockerd, install),
     helm,
+    actionlint,
     busybox: apt.busybox,
     tinyproxy: apt.tinyproxy,
   };

@@ -422,7 +422,7 @@ describe("NOTES.txt", () => {
       `kubectl -n ${ns.name} create secret generic dind-k8s-github --from-file=private-key=./my-app.private-key.pem`,
     );
     expect(notes).toContain("runs-on: dind-k8s");
-    expect(notes).toContain("- uses: org/dind-setup@v1");
+    expect(notes).toContain("- uses: dind-k8s/dind-k8s@v1");
   });
 });
 
