@@ -421,6 +421,7 @@ describe("NOTES.txt", () => {
     expect(notes).toContain(
       `kubectl -n ${ns.name} create secret generic dind-k8s-github --from-file=private-key=./my-app.private-key.pem`,
     );
+    expect(notes).toContain("press Redeliver on the ping, and expect 200");
     expect(notes).toContain("runs-on: dind-k8s");
     expect(notes).toContain("- uses: dind-k8s/dind-k8s@v1");
   });
