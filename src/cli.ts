@@ -165,8 +165,8 @@ const serveCommand: Command = {
 
 Listens for GitHub webhooks on POST /webhook and serves GET /healthz, /readyz and /metrics. Runner Pods are
 created in kubernetes.namespace. Every replica takes webhooks; the one holding the Lease "dind-k8s-scaler"
-reconciles. Logs are JSON lines on stdout. SIGTERM: stop accepting, finish requests in flight, release the
-Lease, exit 0. Secrets come from the files or environment variables the configuration names.
+reconciles. Logs are JSON lines on stdout. SIGTERM: stop accepting, finish requests in flight, abandon GitHub
+calls, release the Lease, exit 0. Secrets come from the files or environment variables the configuration names.
 
 Options:
   --config FILE       the configuration file
