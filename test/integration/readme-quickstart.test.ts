@@ -3,7 +3,7 @@
 // `helm package` at the version the README pins (the OCI address is the one thing swapped: no registry here);
 // `kubectl create` commands are carried out with the admin client (no kubectl here either); `kubectl get` lines are
 // observations of a running cluster and are only checked to be observations. Any other command fails the test, so
-// a new step in the README must be taught here. Then the scaler, with the configuration the chart produced and the
+// a new step in the README must be taught here. The namespaces get a unique name (other tests render the defaults). Then the scaler, with the configuration the chart produced and the
 // chart's ServiceAccount, records a webhook signed with the secret the README's command generated.
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
@@ -90,7 +90,17 @@ beforeAll(async () => {
   const packaged = await helm(env, ["package", CHART_DIR, "--destination", dir]);
   expect(packaged.code, packaged.stderr).toBe(0);
 
-  for (const command of commands) {
+  // The README's namespaces (dind-k8s, and the chart's default runner namespace dind-k8s-runners) made unique, so
+  // this file can run beside the chart tests that render the defaults.
+  const unique = `readme-${randomBytes(3).toString("hex")}`;
+  const renamed = commands.map((command) =>
+    command.map((word, i) =>
+      word === "dind-k8s" && ["-n", "--namespace", "namespace"].includes(command[i - 1] ?? "")
+        ? unique
+        : word,
+    ),
+  );
+  for (const command of renamed) {
     const [tool, ...args] = command;
     if (tool === "helm" && args[0] === "install") {
       const oci = args.findIndex((arg) => arg.startsWith("oci://"));
@@ -101,7 +111,7 @@ beforeAll(async () => {
         i === oci ? join(dir, `dind-k8s-${version}.tgz`) : arg === "values.yaml" ? join(dir, arg) : arg,
       );
       const at = local.indexOf("--version");
-      local.splice(at, 2);
+      local.splice(at, 2, "--set", `kubernetes.namespace=${unique}-runners`);
       releaseNamespace = local[local.indexOf("--namespace") + 1] ?? "";
       install = await helm(env, local);
       continue;
@@ -134,6 +144,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await scaler?.stop();
   await github?.close();
+  if (releaseNamespace) await helm(env, ["uninstall", "dind-k8s", "--namespace", releaseNamespace]);
 });
 
 describe("the README's Quickstart, step 2", () => {
