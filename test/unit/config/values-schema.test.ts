@@ -83,6 +83,12 @@ describe("the configuration JSON Schema and charts/dind-k8s/values.schema.json",
     ],
     ["App and token", minimal.replace("appId: 1,", "appId: 1, tokenFile: /t,"), false],
     ["an App without its key", minimal.replace(", privateKeyFile: /secrets/app.pem", ""), false],
+    ["an App key without the App id", minimal.replace("appId: 1, ", ""), false],
+    [
+      "an App with its key from the environment",
+      minimal.replace("privateKeyFile: /secrets/app.pem", "privateKeyEnv: APP_KEY"),
+      true,
+    ],
   ])("%s: the validator and the JSON Schema agree", (_name, text, valid) => {
     expect(bothVerdicts(text)).toEqual({ zod: valid, jsonSchema: valid });
   });
