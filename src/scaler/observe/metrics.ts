@@ -10,13 +10,13 @@ export function createMetrics({ processMetrics = true }: { processMetrics?: bool
     registry,
     webhookDeliveries: new Counter({
       name: `${prefix}webhook_deliveries_total`,
-      help: "Webhook deliveries by event and outcome (recorded, duplicate, unauthorized, …).",
+      help: "Webhook deliveries by event (workflow_job, ping or other once the signature matched; unverified before) and outcome (recorded, duplicate, unauthorized, …).",
       labelNames: ["event", "outcome"] as const,
       registers: [registry],
     }),
     webhookSeconds: new Histogram({
       name: `${prefix}webhook_duration_seconds`,
-      help: "Time the scaler spent on a webhook delivery, body received to answer (the Kubernetes write included), by event and outcome.",
+      help: "Time the scaler spent on a webhook delivery, body received to answer (the Kubernetes write included), by event (workflow_job, ping, other, unverified) and outcome.",
       labelNames: ["event", "outcome"] as const,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],

@@ -3,6 +3,7 @@
 import { Webhooks } from "@octokit/webhooks";
 import type { Logger } from "../observe/log.ts";
 import type { Metrics } from "../observe/metrics.ts";
+import { untrustedText } from "../observe/untrusted.ts";
 import { routeJob } from "./route.ts";
 import { PayloadError, parseWorkflowJob, type WorkflowJobEvent } from "./workflow-job.ts";
 
@@ -36,6 +37,34 @@ export interface IntakeOptions {
 
 export type Intake = (request: WebhookRequest) => Promise<WebhookResponse>;
 
+/**
+ * The event label of a delivery: what GitHub sent, from a fixed set, once the signature matched; before that
+ * every delivery is "unverified", so request text never becomes a metric series.
+ */
+type EventLabel = "workflow_job" | "ping" | "other" | "unverified";
+
+function eventLabel(event: string): EventLabel {
+  return event === "workflow_job" || event === "ping" ? event : "other";
+}
+
+/** A job's conclusion as a label: GitHub's documented values; anything else is "other". */
+const CONCLUSIONS = new Set([
+  "success",
+  "failure",
+  "cancelled",
+  "skipped",
+  "timed_out",
+  "action_required",
+  "neutral",
+  "stale",
+  "startup_failure",
+]);
+
+function conclusionLabel(conclusion: string | null): string {
+  if (conclusion === null) return "unknown";
+  return CONCLUSIONS.has(conclusion) ? conclusion : "other";
+}
+
 function reply(status: number, message: string): WebhookResponse {
   return { status, body: `${JSON.stringify({ message })}\n` };
 }
@@ -60,13 +89,12 @@ export function createIntake({ secrets, runnerSets, recorder, log, metrics }: In
   return async function intake({ headers, body }) {
     const started = performance.now();
     const event = headers["x-github-event"];
-    const delivery = headers["x-github-delivery"];
+    // The delivery id is never signed: a log line carries a bounded, escaped prefix of it.
+    const delivery = untrustedText(headers["x-github-delivery"]);
+    let label: EventLabel = "unverified";
     const outcome = (name: string, response: WebhookResponse) => {
-      metrics.webhookDeliveries.inc({ event: event ?? "none", outcome: name });
-      metrics.webhookSeconds.observe(
-        { event: event ?? "none", outcome: name },
-        (performance.now() - started) / 1000,
-      );
+      metrics.webhookDeliveries.inc({ event: label, outcome: name });
+      metrics.webhookSeconds.observe({ event: label, outcome: name }, (performance.now() - started) / 1000);
       return response;
     };
     const contentType = (headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase();
@@ -75,7 +103,7 @@ export function createIntake({ secrets, runnerSets, recorder, log, metrics }: In
         "unsupported-media-type",
         reply(
           415,
-          `expected Content-Type application/json, got ${JSON.stringify(contentType)}: set the webhook's content type to application/json`,
+          `expected Content-Type application/json, got ${JSON.stringify(untrustedText(contentType))}: set the webhook's content type to application/json`,
         ),
       );
     }
@@ -85,12 +113,13 @@ export function createIntake({ secrets, runnerSets, recorder, log, metrics }: In
       return outcome("unauthorized", reply(401, "missing X-Hub-Signature-256: set the webhook's secret"));
     const text = body.toString("utf8");
     if (!(await verified(text, signature))) {
-      log.warn("webhook signature did not match", { deliveryId: delivery, event });
+      log.warn("webhook signature did not match", { deliveryId: delivery, event: untrustedText(event) });
       return outcome(
         "unauthorized",
         reply(401, "signature does not match: the webhook secret differs from the scaler's"),
       );
     }
+    label = eventLabel(event);
     let payload: unknown;
     try {
       payload = JSON.parse(text);
@@ -98,7 +127,8 @@ export function createIntake({ secrets, runnerSets, recorder, log, metrics }: In
       return outcome("bad-request", reply(400, "body is not valid JSON"));
     }
     if (event === "ping") return outcome("ping", reply(200, "pong"));
-    if (event !== "workflow_job") return outcome("ignored", reply(202, `ignored event ${event}`));
+    if (event !== "workflow_job")
+      return outcome("ignored", reply(202, `ignored event ${untrustedText(event)}`));
 
     let job: WorkflowJobEvent;
     try {
@@ -133,7 +163,7 @@ export function createIntake({ secrets, runnerSets, recorder, log, metrics }: In
           return outcome("recorded", reply(200, "started"));
         case "completed":
           await recorder.recordCompleted(set.name, job);
-          metrics.jobsCompleted.inc({ runner_set: set.name, conclusion: job.conclusion ?? "unknown" });
+          metrics.jobsCompleted.inc({ runner_set: set.name, conclusion: conclusionLabel(job.conclusion) });
           return outcome("recorded", reply(200, "completed"));
         default:
           return outcome("ignored", reply(202, `ignored action ${job.action}`));
