@@ -4,7 +4,7 @@ import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { CachePool } from "./cache/pool.ts";
 import type { Config } from "./config/load.ts";
-import { closeGracefully, createHttpServer } from "./http/server.ts";
+import { closeGracefully, createHttpServer, type HttpLimits } from "./http/server.ts";
 import type { KubeClient } from "./kube/client.ts";
 import { LeaderElector } from "./kube/leader-election.ts";
 import { SCALER_LEASE_NAME } from "./kube/rbac.ts";
@@ -48,6 +48,8 @@ export interface ScalerOptions {
         };
       };
   timing?: Partial<ReconcilerTiming>;
+  /** The HTTP server's limits (http/server.ts has the defaults); tests make them small. */
+  http?: Partial<HttpLimits>;
 }
 
 export interface RunningScaler {
@@ -139,6 +141,8 @@ export async function startScaler(options: ScalerOptions): Promise<RunningScaler
   const server = createHttpServer({
     intake,
     readiness,
+    ...(options.http ? { limits: options.http } : {}),
+    onConnectionDropped: () => metrics.httpConnectionsDropped.inc(),
     metrics: async () => ({
       contentType: metrics.registry.contentType,
       body: await metrics.registry.metrics(),

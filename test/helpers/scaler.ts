@@ -151,6 +151,7 @@ export interface TestScalerOptions {
   timing?: Partial<ReconcilerTiming>;
   secrets?: string[];
   log?: Logger;
+  http?: ScalerOptions["http"];
 }
 
 let serviceAccounts = 0;
@@ -180,6 +181,7 @@ export async function startTestScaler(env: TestEnv, options: TestScalerOptions):
     reconcile: options.reconcile ?? true,
     recovery: options.recovery ?? false,
     ...(options.timing ? { timing: options.timing } : {}),
+    ...(options.http ? { http: options.http } : {}),
   });
 }
 

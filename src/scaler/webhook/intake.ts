@@ -5,11 +5,12 @@ import type { Logger } from "../observe/log.ts";
 import type { Metrics } from "../observe/metrics.ts";
 import { untrustedText } from "../observe/untrusted.ts";
 import { routeJob } from "./route.ts";
+import { type Headers, type Outcome, type Refusal, screenHeaders } from "./screen.ts";
 import { PayloadError, parseWorkflowJob, type WorkflowJobEvent } from "./workflow-job.ts";
 
 export interface WebhookRequest {
   /** Header names in lower case. */
-  headers: Readonly<Record<string, string | undefined>>;
+  headers: Headers;
   body: Buffer;
 }
 
@@ -35,7 +36,14 @@ export interface IntakeOptions {
   metrics: Metrics;
 }
 
-export type Intake = (request: WebhookRequest) => Promise<WebhookResponse>;
+export interface Intake {
+  /** The headers alone: a refusal to send before reading the body, or undefined to read it. */
+  screen(headers: Headers): WebhookResponse | undefined;
+  /** A refusal the transport made on its own (a body over the limit, too many bodies in flight), counted. */
+  refuse(refusal: Refusal & { outcome: "too-large" | "busy" }): WebhookResponse;
+  /** The whole delivery. Its headers are screened again, so this alone is the complete intake. */
+  deliver(request: WebhookRequest): Promise<WebhookResponse>;
+}
 
 /**
  * The event label of a delivery: what GitHub sent, from a fixed set, once the signature matched; before that
@@ -86,31 +94,28 @@ export function createIntake({ secrets, runnerSets, recorder, log, metrics }: In
     return false;
   }
 
-  return async function intake({ headers, body }) {
+  const count = (label: EventLabel, name: Outcome, started: number) => {
+    metrics.webhookDeliveries.inc({ event: label, outcome: name });
+    metrics.webhookSeconds.observe({ event: label, outcome: name }, (performance.now() - started) / 1000);
+  };
+  const refused = (refusal: Refusal, started: number) => {
+    count("unverified", refusal.outcome, started);
+    return reply(refusal.status, refusal.message);
+  };
+
+  async function deliver({ headers, body }: WebhookRequest): Promise<WebhookResponse> {
     const started = performance.now();
-    const event = headers["x-github-event"];
+    const refusal = screenHeaders(headers);
+    if (refusal) return refused(refusal, started);
+    const event = headers["x-github-event"] ?? "";
+    const signature = headers["x-hub-signature-256"] ?? "";
     // The delivery id is never signed: a log line carries a bounded, escaped prefix of it.
     const delivery = untrustedText(headers["x-github-delivery"]);
     let label: EventLabel = "unverified";
-    const outcome = (name: string, response: WebhookResponse) => {
-      metrics.webhookDeliveries.inc({ event: label, outcome: name });
-      metrics.webhookSeconds.observe({ event: label, outcome: name }, (performance.now() - started) / 1000);
+    const outcome = (name: Outcome, response: WebhookResponse) => {
+      count(label, name, started);
       return response;
     };
-    const contentType = (headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase();
-    if (contentType !== "application/json") {
-      return outcome(
-        "unsupported-media-type",
-        reply(
-          415,
-          `expected Content-Type application/json, got ${JSON.stringify(untrustedText(contentType))}: set the webhook's content type to application/json`,
-        ),
-      );
-    }
-    if (!event) return outcome("bad-request", reply(400, "missing X-GitHub-Event header"));
-    const signature = headers["x-hub-signature-256"];
-    if (!signature)
-      return outcome("unauthorized", reply(401, "missing X-Hub-Signature-256: set the webhook's secret"));
     const text = body.toString("utf8");
     if (!(await verified(text, signature))) {
       log.warn("webhook signature did not match", { deliveryId: delivery, event: untrustedText(event) });
@@ -181,5 +186,14 @@ export function createIntake({ secrets, runnerSets, recorder, log, metrics }: In
         reply(503, "could not record the job in Kubernetes; redeliver later"),
       );
     }
+  }
+
+  return {
+    screen(headers) {
+      const refusal = screenHeaders(headers);
+      return refusal ? refused(refusal, performance.now()) : undefined;
+    },
+    refuse: (refusal) => refused(refusal, performance.now()),
+    deliver,
   };
 }
