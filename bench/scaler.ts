@@ -69,7 +69,8 @@ async function startBenchScaler(
     latencyMs,
   });
   const dir = await mkdtemp(join(tmpdir(), "dind-k8s-bench-"));
-  const sets = runnerSetYaml("dind-k8s", maxRunners);
+  // The benchmarks measure intake, not the backlog bound: room for every job they send and every Pod they seed.
+  const sets = runnerSetYaml("dind-k8s", maxRunners, 100_000);
   const config = parseConfig(serveConfigYaml(ns.name, dir, sets), "bench.yaml");
   const set = config.runnerSets[0]!;
   const podFor = (jobId: number) =>

@@ -74,6 +74,11 @@ export async function startScaler(options: ScalerOptions): Promise<RunningScaler
   const intake = createIntake({
     secrets: options.webhookSecrets,
     runnerSets: config.runnerSets,
+    owner: {
+      org: config.github.org,
+      repo: config.github.repo,
+      installationId: config.github.auth.installationId,
+    },
     recorder: records,
     log,
     metrics,

@@ -30,12 +30,16 @@ export function testConfigYaml(namespace: string, sets: string): string {
   ].join("\n");
 }
 
-/** A runner set's YAML list item (indented for testConfigYaml): labels [dind-k8s], minIdle 0. */
-export function runnerSetYaml(name: string, maxRunners: number): string {
+/**
+ * A runner set's YAML list item (indented for testConfigYaml): labels [dind-k8s], minIdle 0, and maxQueued when
+ * given (the default is 20 × maxRunners: none at all for maxRunners 0).
+ */
+export function runnerSetYaml(name: string, maxRunners: number, maxQueued?: number): string {
   return [
     `  - name: ${name}`,
     "    labels: [dind-k8s]",
     `    maxRunners: ${maxRunners}`,
+    ...(maxQueued === undefined ? [] : [`    maxQueued: ${maxQueued}`]),
     "    minIdle: 0",
   ].join("\n");
 }

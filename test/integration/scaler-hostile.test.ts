@@ -3,12 +3,13 @@
 import { connect, type Socket } from "node:net";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { parseConfig } from "../../src/scaler/config/load.ts";
 import { createLogger } from "../../src/scaler/observe/log.ts";
 import type { RunningScaler } from "../../src/scaler/service.ts";
 import { unreachableGitHub } from "../helpers/github-unreachable.ts";
 import { flood, HOSTILE_KINDS, metricSeries } from "../helpers/hostile.ts";
 import { createTestNamespace, type TestNamespace } from "../helpers/kube.ts";
-import { startTestScaler, WEBHOOK_SECRET } from "../helpers/scaler.ts";
+import { startTestScaler, testConfigYaml, WEBHOOK_SECRET } from "../helpers/scaler.ts";
 import { deliver, workflowJobPayload } from "../helpers/webhooks.ts";
 
 const env = inject("testenv");
@@ -189,5 +190,80 @@ describe("limits on what a sender can make the scaler hold (real sockets)", () =
     expect((await fetch(`${limited.url}/healthz`)).status).toBe(200);
     const metrics = await (await fetch(`${limited.url}/metrics`)).text();
     expect(metrics).toMatch(/^dind_k8s_http_connections_dropped_total [1-9]/m);
+  });
+});
+
+describe("deliveries of another account, and the backlog bound", () => {
+  let own: TestNamespace;
+  let bounded: RunningScaler;
+  const maxQueued = 3;
+
+  beforeAll(async () => {
+    own = await createTestNamespace(env, "hostile-backlog", { podSecurity: "privileged" });
+    const yaml = testConfigYaml(
+      own.name,
+      [
+        "  - name: bounded",
+        "    labels: [dind-k8s]",
+        "    maxRunners: 1",
+        `    maxQueued: ${maxQueued}`,
+        "    minIdle: 0",
+      ].join("\n"),
+    ).replace("auth: { appId: 1,", "auth: { appId: 1, installationId: 42,");
+    bounded = await startTestScaler(env, {
+      namespace: own.name,
+      config: parseConfig(yaml, "bounded.yaml"),
+      github: unreachableGitHub,
+      reconcile: false,
+    });
+  });
+
+  afterAll(async () => {
+    await bounded?.stop();
+  });
+
+  const queued = (jobId: number, { installation = 42, repository = "octo-org/app" } = {}) =>
+    deliver(
+      bounded.url,
+      "workflow_job",
+      { ...workflowJobPayload({ action: "queued", jobId, repository }), installation: { id: installation } },
+      { secret: WEBHOOK_SECRET },
+    );
+
+  async function jobPods(): Promise<string[]> {
+    const pods = await own.kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: own.name });
+    return pods.items.map((pod) => pod.metadata!.name!).sort();
+  }
+
+  it("drops a signed job of another installation or owner: 202, no Pod, counted by reason", async () => {
+    const installation = await queued(101, { installation: 43 });
+    expect(installation.status).toBe(202);
+    expect(installation.body).toMatch(/not the configured account or installation/);
+    const owner = await queued(102, { repository: "other-org/app" });
+    expect(owner.status).toBe(202);
+    expect(await jobPods()).toEqual([]);
+    const metrics = await (await fetch(`${bounded.url}/metrics`)).text();
+    expect(metrics).toMatch(/^dind_k8s_webhook_foreign_deliveries_total\{reason="installation"\} 1$/m);
+    expect(metrics).toMatch(/^dind_k8s_webhook_foreign_deliveries_total\{reason="owner"\} 1$/m);
+    expect(metrics).toMatch(/dind_k8s_webhook_deliveries_total\{event="workflow_job",outcome="foreign"\} 2/);
+  });
+
+  it("answers 503 past maxQueued without writing, takes duplicates of recorded jobs, and takes more once one goes", async () => {
+    for (const jobId of [201, 202, 203]) expect((await queued(jobId)).status).toBe(201);
+    const full = await queued(204);
+    expect(full.status).toBe(503);
+    expect(full.body).toMatch(/bounded has its maxQueued queued jobs; redeliver later/);
+    expect((await queued(201)).status).toBe(200);
+    expect(await jobPods()).toEqual(["bounded-201-1", "bounded-202-1", "bounded-203-1"]);
+
+    await own.kc.makeApiClient(CoreV1Api).deleteNamespacedPod({ name: "bounded-201-1", namespace: own.name });
+    const deadline = Date.now() + 10_000;
+    let status = 0;
+    while (Date.now() < deadline && status !== 201) {
+      status = (await queued(204)).status;
+      if (status !== 201) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(status).toBe(201);
+    expect(await jobPods()).toEqual(["bounded-202-1", "bounded-203-1", "bounded-204-1"]);
   });
 });

@@ -4,6 +4,7 @@ import { z } from "zod";
 import {
   DEFAULT_DIND_IMAGE,
   DEFAULT_LOOP_DISK_SIZE,
+  DEFAULT_QUEUED_PER_RUNNER,
   DEFAULT_RUNNER_DOCKER_GID,
   DEFAULT_RUNNER_IMAGE,
 } from "./defaults.ts";
@@ -247,6 +248,11 @@ export const runnerSetSchema = strictObject({
     .describe("Runner labels; a job whose runs-on labels are all in this list goes to this set."),
   maxRunners: wholeNumber(0).describe("At most this many runner Pods of the set at once."),
   minIdle: wholeNumber(0).describe("Keep this many idle (warm) runners registered."),
+  maxQueued: wholeNumber(0)
+    .optional()
+    .describe(
+      `At most this many queued (scheduling-gated) job Pods of the set; a queued job past it is answered 503, GitHub records the delivery as failed and the redelivery sweep brings it back. Default ${DEFAULT_QUEUED_PER_RUNNER} × maxRunners.`,
+    ),
   runnerGroup: text().optional().describe("Runner group of this set; overrides github.runnerGroup."),
   runner,
   dind,
@@ -278,3 +284,8 @@ export type RunnerSet = z.output<typeof runnerSetSchema>;
 export type Storage = NonNullable<RunnerSet["storage"]>;
 export type CacheConfig = NonNullable<RunnerSet["cache"]>;
 export type Resources = z.output<typeof resources>;
+
+/** How many queued job Pods the set may have: `maxQueued`, or DEFAULT_QUEUED_PER_RUNNER per runner. */
+export function maxQueuedOf(set: Pick<RunnerSet, "maxQueued" | "maxRunners">): number {
+  return set.maxQueued ?? DEFAULT_QUEUED_PER_RUNNER * set.maxRunners;
+}

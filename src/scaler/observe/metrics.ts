@@ -21,6 +21,12 @@ export function createMetrics({ processMetrics = true }: { processMetrics?: bool
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
+    webhookForeign: new Counter({
+      name: `${prefix}webhook_foreign_deliveries_total`,
+      help: "Signed deliveries dropped because they belong to another account (owner) or App installation (installation), by reason.",
+      labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
     httpConnectionsDropped: new Counter({
       name: `${prefix}http_connections_dropped_total`,
       help: "Connections closed at once because the server already had its maximum open.",

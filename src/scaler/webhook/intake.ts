@@ -4,6 +4,7 @@ import { Webhooks } from "@octokit/webhooks";
 import type { Logger } from "../observe/log.ts";
 import type { Metrics } from "../observe/metrics.ts";
 import { untrustedText } from "../observe/untrusted.ts";
+import { type ConfiguredOwner, foreignReason } from "./owner.ts";
 import { routeJob } from "./route.ts";
 import { type Headers, type Outcome, type Refusal, screenHeaders } from "./screen.ts";
 import { PayloadError, parseWorkflowJob, type WorkflowJobEvent } from "./workflow-job.ts";
@@ -21,8 +22,14 @@ export interface WebhookResponse {
 
 /** What the intake needs from the store of runner Pods (kube/), so tests can hand in the real one or a fake. */
 export interface JobRecorder {
-  /** Creates the gated runner Pod of a queued job. "exists" is a duplicate delivery. */
-  recordQueued(setName: string, job: WorkflowJobEvent): Promise<"created" | "exists" | "already-completed">;
+  /**
+   * Creates the gated runner Pod of a queued job. "exists" is a duplicate delivery; "backlog-full": the set has
+   * its maxQueued queued Pods already, and nothing was written.
+   */
+  recordQueued(
+    setName: string,
+    job: WorkflowJobEvent,
+  ): Promise<"created" | "exists" | "already-completed" | "backlog-full">;
   recordStarted(setName: string, job: WorkflowJobEvent): Promise<void>;
   recordCompleted(setName: string, job: WorkflowJobEvent): Promise<void>;
 }
@@ -31,6 +38,8 @@ export interface IntakeOptions {
   /** One secret, or two while rotating: a delivery signed with either is accepted. */
   secrets: readonly string[];
   runnerSets: readonly { name: string; labels: readonly string[] }[];
+  /** Deliveries of any other account or installation are dropped (202) before anything is written. */
+  owner: ConfiguredOwner;
   recorder: JobRecorder;
   log: Logger;
   metrics: Metrics;
@@ -77,7 +86,7 @@ function reply(status: number, message: string): WebhookResponse {
   return { status, body: `${JSON.stringify({ message })}\n` };
 }
 
-export function createIntake({ secrets, runnerSets, recorder, log, metrics }: IntakeOptions): Intake {
+export function createIntake({ secrets, runnerSets, owner, recorder, log, metrics }: IntakeOptions): Intake {
   if (secrets.length === 0 || secrets.some((secret) => secret.length === 0)) {
     throw new Error("a webhook secret is required: set github.webhookSecretFile or github.webhookSecretEnv");
   }
@@ -142,8 +151,19 @@ export function createIntake({ secrets, runnerSets, recorder, log, metrics }: In
       if (error instanceof PayloadError) return outcome("bad-request", reply(400, error.message));
       throw error;
     }
-    const set = routeJob(job.labels, runnerSets);
     const context = { deliveryId: delivery, jobId: job.jobId, action: job.action };
+    const foreign = foreignReason(job, owner);
+    if (foreign) {
+      metrics.webhookForeign.inc({ reason: foreign });
+      log.debug("dropped a delivery of another account", {
+        ...context,
+        reason: foreign,
+        repository: job.repository,
+        installationId: job.installationId,
+      });
+      return outcome("foreign", reply(202, "ignored: not the configured account or installation"));
+    }
+    const set = routeJob(job.labels, runnerSets);
     if (!set) {
       log.debug("no runner set matches the job's labels", { ...context, labels: job.labels });
       return outcome("no-match", reply(202, `no runner set has all of the labels ${job.labels.join(", ")}`));
@@ -152,6 +172,19 @@ export function createIntake({ secrets, runnerSets, recorder, log, metrics }: In
       switch (job.action) {
         case "queued": {
           const result = await recorder.recordQueued(set.name, job);
+          if (result === "backlog-full") {
+            log.warn("runner set's backlog is full: answered 503, GitHub redelivers it later", {
+              ...context,
+              runnerSet: set.name,
+            });
+            return outcome(
+              "backlog-full",
+              reply(
+                503,
+                `runner set ${set.name} has its maxQueued queued jobs; redeliver later (raise maxQueued or maxRunners if this lasts)`,
+              ),
+            );
+          }
           if (result === "created") metrics.jobsQueued.inc({ runner_set: set.name });
           // Body received to record written: the scaler's share of the delivery's latency.
           const durationMs = Math.round((performance.now() - started) * 100) / 100;

@@ -15,6 +15,8 @@ export type Outcome =
   | "ping"
   | "ignored"
   | "no-match"
+  | "foreign"
+  | "backlog-full"
   | "recorded"
   | "duplicate"
   | "kubernetes-error";

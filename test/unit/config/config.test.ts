@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_RUNNER_DOCKER_GID, DEFAULT_RUNNER_IMAGE } from "../../../src/scaler/config/defaults.ts";
 import { ConfigError, loadConfig, parseConfig } from "../../../src/scaler/config/load.ts";
+import { maxQueuedOf } from "../../../src/scaler/config/schema.ts";
 
 const readUtf8 = (path: string) => readFile(path, "utf8");
 
@@ -42,6 +43,14 @@ describe("the minimal configuration", () => {
     expect(set?.dind).toEqual({ args: [], mtu: "auto", registryMirrors: [] });
     expect(set?.runtime).toEqual({ profile: "privileged" });
     expect(set?.storage).toBeUndefined();
+  });
+
+  it("bounds a set's backlog at 20 × maxRunners unless maxQueued says otherwise", () => {
+    const [set] = parseConfig(minimalText, "minimal.yaml").runnerSets;
+    expect(set?.maxQueued).toBeUndefined();
+    expect(maxQueuedOf(set!)).toBe(200);
+    const [own] = parseConfig(withSet("    maxQueued: 7\n"), "own.yaml").runnerSets;
+    expect(maxQueuedOf(own!)).toBe(7);
   });
 
   it("pins the runner image and the docker gid of the actions-runner image", () => {
@@ -124,6 +133,16 @@ describe("refused configurations: the exact messages", () => {
       ['runnerSets[0].maxRunners: expected a whole number ≥ 0, got "ten"'],
     ],
     [
+      "a negative maxQueued",
+      withSet("    maxQueued: -5\n"),
+      ["runnerSets[0].maxQueued: expected a whole number ≥ 0, got -5"],
+    ],
+    [
+      "maxQueued as text",
+      withSet("    maxQueued: lots\n"),
+      ['runnerSets[0].maxQueued: expected a whole number ≥ 0, got "lots"'],
+    ],
+    [
       "minIdle above maxRunners",
       withSet("").replace("minIdle: 0", "minIdle: 11"),
       ["runnerSets[0].minIdle: expected at most maxRunners (10), got 11"],
@@ -161,7 +180,7 @@ describe("refused configurations: the exact messages", () => {
       "a typo in a key",
       withSet("").replace("maxRunners: 10", "maxRunners: 10\n    maxRunner: 3"),
       [
-        'runnerSets[0].maxRunner: unknown key; did you mean "maxRunners"? (allowed here: name, labels, maxRunners, minIdle, runnerGroup, runner, dind, storage, cache, runtime, nodeSelector, tolerations, affinity, podLabels, podAnnotations, priorityClassName, serviceAccountName, imagePullSecrets)',
+        'runnerSets[0].maxRunner: unknown key; did you mean "maxRunners"? (allowed here: name, labels, maxRunners, minIdle, maxQueued, runnerGroup, runner, dind, storage, cache, runtime, nodeSelector, tolerations, affinity, podLabels, podAnnotations, priorityClassName, serviceAccountName, imagePullSecrets)',
       ],
     ],
     [

@@ -46,6 +46,7 @@ describe("parseWorkflowJob", () => {
         runAttempt: job.run_attempt ?? 1,
         labels: job.labels,
         repository: example.repository.full_name,
+        installationId: (example as { installation?: { id: number } }).installation?.id,
         workflowName: job.workflow_name,
         runnerName: job.runner_name || null,
         conclusion: job.conclusion,
