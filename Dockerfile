@@ -2,7 +2,10 @@
 # Runs as a non-root numeric user, so `runAsNonRoot` holds without a passwd entry; the chart adds a read-only root
 # filesystem, no capabilities and seccomp RuntimeDefault.
 #
-#   npm run build && docker build -t dind-k8s .
+#   npm ci && npm run build && docker build -t dind-k8s .
+#
+# The bundle is built outside the image on purpose: dist/ is checked in and CI fails when it differs from what the
+# sources build, so the image holds exactly the reviewed bundle and its build needs no registry or npm.
 #
 # NODE_IMAGE: any image with a Node 24 `node` on PATH (the tests build one locally: their daemon can't pull).
 # Works with the classic builder and BuildKit alike.

@@ -6,7 +6,7 @@ export const KUBERNETES_VERSION = "v1.35.4";
 export const HELM_VERSION = "v3.22.0";
 
 /** Debian packages that provide the remaining parts. */
-export const APT_PACKAGES = ["etcd-server", "docker.io", "busybox-static", "openssl"] as const;
+export const APT_PACKAGES = ["etcd-server", "docker.io", "busybox-static", "openssl", "tinyproxy"] as const;
 
 /** Where Go-built binaries are cached across runs (override with DIND_K8S_CACHE). */
 export function cacheDir(): string {

@@ -1,16 +1,15 @@
 // The dind container's start script and the dockerd command line the builder produces (MTU auto, registry
 // mirrors, socket group, the legacy stop file), run for real on this host: only the paths are moved to a temp
 // dir, and the daemon gets a private bridge and no iptables so the run's shared dockerd is left alone.
-import { execFile, spawn } from "node:child_process";
-import { existsSync, openSync, readFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { request } from "node:http";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parseConfig } from "../../src/scaler/config/load.ts";
-import { buildRunnerPod } from "../../src/scaler/runner-pod/build-runner-pod.ts";
+import { type DindRun, dockerApi, startDindScript } from "../helpers/dind-script.ts";
 
 const execFileAsync = promisify(execFile);
 const env = inject("testenv");
@@ -19,53 +18,6 @@ const MIRROR = "https://mirror.gcr.io";
 const BRIDGE = "dk8s-mtu";
 const BRIDGE_CIDR = "10.231.0.1/24";
 const USER_SUBNET = "10.232.0.0/24";
-
-function dockerApi(socketPath: string, method: string, path: string, body?: unknown) {
-  return new Promise<{ status: number; json: unknown; text: string }>((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = request(
-      {
-        socketPath,
-        method,
-        path,
-        headers: payload
-          ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) }
-          : {},
-      },
-      (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => {
-          text += chunk;
-        });
-        res.on("end", () => {
-          let json: unknown;
-          try {
-            json = JSON.parse(text);
-          } catch {
-            json = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, json, text });
-        });
-      },
-    );
-    req.on("error", reject);
-    req.end(payload);
-  });
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, log: string) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) {
-      const tail = existsSync(log) ? readFileSync(log, "utf8").slice(-3000) : "(no log)";
-      throw new Error(`timed out waiting for ${what}; log:\n${tail}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const config = parseConfig(
   `github: { org: my-org, auth: { tokenFile: /secrets/token }, webhookSecretFile: /secrets/webhook }
@@ -82,82 +34,41 @@ runnerSets:
 
 describe("the dind start script and dockerd command line on a real dockerd", () => {
   let dir: string;
+  let dind: DindRun | undefined;
   let socketPath: string;
-  let stopFile: string;
-  let logFile: string;
-  let exited: Promise<number | null>;
   let commandLine: string;
 
   beforeAll(async () => {
-    const dockerd = env.parts["dockerd-network-opt"];
     dir = await mkdtemp(join(tmpdir(), "dk8s-dockerd-"));
-    socketPath = join(dir, "docker.sock");
-    stopFile = join(dir, "runner-exited");
-    logFile = join(dir, "dind.log");
-
-    // The legacy sidecar mode: the same dockerd arguments, plus the stop file the runner touches on exit.
-    const { pod } = buildRunnerPod(
-      config.runnerSets[0]!,
-      { kind: "job", jobId: 1, runAttempt: 1 },
-      {
-        namespace: "runners",
-        sidecars: "legacy",
-      },
-    );
-    const dind = pod.spec!.containers.find((c) => c.name === "dind")!;
-    const [shell, dashC, script, argv0] = dind.command!;
-    expect([shell, dashC, argv0]).toEqual(["/bin/sh", "-c", "dind"]);
-    const args = dind.args!.map((arg) =>
-      arg === "--host=unix:///var/run/docker.sock" ? `--host=unix://${socketPath}` : arg,
-    );
-    expect(args).toContain(`--host=unix://${socketPath}`);
-    const remapped = [
-      ...args,
-      `--data-root=${join(dir, "data")}`,
-      `--exec-root=${join(dir, "exec")}`,
-      `--pidfile=${join(dir, "docker.pid")}`,
-      `--bridge=${BRIDGE}`,
-      "--iptables=false",
-      "--ip6tables=false",
-      "--userland-proxy=false",
-    ];
-    const podEnv = Object.fromEntries((dind.env ?? []).map((e) => [e.name, e.value ?? ""]));
-    expect(podEnv.DIND_K8S_MTU).toBe("auto");
-    expect(podEnv.DIND_K8S_STOP_FILE).toBe("/dind-k8s/lifecycle/runner-exited");
-
     await execFileAsync("ip", ["link", "del", BRIDGE]).catch(() => undefined);
     await execFileAsync("ip", ["link", "add", BRIDGE, "type", "bridge"]);
     await execFileAsync("ip", ["addr", "add", BRIDGE_CIDR, "dev", BRIDGE]);
     await execFileAsync("ip", ["link", "set", BRIDGE, "up"]);
-
-    const out = openSync(logFile, "a");
-    const child = spawn(shell!, [dashC!, script!, argv0!, ...remapped], {
-      env: {
-        ...process.env,
-        ...podEnv,
-        DIND_K8S_STOP_FILE: stopFile,
-        // The image's entrypoint isn't on this host: run dockerd (first argument) directly from PATH.
-        DIND_K8S_ENTRYPOINT: "env",
-        PATH: `${dirname(dockerd)}:${process.env.PATH}`,
-      },
-      stdio: ["ignore", out, out],
+    dind = await startDindScript({
+      set: config.runnerSets[0]!,
+      dir,
+      dockerd: env.parts["dockerd-network-opt"],
+      daemonArgs: [
+        `--data-root=${join(dir, "data")}`,
+        `--exec-root=${join(dir, "exec")}`,
+        `--pidfile=${join(dir, "docker.pid")}`,
+        `--bridge=${BRIDGE}`,
+        "--iptables=false",
+        "--ip6tables=false",
+        "--userland-proxy=false",
+      ],
     });
-    exited = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
-    await waitFor(
-      "dockerd's /_ping",
-      async () => ((await dockerApi(socketPath, "GET", "/_ping")).text === "OK" ? true : undefined),
-      60_000,
-      logFile,
-    );
+    socketPath = dind.socketPath;
+    // The legacy sidecar mode: the same dockerd arguments, plus the stop file the runner touches on exit.
+    expect(dind.podEnv.DIND_K8S_MTU).toBe("auto");
+    expect(dind.podEnv.DIND_K8S_STOP_FILE).toBe("/dind-k8s/lifecycle/runner-exited");
     commandLine =
-      (await readFile(logFile, "utf8")).split("\n").find((l) => l.startsWith("dind-k8s: starting:")) ?? "";
+      (await readFile(dind.logFile, "utf8")).split("\n").find((l) => l.startsWith("dind-k8s: starting:")) ??
+      "";
   });
 
   afterAll(async () => {
-    if (socketPath && existsSync(socketPath)) {
-      await writeFile(stopFile, "");
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
-    }
+    await dind?.stop();
     await execFileAsync("ip", ["link", "del", BRIDGE]).catch(() => undefined);
     if (dir) await rm(dir, { recursive: true, force: true });
   });
@@ -211,8 +122,11 @@ describe("the dind start script and dockerd command line on a real dockerd", () 
   });
 
   it("stops dockerd and exits 0 once the runner touches the stop file (legacy sidecar mode)", async () => {
-    await writeFile(stopFile, "");
-    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r("timeout"), 30_000))]);
+    await writeFile(dind!.stopFile, "");
+    const code = await Promise.race([
+      dind!.exited,
+      new Promise((r) => setTimeout(() => r("timeout"), 30_000)),
+    ]);
     expect(code).toBe(0);
     expect(existsSync(socketPath)).toBe(false);
   });
@@ -220,18 +134,13 @@ describe("the dind start script and dockerd command line on a real dockerd", () 
 
 describe("loopDisk: the start script mounts a sparse ext4 image as the data root before dockerd starts", () => {
   let dir: string;
+  let dind: DindRun | undefined;
   let socketPath: string;
   let dataRoot: string;
-  let stopFile: string;
-  let exited: Promise<number | null>;
 
   beforeAll(async () => {
-    const dockerd = env.parts["dockerd-network-opt"];
     dir = await mkdtemp(join(tmpdir(), "dk8s-loop-"));
-    socketPath = join(dir, "docker.sock");
     dataRoot = join(dir, "var-lib-docker");
-    stopFile = join(dir, "runner-exited");
-    const logFile = join(dir, "dind.log");
     const loopConfig = parseConfig(
       `github: { org: my-org, auth: { tokenFile: /t }, webhookSecretFile: /w }
 kubernetes: { namespace: runners }
@@ -240,60 +149,31 @@ runnerSets:
 `,
       "inline.yaml",
     );
-    const { pod } = buildRunnerPod(
-      loopConfig.runnerSets[0]!,
-      { kind: "job", jobId: 2, runAttempt: 1 },
-      {
-        namespace: "runners",
-        sidecars: "legacy",
-      },
-    );
-    const dind = pod.spec!.containers.find((c) => c.name === "dind")!;
-    const podEnv = Object.fromEntries((dind.env ?? []).map((e) => [e.name, e.value ?? ""]));
-    expect(podEnv).toMatchObject({
+    dind = await startDindScript({
+      set: loopConfig.runnerSets[0]!,
+      dir,
+      dockerd: env.parts["dockerd-network-opt"],
+      daemonArgs: [
+        `--data-root=${dataRoot}`,
+        `--exec-root=${join(dir, "exec")}`,
+        `--pidfile=${join(dir, "docker.pid")}`,
+        "--bridge=none",
+        "--iptables=false",
+        "--ip6tables=false",
+      ],
+      // Paths moved to the temp dir; sizes and the script are the Pod's.
+      env: { DIND_K8S_LOOP_IMAGE: join(dir, "docker.img"), DIND_K8S_DATA_ROOT: dataRoot },
+    });
+    socketPath = dind.socketPath;
+    expect(dind.podEnv).toMatchObject({
       DIND_K8S_LOOP_IMAGE: "/dind-k8s/loop/docker.img",
       DIND_K8S_LOOP_BYTES: String(2 ** 30),
       DIND_K8S_DATA_ROOT: "/var/lib/docker",
     });
-    const [shell, dashC, script, argv0] = dind.command!;
-    const args = [
-      ...dind.args!.map((arg) =>
-        arg === "--host=unix:///var/run/docker.sock" ? `--host=unix://${socketPath}` : arg,
-      ),
-      `--data-root=${dataRoot}`,
-      `--exec-root=${join(dir, "exec")}`,
-      `--pidfile=${join(dir, "docker.pid")}`,
-      "--bridge=none",
-      "--iptables=false",
-      "--ip6tables=false",
-    ];
-    const child = spawn(shell!, [dashC!, script!, argv0!, ...args], {
-      env: {
-        ...process.env,
-        ...podEnv,
-        // Paths moved to the temp dir; sizes and the script are the Pod's.
-        DIND_K8S_LOOP_IMAGE: join(dir, "docker.img"),
-        DIND_K8S_DATA_ROOT: dataRoot,
-        DIND_K8S_STOP_FILE: stopFile,
-        DIND_K8S_ENTRYPOINT: "env",
-        PATH: `${dirname(dockerd)}:${process.env.PATH}`,
-      },
-      stdio: ["ignore", openSync(logFile, "a"), openSync(logFile, "a")],
-    });
-    exited = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
-    await waitFor(
-      "dockerd's /_ping",
-      async () => ((await dockerApi(socketPath, "GET", "/_ping")).text === "OK" ? true : undefined),
-      60_000,
-      logFile,
-    );
   });
 
   afterAll(async () => {
-    if (socketPath && existsSync(socketPath)) {
-      await writeFile(stopFile, "");
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
-    }
+    await dind?.stop();
     // A loop mount is detached by umount (autoclear), whatever the daemon left behind.
     if (dataRoot) await execFileAsync("umount", [dataRoot]).catch(() => undefined);
     if (dir) await rm(dir, { recursive: true, force: true });
@@ -322,8 +202,11 @@ runnerSets:
   });
 
   it("stops when the runner is done, leaving the image for a restart to mount again", async () => {
-    await writeFile(stopFile, "");
-    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r("timeout"), 30_000))]);
+    await writeFile(dind!.stopFile, "");
+    const code = await Promise.race([
+      dind!.exited,
+      new Promise((r) => setTimeout(() => r("timeout"), 30_000)),
+    ]);
     expect(code).toBe(0);
     expect(existsSync(join(dir, "docker.img"))).toBe(true);
   });
