@@ -10,10 +10,13 @@ import type { KubeClient } from "./kube/client.ts";
 import { LeaderElector } from "./kube/leader-election.ts";
 import { SCALER_LEASE_NAME } from "./kube/rbac.ts";
 import { RunnerPods } from "./kube/runner-pods.ts";
+import { serverVersion } from "./kube/server-version.ts";
 import { ANNOTATIONS } from "./model/keys.ts";
 import type { SidecarMode } from "./model/sidecar-mode.ts";
 import type { Logger } from "./observe/log.ts";
 import { createMetrics } from "./observe/metrics.ts";
+import { watchReachability } from "./observe/reachability.ts";
+import { intakeReadiness } from "./readiness.ts";
 import { DEFAULT_RECONCILER_TIMING, Reconciler, type ReconcilerTiming } from "./reconcile/reconciler.ts";
 import {
   DEFAULT_RECOVERY_TIMING,
@@ -49,6 +52,8 @@ export interface ScalerOptions {
         };
       };
   timing?: Partial<ReconcilerTiming>;
+  /** How often GitHub's reachability is probed (default 30 s). */
+  githubProbeMs?: number;
   /** The HTTP server's limits (http/server.ts has the defaults); tests make them small. */
   http?: Partial<HttpLimits>;
 }
@@ -64,7 +69,7 @@ export interface RunningScaler {
   stop(): Promise<void>;
 }
 
-/** GitHub reachability is re-checked at most this often for /readyz. */
+/** GitHub's reachability is probed this often, for a metric and a log line (never for /readyz). */
 const GITHUB_PROBE_MS = 30_000;
 
 export async function startScaler(options: ScalerOptions): Promise<RunningScaler> {
@@ -129,21 +134,14 @@ export async function startScaler(options: ScalerOptions): Promise<RunningScaler
     timing,
   });
 
-  let github: { at: number; problem: string | undefined } = { at: 0, problem: "not checked yet" };
-  const readiness = async () => {
-    const problems: string[] = [];
-    if (!pods.synced)
-      problems.push(`runner Pod informer not synced${pods.lastError ? `: ${pods.lastError}` : ""}`);
-    if (Date.now() - github.at > GITHUB_PROBE_MS) {
-      const problem = await options.github.ping().then(
-        () => undefined,
-        (error: unknown) => `GitHub unreachable: ${error instanceof Error ? error.message : String(error)}`,
-      );
-      github = { at: Date.now(), problem };
-    }
-    if (github.problem) problems.push(github.problem);
-    return problems;
-  };
+  const readiness = intakeReadiness({ pods, kubeProbe: () => serverVersion(options.kube) });
+  const github = watchReachability({
+    what: "GitHub",
+    probe: () => options.github.ping(),
+    intervalMs: options.githubProbeMs ?? GITHUB_PROBE_MS,
+    report: (value) => metrics.githubReachable.set(value),
+    log,
+  });
 
   const server = createHttpServer({
     intake,
@@ -197,6 +195,7 @@ export async function startScaler(options: ScalerOptions): Promise<RunningScaler
       // Releasing the Lease lets another replica take over at once instead of after a lease duration.
       await elector?.stop();
       await reconciler.stop();
+      await github.stop();
       await pods.stop();
     },
   };

@@ -156,6 +156,7 @@ export interface TestScalerOptions {
   secrets?: string[];
   log?: Logger;
   http?: ScalerOptions["http"];
+  githubProbeMs?: number;
 }
 
 let serviceAccounts = 0;
@@ -186,6 +187,7 @@ export async function startTestScaler(env: TestEnv, options: TestScalerOptions):
     recovery: options.recovery ?? false,
     ...(options.timing ? { timing: options.timing } : {}),
     ...(options.http ? { http: options.http } : {}),
+    ...(options.githubProbeMs ? { githubProbeMs: options.githubProbeMs } : {}),
   });
 }
 

@@ -69,6 +69,11 @@ export function createMetrics({ processMetrics = true }: { processMetrics?: bool
       labelNames: ["runner_set", "reason"] as const,
       registers: [registry],
     }),
+    githubReachable: new Gauge({
+      name: `${prefix}github_reachable`,
+      help: "1 when the last background probe of the GitHub API (every 30 s) got an answer, 0 when it failed. Not part of /readyz: intake needs no GitHub call.",
+      registers: [registry],
+    }),
     githubRateLimitRemaining: new Gauge({
       name: `${prefix}github_rate_limit_remaining`,
       help: "GitHub API requests left in the current rate-limit window, as of the last response.",
