@@ -87,11 +87,12 @@ async function startBenchScaler(
     sets,
     token: "ghp_bench",
     secrets: [SECRET],
+    githubApiUrl: github.url,
+    tuning: {
+      reconciler: { releaseConcurrency: 16 },
+      recovery: { redeliveryMs: 600_000, auditMs: 600_000 },
+    },
   });
-  const tuning = {
-    reconciler: { releaseConcurrency: 16 },
-    recovery: { redeliveryMs: 600_000, auditMs: 600_000 },
-  };
   const child = spawn(
     process.execPath,
     [
@@ -101,7 +102,7 @@ async function startBenchScaler(
       ...serveArgs(files, { logLevel: "info" }),
     ],
     {
-      env: { ...process.env, DIND_K8S_GITHUB_API_URL: github.url, DIND_K8S_TUNING: JSON.stringify(tuning) },
+      env: process.env,
       stdio: ["ignore", "pipe", "inherit"],
     },
   );

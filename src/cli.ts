@@ -175,9 +175,8 @@ Options:
   --log-level LEVEL   debug, info (default), warn or error
   -h, --help          show this help
 
-Environment:
-  DIND_K8S_GITHUB_API_URL   REST API base URL instead of the one derived from github.url (tests, proxies)
-  DIND_K8S_TUNING           JSON timings of the control loop, for tests and benchmarks only`,
+Everything else is in the configuration file: the GitHub API URL (github.apiUrl) and the control loop's
+timings (tuning) too; no environment variable changes where credentials go or how fast the loop runs.`,
   async run(args, io) {
     const flags = parseFlags(args, {
       config: { type: "string" },

@@ -1,5 +1,5 @@
 // `dind-k8s serve`: configuration → dependencies → listen → drain on SIGTERM. No logic of its own: secrets and
-// tuning are read by startup/, the collaborators are built by service.ts.
+// the configuration's tuning are read by startup/, the collaborators are built by service.ts.
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
@@ -14,7 +14,7 @@ import { createLogger, type Level } from "./observe/log.ts";
 import { startScaler } from "./service.ts";
 import { readGitHubAuth, readWebhookSecrets } from "./startup/secrets.ts";
 import { StartupError } from "./startup/startup-error.ts";
-import { parseTuning } from "./startup/tuning.ts";
+import { tuningOf } from "./startup/tuning.ts";
 
 export interface ServeOptions {
   config: Config;
@@ -30,13 +30,13 @@ export async function serve(options: ServeOptions): Promise<number> {
   const { config, env } = options;
   const read = options.readFile ?? ((path: string) => readFile(path, "utf8"));
   const log = createLogger({ level: options.logLevel });
-  const tuning = parseTuning(env.DIND_K8S_TUNING);
+  const tuning = tuningOf(config);
 
   const webhookSecrets = await readWebhookSecrets(config, env, read);
   const auth = await readGitHubAuth(config, env, read);
   const target = targetFromConfig(config.github);
   const github = createGitHubApi({
-    apiUrl: env.DIND_K8S_GITHUB_API_URL ?? apiUrlFor(config.github.url),
+    apiUrl: config.github.apiUrl ?? apiUrlFor(config.github.url),
     target,
     auth,
     userAgent: "dind-k8s",

@@ -35,10 +35,11 @@ beforeAll(async () => {
     token: "ghp_serve",
     // Rotation: the current secret, then the previous one.
     secrets: [SECRET, "previous-secret"],
+    githubApiUrl: github.url,
   });
 
   scaler = spawn(process.execPath, [cli, ...serveArgs(files)], {
-    env: { ...process.env, DIND_K8S_GITHUB_API_URL: github.url },
+    env: process.env,
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";

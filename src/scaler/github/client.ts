@@ -10,6 +10,7 @@
  *   job-audit.ts    queued jobs across the target's repositories, one job's status
  */
 import { createPrivateKey } from "node:crypto";
+import { cleartextProblem } from "../model/cleartext-url.ts";
 import { createCredentials } from "./credentials.ts";
 import { createDeliveries } from "./deliveries.ts";
 import { createJobAudit } from "./job-audit.ts";
@@ -44,6 +45,8 @@ function validateOptions(options: GitHubClientOptions): void {
   } catch {
     throw new Error(`GitHub API URL "${options.apiUrl}" is not a URL`);
   }
+  const cleartext = cleartextProblem(options.apiUrl);
+  if (cleartext) throw new Error(`GitHub API URL: ${cleartext}`);
   if (options.auth.kind === "app") {
     if (!Number.isInteger(options.auth.appId) || options.auth.appId <= 0) {
       throw new Error(`GitHub App id must be a positive integer, got ${options.auth.appId}`);

@@ -87,6 +87,19 @@ describe("accepted variants", () => {
     ],
     ["GHES", (t: string) => t.replace("url: https://github.com", "url: https://github.example.corp/")],
     ["a runner group", (t: string) => t.replace("org: my-org", "org: my-org\n  runnerGroup: ci")],
+    [
+      "an API URL over https",
+      (t: string) =>
+        t.replace("url: https://github.com", "url: https://github.com\n  apiUrl: https://gh-proxy.corp/api"),
+    ],
+    [
+      "plain http to a loopback test server",
+      (t: string) =>
+        t.replace(
+          "url: https://github.com",
+          "url: http://127.0.0.1:3000\n  apiUrl: http://[::1]:3001/api/v3",
+        ),
+    ],
     ["an App installation id", (t: string) => t.replace("appId: 1,", "appId: 1, installationId: 42,")],
   ])("%s", (_name, edit) => {
     expect(() => parseConfig(edit(minimalText), "variant.yaml")).not.toThrow();
@@ -131,6 +144,23 @@ describe("refused configurations: the exact messages", () => {
       "maxRunners as text",
       withSet("").replace("maxRunners: 10", "maxRunners: ten"),
       ['runnerSets[0].maxRunners: expected a whole number ≥ 0, got "ten"'],
+    ],
+    [
+      "a GHES URL over plain http",
+      minimalText.replace("url: https://github.com", "url: http://ghes.corp"),
+      [
+        "github.url: http://ghes.corp would send the GitHub credentials in clear text: use https:// (plain http:// only to a loopback address such as 127.0.0.1, for a local test server)",
+      ],
+    ],
+    [
+      "an API URL over plain http to another host",
+      minimalText.replace(
+        "url: https://github.com",
+        "url: https://github.com\n  apiUrl: http://10.0.0.7:8080",
+      ),
+      [
+        "github.apiUrl: http://10.0.0.7:8080 would send the GitHub credentials in clear text: use https:// (plain http:// only to a loopback address such as 127.0.0.1, for a local test server)",
+      ],
     ],
     [
       "a negative maxQueued",

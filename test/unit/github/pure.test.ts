@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { apiUrlFor } from "../../../src/scaler/github/api-url.ts";
+import { createGitHubApi } from "../../../src/scaler/github/client.ts";
 import { hintFor } from "../../../src/scaler/github/errors.ts";
 import { deleteOutcomeFor } from "../../../src/scaler/github/outcomes.ts";
 import { nextPageUrl } from "../../../src/scaler/github/pagination.ts";
@@ -117,4 +118,30 @@ describe("hintFor", () => {
     expect(hintFor({ ...base, status: 429, target: org, auth: "app" })).toMatch(/Rate limited/);
     expect(hintFor({ ...base, status: 502, target: org, auth: "app" })).toMatch(/githubstatus/);
   });
+});
+
+describe("the client sends credentials only over https, or http to loopback", () => {
+  const client = (apiUrl: string) => () =>
+    createGitHubApi({
+      apiUrl,
+      target: { kind: "org", org: "acme" },
+      auth: { kind: "token", token: "ghp_x" },
+      log: { warn: () => {} },
+    });
+
+  it.each([
+    "https://api.github.com",
+    "http://127.0.0.1:3000",
+    "http://localhost:3000/api/v3",
+    "http://[::1]:3000",
+  ])("takes %s", (url) => {
+    expect(client(url)).not.toThrow();
+  });
+
+  it.each(["http://10.0.0.7:8080", "http://api.github.com", "ftp://127.0.0.1"])(
+    "refuses %s before any call",
+    (url) => {
+      expect(client(url)).toThrow(/would send the GitHub credentials in clear text: use https:\/\//);
+    },
+  );
 });
