@@ -12,7 +12,8 @@ import { serverVersion } from "./kube/server-version.ts";
 import { sidecarModeFor } from "./model/sidecar-mode.ts";
 import { createLogger, type Level } from "./observe/log.ts";
 import { startScaler } from "./service.ts";
-import { readGitHubAuth, readWebhookSecrets } from "./startup/secrets.ts";
+import { webhookSecretSource } from "./startup/secret-reload.ts";
+import { readGitHubAuth } from "./startup/secrets.ts";
 import { StartupError } from "./startup/startup-error.ts";
 import { tuningOf } from "./startup/tuning.ts";
 
@@ -32,7 +33,10 @@ export async function serve(options: ServeOptions): Promise<number> {
   const log = createLogger({ level: options.logLevel });
   const tuning = tuningOf(config);
 
-  const webhookSecrets = await readWebhookSecrets(config, env, read);
+  const webhookSecrets = await webhookSecretSource(config, env, read, {
+    log,
+    ...(tuning.secrets?.reloadMs ? { reloadMs: tuning.secrets.reloadMs } : {}),
+  });
   const auth = await readGitHubAuth(config, env, read);
   const target = targetFromConfig(config.github);
   const github = createGitHubApi({
@@ -59,7 +63,7 @@ export async function serve(options: ServeOptions): Promise<number> {
     config,
     kube,
     github,
-    webhookSecrets,
+    webhookSecrets: () => webhookSecrets.current(),
     sidecars,
     log,
     port: options.port,
@@ -74,6 +78,7 @@ export async function serve(options: ServeOptions): Promise<number> {
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
       log.info("stopping: no new webhooks, finishing the ones in flight", { signal });
+      webhookSecrets.stop();
       void scaler.stop().then(resolve);
     };
     process.once("SIGTERM", () => shutdown("SIGTERM"));

@@ -34,8 +34,8 @@ export interface ScalerOptions {
   github: RunnerRegistry & RecoveryGitHub & { ping(): Promise<void> };
   /** Redelivery sweep + queued-job audit timing; false turns recovery off. */
   recovery?: Partial<RecoveryTiming> | false;
-  /** Current secret first; a second one is accepted too while rotating. */
-  webhookSecrets: readonly string[];
+  /** Current secret first; a second one is accepted too while rotating. A function is asked on every delivery. */
+  webhookSecrets: readonly string[] | (() => readonly string[]);
   sidecars: SidecarMode;
   log: Logger;
   port?: number;

@@ -222,6 +222,11 @@ describe("helm template applied with strict field validation", () => {
       { kind: "ServiceAccount", name: pod.serviceAccountName, namespace: releaseNamespace },
     ]);
 
+    // No hash of a secret on the Pod (anyone who can read Pods could test guesses against it offline).
+    expect(Object.keys(deployment.spec!.template.metadata?.annotations ?? {})).not.toContain(
+      "checksum/secrets",
+    );
+
     // The apiserver's own ceiling on runner Pods, above what the sets may hold.
     const quota = findObject<V1ResourceQuota>(objects, "ResourceQuota");
     expect(quota.metadata?.namespace).toBe(runnerNamespace);

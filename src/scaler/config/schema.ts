@@ -303,6 +303,9 @@ const tuning = strictObject({
     auditGraceMs: positive("Gated job Pods younger than this are left to their webhooks."),
     auditJobLookups: positive("At most this many single-job look-ups per audit pass."),
   }).optional(),
+  secrets: strictObject({
+    reloadMs: positive("How often the webhook secret file is re-read (default 10 s)."),
+  }).optional(),
   lease: strictObject({
     leaseDurationMs: positive("How long a Lease holder is leader without renewing."),
     retryPeriodMs: positive("How often a replica tries to take or renew the Lease."),

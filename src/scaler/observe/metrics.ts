@@ -21,6 +21,12 @@ export function createMetrics({ processMetrics = true }: { processMetrics?: bool
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
+    webhookSecretMatches: new Counter({
+      name: `${prefix}webhook_secret_matches_total`,
+      help: "Deliveries whose signature matched the first (current) or the second (previous) webhook secret: during a rotation, the old one can go once second stops growing.",
+      labelNames: ["secret"] as const,
+      registers: [registry],
+    }),
     webhookForeign: new Counter({
       name: `${prefix}webhook_foreign_deliveries_total`,
       help: "Signed deliveries dropped because they belong to another account (owner) or App installation (installation), by reason.",

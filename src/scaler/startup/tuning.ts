@@ -8,6 +8,7 @@ export interface Tuning {
   reconciler?: Partial<ReconcilerTiming>;
   recovery?: Partial<RecoveryTiming>;
   lease?: { leaseDurationMs?: number; retryPeriodMs?: number; renewDeadlineMs?: number };
+  secrets?: { reloadMs?: number };
 }
 
 /** The keys that are set (YAML's absent keys come out of the schema as undefined). */
@@ -25,7 +26,9 @@ export function tuningOf(config: Config): Tuning {
   const reconciler: Partial<ReconcilerTiming> | undefined = given(tuning?.reconciler);
   const recovery: Partial<RecoveryTiming> | undefined = given(tuning?.recovery);
   const lease = given(tuning?.lease);
+  const secrets = given(tuning?.secrets);
   return {
+    ...(secrets ? { secrets } : {}),
     ...(reconciler ? { reconciler } : {}),
     ...(recovery ? { recovery } : {}),
     ...(lease ? { lease } : {}),

@@ -35,8 +35,11 @@ export interface JobRecorder {
 }
 
 export interface IntakeOptions {
-  /** One secret, or two while rotating: a delivery signed with either is accepted. */
-  secrets: readonly string[];
+  /**
+   * One secret, or two while rotating (the new first): a delivery signed with either is accepted. A function is
+   * asked on every delivery, so secrets re-read from a file take effect at once.
+   */
+  secrets: readonly string[] | (() => readonly string[]);
   runnerSets: readonly { name: string; labels: readonly string[] }[];
   /** Deliveries of any other account or installation are dropped (202) before anything is written. */
   owner: ConfiguredOwner;
@@ -87,20 +90,27 @@ function reply(status: number, message: string): WebhookResponse {
 }
 
 export function createIntake({ secrets, runnerSets, owner, recorder, log, metrics }: IntakeOptions): Intake {
-  if (secrets.length === 0 || secrets.some((secret) => secret.length === 0)) {
+  const currentSecrets = typeof secrets === "function" ? secrets : () => secrets;
+  const usable = (list: readonly string[]) => list.length > 0 && list.every((secret) => secret.length > 0);
+  if (!usable(currentSecrets())) {
     throw new Error("a webhook secret is required: set github.webhookSecretFile or github.webhookSecretEnv");
   }
-  const verifiers = secrets.map((secret) => new Webhooks({ secret }));
+  let verifiers: { secrets: readonly string[]; webhooks: Webhooks[] } = { secrets: [], webhooks: [] };
 
-  async function verified(body: string, signature: string): Promise<boolean> {
-    for (const verifier of verifiers) {
+  /** Which secret signed the body (0: the first, 1: the second), or undefined when none did. */
+  async function signedWith(body: string, signature: string): Promise<number | undefined> {
+    const list = currentSecrets();
+    if (list !== verifiers.secrets && usable(list)) {
+      verifiers = { secrets: list, webhooks: list.map((secret) => new Webhooks({ secret })) };
+    }
+    for (const [index, verifier] of verifiers.webhooks.entries()) {
       try {
-        if (await verifier.verify(body, signature)) return true;
+        if (await verifier.verify(body, signature)) return index;
       } catch {
         // A malformed signature header is simply not a valid signature.
       }
     }
-    return false;
+    return undefined;
   }
 
   const count = (label: EventLabel, name: Outcome, started: number) => {
@@ -126,7 +136,8 @@ export function createIntake({ secrets, runnerSets, owner, recorder, log, metric
       return response;
     };
     const text = body.toString("utf8");
-    if (!(await verified(text, signature))) {
+    const secretIndex = await signedWith(text, signature);
+    if (secretIndex === undefined) {
       log.warn("webhook signature did not match", { deliveryId: delivery, event: untrustedText(event) });
       return outcome(
         "unauthorized",
@@ -134,6 +145,9 @@ export function createIntake({ secrets, runnerSets, owner, recorder, log, metric
       );
     }
     label = eventLabel(event);
+    // Which secret matched, never its value: during a rotation, the day "second" stops showing the old one can go.
+    const webhookSecret = secretIndex === 0 ? "first" : "second";
+    metrics.webhookSecretMatches.inc({ secret: webhookSecret });
     let payload: unknown;
     try {
       payload = JSON.parse(text);
@@ -151,7 +165,7 @@ export function createIntake({ secrets, runnerSets, owner, recorder, log, metric
       if (error instanceof PayloadError) return outcome("bad-request", reply(400, error.message));
       throw error;
     }
-    const context = { deliveryId: delivery, jobId: job.jobId, action: job.action };
+    const context = { deliveryId: delivery, jobId: job.jobId, action: job.action, webhookSecret };
     const foreign = foreignReason(job, owner);
     if (foreign) {
       metrics.webhookForeign.inc({ reason: foreign });

@@ -36,6 +36,15 @@ describe("the webhook secrets", () => {
     );
   });
 
+  it("are at most two: the new one and the old one", async () => {
+    const read = files({ "/s/webhook": "a\nb\nc\n" });
+    await expect(readWebhookSecrets(config, {}, read)).rejects.toThrow(
+      new StartupError(
+        "the webhook secret has 3 lines: at most two, the new secret and then the old one while rotating",
+      ),
+    );
+  });
+
   it("name the key and the path when the file can't be read", async () => {
     await expect(readWebhookSecrets(config, {}, files({}))).rejects.toThrow(
       "github.webhookSecretFile: cannot read the webhook secret from /s/webhook (ENOENT); mount the Secret there",
