@@ -99,6 +99,7 @@ export async function startScaler(options: ScalerOptions): Promise<RunningScaler
           pods,
           github: options.github,
           podFor: records.podFor,
+          backlog: records.backlog,
           log,
           metrics,
           timing: { ...DEFAULT_RECOVERY_TIMING, ...options.recovery },

@@ -10,7 +10,7 @@ import { buildRunnerPod } from "../runner-pod/build-runner-pod.ts";
 import { runnerPodName } from "../runner-pod/names.ts";
 import type { JobRecorder } from "../webhook/intake.ts";
 import type { WorkflowJobEvent } from "../webhook/workflow-job.ts";
-import { createBacklog } from "./backlog.ts";
+import { type Backlog, createBacklog } from "./backlog.ts";
 
 export interface JobRecordsOptions {
   config: Config;
@@ -31,6 +31,8 @@ function jobTarget(job: WorkflowJobEvent): RunnerTarget {
 
 export function createJobRecords({ config, pods, sidecars }: JobRecordsOptions): JobRecorder & {
   podFor(set: RunnerSet, target: RunnerTarget): V1Pod;
+  /** The sets' backlog bound, shared with the queued-job audit. */
+  backlog: Backlog;
 } {
   const sets = new Map(config.runnerSets.map((set) => [set.name, set]));
   const setNamed = (name: string): RunnerSet => {
@@ -44,6 +46,7 @@ export function createJobRecords({ config, pods, sidecars }: JobRecordsOptions):
 
   return {
     podFor,
+    backlog,
 
     async recordQueued(setName, job) {
       const set = setNamed(setName);
