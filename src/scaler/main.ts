@@ -12,8 +12,7 @@ import { serverVersion } from "./kube/server-version.ts";
 import { sidecarModeFor } from "./model/sidecar-mode.ts";
 import { createLogger, type Level } from "./observe/log.ts";
 import { startScaler } from "./service.ts";
-import { webhookSecretSource } from "./startup/secret-reload.ts";
-import { readGitHubAuth } from "./startup/secrets.ts";
+import { githubAuthSource, webhookSecretSource } from "./startup/secret-reload.ts";
 import { StartupError } from "./startup/startup-error.ts";
 import { tuningOf } from "./startup/tuning.ts";
 
@@ -33,16 +32,20 @@ export async function serve(options: ServeOptions): Promise<number> {
   const log = createLogger({ level: options.logLevel });
   const tuning = tuningOf(config);
 
-  const webhookSecrets = await webhookSecretSource(config, env, read, {
+  const reloadMs = tuning.secrets?.reloadMs ? { reloadMs: tuning.secrets.reloadMs } : {};
+  const webhookSecrets = await webhookSecretSource(config, env, read, { log, ...reloadMs });
+  // A rotated key or token file is put to work from the next GitHub call on (the client exists by then: the first
+  // re-read is reloadMs away).
+  const auth = await githubAuthSource(config, env, read, {
     log,
-    ...(tuning.secrets?.reloadMs ? { reloadMs: tuning.secrets.reloadMs } : {}),
+    ...reloadMs,
+    use: (next) => github.useCredentials(next),
   });
-  const auth = await readGitHubAuth(config, env, read);
   const target = targetFromConfig(config.github);
   const github = createGitHubApi({
     apiUrl: config.github.apiUrl ?? apiUrlFor(config.github.url),
     target,
-    auth,
+    auth: auth.current(),
     userAgent: "dind-k8s",
     ...(config.github.hookId ? { hookId: config.github.hookId } : {}),
     log: { warn: (message) => log.warn(message), debug: (message) => log.debug(message) },
@@ -79,6 +82,7 @@ export async function serve(options: ServeOptions): Promise<number> {
     const shutdown = (signal: string) => {
       log.info("stopping: no new webhooks, finishing the ones in flight", { signal });
       webhookSecrets.stop();
+      auth.stop();
       void scaler.stop().then(resolve);
     };
     process.once("SIGTERM", () => shutdown("SIGTERM"));

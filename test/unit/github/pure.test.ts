@@ -145,3 +145,27 @@ describe("the client sends credentials only over https, or http to loopback", ()
     },
   );
 });
+
+describe("useCredentials: rotated credentials, checked before they replace the ones in use", () => {
+  const tokenClient = () =>
+    createGitHubApi({
+      apiUrl: "http://127.0.0.1:1",
+      target: { kind: "org", org: "acme" },
+      auth: { kind: "token", token: "ghp_x" },
+      log: { warn: () => {} },
+    });
+
+  it("takes another token", () => {
+    expect(() => tokenClient().useCredentials({ kind: "token", token: "ghp_y" })).not.toThrow();
+  });
+
+  it.each([
+    [{ kind: "token" as const, token: " " }, "GitHub token is empty"],
+    [
+      { kind: "app" as const, appId: 1, privateKeyPem: "not a key" },
+      "got a GitHub App key where the scaler started with a token; switching between them needs a restart",
+    ],
+  ])("refuses %j", (auth, message) => {
+    expect(() => tokenClient().useCredentials(auth)).toThrow(message);
+  });
+});

@@ -38,7 +38,7 @@ describe("webhookSecretSource", () => {
       const messages = lines.map((line) => (JSON.parse(line) as { message: string }).message);
       // One warning for the whole outage, one line for the change.
       expect(messages).toEqual([
-        "could not re-read the webhook secrets; keeping the ones read before",
+        "could not re-read the webhook secrets; keeping the one read before",
         "webhook secrets re-read: the file changed",
       ]);
       expect(lines.filter((line) => /"(old|new)"|\bnew\\n/.test(line))).toEqual([]);
