@@ -20,6 +20,8 @@ export interface ServeOptions {
   config: Config;
   configFile: string;
   port: number;
+  /** /healthz, /readyz and /metrics on their own port; the webhook port then takes only POST /webhook. */
+  opsPort?: number | undefined;
   kubeconfig: string | undefined;
   logLevel: Level;
   env: NodeJS.ProcessEnv;
@@ -70,6 +72,7 @@ export async function serve(options: ServeOptions): Promise<number> {
     sidecars,
     log,
     port: options.port,
+    ...(options.opsPort === undefined ? {} : { opsPort: options.opsPort }),
     // Every replica takes webhooks (intake is idempotent); one reconciles.
     reconcile: {
       leaderElection: { identity: `${hostname()}-${randomBytes(3).toString("hex")}`, ...tuning.lease },

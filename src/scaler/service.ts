@@ -39,6 +39,8 @@ export interface ScalerOptions {
   sidecars: SidecarMode;
   log: Logger;
   port?: number;
+  /** A second port for /healthz, /readyz and /metrics only; the first then takes only POST /webhook. */
+  opsPort?: number;
   host?: string;
   /** Run the reconciler: always (true, default), never (false), or while this replica holds the Lease. */
   reconcile?:
@@ -60,6 +62,8 @@ export interface ScalerOptions {
 
 export interface RunningScaler {
   url: string;
+  /** Where /healthz, /readyz and /metrics are: the ops port's URL, or `url` when there is none. */
+  opsUrl: string;
   pods: RunnerPods;
   reconciler: Reconciler;
   /** Present when the reconciler runs under leader election. */
@@ -144,7 +148,7 @@ export async function startScaler(options: ScalerOptions): Promise<RunningScaler
     log,
   });
 
-  const server = createHttpServer({
+  const http = {
     intake,
     readiness,
     ...(options.http ? { limits: options.http } : {}),
@@ -153,7 +157,10 @@ export async function startScaler(options: ScalerOptions): Promise<RunningScaler
       contentType: metrics.registry.contentType,
       body: await metrics.registry.metrics(),
     }),
-  });
+  };
+  const separateOps = options.opsPort !== undefined;
+  const server = createHttpServer({ ...http, serves: separateOps ? "webhook" : "all" });
+  const opsServer = separateOps ? createHttpServer({ ...http, serves: "ops" }) : undefined;
 
   await pods.start();
   const reconcile = options.reconcile ?? true;
@@ -175,24 +182,31 @@ export async function startScaler(options: ScalerOptions): Promise<RunningScaler
     });
     elector.start();
   }
-  server.listen(options.port ?? 8080, options.host ?? "0.0.0.0");
-  await once(server, "listening");
-  const { port } = server.address() as AddressInfo;
-  const url = `http://${options.host === undefined || options.host === "0.0.0.0" ? "127.0.0.1" : options.host}:${port}`;
+  const listen = async (listener: typeof server, at: number) => {
+    listener.listen(at, options.host ?? "0.0.0.0");
+    await once(listener, "listening");
+    const { port } = listener.address() as AddressInfo;
+    return `http://${options.host === undefined || options.host === "0.0.0.0" ? "127.0.0.1" : options.host}:${port}`;
+  };
+  const url = await listen(server, options.port ?? 8080);
+  const opsUrl = opsServer ? await listen(opsServer, options.opsPort ?? 8081) : url;
   log.info("scaler listening", {
     url,
+    ...(opsServer ? { opsUrl } : {}),
     namespace: config.kubernetes.namespace,
     reconcile: options.reconcile !== false,
   });
 
   return {
     url,
+    opsUrl,
     pods,
     reconciler,
     elector,
     metrics,
     async stop() {
       await closeGracefully(server);
+      if (opsServer) await closeGracefully(opsServer);
       // Releasing the Lease lets another replica take over at once instead of after a lease duration.
       await elector?.stop();
       await reconciler.stop();

@@ -181,6 +181,8 @@ export interface TestScalerOptions {
   log?: Logger;
   http?: ScalerOptions["http"];
   githubProbeMs?: number;
+  /** Health and metrics on a port of their own (0: any free one); the webhook port then takes only webhooks. */
+  opsPort?: number;
 }
 
 let serviceAccounts = 0;
@@ -212,6 +214,7 @@ export async function startTestScaler(env: TestEnv, options: TestScalerOptions):
     ...(options.timing ? { timing: options.timing } : {}),
     ...(options.http ? { http: options.http } : {}),
     ...(options.githubProbeMs ? { githubProbeMs: options.githubProbeMs } : {}),
+    ...(options.opsPort === undefined ? {} : { opsPort: options.opsPort }),
   });
 }
 

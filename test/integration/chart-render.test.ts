@@ -315,8 +315,32 @@ describe("helm template applied with strict field validation", () => {
       "ServiceMonitor",
     );
     expect(monitor.spec.endpoints).toEqual([
-      { port: "http", path: "/metrics", interval: "15s", scrapeTimeout: "5s" },
+      { port: "ops", path: "/metrics", interval: "15s", scrapeTimeout: "5s" },
     ]);
+    // Probes and metrics on the ops port, behind a ClusterIP Service only; the exposed Service has the webhook port.
+    const services = objects
+      .filter((object) => object.kind === "Service")
+      .sort((a, b) =>
+        String(a.metadata?.name).localeCompare(String(b.metadata?.name)),
+      ) as (KubernetesObject & {
+      spec: { type?: string; ports: { name: string }[] };
+    })[];
+    expect(
+      services.map((service) => [
+        service.metadata?.name,
+        service.spec.type,
+        service.spec.ports.map((p) => p.name),
+      ]),
+    ).toEqual([
+      ["ci-scaler", "LoadBalancer", ["http"]],
+      ["ci-scaler-ops", "ClusterIP", ["ops"]],
+    ]);
+    const probes = findObject<V1Deployment>(objects, "Deployment").spec?.template.spec?.containers[0];
+    expect(
+      [probes?.livenessProbe, probes?.readinessProbe, probes?.startupProbe].map(
+        (probe) => probe?.httpGet?.port,
+      ),
+    ).toEqual(["ops", "ops", "ops"]);
     const deployment = findObject<V1Deployment>(objects, "Deployment");
     expect(deployment.spec?.template.spec?.containers[0]?.image).toBe(
       "registry.example.com/platform/dind-k8s@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
@@ -365,7 +389,16 @@ describe("helm template applied with strict field validation", () => {
     expect(config.runnerSets[0]?.serviceAccountName).toBeUndefined();
     expect(objects.map((o) => o.kind).sort()).toEqual(
       // The quota counts the scaler's own Pods too here: its default leaves room for them.
-      ["ConfigMap", "Deployment", "ResourceQuota", "Role", "RoleBinding", "Service", "ServiceAccount"].sort(),
+      [
+        "ConfigMap",
+        "Deployment",
+        "ResourceQuota",
+        "Role",
+        "RoleBinding",
+        "Service",
+        "Service",
+        "ServiceAccount",
+      ].sort(),
     );
     expect(findObject(objects, "Role").metadata?.namespace).toBe(releaseNamespace);
   });

@@ -108,7 +108,7 @@ describe("the scaler image", () => {
     expect(config!.Config.User).toBe("65532:65532");
     expect(config!.Config.Entrypoint).toEqual(["node", ...(await imageNodeFlags()), "/opt/dind-k8s/cli.js"]);
     expect(await imageNodeFlags()).toContain("--optimize-for-size");
-    expect(Object.keys(config!.Config.ExposedPorts)).toEqual(["8080/tcp"]);
+    expect(Object.keys(config!.Config.ExposedPorts).sort()).toEqual(["8080/tcp", "8081/tcp"]);
     const ids = await mustDocker([
       "run",
       "--rm",
@@ -316,6 +316,8 @@ describe("the image running the chart's Deployment", () => {
       "dind-k8s-scaler-7d9f",
       "--publish",
       "127.0.0.1::8080",
+      "--publish",
+      "127.0.0.1::8081",
       "--add-host",
       `kubernetes.default.svc:${gateway}`,
       "--read-only",
@@ -351,16 +353,21 @@ describe("the image running the chart's Deployment", () => {
       if (!state.Running) throw new ScalerExited(`the scaler exited:\n${await logs()}`);
     };
     try {
-      const base = await eventually("the scaler to listen on its published port", async () => {
-        await stillRunning();
-        const published = (await mustDocker(["port", name, "8080/tcp"])).trim().split("\n")[0]!;
-        return `http://${published}`;
-      });
+      const published = (port: number) =>
+        eventually(`the scaler to listen on its published port ${port}`, async () => {
+          await stillRunning();
+          const address = (await mustDocker(["port", name, `${port}/tcp`])).trim().split("\n")[0]!;
+          return `http://${address}`;
+        });
+      const base = await published(8080);
+      const ops = await published(8081);
       await eventually("/readyz to answer 200", async () => {
         await stillRunning();
-        return (await fetch(`${base}/readyz`)).status === 200;
+        return (await fetch(`${ops}/readyz`)).status === 200;
       });
-      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      expect((await fetch(`${ops}/healthz`)).status).toBe(200);
+      // The webhook port (the one the Ingress reaches) serves only the webhook.
+      expect((await fetch(`${base}/metrics`)).status).toBe(404);
 
       github.setHook({ url: `${base}/webhook`, secret: "image-serve-secret" });
       const payload = workflowJobPayload({

@@ -111,6 +111,8 @@ describe("limits on what a sender can make the scaler hold (real sockets)", () =
       github: unreachableGitHub,
       reconcile: false,
       http: limits,
+      // As the chart runs it: probes and metrics on their own port.
+      opsPort: 0,
     });
   });
 
@@ -178,17 +180,23 @@ describe("limits on what a sender can make the scaler hold (real sockets)", () =
     );
   });
 
-  it("closes connections past maxConnections at once, counts them, and serves again when they are gone", async () => {
+  it("closes connections past maxConnections at once, counts them, keeps the ops port answering, and serves again when they are gone", async () => {
     const open = Array.from({ length: limits.maxConnections }, () =>
       openRaw(limited.url, "POST /webhook HTTP/1.1\r\n"),
     );
     await new Promise((resolve) => setTimeout(resolve, 200));
-    const extra = await openRaw(limited.url, "GET /healthz HTTP/1.1\r\nhost: scaler\r\n\r\n").closed;
+    const extra = await openRaw(limited.url, "POST /webhook HTTP/1.1\r\nhost: scaler\r\n\r\n").closed;
     expect(extra.text).toBe("");
     expect(extra.afterMs).toBeLessThan(limits.headersTimeoutMs);
+    // The kubelet's probes go to the ops port: a full webhook port doesn't fail them.
+    expect((await fetch(`${limited.opsUrl}/healthz`)).status).toBe(200);
+    expect((await fetch(`${limited.opsUrl}/readyz`)).status).toBe(200);
     await Promise.all(open.map((exchange) => exchange.closed));
-    expect((await fetch(`${limited.url}/healthz`)).status).toBe(200);
-    const metrics = await (await fetch(`${limited.url}/metrics`)).text();
+    expect((await fetch(`${limited.url}/webhook`, { method: "POST" })).status).toBe(415);
+    // The webhook port serves the webhook only; the ops port everything but.
+    expect((await fetch(`${limited.url}/metrics`)).status).toBe(404);
+    expect((await fetch(`${limited.opsUrl}/webhook`, { method: "POST" })).status).toBe(404);
+    const metrics = await (await fetch(`${limited.opsUrl}/metrics`)).text();
     expect(metrics).toMatch(/^dind_k8s_http_connections_dropped_total [1-9]/m);
   });
 });

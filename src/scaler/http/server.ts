@@ -46,6 +46,12 @@ export interface HttpOptions {
   limits?: Partial<HttpLimits>;
   /** Called for each connection closed at once because maxConnections were open. */
   onConnectionDropped?: () => void;
+  /**
+   * What this listener answers: everything (default), only POST /webhook (the port the internet reaches), or only
+   * /healthz, /readyz and /metrics (the kubelet's and Prometheus' port: a flood of webhook connections can't keep
+   * the probes out).
+   */
+  serves?: "all" | "webhook" | "ops";
 }
 
 class BodyTooLarge extends Error {}
@@ -122,6 +128,7 @@ export function createHttpServer({
   metrics,
   limits: given = {},
   onConnectionDropped,
+  serves = "all",
 }: HttpOptions): Server {
   const limits = { ...DEFAULT_HTTP_LIMITS, ...given };
   let budgetLeft = limits.bodyBudgetBytes;
@@ -188,6 +195,18 @@ export function createHttpServer({
     async (request, response) => {
       const path = (request.url ?? "/").split("?")[0];
       try {
+        if (serves === "webhook" && path !== "/webhook") {
+          send(response, 404, json("not found: POST /webhook here; health and metrics are on the ops port"));
+          return;
+        }
+        if (serves === "ops" && path === "/webhook") {
+          send(
+            response,
+            404,
+            json("not found: webhooks go to the webhook port; here GET /healthz, /readyz, /metrics"),
+          );
+          return;
+        }
         if (path === "/webhook") {
           if (request.method !== "POST") {
             response.setHeader("allow", "POST");
