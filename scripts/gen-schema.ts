@@ -150,6 +150,10 @@ export const chartKeysSchema = strictObject({
     // NetworkPolicyEgressRule objects, copied verbatim; the apiserver validates them.
     egress: list(z.record(z.string(), z.unknown()), "a list of NetworkPolicy egress rules").optional(),
   }).optional(),
+  runnerQuota: strictObject({
+    enabled: enabled("A ResourceQuota on count/pods in the runner namespace."),
+    pods: wholeNumber(1).optional().describe("The most Pods the runner namespace may hold."),
+  }).optional(),
 });
 
 type JsonObject = Record<string, unknown>;

@@ -13,9 +13,11 @@ import {
   type V1CustomResourceDefinition,
   type V1Deployment,
   type V1Namespace,
+  type V1ResourceQuota,
   type V1Role,
 } from "@kubernetes/client-node";
 import { beforeAll, describe, expect, inject, it } from "vitest";
+import { maxQueuedOf } from "../../src/scaler/config/schema.ts";
 import { SCALER_ROLE_RULES } from "../../src/scaler/kube/rbac.ts";
 import { buildRunnerPod } from "../../src/scaler/runner-pod/build-runner-pod.ts";
 import {
@@ -219,6 +221,18 @@ describe("helm template applied with strict field validation", () => {
     expect(binding.subjects).toEqual([
       { kind: "ServiceAccount", name: pod.serviceAccountName, namespace: releaseNamespace },
     ]);
+
+    // No hash of a secret on the Pod (anyone who can read Pods could test guesses against it offline).
+    expect(Object.keys(deployment.spec!.template.metadata?.annotations ?? {})).not.toContain(
+      "checksum/secrets",
+    );
+
+    // The apiserver's own ceiling on runner Pods, above what the sets may hold.
+    const quota = findObject<V1ResourceQuota>(objects, "ResourceQuota");
+    expect(quota.metadata?.namespace).toBe(runnerNamespace);
+    expect(Object.keys(quota.spec?.hard ?? {})).toEqual(["count/pods"]);
+    const held = config.runnerSets.reduce((sum, set) => sum + maxQueuedOf(set) + set.maxRunners, 0);
+    expect(Number(quota.spec?.hard?.["count/pods"])).toBeGreaterThanOrEqual(held);
   });
 
   it("profiles.yaml: the runner namespace enforces privileged, the ServiceMonitor-free defaults hold", async () => {
@@ -301,8 +315,32 @@ describe("helm template applied with strict field validation", () => {
       "ServiceMonitor",
     );
     expect(monitor.spec.endpoints).toEqual([
-      { port: "http", path: "/metrics", interval: "15s", scrapeTimeout: "5s" },
+      { port: "ops", path: "/metrics", interval: "15s", scrapeTimeout: "5s" },
     ]);
+    // Probes and metrics on the ops port, behind a ClusterIP Service only; the exposed Service has the webhook port.
+    const services = objects
+      .filter((object) => object.kind === "Service")
+      .sort((a, b) =>
+        String(a.metadata?.name).localeCompare(String(b.metadata?.name)),
+      ) as (KubernetesObject & {
+      spec: { type?: string; ports: { name: string }[] };
+    })[];
+    expect(
+      services.map((service) => [
+        service.metadata?.name,
+        service.spec.type,
+        service.spec.ports.map((p) => p.name),
+      ]),
+    ).toEqual([
+      ["ci-scaler", "LoadBalancer", ["http"]],
+      ["ci-scaler-ops", "ClusterIP", ["ops"]],
+    ]);
+    const probes = findObject<V1Deployment>(objects, "Deployment").spec?.template.spec?.containers[0];
+    expect(
+      [probes?.livenessProbe, probes?.readinessProbe, probes?.startupProbe].map(
+        (probe) => probe?.httpGet?.port,
+      ),
+    ).toEqual(["ops", "ops", "ops"]);
     const deployment = findObject<V1Deployment>(objects, "Deployment");
     expect(deployment.spec?.template.spec?.containers[0]?.image).toBe(
       "registry.example.com/platform/dind-k8s@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
@@ -350,7 +388,17 @@ describe("helm template applied with strict field validation", () => {
     });
     expect(config.runnerSets[0]?.serviceAccountName).toBeUndefined();
     expect(objects.map((o) => o.kind).sort()).toEqual(
-      ["ConfigMap", "Deployment", "Role", "RoleBinding", "Service", "ServiceAccount"].sort(),
+      // The quota counts the scaler's own Pods too here: its default leaves room for them.
+      [
+        "ConfigMap",
+        "Deployment",
+        "ResourceQuota",
+        "Role",
+        "RoleBinding",
+        "Service",
+        "Service",
+        "ServiceAccount",
+      ].sort(),
     );
     expect(findObject(objects, "Role").metadata?.namespace).toBe(releaseNamespace);
   });
@@ -499,6 +547,11 @@ describe("bad values", () => {
       "TLS without a host",
       { ingress: { enabled: true, tlsSecretName: "tls" } },
       "ingress.tlsSecretName needs ingress.host",
+    ],
+    [
+      "a Pod quota below what the runner sets may hold",
+      { runnerQuota: { pods: 100 } },
+      "runnerQuota.pods: 100 is fewer than the runner sets may hold (210: each set's maxQueued",
     ],
     [
       "egress rules that would be ignored",

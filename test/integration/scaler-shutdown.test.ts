@@ -45,9 +45,9 @@ beforeAll(async () => {
     sets: runnerSetYaml("dind-k8s", 2),
     token: "ghp_shutdown",
     secrets: [SECRET],
+    githubApiUrl: `http://127.0.0.1:${address.port}`,
   });
   scaler = spawn(process.execPath, [cli, ...serveArgs(files)], {
-    env: { ...process.env, DIND_K8S_GITHUB_API_URL: `http://127.0.0.1:${address.port}` },
     stdio: ["ignore", "pipe", "pipe"],
   });
   scaler.stderr?.on("data", (chunk: Buffer) => {

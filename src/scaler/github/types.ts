@@ -131,4 +131,9 @@ export interface GitHubApi {
    */
   listQueuedJobs(labels: string[]): Promise<QueuedJob[]>;
   getWorkflowJob(repo: string, jobId: number): Promise<WorkflowJob>;
+  /**
+   * Uses these credentials from the next call on (the key or token was rotated). Throws, changing nothing, when
+   * they are not usable or of another kind (App for a token, or the reverse: that is a new configuration).
+   */
+  useCredentials(auth: GitHubAuth): void;
 }

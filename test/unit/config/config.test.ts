@@ -12,6 +12,7 @@ import {
 import { ConfigError, loadConfig, parseConfig } from "../../../src/scaler/config/load.ts";
 import { describeValue } from "../../../src/scaler/config/primitives.ts";
 import { collectProblems, unknownKeyMessage } from "../../../src/scaler/config/problems.ts";
+import { maxQueuedOf } from "../../../src/scaler/config/schema.ts";
 
 const readUtf8 = (path: string) => readFile(path, "utf8");
 
@@ -50,6 +51,14 @@ describe("the minimal configuration", () => {
     expect(set?.dind).toEqual({ args: [], mtu: "auto", registryMirrors: [] });
     expect(set?.runtime).toEqual({ profile: "privileged" });
     expect(set?.storage).toBeUndefined();
+  });
+
+  it("bounds a set's backlog at 20 × maxRunners unless maxQueued says otherwise", () => {
+    const [set] = parseConfig(minimalText, "minimal.yaml").runnerSets;
+    expect(set?.maxQueued).toBeUndefined();
+    expect(maxQueuedOf(set!)).toBe(200);
+    const [own] = parseConfig(withSet("    maxQueued: 7\n"), "own.yaml").runnerSets;
+    expect(maxQueuedOf(own!)).toBe(7);
   });
 
   it("pins the runner image and the docker gid of the actions-runner image", () => {
@@ -92,6 +101,19 @@ describe("accepted variants", () => {
     ],
     ["GHES", (t: string) => t.replace("url: https://github.com", "url: https://github.example.corp/")],
     ["a runner group", (t: string) => t.replace("org: my-org", "org: my-org\n  runnerGroup: ci")],
+    [
+      "an API URL over https",
+      (t: string) =>
+        t.replace("url: https://github.com", "url: https://github.com\n  apiUrl: https://gh-proxy.corp/api"),
+    ],
+    [
+      "plain http to a loopback test server",
+      (t: string) =>
+        t.replace(
+          "url: https://github.com",
+          "url: http://127.0.0.1:3000\n  apiUrl: http://[::1]:3001/api/v3",
+        ),
+    ],
     ["an App installation id", (t: string) => t.replace("appId: 1,", "appId: 1, installationId: 42,")],
   ])("%s", (_name, edit) => {
     expect(() => parseConfig(edit(minimalText), "variant.yaml")).not.toThrow();
@@ -138,6 +160,33 @@ describe("refused configurations: the exact messages", () => {
       ['runnerSets[0].maxRunners: expected a whole number ≥ 0, got "ten"'],
     ],
     [
+      "a GHES URL over plain http",
+      minimalText.replace("url: https://github.com", "url: http://ghes.corp"),
+      [
+        "github.url: http://ghes.corp would send the GitHub credentials in clear text: use https:// (plain http:// only to a loopback address such as 127.0.0.1, for a local test server)",
+      ],
+    ],
+    [
+      "an API URL over plain http to another host",
+      minimalText.replace(
+        "url: https://github.com",
+        "url: https://github.com\n  apiUrl: http://10.0.0.7:8080",
+      ),
+      [
+        "github.apiUrl: http://10.0.0.7:8080 would send the GitHub credentials in clear text: use https:// (plain http:// only to a loopback address such as 127.0.0.1, for a local test server)",
+      ],
+    ],
+    [
+      "a negative maxQueued",
+      withSet("    maxQueued: -5\n"),
+      ["runnerSets[0].maxQueued: expected a whole number ≥ 0, got -5"],
+    ],
+    [
+      "maxQueued as text",
+      withSet("    maxQueued: lots\n"),
+      ['runnerSets[0].maxQueued: expected a whole number ≥ 0, got "lots"'],
+    ],
+    [
       "minIdle above maxRunners",
       withSet("").replace("minIdle: 0", "minIdle: 11"),
       ["runnerSets[0].minIdle: expected at most maxRunners (10), got 11"],
@@ -175,7 +224,7 @@ describe("refused configurations: the exact messages", () => {
       "a typo in a key",
       withSet("").replace("maxRunners: 10", "maxRunners: 10\n    maxRunner: 3"),
       [
-        'runnerSets[0].maxRunner: unknown key; did you mean "maxRunners"? (allowed here: name, labels, maxRunners, minIdle, runnerGroup, runner, dind, storage, cache, runtime, nodeSelector, tolerations, affinity, podLabels, podAnnotations, priorityClassName, serviceAccountName, imagePullSecrets)',
+        'runnerSets[0].maxRunner: unknown key; did you mean "maxRunners"? (allowed here: name, labels, maxRunners, minIdle, maxQueued, runnerGroup, runner, dind, storage, cache, runtime, nodeSelector, tolerations, affinity, podLabels, podAnnotations, priorityClassName, serviceAccountName, imagePullSecrets)',
       ],
     ],
     [
@@ -575,7 +624,7 @@ describe("refused configurations: generic wordings, odd shapes and the cross-key
     [
       "a mapping entry without a key",
       `${minimalText}? \n: 1\n`,
-      ['[""]: unknown key (allowed here: github, kubernetes, runnerSets)'],
+      ['[""]: unknown key (allowed here: github, kubernetes, tuning, runnerSets)'],
     ],
     [
       "kata on an ephemeral volume",

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { apiUrlFor } from "../../../src/scaler/github/api-url.ts";
+import { createGitHubApi } from "../../../src/scaler/github/client.ts";
 import { hintFor } from "../../../src/scaler/github/errors.ts";
 import { deleteOutcomeFor } from "../../../src/scaler/github/outcomes.ts";
 import { nextPageUrl } from "../../../src/scaler/github/pagination.ts";
@@ -145,5 +146,55 @@ describe("clientThrottle's rate-limit answer", () => {
     stopping = true;
     expect(primary(10, request, undefined, 0)).toBe(false);
     expect(secondary(10, request, undefined, 0)).toBe(false);
+  });
+});
+
+describe("the client sends credentials only over https, or http to loopback", () => {
+  const client = (apiUrl: string) => () =>
+    createGitHubApi({
+      apiUrl,
+      target: { kind: "org", org: "acme" },
+      auth: { kind: "token", token: "ghp_x" },
+      log: { warn: () => {} },
+    });
+
+  it.each([
+    "https://api.github.com",
+    "http://127.0.0.1:3000",
+    "http://localhost:3000/api/v3",
+    "http://[::1]:3000",
+  ])("takes %s", (url) => {
+    expect(client(url)).not.toThrow();
+  });
+
+  it.each(["http://10.0.0.7:8080", "http://api.github.com", "ftp://127.0.0.1"])(
+    "refuses %s before any call",
+    (url) => {
+      expect(client(url)).toThrow(/would send the GitHub credentials in clear text: use https:\/\//);
+    },
+  );
+});
+
+describe("useCredentials: rotated credentials, checked before they replace the ones in use", () => {
+  const tokenClient = () =>
+    createGitHubApi({
+      apiUrl: "http://127.0.0.1:1",
+      target: { kind: "org", org: "acme" },
+      auth: { kind: "token", token: "ghp_x" },
+      log: { warn: () => {} },
+    });
+
+  it("takes another token", () => {
+    expect(() => tokenClient().useCredentials({ kind: "token", token: "ghp_y" })).not.toThrow();
+  });
+
+  it.each([
+    [{ kind: "token" as const, token: " " }, "GitHub token is empty"],
+    [
+      { kind: "app" as const, appId: 1, privateKeyPem: "not a key" },
+      "got a GitHub App key where the scaler started with a token; switching between them needs a restart",
+    ],
+  ])("refuses %j", (auth, message) => {
+    expect(() => tokenClient().useCredentials(auth)).toThrow(message);
   });
 });
