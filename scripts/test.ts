@@ -31,18 +31,29 @@ const status = step("npx", [
 interface VitestJsonReport {
   numPassedTests: number;
   numFailedTests: number;
-  /** Files that failed as a whole (an error in beforeAll, an import that threw): their tests count as skipped. */
-  numFailedTestSuites: number;
   numPendingTests: number;
   numTodoTests: number;
   numTotalTests: number;
+  /** Per file: "failed" also when the file failed as a whole (an error in beforeAll, an import that threw). */
+  testResults: { status: string; assertionResults: { status: string }[] }[];
+}
+
+/**
+ * Failed tests, plus one for each file that failed with no failed test of its own (its tests count as skipped):
+ * numFailedTestSuites can't be added instead, as it also counts every describe block around a failed test.
+ */
+function failures(report: VitestJsonReport): number {
+  const wholeFiles = report.testResults.filter(
+    (file) => file.status === "failed" && !file.assertionResults.some((test) => test.status === "failed"),
+  ).length;
+  return report.numFailedTests + wholeFiles;
 }
 try {
   const report = JSON.parse(readFileSync(reportFile, "utf8")) as VitestJsonReport;
   const skipped = report.numPendingTests + report.numTodoTests;
   // A file that failed as a whole counts as a failure, or the line would read "0 failed" on a red run.
   process.stdout.write(
-    `tests: ${report.numPassedTests} passed, ${report.numFailedTests + report.numFailedTestSuites} failed, ${skipped} skipped\n`,
+    `tests: ${report.numPassedTests} passed, ${failures(report)} failed, ${skipped} skipped\n`,
   );
   if (report.numTotalTests === 0) {
     process.stdout.write("no test ran: that is a failure\n");

@@ -87,7 +87,7 @@ describe("dind-k8s serve with GitHub black-holed", () => {
     }).then((response) => response.status);
     // Intake makes no GitHub call: the job is recorded although GitHub never answers.
     expect(status).toBe(201);
-    // A readiness probe in flight too: it asks GitHub, and must not hold the HTTP server's drain.
+    // A readiness probe too: it asks only what intake needs (Kubernetes), so GitHub's silence doesn't hold it.
     const readiness = fetch(`${url}/readyz`).then(
       (response) => response.status,
       () => 0,
@@ -104,7 +104,7 @@ describe("dind-k8s serve with GitHub black-holed", () => {
     ]);
     expect(code, `scaler stderr: ${stderr}`).toBe(0);
     expect(Date.now() - started).toBeLessThan(10_000);
-    // The probe got an answer (not ready: GitHub unreachable) or its connection closed; it did not hang.
-    expect([0, 503]).toContain(await readiness);
+    // The probe was answered ready while GitHub hung: readiness never waits on GitHub.
+    expect(await readiness).toBe(200);
   }, 40_000);
 });
