@@ -3,10 +3,15 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { DEFAULT_RUNNER_DOCKER_GID, DEFAULT_RUNNER_IMAGE } from "../../../src/scaler/config/defaults.ts";
+import {
+  DEFAULT_DIND_IMAGE,
+  DEFAULT_DIND_ROOTLESS_IMAGE,
+  DEFAULT_RUNNER_DOCKER_GID,
+  DEFAULT_RUNNER_IMAGE,
+} from "../../../src/scaler/config/defaults.ts";
 import { ConfigError, loadConfig, parseConfig } from "../../../src/scaler/config/load.ts";
 import { describeValue } from "../../../src/scaler/config/primitives.ts";
-import { collectProblems } from "../../../src/scaler/config/problems.ts";
+import { collectProblems, unknownKeyMessage } from "../../../src/scaler/config/problems.ts";
 
 const readUtf8 = (path: string) => readFile(path, "utf8");
 
@@ -49,6 +54,9 @@ describe("the minimal configuration", () => {
 
   it("pins the runner image and the docker gid of the actions-runner image", () => {
     expect(DEFAULT_RUNNER_IMAGE).toMatch(/^ghcr\.io\/actions\/actions-runner:\d+\.\d+\.\d+$/);
+    // The rootless dind is the same Docker release as the rootful one.
+    expect(DEFAULT_DIND_ROOTLESS_IMAGE).toBe(`${DEFAULT_DIND_IMAGE}-rootless`);
+    expect(DEFAULT_DIND_IMAGE).toMatch(/^docker:\d+\.\d+\.\d+-dind$/);
     expect(DEFAULT_RUNNER_DOCKER_GID).toBe(123);
   });
 
@@ -541,6 +549,23 @@ describe("refused configurations: generic wordings, odd shapes and the cross-key
       ["github.auth: use a GitHub App (installationId, privateKeyEnv) or a token (tokenFile), not both"],
     ],
     [
+      "an App id with two tokens",
+      auth("{ appId: 1, tokenFile: /t, tokenEnv: T }"),
+      ["github.auth: use a GitHub App (appId) or a token (tokenFile, tokenEnv), not both"],
+    ],
+    [
+      "kata on an explicit emptyDir",
+      withSet("    runtime: { profile: kata }\n    storage: { type: emptyDir }\n"),
+      [
+        `runnerSets[0].storage.type: expected "loopDisk" or "memory" under the kata profile, got "emptyDir" (virtio-fs volumes can't be an overlay upper layer)`,
+      ],
+    ],
+    [
+      "a mapping entry without a key",
+      `${minimalText}? \n: 1\n`,
+      ['[""]: unknown key (allowed here: github, kubernetes, runnerSets)'],
+    ],
+    [
       "kata on an ephemeral volume",
       withSet("    runtime: { profile: kata }\n    storage: { type: ephemeralVolume, size: 1Gi }\n"),
       [
@@ -733,6 +758,19 @@ describe("where a problem is reported", () => {
 });
 
 describe("wordings for any schema", () => {
+  it("a limit zod words itself is still reported at its key, not thrown", () => {
+    // zod's own wording ("Too big: …"): the toleration schema has no message of its own for it.
+    expect(problemsOf(withSet("    tolerations: [{ tolerationSeconds: 1e20 }]\n"))).toEqual([
+      expect.stringMatching(/^runnerSets\[0\]\.tolerations\[0\]\.tolerationSeconds: /),
+    ]);
+  });
+
+  it("points an inline secret at its file form, and at the env form only when there is one", () => {
+    expect(unknownKeyMessage("password", ["passwordFile"])).toBe(
+      "unknown key; secrets are never written in the configuration: put it in a file and set passwordFile",
+    );
+  });
+
   it.each([
     [undefined, "nothing"],
     [null, "null"],
