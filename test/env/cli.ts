@@ -11,7 +11,7 @@ if (args.includes("--help") || args.includes("-h")) {
     [
       "usage: npm run testenv [-- --start]",
       "",
-      "Prepares kube-apiserver, etcd, dockerd, helm and busybox for the integration tests and prints",
+      "Prepares kube-apiserver, etcd, dockerd, helm, busybox and act for the integration tests and prints",
       "name=/abs/path for each. With --start, also starts them and prints kubeconfig= and docker-host=",
       "until interrupted.",
       "",

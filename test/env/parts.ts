@@ -1,8 +1,8 @@
 import { execFile, spawn } from "node:child_process";
-import { access, constants, mkdir, open, readdir, rename, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { access, constants, mkdir, open, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
-import { APT_PACKAGES, cacheDir, HELM_VERSION, KUBERNETES_VERSION } from "./versions.ts";
+import { ACT_VERSION, APT_PACKAGES, cacheDir, HELM_VERSION, KUBERNETES_VERSION } from "./versions.ts";
 
 const execFileAsync = promisify(execFile);
 
@@ -18,6 +18,8 @@ export interface Parts {
   "dockerd-network-opt": string;
   helm: string;
   busybox: string;
+  /** nektos/act: runs a workflow on this host as a runner would (the action's end-to-end test). */
+  act: string;
 }
 
 export class MissingPartError extends Error {
@@ -138,29 +140,62 @@ async function buildKubeApiserver(): Promise<string> {
   return bin;
 }
 
-async function buildHelm(): Promise<string> {
-  const dir = join(cacheDir(), `helm-${HELM_VERSION}`);
-  const bin = join(dir, "helm");
+/** A Go command installed with `go install <module path>@<version>` into the cache, keyed by version. */
+interface GoTool {
+  /** The binary's name: the last element of the package path. */
+  name: string;
+  version: string;
+  /** Package path of the command, without the version. */
+  pkg: string;
+  /** Linker flags, e.g. the version stamp the command prints. */
+  ldflags: string;
+}
+
+const GO_TOOLS = {
+  helm: {
+    name: "helm",
+    version: HELM_VERSION,
+    pkg: "helm.sh/helm/v3/cmd/helm",
+    ldflags: `-s -w -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION} -X helm.sh/helm/v3/internal/version.gitTreeState=clean`,
+  },
+  // act's main package reads its version from this variable (its release build stamps it the same way).
+  act: {
+    name: "act",
+    version: ACT_VERSION,
+    pkg: "github.com/nektos/act",
+    ldflags: `-s -w -X main.version=${ACT_VERSION}`,
+  },
+} as const satisfies Record<string, GoTool>;
+
+function goToolPath(tool: GoTool): string {
+  return join(cacheDir(), `${tool.name}-${tool.version}`, tool.name);
+}
+
+/**
+ * `go install` into a staging dir renamed into place whole, so an interrupted build never leaves a binary that
+ * looks finished.
+ */
+async function goInstall(tool: GoTool): Promise<string> {
+  const bin = goToolPath(tool);
   if (await isExecutable(bin)) return bin;
   if (!(await which("go"))) {
     throw new MissingPartError(
-      `helm ${HELM_VERSION} is not built and 'go' is not on PATH; install Go and rerun`,
+      `${tool.name} ${tool.version} is not built and 'go' is not on PATH; install Go and rerun`,
     );
   }
-  log(`building helm ${HELM_VERSION} with go install (first run only)`);
+  log(`building ${tool.name} ${tool.version} with go install (first run only)`);
+  const started = Date.now();
+  const dir = dirname(bin);
   const staging = `${dir}.partial`;
   await mkdir(staging, { recursive: true });
-  await run(
-    "go",
-    [
-      "install",
-      "-trimpath",
-      `-ldflags=-s -w -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION} -X helm.sh/helm/v3/internal/version.gitTreeState=clean`,
-      `helm.sh/helm/v3/cmd/helm@${HELM_VERSION}`,
-    ],
-    { ...process.env, GOBIN: staging, CGO_ENABLED: "0" },
-  );
+  await run("go", ["install", "-trimpath", `-ldflags=${tool.ldflags}`, `${tool.pkg}@${tool.version}`], {
+    ...process.env,
+    GOBIN: staging,
+    CGO_ENABLED: "0",
+  });
+  await rm(dir, { recursive: true, force: true });
   await rename(staging, dir);
+  log(`built ${bin} in ${Math.round((Date.now() - started) / 1000)} s`);
   return bin;
 }
 
@@ -229,15 +264,15 @@ export async function prepareParts({ install }: { install: boolean }): Promise<P
   if (Array.isArray(apt)) {
     throw new MissingPartError(`missing test environment parts: ${apt.join("; ")}; ${aptHint}`);
   }
-  const [kubeApiserver, helm] = install
-    ? [await buildKubeApiserver(), await buildHelm()]
-    : [
-        join(cacheDir(), `kube-apiserver-${KUBERNETES_VERSION}`, "kube-apiserver"),
-        join(cacheDir(), `helm-${HELM_VERSION}`, "helm"),
-      ];
+  const kubeApiserver = install
+    ? await buildKubeApiserver()
+    : join(cacheDir(), `kube-apiserver-${KUBERNETES_VERSION}`, "kube-apiserver");
+  const helm = install ? await goInstall(GO_TOOLS.helm) : goToolPath(GO_TOOLS.helm);
+  const act = install ? await goInstall(GO_TOOLS.act) : goToolPath(GO_TOOLS.act);
   for (const [name, path] of [
     ["kube-apiserver", kubeApiserver],
     ["helm", helm],
+    ["act", act],
   ] as const) {
     if (!(await isExecutable(path))) {
       throw new MissingPartError(`${name} is not built at ${path}; run 'npm run testenv' to build it`);
@@ -250,5 +285,6 @@ export async function prepareParts({ install }: { install: boolean }): Promise<P
     "dockerd-network-opt": await findNetworkOptDockerd(apt.dockerd, install),
     helm,
     busybox: apt.busybox,
+    act,
   };
 }

@@ -4,6 +4,8 @@ import { join } from "node:path";
 /** Pinned versions of the parts the integration tests run. Bump here; the cache is keyed by these. */
 export const KUBERNETES_VERSION = "v1.35.4";
 export const HELM_VERSION = "v3.22.0";
+/** nektos/act, the runner implementation the action's end-to-end test runs it under. */
+export const ACT_VERSION = "v0.2.89";
 
 /** Debian packages that provide the remaining parts. */
 export const APT_PACKAGES = ["etcd-server", "docker.io", "busybox-static", "openssl"] as const;

@@ -5,7 +5,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { HELM_VERSION, KUBERNETES_VERSION } from "../env/versions.ts";
+import { ACT_VERSION, HELM_VERSION, KUBERNETES_VERSION } from "../env/versions.ts";
 import { docker } from "../helpers/docker.ts";
 import {
   apiStatus,
@@ -185,5 +185,12 @@ describe("helm", () => {
   it("runs the pinned version", async () => {
     const { stdout } = await execFileAsync(env.parts.helm, ["version", "--short"]);
     expect(stdout.trim()).toMatch(new RegExp(`^${HELM_VERSION.replaceAll(".", "\\.")}\\b`));
+  });
+});
+
+describe("act", () => {
+  it("runs the pinned version", async () => {
+    const { stdout } = await execFileAsync(env.parts.act, ["--version"]);
+    expect(stdout.trim()).toBe(`act version ${ACT_VERSION}`);
   });
 });
