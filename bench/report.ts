@@ -125,8 +125,9 @@ const SPECS: Record<string, RowSpec> = {
             measure: "scaler RSS with 10,000 Pods",
             value: v.rss_mb!,
             unit: "MB",
-            target: "≤ 120 MB",
-            met: v.rss_mb! <= 120,
+            // DESIGN.md's target with @kubernetes/client-node in the bundle (120 MB was for the own client it replaced).
+            target: "≤ 140 MB",
+            met: v.rss_mb! <= 140,
           },
         ]
       : [],

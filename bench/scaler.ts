@@ -13,8 +13,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { parseConfig } from "../src/scaler/config/load.ts";
-import { type KubeClient, kubeClientFromFile } from "../src/scaler/kube/client.ts";
-import { whileThrottled } from "../src/scaler/kube/runner-pods.ts";
+import type { KubeClient } from "../src/scaler/kube/client.ts";
+import { loadKubeClient } from "../src/scaler/kube/load.ts";
+import { whileThrottled } from "../src/scaler/kube/throttled.ts";
 import { buildRunnerPod } from "../src/scaler/runner-pod/build-runner-pod.ts";
 import type { TestEnv } from "../test/env/types.ts";
 import { type GitHubStandIn, startGitHubStandIn } from "../test/helpers/github-standin.ts";
@@ -47,6 +48,8 @@ interface BenchScaler {
   kc: KubeConfig;
   /** The scaler's own identity (its ServiceAccount token) through the scaler's own client: the bare path. */
   kube: KubeClient;
+  /** client-node's CoreV1Api on that client's connection pool, as RunnerPods holds it. */
+  core: CoreV1Api;
   github: GitHubStandIn;
   podFor(jobId: number): V1Pod;
   /** The scaler's first error log lines. */
@@ -103,7 +106,8 @@ async function startBenchScaler(
   );
   const errors: string[] = [];
   const serverMs: number[] = [];
-  const kube = await kubeClientFromFile(files.kubeconfigPath);
+  const kube = loadKubeClient(files.kubeconfigPath);
+  const core = kube.api(CoreV1Api);
   // Keep the scaler's errors: a failed benchmark shows why.
   const url = await listeningUrl(child, (line) => {
     if (line.includes('"level":"error"') && errors.length < 20) errors.push(line);
@@ -124,12 +128,13 @@ async function startBenchScaler(
     ns: ns.name,
     kc: ns.kc,
     kube,
+    core,
     github,
     podFor,
     errors,
     serverMs,
     async stop() {
-      kube.close();
+      await kube.close();
       const exited = new Promise((resolve) => child.once("exit", resolve));
       child.kill("SIGTERM");
       await exited;
@@ -176,9 +181,9 @@ async function postQueued(url: string, jobId: number): Promise<{ status: number;
  * 429s as any well-behaved client does. The same identity matters: API Priority and Fairness queues a
  * ServiceAccount's writes, while an admin (system:masters) is exempt, so an admin baseline would measure APF.
  */
-async function bareCreate(kube: KubeClient, namespace: string, pod: V1Pod): Promise<number> {
+async function bareCreate(core: CoreV1Api, namespace: string, pod: V1Pod): Promise<number> {
   const started = performance.now();
-  await whileThrottled(() => kube.request("POST", `/api/v1/namespaces/${namespace}/pods`, { body: pod }));
+  await whileThrottled(() => core.createNamespacedPod({ namespace, body: pod }));
   return performance.now() - started;
 }
 
@@ -204,19 +209,19 @@ async function rssMb(pid: number): Promise<number> {
 export async function benchIntake(env: TestEnv): Promise<string> {
   const scaler = await startBenchScaler(env, { maxRunners: 0, latencyMs: 0, prefix: "bench-intake" });
   try {
-    const kube = scaler.kube;
+    const bareCore = scaler.core;
     // 500 of each: a p99 over fewer samples is one or two outliers and moves by ±0.3× between runs.
     const count = 500;
     // 20 webhooks and 20 bare creates per second: steady load well inside what one small apiserver takes.
     const intervalMs = 50;
     // Warm both paths (TLS sessions, JIT) before measuring.
     await atRate(20, intervalMs, (i) => postQueued(scaler.url, 1_000_000 + i));
-    await atRate(20, intervalMs, (i) => bareCreate(kube, scaler.ns, { ...scaler.podFor(2_000_000 + i) }));
+    await atRate(20, intervalMs, (i) => bareCreate(bareCore, scaler.ns, { ...scaler.podFor(2_000_000 + i) }));
     // Both at the same rate over the same seconds, interleaved, so both meet the same apiserver load.
     const [intake, bare] = await Promise.all([
       atRate(count, intervalMs, (i) => postQueued(scaler.url, 3_000_000 + i)),
       sleep(intervalMs / 2).then(() =>
-        atRate(count, intervalMs, (i) => bareCreate(kube, scaler.ns, scaler.podFor(4_000_000 + i))),
+        atRate(count, intervalMs, (i) => bareCreate(bareCore, scaler.ns, scaler.podFor(4_000_000 + i))),
       ),
     ]);
     const failed = intake.filter((result) => result.status !== 201).length;
@@ -237,7 +242,7 @@ export async function benchBurst(env: TestEnv): Promise<string> {
   const jobs = 1_000;
   const scaler = await startBenchScaler(env, { maxRunners: jobs, latencyMs: 200, prefix: "bench-burst" });
   try {
-    const kube = scaler.kube;
+    const bareCore = scaler.core;
     const core = scaler.kc.makeApiClient(CoreV1Api);
     const callsBefore = scaler.github.calls();
     const started = performance.now();
@@ -255,7 +260,7 @@ export async function benchBurst(env: TestEnv): Promise<string> {
 
     const bareStarted = performance.now();
     await Promise.all(
-      Array.from({ length: jobs }, (_, i) => bareCreate(kube, scaler.ns, scaler.podFor(6_000_000 + i))),
+      Array.from({ length: jobs }, (_, i) => bareCreate(bareCore, scaler.ns, scaler.podFor(6_000_000 + i))),
     );
     const bareS = (performance.now() - bareStarted) / 1000;
 
@@ -311,7 +316,7 @@ export async function benchScale(env: TestEnv): Promise<string> {
       const bare: number[] = [];
       for (let i = 0; i < 200; i++) {
         results.push((await postQueued(scaler.url, 21_000_000 + i)).ms);
-        bare.push(await bareCreate(scaler.kube, scaler.ns, scaler.podFor(22_000_000 + i)));
+        bare.push(await bareCreate(scaler.core, scaler.ns, scaler.podFor(22_000_000 + i)));
       }
       const metrics = await (await fetch(`${scaler.url}/metrics`)).text();
       const heapBytes = Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(metrics)?.[1] ?? Number.NaN);

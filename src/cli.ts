@@ -169,8 +169,9 @@ Lease, exit 0. Secrets come from the files or environment variables the configur
 Options:
   --config FILE       the configuration file
   --port N            port to listen on (default 8080; 0 picks a free one and logs it)
-  --kubeconfig FILE   kubeconfig to use (default: $KUBECONFIG, else the in-cluster ServiceAccount, else
-                      ~/.kube/config); token, tokenFile, client certificate, exec plugin and \`as\` users work
+  --kubeconfig FILE   kubeconfig to use (default: the files of $KUBECONFIG merged, else the in-cluster
+                      ServiceAccount, else ~/.kube/config); read by @kubernetes/client-node: token, token-file,
+                      client certificates, exec plugins, auth-provider, proxy-url and \`as\` work
   --log-level LEVEL   debug, info (default), warn or error
   -h, --help          show this help
 

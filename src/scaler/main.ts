@@ -6,8 +6,10 @@ import { hostname } from "node:os";
 import type { Config } from "./config/load.ts";
 import { apiUrlFor, createGitHubApi } from "./github/client.ts";
 import { targetFromConfig } from "./github/target.ts";
-import { type KubeClient, KubeConfigError, loadKubeClient } from "./kube/client.ts";
-import { apiserverSupportsNativeSidecars } from "./kube/runner-pods.ts";
+import type { KubeClient } from "./kube/client.ts";
+import { KubeConfigError, loadKubeClient } from "./kube/load.ts";
+import { serverVersion } from "./kube/server-version.ts";
+import { sidecarModeFor } from "./model/sidecar-mode.ts";
 import { createLogger, type Level } from "./observe/log.ts";
 import { startScaler } from "./service.ts";
 import { readGitHubAuth, readWebhookSecrets } from "./startup/secrets.ts";
@@ -44,17 +46,14 @@ export async function serve(options: ServeOptions): Promise<number> {
 
   let kube: KubeClient;
   try {
-    kube = await loadKubeClient(options.kubeconfig, { env });
+    // kubectl's lookup reads $KUBECONFIG, $HOME and the in-cluster variables of the process, as client-node does.
+    kube = loadKubeClient(options.kubeconfig);
   } catch (error: unknown) {
     if (error instanceof KubeConfigError) throw new StartupError(error.message);
     throw error;
   }
-  const sidecars =
-    config.kubernetes.sidecars === "auto"
-      ? (await apiserverSupportsNativeSidecars(kube))
-        ? "native"
-        : "legacy"
-      : config.kubernetes.sidecars;
+  const setting = config.kubernetes.sidecars;
+  const sidecars = sidecarModeFor(setting, setting === "auto" ? await serverVersion(kube) : undefined);
 
   const scaler = await startScaler({
     config,

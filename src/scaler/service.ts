@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { CachePool } from "./cache/pool.ts";
 import type { Config } from "./config/load.ts";
 import { closeGracefully, createHttpServer } from "./http/server.ts";
+import { CacheClaims } from "./kube/cache-claims.ts";
 import type { KubeClient } from "./kube/client.ts";
 import { LeaderElector } from "./kube/leader-election.ts";
 import { SCALER_LEASE_NAME } from "./kube/rbac.ts";
@@ -101,6 +102,7 @@ export async function startScaler(options: ScalerOptions): Promise<RunningScaler
   const cache = config.runnerSets.some((set) => set.cache)
     ? new CachePool({
         pods,
+        claims: new CacheClaims({ kube: options.kube, namespace: config.kubernetes.namespace }),
         podFor: records.podFor,
         log,
         registry: metrics.registry,

@@ -11,9 +11,9 @@ if (args.includes("--help") || args.includes("-h")) {
     [
       "usage: npm run testenv [-- --start]",
       "",
-      "Prepares kube-apiserver, etcd, dockerd, helm, busybox and act for the integration tests and prints",
-      "name=/abs/path for each. With --start, also starts them and prints kubeconfig= and docker-host=",
-      "until interrupted.",
+      "Prepares kube-apiserver, etcd, dockerd, helm, busybox, tinyproxy and act for the integration tests",
+      "and prints name=/abs/path for each. With --start, also starts them and prints kubeconfig=,",
+      "docker-host= and proxy-url= until interrupted.",
       "",
     ].join("\n"),
   );
@@ -27,6 +27,7 @@ try {
     const started = await startTestEnv({ install: false });
     process.stdout.write(`kubeconfig=${started.env.kube.adminKubeconfigPath}\n`);
     process.stdout.write(`docker-host=${started.env.docker.host}\n`);
+    process.stdout.write(`proxy-url=${started.env.proxy.url}\n`);
     process.stdout.write(`kubernetes-version=${started.env.kube.version}\n`);
     const stop = () => {
       void started.stop().then(() => process.exit(0));

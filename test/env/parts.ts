@@ -18,6 +18,8 @@ export interface Parts {
   "dockerd-network-opt": string;
   helm: string;
   busybox: string;
+  /** An HTTP CONNECT proxy: kubeconfigs with `proxy-url` are tested through it. */
+  tinyproxy: string;
   /** nektos/act: runs a workflow on this host as a runner would (the action's end-to-end test). */
   act: string;
 }
@@ -92,24 +94,26 @@ async function run(
 
 const aptHint = `install them with: sudo apt-get install -y ${APT_PACKAGES.join(" ")}`;
 
-async function findAptParts(): Promise<Pick<Parts, "etcd" | "dockerd" | "busybox"> | string[]> {
+async function findAptParts(): Promise<Pick<Parts, "etcd" | "dockerd" | "busybox" | "tinyproxy"> | string[]> {
   const sbin = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"];
   const etcd = await which("etcd", sbin);
   const dockerd = await which("dockerd", sbin);
   const busybox = (await which("busybox", sbin)) ?? undefined;
+  const tinyproxy = await which("tinyproxy", sbin);
   const missing: string[] = [];
   // The test cluster signs a client certificate with it (kubeconfigs with client certificates are tested).
   if (!(await which("openssl", sbin))) missing.push("openssl (Debian package openssl)");
   if (!etcd) missing.push("etcd (Debian package etcd-server)");
   if (!dockerd) missing.push("dockerd (Debian package docker.io)");
+  if (!tinyproxy) missing.push("tinyproxy (Debian package tinyproxy)");
   if (!busybox) missing.push("busybox (Debian package busybox-static)");
   else if (!(await isStaticElf(busybox))) {
     missing.push(
       `a static busybox (${busybox} is dynamically linked; Debian package busybox-static replaces it)`,
     );
   }
-  if (missing.length > 0 || !etcd || !dockerd || !busybox) return missing;
-  return { etcd, dockerd, busybox };
+  if (missing.length > 0 || !etcd || !dockerd || !busybox || !tinyproxy) return missing;
+  return { etcd, dockerd, busybox, tinyproxy };
 }
 
 async function installAptPackages(): Promise<void> {
@@ -285,6 +289,7 @@ export async function prepareParts({ install }: { install: boolean }): Promise<P
     "dockerd-network-opt": await findNetworkOptDockerd(apt.dockerd, install),
     helm,
     busybox: apt.busybox,
+    tinyproxy: apt.tinyproxy,
     act,
   };
 }

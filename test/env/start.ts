@@ -5,6 +5,7 @@ import { startCluster } from "./cluster.ts";
 import type { Daemon } from "./daemon.ts";
 import { importBusyboxImage, startDockerd } from "./docker.ts";
 import { prepareParts } from "./parts.ts";
+import { startProxy } from "./proxy.ts";
 import type { TestEnv } from "./types.ts";
 
 export interface StartedTestEnv {
@@ -30,13 +31,17 @@ export async function startTestEnv({ install }: { install: boolean }): Promise<S
     }
   };
   try {
-    const [cluster, docker] = await Promise.all([
+    const [cluster, docker, proxy] = await Promise.all([
       startCluster({ etcd: parts.etcd, kubeApiserver: parts["kube-apiserver"] }, runDir).then((started) => {
         daemons.push(...started.daemons);
         return started;
       }),
       startDockerd(parts.dockerd, runDir).then((started) => {
         daemons.push({ stop: started.stop });
+        return started;
+      }),
+      startProxy(parts.tinyproxy, runDir).then((started) => {
+        daemons.push(started.daemon);
         return started;
       }),
     ]);
@@ -53,6 +58,7 @@ export async function startTestEnv({ install }: { install: boolean }): Promise<S
         version: cluster.version,
       },
       docker: { host: `unix://${docker.socketPath}`, socketPath: docker.socketPath, busyboxImage },
+      proxy: { url: proxy.url, logFile: proxy.logFile },
     };
     return { env, stop };
   } catch (error: unknown) {

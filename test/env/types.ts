@@ -26,6 +26,13 @@ export interface TestEnv {
     /** A small image made with `docker import` from static busybox: has /bin/sh and busybox applets. */
     busyboxImage: string;
   };
+  /** tinyproxy, an HTTP CONNECT proxy on loopback (kubeconfig `proxy-url`). */
+  proxy: {
+    /** http://127.0.0.1:<port> */
+    url: string;
+    /** Its log; proxyTunnels() in test/env/proxy.ts reads the CONNECTs from it. */
+    logFile: string;
+  };
 }
 
 declare module "vitest" {

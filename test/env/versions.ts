@@ -8,7 +8,7 @@ export const HELM_VERSION = "v3.22.0";
 export const ACT_VERSION = "v0.2.89";
 
 /** Debian packages that provide the remaining parts. */
-export const APT_PACKAGES = ["etcd-server", "docker.io", "busybox-static", "openssl"] as const;
+export const APT_PACKAGES = ["etcd-server", "docker.io", "busybox-static", "openssl", "tinyproxy"] as const;
 
 /** Where Go-built binaries are cached across runs (override with DIND_K8S_CACHE). */
 export function cacheDir(): string {

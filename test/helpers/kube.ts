@@ -14,7 +14,8 @@ import {
   type V1PodCondition,
   type V1PolicyRule,
 } from "@kubernetes/client-node";
-import { type KubeClient, kubeClientFromConfig } from "../../src/scaler/kube/client.ts";
+import type { KubeClient } from "../../src/scaler/kube/client.ts";
+import { kubeClientFromKubeConfig } from "../../src/scaler/kube/load.ts";
 import type { TestEnv } from "../env/types.ts";
 
 export function kubeConfigFor(env: TestEnv, user: { name: string; token: string }): KubeConfig {
@@ -34,9 +35,9 @@ export function kubeConfigFor(env: TestEnv, user: { name: string; token: string 
   return kc;
 }
 
-/** The scaler's own client, with the same credentials as `kc` (through the kubeconfig format, as `serve` reads it). */
-export function kubeClientOf(kc: KubeConfig): Promise<KubeClient> {
-  return kubeClientFromConfig(kc.exportConfig());
+/** The scaler's own client (pooled, with its checks), with the same credentials as `kc`. */
+export async function kubeClientOf(kc: KubeConfig): Promise<KubeClient> {
+  return kubeClientFromKubeConfig(kc, `test kubeconfig, context "${kc.getCurrentContext()}"`);
 }
 
 export function adminKubeConfig(env: TestEnv): KubeConfig {

@@ -6,6 +6,7 @@ import { Registry } from "prom-client";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { CachePool } from "../../src/scaler/cache/pool.ts";
 import { parseConfig, type RunnerSet } from "../../src/scaler/config/load.ts";
+import { CacheClaims } from "../../src/scaler/kube/cache-claims.ts";
 import { RunnerPods } from "../../src/scaler/kube/runner-pods.ts";
 import { ANNOTATIONS } from "../../src/scaler/model/keys.ts";
 import type { RunnerTarget } from "../../src/scaler/model/target.ts";
@@ -36,11 +37,13 @@ async function setup(volumes: number) {
     buildRunnerPod(runnerSet, target, { namespace: ns.name, sidecars: "native" }).pod;
   const core = ns.kc.makeApiClient(CoreV1Api);
   const replica = async () => {
-    const pods = new RunnerPods({ kube: await kubeClientOf(ns.kc), namespace: ns.name });
+    const kube = await kubeClientOf(ns.kc);
+    const pods = new RunnerPods({ kube, namespace: ns.name });
     await pods.start();
     started.push(pods);
     const pool = new CachePool({
       pods,
+      claims: new CacheClaims({ kube, namespace: ns.name }),
       podFor,
       log: silentLogger,
       registry: new Registry(),

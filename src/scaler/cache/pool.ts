@@ -15,6 +15,7 @@
 import type { V1PersistentVolumeClaim, V1Pod } from "@kubernetes/client-node";
 import type { Registry } from "prom-client";
 import type { RunnerSet } from "../config/load.ts";
+import type { CacheClaims } from "../kube/cache-claims.ts";
 import type { RunnerPods } from "../kube/runner-pods.ts";
 import { ANNOTATIONS, LABELS } from "../model/keys.ts";
 import { jobTargetOf, type RunnerTarget, targetOf } from "../model/target.ts";
@@ -49,6 +50,7 @@ export type AttachResult =
 
 export interface CachePoolOptions {
   pods: RunnerPods;
+  claims: CacheClaims;
   podFor(set: RunnerSet, target: RunnerTarget): V1Pod;
   log: Logger;
   registry: Registry;
@@ -97,16 +99,16 @@ export class CachePool {
   async sync(set: RunnerSet, views: readonly RunnerPodView[], now: Date): Promise<void> {
     const cache = set.cache;
     if (!cache) return;
-    const { pods, log } = this.#options;
+    const { claims: claimApi, log } = this.#options;
     // Until this pass has read the claims, none is free: a failed read must not hand out last pass's list.
     this.#free.set(set.name, []);
     this.#reserved.set(set.name, new Map());
-    const claims = await pods.listClaims(cacheClaimSelector(set.name));
+    const claims = await claimApi.list(cacheClaimSelector(set.name));
     const byName = new Map(claims.map((claim) => [claim.metadata?.name ?? "", claim]));
     for (let index = 0; index < cache.volumes; index++) {
       const name = cacheClaimName(set.name, index);
       if (byName.has(name)) continue;
-      const created = await pods.createClaim(buildCacheClaim(set, index, pods.namespace));
+      const created = await claimApi.create(buildCacheClaim(set, index, claimApi.namespace));
       if (created !== "exists") {
         claims.push(created);
         log.info("cache claim created", { runnerSet: set.name, claim: name });
@@ -154,7 +156,11 @@ export class CachePool {
         if (reason) {
           // Free, so no Pod mounts it: deleting it now can't pull a volume from under a daemon. Only as read:
           // a claim leased meanwhile (by a replica that still thinks it leads) is kept.
-          await pods.deleteClaim(name, slot.claim.metadata?.uid ?? "", slot.claim.metadata?.resourceVersion);
+          await this.#options.claims.delete(
+            name,
+            slot.claim.metadata?.uid ?? "",
+            slot.claim.metadata?.resourceVersion,
+          );
           this.metrics.recycled.inc({ runner_set: set.name, reason });
           log.info("cache claim recycled", { runnerSet: set.name, claim: name, reason });
           recycling++;
@@ -317,7 +323,7 @@ export class CachePool {
     slot: Slot,
     annotations: Record<string, string | null>,
   ): Promise<"updated" | "conflict" | "gone"> {
-    const outcome = await this.#options.pods.annotateClaim(
+    const outcome = await this.#options.claims.annotate(
       slot.name,
       slot.claim.metadata?.resourceVersion ?? "",
       annotations,

@@ -2,17 +2,21 @@
 // protocol as client-go's leaderelection: the holder renews the Lease; others take it over when it has
 // not changed for a whole lease duration *as they observed it* (their own clock, so clock skew between
 // nodes doesn't matter); the holder gives it up on shutdown so a successor needn't wait.
-import type { V1Lease } from "@kubernetes/client-node";
+import { CoordinationV1Api, type V1Lease } from "@kubernetes/client-node";
 import type { Logger } from "../observe/log.ts";
-import { type KubeClient, kubeStatus } from "./client.ts";
-import { KubeError } from "./runner-pods.ts";
+import { KubeError, kubeStatus } from "./api-error.ts";
+import type { KubeClient } from "./client.ts";
 
 /** A Lease's times are MicroTime: RFC 3339 with exactly six fractional digits. */
 export function microTime(date = new Date()): string {
   return date.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
 }
 
-/** The Lease as the apiserver sends it: its times are strings. */
+/**
+ * The Lease as the apiserver sends it: its times are strings. client-node types MicroTime as Date but passes it
+ * through as it is (its serializer has no V1MicroTime), and the apiserver only takes six fractional digits, which
+ * a Date's toISOString does not give: so the times stay strings, cast at the API client's edge.
+ */
 type Lease = Omit<V1Lease, "spec"> & {
   spec?: Omit<NonNullable<V1Lease["spec"]>, "acquireTime" | "renewTime"> & {
     acquireTime?: string;
@@ -38,7 +42,7 @@ export interface LeaderElectionOptions {
 
 export class LeaderElector {
   readonly #options: LeaderElectionOptions;
-  readonly #path: string;
+  readonly #leases: CoordinationV1Api;
   #leading = false;
   #stopped = false;
   #timer: NodeJS.Timeout | undefined;
@@ -51,7 +55,7 @@ export class LeaderElector {
 
   constructor(options: LeaderElectionOptions) {
     this.#options = options;
-    this.#path = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(options.namespace)}/leases`;
+    this.#leases = options.kube.api(CoordinationV1Api);
   }
 
   get leading(): boolean {
@@ -127,13 +131,18 @@ export class LeaderElector {
     this.#options.onStartedLeading();
   }
 
-  #leasePath(): string {
-    return `${this.#path}/${encodeURIComponent(this.#options.leaseName)}`;
+  #replace(lease: Lease): Promise<V1Lease> {
+    return this.#leases.replaceNamespacedLease({
+      name: this.#options.leaseName,
+      namespace: this.#options.namespace,
+      body: lease as V1Lease,
+    });
   }
 
   async #read(): Promise<Lease | undefined> {
     try {
-      return await this.#options.kube.request<Lease>("GET", this.#leasePath());
+      const { leaseName: name, namespace } = this.#options;
+      return (await this.#leases.readNamespacedLease({ name, namespace })) as Lease;
     } catch (error: unknown) {
       if (kubeStatus(error) === 404) return undefined;
       throw new KubeError(`read Lease ${this.#options.namespace}/${this.#options.leaseName}`, error);
@@ -159,7 +168,7 @@ export class LeaderElector {
             leaseTransitions: 0,
           },
         };
-        await this.#options.kube.request("POST", this.#path, { body });
+        await this.#leases.createNamespacedLease({ namespace, body: body as V1Lease });
         this.#becomeLeader();
       } catch (error: unknown) {
         if (kubeStatus(error) !== 409) throw new KubeError(`create Lease ${namespace}/${leaseName}`, error);
@@ -195,7 +204,7 @@ export class LeaderElector {
     };
     try {
       // resourceVersion in the body makes this a compare-and-swap: a concurrent taker gets 409.
-      await this.#options.kube.request("PUT", this.#leasePath(), { body: lease });
+      await this.#replace(lease);
       this.#becomeLeader();
     } catch (error: unknown) {
       if (kubeStatus(error) !== 409) throw new KubeError(`update Lease ${namespace}/${leaseName}`, error);
@@ -206,6 +215,6 @@ export class LeaderElector {
     const lease = await this.#read();
     if (!lease || lease.spec?.holderIdentity !== this.#options.identity) return;
     lease.spec = { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1, renewTime: microTime() };
-    await this.#options.kube.request("PUT", this.#leasePath(), { body: lease });
+    await this.#replace(lease);
   }
 }

@@ -2,139 +2,13 @@
 //
 // Why not client-node's informer: it LISTs everything in one response and keeps each Pod as a fully
 // deserialized object. A runner Pod is ~10 KB of JSON (scripts, volumes, managedFields), so 10,000 of them
-// cost ~930 MB of RSS in one scaler (measured with `npm run bench -- scale`). Here the list is paged, and each
-// Pod is cut down to its slim view (~1 KB) the moment it arrives.
-
-import type { IncomingMessage } from "node:http";
-import type { V1Container, V1Pod } from "@kubernetes/client-node";
-import { KEY_PREFIX as LABEL_PREFIX } from "../model/keys.ts";
-import { type KubeClient, kubeStatus } from "./client.ts";
-
-/** Labels and annotations the scaler writes and reads; others (selectors, ones users add) are not kept. */
-const OWN_KEY = `${LABEL_PREFIX}/`;
-
-/**
- * One copy of each distinct value, so equal values across thousands of Pods are shared: JSON.parse gives every
- * Pod its own. Bounded (it starts over when full), so unique values (uids, job ids) can't grow it without end.
- */
-class Canonical<T> {
-  readonly #known = new Map<string, T>();
-  readonly #limit: number;
-
-  constructor(limit: number) {
-    this.#limit = limit;
-  }
-
-  /** The value kept for `key`, or `value` (passed through `keep` first) when there is none yet. */
-  of(key: string, value: T, keep?: (value: T) => void): T {
-    const known = this.#known.get(key);
-    if (known !== undefined) return known;
-    if (this.#known.size >= this.#limit) this.#known.clear();
-    keep?.(value);
-    this.#known.set(key, value);
-    return value;
-  }
-}
-
-/** Strings that repeat across Pods: the namespace, a runner set's name, "job", "1". */
-const strings = new Canonical<string>(4_096);
-function intern(value: string): string {
-  return value.length > 64 ? value : strings.of(value, value);
-}
-
-function ownEntries(map: Record<string, string> | undefined): Record<string, string> | undefined {
-  if (!map) return undefined;
-  const kept: Record<string, string> = {};
-  for (const key in map) {
-    if (key.startsWith(OWN_KEY)) kept[key] = intern(map[key]!);
-  }
-  return kept;
-}
-
-/** One frozen empty list for every cached Pod's containers. */
-const NO_CONTAINERS = Object.freeze([]) as unknown as V1Container[];
-
-/**
- * A backlog is thousands of Pods with the same spec and status as far as the cache keeps them (gated, Pending,
- * PodScheduled False): each distinct one is kept once, frozen, and shared.
- */
-const objects = new Canonical<object>(1_024);
-function share<T extends object>(value: T): T {
-  return objects.of(JSON.stringify(value), value, deepFreeze) as T;
-}
-
-function deepFreeze(value: object): void {
-  for (const child of Object.values(value)) {
-    if (typeof child === "object" && child !== null) deepFreeze(child);
-  }
-  Object.freeze(value);
-}
-
-/**
- * The parts of a Pod the scaler looks at; everything else is dropped on arrival. A cached runner Pod costs about
- * 1 KB of heap this way; 10,000 of them are part of the scaler's memory target.
- */
-export function slimPod(pod: V1Pod): V1Pod {
-  const { metadata = {}, spec = { containers: [] }, status = {} } = pod;
-  const containerState = (statuses: NonNullable<V1Pod["status"]>["containerStatuses"]) =>
-    statuses?.length
-      ? statuses.map((s) => ({
-          name: intern(s.name),
-          ready: s.ready,
-          restartCount: s.restartCount,
-          image: "",
-          imageID: "",
-          ...(s.started === undefined ? {} : { started: s.started }),
-          ...(s.state ? { state: s.state } : {}),
-          ...(s.lastState ? { lastState: s.lastState } : {}),
-        }))
-      : undefined;
-  const claims = spec.volumes
-    ?.filter((volume) => volume.persistentVolumeClaim)
-    .map((volume) => ({ name: volume.name, persistentVolumeClaim: volume.persistentVolumeClaim }));
-  // Why a Pod isn't running (unschedulable, still gated) is all the reconciler reads of the conditions.
-  const scheduled = status.conditions?.find((condition) => condition.type === "PodScheduled");
-  return {
-    apiVersion: "v1",
-    kind: "Pod",
-    metadata: {
-      name: metadata.name,
-      namespace: metadata.namespace === undefined ? undefined : intern(metadata.namespace),
-      uid: metadata.uid,
-      resourceVersion: metadata.resourceVersion,
-      creationTimestamp: metadata.creationTimestamp,
-      ...(metadata.deletionTimestamp ? { deletionTimestamp: metadata.deletionTimestamp } : {}),
-      labels: ownEntries(metadata.labels),
-      annotations: ownEntries(metadata.annotations),
-    },
-    spec: share({
-      // Containers are not kept: the scaler rebuilds Pods from their runner set, it never copies one.
-      containers: NO_CONTAINERS,
-      ...(spec.schedulingGates?.length
-        ? { schedulingGates: spec.schedulingGates.map(({ name }) => ({ name })) }
-        : {}),
-      ...(spec.nodeName ? { nodeName: spec.nodeName } : {}),
-      // Which claim, if any, holds the daemon's data (the cache pool reads it).
-      ...(claims?.length ? { volumes: claims } : {}),
-    }),
-    status: share({
-      phase: status.phase === undefined ? undefined : intern(status.phase),
-      ...(scheduled
-        ? {
-            conditions: [
-              {
-                type: "PodScheduled",
-                status: intern(scheduled.status),
-                ...(scheduled.reason ? { reason: intern(scheduled.reason) } : {}),
-              },
-            ],
-          }
-        : {}),
-      containerStatuses: containerState(status.containerStatuses),
-      initContainerStatuses: containerState(status.initContainerStatuses),
-    }),
-  };
-}
+// cost ~930 MB of RSS in one scaler (measured with `npm run bench -- scale`). Here the list is paged (client-node's
+// CoreV1Api with limit/continue), the watch is client-node's Watch, and each Pod is cut down to its slim view
+// (~1 KB) the moment it arrives (slim-pod.ts).
+import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
+import { describeKubeError, kubeStatus } from "./api-error.ts";
+import type { KubeClient } from "./client.ts";
+import { slimPod } from "./slim-pod.ts";
 
 export interface PodCacheOptions {
   kube: KubeClient;
@@ -142,7 +16,13 @@ export interface PodCacheOptions {
   labelSelector: string;
   /** Items per LIST page. */
   pageSize?: number;
-  /** A watch is ended by the apiserver after about this long and resumed from its resourceVersion. */
+  /**
+   * A watch is ended by the apiserver after this long and resumed from its resourceVersion. It stays below the 30 s
+   * client-node's Watch waits for data before it gives up on a connection (its idle timeout, which finds a dead
+   * apiserver): the apiserver sends a bookmark just before it ends a watch, so even a namespace where nothing
+   * happens moves our resourceVersion forward and a resumed watch never starts from one compacted away (which
+   * would cost a full relist of every Pod).
+   */
   watchTimeoutSeconds?: number;
 }
 
@@ -160,13 +40,15 @@ export class PodCache {
   #synced = false;
   #stopped = true;
   #lastError: string | undefined;
-  #current: IncomingMessage | undefined;
+  #current: AbortController | undefined;
+  readonly #core: CoreV1Api;
   #loop: Promise<void> = Promise.resolve();
   readonly #changed = new Set<() => void>();
   readonly #deleted = new Set<(pod: V1Pod) => void>();
 
   constructor(options: PodCacheOptions) {
-    this.#options = { pageSize: 100, watchTimeoutSeconds: 300, ...options };
+    this.#options = { pageSize: 100, watchTimeoutSeconds: 25, ...options };
+    this.#core = options.kube.api(CoreV1Api);
   }
 
   get synced(): boolean {
@@ -205,7 +87,7 @@ export class PodCache {
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    this.#current?.destroy();
+    this.#current?.abort();
     await this.#loop;
   }
 
@@ -213,49 +95,32 @@ export class PodCache {
     for (const listener of this.#changed) listener();
   }
 
-  #path(): string {
-    return `/api/v1/namespaces/${encodeURIComponent(this.#options.namespace)}/pods`;
-  }
-
-  /** A list page or a watch; `idleMs` ends it when the connection goes quiet for that long (a dead peer). */
-  async #get(query: Record<string, string>, idleMs: number): Promise<IncomingMessage> {
-    try {
-      return await this.#options.kube.stream(this.#path(), {
-        query: { labelSelector: this.#options.labelSelector, ...query },
-        timeoutMs: idleMs,
-      });
-    } catch (error: unknown) {
-      if (kubeStatus(error) === 410) throw new Gone(String(error));
-      throw error;
-    }
-  }
-
   async #relist(): Promise<void> {
     const next = new Map<string, V1Pod>();
-    let continueToken = "";
+    let continueToken: string | undefined;
     let resourceVersion = "";
     do {
-      const response = await this.#get(
-        {
-          limit: String(this.#options.pageSize),
-          ...(continueToken ? { continue: continueToken } : {}),
-        },
-        30_000,
-      );
-      // Decoded as it arrives: no second copy of the page as one Buffer.
-      let text = "";
-      response.setEncoding("utf8");
-      for await (const chunk of response) text += chunk as string;
-      const page = JSON.parse(text) as {
-        items: V1Pod[];
-        metadata: { continue?: string; resourceVersion: string };
-      };
+      let page: Awaited<ReturnType<CoreV1Api["listNamespacedPod"]>>;
+      try {
+        page = await this.#core.listNamespacedPod({
+          namespace: this.#options.namespace,
+          labelSelector: this.#options.labelSelector,
+          limit: this.#options.pageSize,
+          ...(continueToken ? { _continue: continueToken } : {}),
+        });
+      } catch (error: unknown) {
+        // The continue token expired between pages: the caller starts over.
+        if (kubeStatus(error) === 410) throw new Gone(describeKubeError(error));
+        throw error;
+      }
       for (const pod of page.items) {
         const slim = slimPod(pod);
         if (slim.metadata?.name) next.set(slim.metadata.name, slim);
       }
-      continueToken = page.metadata.continue ?? "";
-      resourceVersion = page.metadata.resourceVersion;
+      // Only the slim Pods stay; the page (and its deserialized Pods) goes now, not with the last page.
+      page.items.length = 0;
+      continueToken = page.metadata?._continue || undefined;
+      resourceVersion = page.metadata?.resourceVersion ?? "";
     } while (continueToken);
     this.#pods = next;
     this.#resourceVersion = resourceVersion;
@@ -275,41 +140,57 @@ export class PodCache {
         if (error instanceof Gone) {
           // Our resourceVersion is too old to resume from: start over with a fresh list.
           await this.#relist().catch((relistError: unknown) => {
-            this.#lastError = String(relistError);
+            this.#lastError = `list Pods: ${describeKubeError(relistError)}`;
           });
           continue;
         }
         failures++;
-        this.#lastError = error instanceof Error ? error.message : String(error);
+        this.#lastError = `watch Pods: ${describeKubeError(error)}`;
         await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** failures, 10_000)));
       }
     }
   }
 
+  /** One watch, from our resourceVersion until the apiserver ends it (or it fails, or stop()). */
   async #watchOnce(): Promise<void> {
-    const response = await this.#get(
-      {
-        watch: "true",
-        allowWatchBookmarks: "true",
-        resourceVersion: this.#resourceVersion,
-        timeoutSeconds: String(this.#options.watchTimeoutSeconds),
-      },
-      // Bookmarks arrive about once a minute, and the apiserver ends the watch after timeoutSeconds.
-      (this.#options.watchTimeoutSeconds + 60) * 1000,
-    );
-    this.#current = response;
-    let buffered = "";
-    response.setEncoding("utf8");
-    for await (const chunk of response) {
-      buffered += chunk as string;
-      let newline = buffered.indexOf("\n");
-      while (newline >= 0) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        if (line.trim()) this.#apply(JSON.parse(line) as WatchEvent);
-        newline = buffered.indexOf("\n");
-      }
-    }
+    const path = `/api/v1/namespaces/${encodeURIComponent(this.#options.namespace)}/pods`;
+    let failure: unknown;
+    let controller: AbortController | undefined;
+    const ended = new Promise<void>((resolve, reject) => {
+      const watching = this.#options.kube.watch().watch(
+        path,
+        {
+          labelSelector: this.#options.labelSelector,
+          allowWatchBookmarks: true,
+          resourceVersion: this.#resourceVersion,
+          timeoutSeconds: this.#options.watchTimeoutSeconds,
+        },
+        (type, object) => {
+          if (failure !== undefined) return;
+          // Watch swallows what its callback throws: keep it, and end the watch.
+          try {
+            this.#apply({ type, object } as WatchEvent);
+          } catch (error: unknown) {
+            failure = error;
+            controller?.abort();
+          }
+        },
+        (error: unknown) => {
+          if (failure !== undefined) reject(failure);
+          else if (!error || (error instanceof Error && error.name === "TimeoutError")) {
+            // The apiserver ended the watch (timeoutSeconds), or nothing came for Watch's idle timeout: resume.
+            resolve();
+          } else if (kubeStatus(error) === 410) reject(new Gone(describeKubeError(error)));
+          else reject(error);
+        },
+      );
+      watching.then((started) => {
+        controller = started;
+        this.#current = started;
+        if (failure !== undefined || this.#stopped) started.abort();
+      }, reject);
+    });
+    await ended;
   }
 
   #apply(event: WatchEvent): void {

@@ -1,60 +1,15 @@
 // The scaler's only door to Kubernetes: runner Pods and their JIT Secrets in one namespace, a watched
 // cache of the Pods (so neither intake nor the reconciler LISTs per event), and the outcomes that are
 // idempotent by design — AlreadyExists on create, NotFound on delete — handled here, in one place.
-import type { CoreV1Event, V1PersistentVolumeClaim, V1Pod, V1Secret } from "@kubernetes/client-node";
-import { KEY_PREFIX as LABEL_PREFIX, LABELS } from "../model/keys.ts";
-import { KubeApiError, type KubeClient, kubeStatus } from "./client.ts";
+import { CoreV1Api, type CoreV1Event, type V1Pod, type V1Secret } from "@kubernetes/client-node";
+import { LABELS } from "../model/keys.ts";
+import { KubeError, kubeStatus } from "./api-error.ts";
+import type { KubeClient } from "./client.ts";
 import { PodCache } from "./pod-cache.ts";
+import { deletePreconditions, JSON_PATCH, MERGE_PATCH } from "./request-options.ts";
+import { whileThrottled } from "./throttled.ts";
 
-export type { V1PersistentVolumeClaim, V1Pod, V1Secret } from "@kubernetes/client-node";
-
-/** Label on a job's own Pod: absent while the job is queued; "started" or "done" after its events. */
-export const JOB_STATE_LABEL = `${LABEL_PREFIX}/job-state`;
-/** Annotation on a runner's Pod naming the job it is running (from workflow_job in_progress). */
-export const BUSY_WITH_ANNOTATION = `${LABEL_PREFIX}/busy-with-job`;
-/** Annotation with the GitHub runner id, set when the JIT config is created. */
-export const RUNNER_ID_ANNOTATION = `${LABEL_PREFIX}/runner-id`;
-/** Annotation with the time the gate was released (ISO). */
-export const RELEASED_AT_ANNOTATION = `${LABEL_PREFIX}/released-at`;
-
-function errorText(error: unknown): string {
-  if (error instanceof KubeApiError) return error.summary;
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** How long a webhook's Kubernetes write may wait out throttling: GitHub gives up on a delivery after 10 s. */
-export const THROTTLE_BUDGET_MS = 5_000;
-
-/**
- * Retries a call the apiserver answered with 429 (API Priority and Fairness shedding load) or 503/504,
- * after its Retry-After (capped, with jitter), until `budgetMs` is spent. Anything else fails at once.
- */
-export async function whileThrottled<T>(call: () => Promise<T>, budgetMs = THROTTLE_BUDGET_MS): Promise<T> {
-  const deadline = Date.now() + budgetMs;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await call();
-    } catch (error: unknown) {
-      const status = kubeStatus(error);
-      if (status !== 429 && status !== 503 && status !== 504) throw error;
-      const retryAfterS = (error as KubeApiError).retryAfterS ?? 1;
-      const wait =
-        Math.min(Math.max(retryAfterS, 0.05) * 1000, 250 * 2 ** attempt) * (0.5 + Math.random() / 2);
-      if (Date.now() + wait > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, wait));
-    }
-  }
-}
-
-/** A Kubernetes call failed in a way the caller cannot treat as success; the message says which and why. */
-export class KubeError extends Error {
-  readonly status: number | undefined;
-  constructor(what: string, error: unknown) {
-    super(`${what}: ${errorText(error)}`);
-    this.name = "KubeError";
-    this.status = kubeStatus(error);
-  }
-}
+export type { V1Pod, V1Secret } from "@kubernetes/client-node";
 
 export interface RunnerPodsOptions {
   kube: KubeClient;
@@ -65,51 +20,30 @@ export interface RunnerPodsOptions {
 
 const SELECTOR = `${LABELS.managedBy}=dind-k8s,${LABELS.component}=runner`;
 
+/** client-node sends a PATCH as its first content type (JSON patch) unless told which. */
+
 export class RunnerPods {
   readonly namespace: string;
-  readonly #kube: KubeClient;
+  readonly #core: CoreV1Api;
   readonly #fieldManager: string;
   readonly #cache: PodCache;
 
   constructor({ kube, namespace, fieldManager = "dind-k8s" }: RunnerPodsOptions) {
     this.namespace = namespace;
-    this.#kube = kube;
+    this.#core = kube.api(CoreV1Api);
     this.#fieldManager = fieldManager;
     this.#cache = new PodCache({ kube, namespace, labelSelector: SELECTOR });
   }
 
-  /** The path of `resource` (plural) in our namespace, or of one object of it. */
-  #path(resource: string, name?: string): string {
-    const base = `/api/v1/namespaces/${encodeURIComponent(this.namespace)}/${resource}`;
-    return name === undefined ? base : `${base}/${encodeURIComponent(name)}`;
-  }
-
-  #create<T>(resource: string, body: T): Promise<T> {
-    return this.#kube.request<T>("POST", this.#path(resource), {
-      body,
-      query: { fieldManager: this.#fieldManager },
-    });
-  }
-
-  #patch<T>(resource: string, name: string, kind: "merge" | "json", body: unknown): Promise<T> {
-    return this.#kube.request<T>("PATCH", this.#path(resource, name), {
-      body,
-      contentType: kind === "merge" ? "application/merge-patch+json" : "application/json-patch+json",
-      query: { fieldManager: this.#fieldManager },
-    });
-  }
-
-  /** DELETE with preconditions (uid, resourceVersion) when given: the apiserver answers 409 if they fail. */
-  #delete(resource: string, name: string, preconditions: { uid?: string; resourceVersion?: string } = {}) {
-    const guarded = Object.keys(preconditions).length > 0;
-    return this.#kube.request<unknown>("DELETE", this.#path(resource, name), {
-      ...(guarded ? { body: { apiVersion: "v1", kind: "DeleteOptions", preconditions } } : {}),
-    });
-  }
+  /** DeleteOptions with preconditions (uid, resourceVersion) when given: the apiserver answers 409 if they fail. */
 
   /** Lists the runner Pods (the cache is complete when this resolves), then watches them until stop(). */
   async start(): Promise<void> {
-    await this.#cache.start();
+    try {
+      await this.#cache.start();
+    } catch (error: unknown) {
+      throw new KubeError(`list runner Pods in ${this.namespace}`, error);
+    }
   }
 
   async stop(): Promise<void> {
@@ -149,7 +83,13 @@ export class RunnerPods {
   /** "created", or "exists" when a Pod of that name is already there (a duplicate delivery). */
   async create(pod: V1Pod): Promise<{ result: "created"; pod: V1Pod } | { result: "exists" }> {
     try {
-      const created = await whileThrottled(() => this.#create("pods", pod));
+      const created = await whileThrottled(() =>
+        this.#core.createNamespacedPod({
+          namespace: this.namespace,
+          body: pod,
+          fieldManager: this.#fieldManager,
+        }),
+      );
       return { result: "created", pod: created };
     } catch (error: unknown) {
       if (kubeStatus(error) === 409) return { result: "exists" };
@@ -159,7 +99,7 @@ export class RunnerPods {
 
   async read(name: string): Promise<V1Pod | undefined> {
     try {
-      return await this.#kube.request<V1Pod>("GET", this.#path("pods", name));
+      return await this.#core.readNamespacedPod({ name, namespace: this.namespace });
     } catch (error: unknown) {
       if (kubeStatus(error) === 404) return undefined;
       throw new KubeError(`read Pod ${this.namespace}/${name}`, error);
@@ -179,7 +119,12 @@ export class RunnerPods {
     },
   ): Promise<boolean> {
     try {
-      await whileThrottled(() => this.#patch("pods", name, "merge", { metadata }));
+      await whileThrottled(() =>
+        this.#core.patchNamespacedPod(
+          { name, namespace: this.namespace, body: { metadata }, fieldManager: this.#fieldManager },
+          MERGE_PATCH,
+        ),
+      );
       return true;
     } catch (error: unknown) {
       if (kubeStatus(error) === 404) return false;
@@ -196,11 +141,11 @@ export class RunnerPods {
     for (let attempt = 0; ; attempt++) {
       const current = await this.read(name);
       if (!current) return false;
-      const done = current.metadata?.labels?.[JOB_STATE_LABEL] === "done";
+      const done = current.metadata?.labels?.[LABELS.jobState] === "done";
       if (done && Object.keys(annotations).length === 0) return true;
       const metadata = {
         resourceVersion: current.metadata?.resourceVersion,
-        ...(done ? {} : { labels: { [JOB_STATE_LABEL]: "started" } }),
+        ...(done ? {} : { labels: { [LABELS.jobState]: "started" } }),
         ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
       };
       try {
@@ -219,7 +164,7 @@ export class RunnerPods {
   async releaseGate(name: string, gate: string, annotations: Record<string, string>): Promise<boolean> {
     const pointer = (key: string) => key.replaceAll("~", "~0").replaceAll("/", "~1");
     try {
-      await this.#patch("pods", name, "json", [
+      const body = [
         { op: "test", path: "/spec/schedulingGates", value: [{ name: gate }] },
         { op: "remove", path: "/spec/schedulingGates" },
         ...Object.entries(annotations).map(([key, value]) => ({
@@ -227,7 +172,11 @@ export class RunnerPods {
           path: `/metadata/annotations/${pointer(key)}`,
           value,
         })),
-      ]);
+      ];
+      await this.#core.patchNamespacedPod(
+        { name, namespace: this.namespace, body, fieldManager: this.#fieldManager },
+        JSON_PATCH,
+      );
       return true;
     } catch (error: unknown) {
       if (kubeStatus(error) === 404) return false;
@@ -249,9 +198,12 @@ export class RunnerPods {
     uid?: string,
     resourceVersion?: string,
   ): Promise<"deleted" | "gone" | "changed"> {
-    const preconditions = { ...(uid ? { uid } : {}), ...(resourceVersion ? { resourceVersion } : {}) };
     try {
-      await this.#delete("pods", name, preconditions);
+      await this.#core.deleteNamespacedPod({
+        name,
+        namespace: this.namespace,
+        ...deletePreconditions({ uid, resourceVersion }),
+      });
       return "deleted";
     } catch (error: unknown) {
       const status = kubeStatus(error);
@@ -261,76 +213,14 @@ export class RunnerPods {
     }
   }
 
-  /**
-   * The cache claims matching `labelSelector`, read from the apiserver (a quorum read, not a cache): leases are
-   * decided on them, and a pool is a handful of objects.
-   */
-  async listClaims(labelSelector: string): Promise<V1PersistentVolumeClaim[]> {
-    try {
-      const list = await this.#kube.request<{ items: V1PersistentVolumeClaim[] }>(
-        "GET",
-        this.#path("persistentvolumeclaims"),
-        { query: { labelSelector } },
-      );
-      return list.items;
-    } catch (error: unknown) {
-      throw new KubeError(`list PersistentVolumeClaims ${this.namespace} (${labelSelector})`, error);
-    }
-  }
-
-  /** The created claim, or "exists" when a claim of that name is already there. */
-  async createClaim(claim: V1PersistentVolumeClaim): Promise<V1PersistentVolumeClaim | "exists"> {
-    try {
-      return await this.#create("persistentvolumeclaims", claim);
-    } catch (error: unknown) {
-      if (kubeStatus(error) === 409) return "exists";
-      throw new KubeError(`create PersistentVolumeClaim ${this.namespace}/${claim.metadata?.name}`, error);
-    }
-  }
-
-  /**
-   * Sets (string) or removes (null) annotations of a claim, only if it is still at `resourceVersion`: a
-   * resourceVersion in a merge patch is a precondition, so of two writers working from the same read one gets
-   * "conflict". That is what makes a lease on a claim exclusive.
-   */
-  async annotateClaim(
-    name: string,
-    resourceVersion: string,
-    annotations: Record<string, string | null>,
-  ): Promise<{ result: "updated"; claim: V1PersistentVolumeClaim } | { result: "conflict" | "gone" }> {
-    try {
-      const claim = await this.#patch<V1PersistentVolumeClaim>("persistentvolumeclaims", name, "merge", {
-        metadata: { resourceVersion, annotations },
-      });
-      return { result: "updated", claim };
-    } catch (error: unknown) {
-      if (kubeStatus(error) === 404) return { result: "gone" };
-      if (kubeStatus(error) === 409) return { result: "conflict" };
-      throw new KubeError(`annotate PersistentVolumeClaim ${this.namespace}/${name}`, error);
-    }
-  }
-
-  /**
-   * Deletes a claim if it is still the object `uid` (and unchanged since `resourceVersion`, when given); NotFound
-   * and a newer or changed claim count as done: the caller decides again on its next read.
-   */
-  async deleteClaim(name: string, uid: string, resourceVersion?: string): Promise<void> {
-    try {
-      await this.#delete("persistentvolumeclaims", name, {
-        uid,
-        ...(resourceVersion ? { resourceVersion } : {}),
-      });
-    } catch (error: unknown) {
-      const status = kubeStatus(error);
-      if (status === 404 || status === 409) return;
-      throw new KubeError(`delete PersistentVolumeClaim ${this.namespace}/${name}`, error);
-    }
-  }
-
   /** Creates the JIT Secret; "exists" if it already does (a release interrupted after this step). */
   async createSecret(secret: V1Secret): Promise<"created" | "exists"> {
     try {
-      await this.#create("secrets", secret);
+      await this.#core.createNamespacedSecret({
+        namespace: this.namespace,
+        body: secret,
+        fieldManager: this.#fieldManager,
+      });
       return "created";
     } catch (error: unknown) {
       if (kubeStatus(error) === 409) return "exists";
@@ -340,7 +230,7 @@ export class RunnerPods {
 
   async secretExists(name: string): Promise<boolean> {
     try {
-      await this.#kube.request("GET", this.#path("secrets", name));
+      await this.#core.readNamespacedSecret({ name, namespace: this.namespace });
       return true;
     } catch (error: unknown) {
       if (kubeStatus(error) === 404) return false;
@@ -350,7 +240,7 @@ export class RunnerPods {
 
   async deleteSecret(name: string): Promise<void> {
     try {
-      await this.#delete("secrets", name);
+      await this.#core.deleteNamespacedSecret({ name, namespace: this.namespace });
     } catch (error: unknown) {
       if (kubeStatus(error) === 404) return;
       throw new KubeError(`delete Secret ${this.namespace}/${name}`, error);
@@ -359,8 +249,8 @@ export class RunnerPods {
 
   /** A Warning/Normal Event on a Pod, for `kubectl describe`; failures to record it are not fatal. */
   async event(pod: V1Pod, type: "Normal" | "Warning", reason: string, message: string): Promise<void> {
-    const now = new Date().toISOString();
-    const body: Omit<CoreV1Event, "firstTimestamp" | "lastTimestamp"> & Record<string, unknown> = {
+    const now = new Date();
+    const body: CoreV1Event = {
       metadata: { generateName: `${pod.metadata?.name}.`, namespace: this.namespace },
       involvedObject: {
         apiVersion: "v1",
@@ -378,18 +268,9 @@ export class RunnerPods {
       count: 1,
     };
     try {
-      await this.#kube.request("POST", this.#path("events"), { body });
+      await this.#core.createNamespacedEvent({ namespace: this.namespace, body });
     } catch {
       // An Event is a courtesy to the operator; never fail the reconcile step for it.
     }
   }
-}
-
-/** Native sidecars (init containers with restartPolicy Always) are on by default from Kubernetes 1.29. */
-export async function apiserverSupportsNativeSidecars(kube: KubeClient): Promise<boolean> {
-  const info = await kube.request<{ major: string; minor: string }>("GET", "/version");
-  const major = Number.parseInt(info.major, 10);
-  // Vendors write minors like "29+".
-  const minor = Number.parseInt(info.minor, 10);
-  return major > 1 || (major === 1 && minor >= 29);
 }

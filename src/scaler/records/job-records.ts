@@ -2,7 +2,8 @@
 // (etcd is the queue): a queued job is a scheduling-gated Pod named after the job, so a duplicate
 // delivery is AlreadyExists, and `kubectl get pods` shows the backlog.
 import type { Config, RunnerSet } from "../config/load.ts";
-import { BUSY_WITH_ANNOTATION, JOB_STATE_LABEL, type RunnerPods, type V1Pod } from "../kube/runner-pods.ts";
+import type { RunnerPods, V1Pod } from "../kube/runner-pods.ts";
+import { ANNOTATIONS, LABELS } from "../model/keys.ts";
 import type { SidecarMode } from "../model/sidecar-mode.ts";
 import type { RunnerTarget } from "../model/target.ts";
 import { buildRunnerPod } from "../runner-pod/build-runner-pod.ts";
@@ -46,12 +47,12 @@ export function createJobRecords({ config, pods, sidecars }: JobRecordsOptions):
       const created = await pods.create(podFor(setNamed(setName), jobTarget(job)));
       if (created.result === "created") return "created";
       const existing = pods.cachedPod(runnerPodName(setName, jobTarget(job)));
-      return existing?.metadata?.labels?.[JOB_STATE_LABEL] === "done" ? "already-completed" : "exists";
+      return existing?.metadata?.labels?.[LABELS.jobState] === "done" ? "already-completed" : "exists";
     },
 
     async recordStarted(setName, job) {
       const jobPod = runnerPodName(setName, jobTarget(job));
-      const busy = { [BUSY_WITH_ANNOTATION]: String(job.jobId) };
+      const busy = { [ANNOTATIONS.busyWith]: String(job.jobId) };
       // Runner name = Pod name. Usually the job's own runner took it: one write marks both.
       if (job.runnerName === jobPod) {
         await pods.markJobStarted(jobPod, busy);
@@ -70,13 +71,13 @@ export function createJobRecords({ config, pods, sidecars }: JobRecordsOptions):
       // `completed` overtook `queued`), create it as a gated tombstone: a late or repeated `queued`
       // delivery then hits AlreadyExists instead of starting a runner nobody needs. The reconciler never
       // releases a tombstone and deletes it after a while.
-      const patched = await pods.patchMetadata(name, { labels: { [JOB_STATE_LABEL]: "done" } });
+      const patched = await pods.patchMetadata(name, { labels: { [LABELS.jobState]: "done" } });
       if (!patched) {
         const tombstone = podFor(set, jobTarget(job));
-        tombstone.metadata!.labels = { ...tombstone.metadata!.labels, [JOB_STATE_LABEL]: "done" };
+        tombstone.metadata!.labels = { ...tombstone.metadata!.labels, [LABELS.jobState]: "done" };
         const created = await pods.create(tombstone);
         if (created.result === "exists") {
-          await pods.patchMetadata(name, { labels: { [JOB_STATE_LABEL]: "done" } });
+          await pods.patchMetadata(name, { labels: { [LABELS.jobState]: "done" } });
         }
       }
     },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../../src/scaler/config/load.ts";
-import { slimPod } from "../../../src/scaler/kube/pod-cache.ts";
+import { slimPod } from "../../../src/scaler/kube/slim-pod.ts";
 import { viewPod } from "../../../src/scaler/plan/pod-view.ts";
 import { buildRunnerPod } from "../../../src/scaler/runner-pod/build-runner-pod.ts";
 
