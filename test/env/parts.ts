@@ -9,6 +9,10 @@ const execFileAsync = promisify(execFile);
 /** Absolute paths of the binaries the integration tests run. */
 export interface Parts {
   "kube-apiserver": string;
+  /** The real scheduler: binds Pods to Nodes. */
+  "kube-scheduler": string;
+  /** The real controllers: garbage collector, namespace, ServiceAccount and token controllers. */
+  "kube-controller-manager": string;
   etcd: string;
   dockerd: string;
   /**
@@ -126,22 +130,38 @@ async function installAptPackages(): Promise<void> {
   await run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...APT_PACKAGES], env);
 }
 
-async function buildKubeApiserver(): Promise<string> {
-  const bin = join(cacheDir(), `kube-apiserver-${KUBERNETES_VERSION}`, "kube-apiserver");
-  if (await isExecutable(bin)) return bin;
+/** The control plane's commands, built together from one `k8s.io/kubernetes` release. */
+const KUBERNETES_COMMANDS = ["kube-apiserver", "kube-scheduler", "kube-controller-manager"] as const;
+type KubernetesCommand = (typeof KUBERNETES_COMMANDS)[number];
+
+function kubernetesPaths(): Record<KubernetesCommand, string> {
+  const dir = join(cacheDir(), `kubernetes-${KUBERNETES_VERSION}`);
+  return {
+    "kube-apiserver": join(dir, "kube-apiserver"),
+    "kube-scheduler": join(dir, "kube-scheduler"),
+    "kube-controller-manager": join(dir, "kube-controller-manager"),
+  };
+}
+
+async function buildKubernetes(): Promise<Record<KubernetesCommand, string>> {
+  const paths = kubernetesPaths();
+  const built = await Promise.all(Object.values(paths).map(isExecutable));
+  if (built.every(Boolean)) return paths;
   if (!(await which("go"))) {
     throw new MissingPartError(
-      `kube-apiserver ${KUBERNETES_VERSION} is not built and 'go' is not on PATH; install Go 1.25+ and rerun 'npm run testenv'`,
+      `${KUBERNETES_COMMANDS.join(", ")} ${KUBERNETES_VERSION} are not built and 'go' is not on PATH; install Go 1.26+ and rerun 'npm run testenv'`,
     );
   }
-  log(`building kube-apiserver ${KUBERNETES_VERSION} from Go modules (first run only, several minutes)`);
+  log(
+    `building ${KUBERNETES_COMMANDS.join(", ")} ${KUBERNETES_VERSION} from Go modules (first run only, about 10 minutes on 2 cores)`,
+  );
   const started = Date.now();
-  const { stdout } = await execFileAsync(join(here, "build-kube-apiserver.sh"), [KUBERNETES_VERSION], {
+  const { stdout } = await execFileAsync(join(here, "build-kubernetes.sh"), [KUBERNETES_VERSION], {
     env: { ...process.env, DIND_K8S_CACHE: cacheDir() },
     maxBuffer: 64 * 1024 * 1024,
   });
   log(`built ${stdout.trim()} in ${Math.round((Date.now() - started) / 1000)} s`);
-  return bin;
+  return paths;
 }
 
 /** A Go command installed with `go install <module path>@<version>` into the cache, keyed by version. */
@@ -268,22 +288,17 @@ export async function prepareParts({ install }: { install: boolean }): Promise<P
   if (Array.isArray(apt)) {
     throw new MissingPartError(`missing test environment parts: ${apt.join("; ")}; ${aptHint}`);
   }
-  const kubeApiserver = install
-    ? await buildKubeApiserver()
-    : join(cacheDir(), `kube-apiserver-${KUBERNETES_VERSION}`, "kube-apiserver");
+  const kubernetes = install ? await buildKubernetes() : kubernetesPaths();
   const helm = install ? await goInstall(GO_TOOLS.helm) : goToolPath(GO_TOOLS.helm);
   const act = install ? await goInstall(GO_TOOLS.act) : goToolPath(GO_TOOLS.act);
-  for (const [name, path] of [
-    ["kube-apiserver", kubeApiserver],
-    ["helm", helm],
-    ["act", act],
-  ] as const) {
+  const built: [string, string][] = [...Object.entries(kubernetes), ["helm", helm], ["act", act]];
+  for (const [name, path] of built) {
     if (!(await isExecutable(path))) {
       throw new MissingPartError(`${name} is not built at ${path}; run 'npm run testenv' to build it`);
     }
   }
   return {
-    "kube-apiserver": kubeApiserver,
+    ...kubernetes,
     etcd: apt.etcd,
     dockerd: apt.dockerd,
     "dockerd-network-opt": await findNetworkOptDockerd(apt.dockerd, install),

@@ -17,6 +17,7 @@ import {
 import type { KubeClient } from "../../src/scaler/kube/client.ts";
 import { kubeClientFromKubeConfig } from "../../src/scaler/kube/load.ts";
 import type { TestEnv } from "../env/types.ts";
+import { eventually } from "./eventually.ts";
 
 export function kubeConfigFor(env: TestEnv, user: { name: string; token: string }): KubeConfig {
   const kc = new KubeConfig();
@@ -58,10 +59,9 @@ export interface TestNamespace {
 }
 
 /**
- * A fresh namespace for one test file (random suffix, so parallel files never collide), with the
- * `default` ServiceAccount the controller-manager would create, and optionally enforcing a Pod
- * Security level. Namespaces are not deleted: no namespace controller runs, and the whole etcd
- * goes away with the run.
+ * A fresh namespace for one test file (random suffix, so parallel files never collide), optionally enforcing a Pod
+ * Security level. Returns once the controller-manager's ServiceAccount controller has created its `default`
+ * ServiceAccount: until then the apiserver refuses Pods there, as on any cluster.
  */
 export async function createTestNamespace(
   env: TestEnv,
@@ -77,7 +77,11 @@ export async function createTestNamespace(
     labels["pod-security.kubernetes.io/enforce-version"] = "latest";
   }
   await core.createNamespace({ body: { metadata: { name, labels } } });
-  await core.createNamespacedServiceAccount({ namespace: name, body: { metadata: { name: "default" } } });
+  await eventually(
+    `the default ServiceAccount of namespace ${name}`,
+    () => core.readNamespacedServiceAccount({ name: "default", namespace: name }),
+    { timeoutMs: 30_000 },
+  );
   return { name, kc };
 }
 

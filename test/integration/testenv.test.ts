@@ -1,15 +1,15 @@
 // Smoke tests of the integration test environment itself: every part is real and behaves as the
-// other tests rely on (strict validation, scheduling gates, native sidecars, RBAC, the kubelet,
-// scheduler and garbage-collector stand-ins, dockerd, helm).
+// other tests rely on (strict validation, scheduling gates, native sidecars, RBAC, the real scheduler and
+// controller-manager under their own identities, the kubelet stand-in, dockerd, helm, act).
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { ACT_VERSION, HELM_VERSION, KUBERNETES_VERSION } from "../env/versions.ts";
 import { docker } from "../helpers/docker.ts";
+import { eventually } from "../helpers/eventually.ts";
 import {
   apiStatus,
-  collectGarbage,
   createStrict,
   createTestNamespace,
   finalizeTerminatingPods,
@@ -21,6 +21,16 @@ import {
 
 const execFileAsync = promisify(execFile);
 const env = inject("testenv");
+
+/** Waits until `read` answers 404: the object was deleted for real. */
+function gone(what: string, read: () => Promise<unknown>, timeoutMs: number): Promise<true> {
+  const answered404 = () =>
+    read().then(
+      () => false as const,
+      (error: unknown) => apiStatus(error) === 404 || (false as const),
+    );
+  return eventually(what, answered404, { timeoutMs, intervalMs: 250 });
+}
 
 function gatedPodWithNativeSidecar(namespace: string, name: string): V1Pod {
   return {
@@ -150,13 +160,112 @@ describe("kube-apiserver", () => {
     const terminating = await core.readNamespacedPod({ name: "runner-2", namespace: ns.name });
     expect(terminating.metadata?.deletionTimestamp).toBeInstanceOf(Date);
     expect(terminating.metadata?.deletionGracePeriodSeconds).toBe(30);
-    expect(await collectGarbage(ns.kc, ns.name)).toBe(0);
+    await core.readNamespacedSecret({ name: "runner-2-jit", namespace: ns.name });
 
     expect(await finalizeTerminatingPods(ns.kc, ns.name)).toBe(1);
-    expect(await collectGarbage(ns.kc, ns.name)).toBe(1);
-    await expect(core.readNamespacedSecret({ name: "runner-2-jit", namespace: ns.name })).rejects.toSatisfy(
-      (error) => apiStatus(error) === 404,
+    // The real garbage collector follows the ownerReference once the Pod is gone.
+    await gone(
+      "the Secret's collection",
+      () => core.readNamespacedSecret({ name: "runner-2-jit", namespace: ns.name }),
+      30_000,
     );
+  });
+});
+
+describe("kube-controller-manager", () => {
+  let ns: TestNamespace;
+  let core: CoreV1Api;
+  beforeAll(async () => {
+    ns = await createTestNamespace(env, "controllers");
+    core = ns.kc.makeApiClient(CoreV1Api);
+  });
+
+  it("gives a new namespace its default ServiceAccount and the cluster CA (ServiceAccount, root CA publisher)", async () => {
+    const name = `fresh-${ns.name}`;
+    await core.createNamespace({ body: { metadata: { name } } });
+    const account = await eventually("the default ServiceAccount", () =>
+      core.readNamespacedServiceAccount({ name: "default", namespace: name }),
+    );
+    expect(account.metadata?.name).toBe("default");
+    const rootCa = await eventually("kube-root-ca.crt", () =>
+      core.readNamespacedConfigMap({ name: "kube-root-ca.crt", namespace: name }),
+    );
+    expect(rootCa.data?.["ca.crt"]).toBe(env.kube.caPem);
+  });
+
+  it("runs each controller as its own ServiceAccount in kube-system (--use-service-account-credentials)", async () => {
+    const accounts = await eventually("the controllers' ServiceAccounts", async () => {
+      const names = (await core.listNamespacedServiceAccount({ namespace: "kube-system" })).items.map(
+        (account) => account.metadata?.name,
+      );
+      return ["generic-garbage-collector", "namespace-controller", "service-account-controller"].every((n) =>
+        names.includes(n),
+      )
+        ? names
+        : undefined;
+    });
+    expect(accounts).toContain("generic-garbage-collector");
+  });
+
+  it("deletes a JIT Secret once its Pod is gone (garbage collector), not before", async () => {
+    const pod = await createStrict(env, gatedPodWithNativeSidecar(ns.name, "owner"));
+    await createStrict(env, {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: {
+        name: "owner-jit",
+        namespace: ns.name,
+        ownerReferences: [
+          { apiVersion: "v1", kind: "Pod", name: "owner", uid: pod.metadata!.uid!, controller: true },
+        ],
+      },
+      stringData: { jitConfig: "placeholder" },
+    });
+    // An owner that still exists keeps its dependent (the collector has had time to look at it).
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await core.readNamespacedSecret({ name: "owner-jit", namespace: ns.name });
+    // A Pod never bound goes at once, without a kubelet; then its Secret follows.
+    await core.deleteNamespacedPod({ name: "owner", namespace: ns.name });
+    await gone(
+      "the orphaned Secret's deletion",
+      () => core.readNamespacedSecret({ name: "owner-jit", namespace: ns.name }),
+      30_000,
+    );
+  });
+
+  it("empties and removes a deleted namespace (namespace controller)", async () => {
+    const doomed = await createTestNamespace(env, "doomed");
+    await core.createNamespacedConfigMap({
+      namespace: doomed.name,
+      body: { metadata: { name: "left-behind" }, data: { a: "b" } },
+    });
+    await core.deleteNamespace({ name: doomed.name });
+    await gone("the namespace's removal", () => core.readNamespace({ name: doomed.name }), 60_000);
+  });
+});
+
+describe("kube-scheduler", () => {
+  it("marks a Pod it cannot place Unschedulable, and leaves a gated Pod alone", async () => {
+    const ns = await createTestNamespace(env, "scheduler", { podSecurity: "privileged" });
+    const core = ns.kc.makeApiClient(CoreV1Api);
+    const gated = await createStrict(env, gatedPodWithNativeSidecar(ns.name, "gated"));
+    const tooBig = gatedPodWithNativeSidecar(ns.name, "too-big");
+    tooBig.spec!.schedulingGates = [];
+    tooBig.spec!.containers[0]!.resources = { requests: { cpu: "100000" } };
+    await createStrict(env, tooBig);
+    const condition = await eventually("the scheduler's verdict", async () => {
+      const pod = await core.readNamespacedPod({ name: "too-big", namespace: ns.name });
+      return pod.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False");
+    });
+    expect(condition.reason).toBe("Unschedulable");
+    // No Node yet: kwok brings them (the message then counts the Nodes that do not fit).
+    expect(condition.message).toBe("no nodes available to schedule pods");
+    const stillGated = await core.readNamespacedPod({ name: "gated", namespace: ns.name });
+    expect(stillGated.spec?.nodeName).toBeUndefined();
+    expect(stillGated.status?.conditions?.find((c) => c.type === "PodScheduled")?.reason).toBe(
+      "SchedulingGated",
+    );
+    expect(gated.metadata?.uid).toBe(stillGated.metadata?.uid);
   });
 });
 
