@@ -60,3 +60,41 @@ export function kubeconfigYaml(server: string, caPem: string, name: string, user
     "",
   ].join("\n");
 }
+
+/** POST an object to a collection path of the apiserver as `token`; rejects with the apiserver's message. */
+export function apiPost(
+  target: { server: string; caPem: string; token: string },
+  path: string,
+  object: object,
+): Promise<unknown> {
+  const body = JSON.stringify(object);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${target.server}${path}`,
+      {
+        method: "POST",
+        ca: target.caPem,
+        headers: {
+          authorization: `Bearer ${target.token}`,
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(body),
+        },
+        timeout: 10_000,
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          text += chunk;
+        });
+        res.on("end", () => {
+          if ((res.statusCode ?? 0) < 300) resolve(JSON.parse(text));
+          else reject(new Error(`POST ${path}: HTTP ${res.statusCode}: ${text}`));
+        });
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`POST ${path} timed out`)));
+    req.on("error", reject);
+    req.end(body);
+  });
+}

@@ -3,8 +3,9 @@ import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { apiGet, kubeconfigYaml } from "./api.ts";
-import { startControllers } from "./controllers.ts";
+import { type ControlPlaneAccess, startControllers } from "./controllers.ts";
 import { Daemon } from "./daemon.ts";
+import { startKwok } from "./kwok.ts";
 import { freePort, waitUntil } from "./net.ts";
 
 export interface RunningCluster {
@@ -106,7 +107,9 @@ async function signClientCertificate(
       "client-ca.crt",
       "-CAkey",
       "client-ca.key",
-      "-CAcreateserial",
+      // A serial of its own: certificates signed at the same time would race on a shared serial file.
+      "-set_serial",
+      `0x${randomBytes(16).toString("hex")}`,
       "-out",
       `${name}.crt`,
       "-days",
@@ -123,11 +126,17 @@ async function signClientCertificate(
 /**
  * Starts etcd and a kube-apiserver with RBAC on, a token-file admin (system:masters) and
  * ServiceAccount token signing, so tests can act as restricted identities through TokenRequest;
- * then the real kube-scheduler and kube-controller-manager, each as its own user (see controllers.ts).
- * No kubelet: tests play its part (see test/helpers/kube.ts).
+ * then the real kube-scheduler and kube-controller-manager, each as its own user (see controllers.ts), and kwok
+ * with its fake Nodes as their kubelets (see kwok.ts).
  */
 export async function startCluster(
-  parts: { etcd: string; kubeApiserver: string; kubeScheduler: string; kubeControllerManager: string },
+  parts: {
+    etcd: string;
+    kubeApiserver: string;
+    kubeScheduler: string;
+    kubeControllerManager: string;
+    kwok: string;
+  },
   runDir: string,
 ): Promise<RunningCluster> {
   const daemons: Daemon[] = [];
@@ -207,19 +216,22 @@ export async function startCluster(
       mode: 0o600,
     });
 
-    const controllers = await startControllers(
-      { kubeScheduler: parts.kubeScheduler, kubeControllerManager: parts.kubeControllerManager },
-      {
-        server,
-        caPem,
-        caFile: join(certDir, "apiserver.crt"),
-        adminToken,
-        serviceAccountKeyFile: saKey,
-        signClientCertificate: (name, user) => signClientCertificate(pki, name, `/CN=${user}`),
-      },
-      runDir,
+    const access: ControlPlaneAccess = {
+      server,
+      caPem,
+      caFile: join(certDir, "apiserver.crt"),
+      adminToken,
+      serviceAccountKeyFile: saKey,
+      signClientCertificate: (name, user) => signClientCertificate(pki, name, `/CN=${user}`),
+    };
+    daemons.push(
+      ...(await startControllers(
+        { kubeScheduler: parts.kubeScheduler, kubeControllerManager: parts.kubeControllerManager },
+        access,
+        runDir,
+      )),
     );
-    daemons.push(...controllers);
+    daemons.push(await startKwok(parts.kwok, access, runDir));
     return {
       server,
       caPem,

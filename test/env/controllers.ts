@@ -12,10 +12,13 @@ import { freePort, waitUntil } from "./net.ts";
 /**
  * The controllers the tests rely on: owner references are followed when an owner goes (a runner's JIT Secret goes
  * with its Pod), a deleted namespace is emptied and removed, every namespace gets its `default` ServiceAccount
- * (Pods are refused without it) and its kube-root-ca.crt ConfigMap (which every Pod's token volume projects).
+ * (Pods are refused without it) and its kube-root-ca.crt ConfigMap (which every Pod's token volume projects). And
+ * the node lifecycle controller: a new Node carries the not-ready taint (admission adds it) until this controller
+ * sees it Ready and takes the taint off; without it the scheduler places nothing on kwok's Nodes.
  */
 export const CONTROLLERS = [
   "garbage-collector-controller",
+  "node-lifecycle-controller",
   "namespace-controller",
   "serviceaccount-controller",
   "serviceaccount-token-controller",

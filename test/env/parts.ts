@@ -2,7 +2,14 @@ import { execFile, spawn } from "node:child_process";
 import { access, constants, mkdir, open, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
-import { ACT_VERSION, APT_PACKAGES, cacheDir, HELM_VERSION, KUBERNETES_VERSION } from "./versions.ts";
+import {
+  ACT_VERSION,
+  APT_PACKAGES,
+  cacheDir,
+  HELM_VERSION,
+  KUBERNETES_VERSION,
+  KWOK_VERSION,
+} from "./versions.ts";
 
 const execFileAsync = promisify(execFile);
 
@@ -26,6 +33,8 @@ export interface Parts {
   tinyproxy: string;
   /** nektos/act: runs a workflow on this host as a runner would (the action's end-to-end test). */
   act: string;
+  /** kwok: the Nodes and their kubelets, playing Stages (see kwok.ts). */
+  kwok: string;
 }
 
 export class MissingPartError extends Error {
@@ -189,6 +198,8 @@ const GO_TOOLS = {
     pkg: "github.com/nektos/act",
     ldflags: `-s -w -X main.version=${ACT_VERSION}`,
   },
+  // kwok's version is a constant of its source; nothing to stamp.
+  kwok: { name: "kwok", version: KWOK_VERSION, pkg: "sigs.k8s.io/kwok/cmd/kwok", ldflags: "-s -w" },
 } as const satisfies Record<string, GoTool>;
 
 function goToolPath(tool: GoTool): string {
@@ -231,13 +242,11 @@ async function supportsDefaultNetworkOpt(dockerd: string): Promise<boolean> {
 const DOCKERD_TRIXIE = () => join(cacheDir(), "dockerd-debian-trixie", "usr", "sbin", "dockerd");
 
 /**
- * Debian 13's docker.io package, unpacked into the cache with apt's own download (private lists and sources, so the
- * machine's apt configuration is untouched). Its dockerd runs on Debian 12.
+ * A Debian 13 package unpacked under `root` with apt's own download (private lists and sources, so the machine's apt
+ * configuration is untouched). Its Go binaries (dockerd, etcd) run on Debian 12.
  */
-async function fetchTrixieDockerd(): Promise<string> {
-  const root = join(cacheDir(), "dockerd-debian-trixie");
+async function unpackTrixiePackage(name: string, root: string): Promise<void> {
   const apt = join(root, "apt");
-  log("fetching Debian 13's docker.io for a dockerd with --default-network-opt (first run only)");
   await mkdir(join(apt, "lists", "partial"), { recursive: true });
   await mkdir(join(apt, "cache", "archives", "partial"), { recursive: true });
   await writeFile(
@@ -252,15 +261,53 @@ async function fetchTrixieDockerd(): Promise<string> {
     "-o=APT::Sandbox::User=root",
   ];
   await execFileAsync("apt-get", ["-q", ...options, "update"], { timeout: 300_000 });
-  await execFileAsync("apt-get", ["-q", ...options, "download", "docker.io"], { cwd: apt, timeout: 300_000 });
-  const debs = (await readdir(apt)).filter((name) => name.startsWith("docker.io_") && name.endsWith(".deb"));
-  if (debs.length === 0) throw new MissingPartError(`apt-get download docker.io left no package in ${apt}`);
+  await execFileAsync("apt-get", ["-q", ...options, "download", name], { cwd: apt, timeout: 300_000 });
+  const debs = (await readdir(apt)).filter((file) => file.startsWith(`${name}_`) && file.endsWith(".deb"));
+  if (debs.length === 0) throw new MissingPartError(`apt-get download ${name} left no package in ${apt}`);
   await execFileAsync("dpkg-deb", ["-x", join(apt, debs[0]!), root]);
+}
+
+async function fetchTrixieDockerd(): Promise<string> {
+  log("fetching Debian 13's docker.io for a dockerd with --default-network-opt (first run only)");
+  await unpackTrixiePackage("docker.io", join(cacheDir(), "dockerd-debian-trixie"));
   const dockerd = DOCKERD_TRIXIE();
   if (!(await supportsDefaultNetworkOpt(dockerd))) {
     throw new MissingPartError(`${dockerd} (Debian 13's docker.io) has no --default-network-opt`);
   }
   return dockerd;
+}
+
+/**
+ * True when this etcd answers watch progress requests correctly (3.4.31+, 3.5.13+): only then does kube-apiserver
+ * serve streaming lists (`sendInitialEvents`), which kwok's client asks for on every watch it opens. Refused, each
+ * of kwok's watches ends at once and it sees Pods only at its next relist, up to 30 s late.
+ */
+async function supportsWatchProgress(etcd: string): Promise<boolean> {
+  const { stdout } = await execFileAsync(etcd, ["--version"]).catch(() => ({ stdout: "" }));
+  const match = /etcd Version: (\d+)\.(\d+)\.(\d+)/.exec(stdout);
+  if (!match) return false;
+  const [major, minor, patch] = match.slice(1).map(Number) as [number, number, number];
+  if (major !== 3) return major > 3;
+  return minor > 5 || (minor === 5 && patch >= 13) || (minor === 4 && patch >= 31);
+}
+
+const ETCD_TRIXIE = () => join(cacheDir(), "etcd-debian-trixie", "usr", "bin", "etcd");
+
+/** Debian 12's etcd (3.4.23) is too old for watch progress requests; Debian 13's etcd-server (3.5) is not. */
+async function findWatchProgressEtcd(etcd: string, install: boolean): Promise<string> {
+  if (await supportsWatchProgress(etcd)) return etcd;
+  if (await supportsWatchProgress(ETCD_TRIXIE())) return ETCD_TRIXIE();
+  if (!install) {
+    throw new MissingPartError(
+      `${etcd} is older than 3.4.31 and Debian 13's etcd is not in ${cacheDir()}; run 'npm run testenv'`,
+    );
+  }
+  log("fetching Debian 13's etcd-server for an etcd with watch progress requests (first run only)");
+  await unpackTrixiePackage("etcd-server", join(cacheDir(), "etcd-debian-trixie"));
+  if (!(await supportsWatchProgress(ETCD_TRIXIE()))) {
+    throw new MissingPartError(`${ETCD_TRIXIE()} (Debian 13's etcd-server) is older than 3.5.13`);
+  }
+  return ETCD_TRIXIE();
 }
 
 async function findNetworkOptDockerd(dockerd: string, install: boolean): Promise<string> {
@@ -291,7 +338,13 @@ export async function prepareParts({ install }: { install: boolean }): Promise<P
   const kubernetes = install ? await buildKubernetes() : kubernetesPaths();
   const helm = install ? await goInstall(GO_TOOLS.helm) : goToolPath(GO_TOOLS.helm);
   const act = install ? await goInstall(GO_TOOLS.act) : goToolPath(GO_TOOLS.act);
-  const built: [string, string][] = [...Object.entries(kubernetes), ["helm", helm], ["act", act]];
+  const kwok = install ? await goInstall(GO_TOOLS.kwok) : goToolPath(GO_TOOLS.kwok);
+  const built: [string, string][] = [
+    ...Object.entries(kubernetes),
+    ["helm", helm],
+    ["act", act],
+    ["kwok", kwok],
+  ];
   for (const [name, path] of built) {
     if (!(await isExecutable(path))) {
       throw new MissingPartError(`${name} is not built at ${path}; run 'npm run testenv' to build it`);
@@ -299,12 +352,13 @@ export async function prepareParts({ install }: { install: boolean }): Promise<P
   }
   return {
     ...kubernetes,
-    etcd: apt.etcd,
+    etcd: await findWatchProgressEtcd(apt.etcd, install),
     dockerd: apt.dockerd,
     "dockerd-network-opt": await findNetworkOptDockerd(apt.dockerd, install),
     helm,
     busybox: apt.busybox,
     tinyproxy: apt.tinyproxy,
     act,
+    kwok,
   };
 }

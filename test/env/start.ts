@@ -38,6 +38,7 @@ export async function startTestEnv({ install }: { install: boolean }): Promise<S
           kubeApiserver: parts["kube-apiserver"],
           kubeScheduler: parts["kube-scheduler"],
           kubeControllerManager: parts["kube-controller-manager"],
+          kwok: parts.kwok,
         },
         runDir,
       ).then((started) => {

@@ -5,19 +5,19 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { beforeAll, describe, expect, inject, it } from "vitest";
+import { KWOK_TAINT, KWOK_TOLERATION, NODE_CAPACITY, NODE_NAMES } from "../env/kwok.ts";
 import { ACT_VERSION, HELM_VERSION, KUBERNETES_VERSION } from "../env/versions.ts";
 import { docker } from "../helpers/docker.ts";
 import { eventually } from "../helpers/eventually.ts";
 import {
+  adminKubeConfig,
   apiStatus,
   createStrict,
   createTestNamespace,
-  finalizeTerminatingPods,
   restrictedKubeConfig,
-  schedulePod,
-  setPodPhase,
   type TestNamespace,
 } from "../helpers/kube.ts";
+import { endRunner, podInPhase } from "../helpers/kwok.ts";
 
 const execFileAsync = promisify(execFile);
 const env = inject("testenv");
@@ -39,6 +39,7 @@ function gatedPodWithNativeSidecar(namespace: string, name: string): V1Pod {
     metadata: { name, namespace },
     spec: {
       schedulingGates: [{ name: "dind-k8s.io/runner" }],
+      tolerations: [KWOK_TOLERATION],
       restartPolicy: "Never",
       automountServiceAccountToken: false,
       initContainers: [
@@ -81,37 +82,81 @@ describe("kube-apiserver", () => {
     await expect(createStrict(env, broken)).rejects.toThrow(/unknown field "spec.restartPolicyy"/);
   });
 
-  it("takes a gated Pod with a native sidecar through Pending → Running → Succeeded", async () => {
+  it("holds a gated Pod: no binding, not even by hand, and the real scheduler leaves it alone", async () => {
     const core = ns.kc.makeApiClient(CoreV1Api);
     const created = await createStrict(env, gatedPodWithNativeSidecar(ns.name, "runner-1"));
     expect(created.spec?.initContainers?.[0]?.restartPolicy).toBe("Always");
     expect(created.spec?.schedulingGates).toEqual([{ name: "dind-k8s.io/runner" }]);
+    await expect(
+      core.createNamespacedPodBinding({
+        name: "runner-1",
+        namespace: ns.name,
+        body: {
+          metadata: { name: "runner-1" },
+          target: { apiVersion: "v1", kind: "Node", name: NODE_NAMES[0] },
+        },
+      }),
+    ).rejects.toSatisfy((error) => apiStatus(error) === 409);
+    // Three Nodes with room, and a second to decide: the gate is what keeps it off them.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const held = await core.readNamespacedPod({ name: "runner-1", namespace: ns.name });
+    expect(held.spec?.nodeName).toBeUndefined();
+    expect(held.status?.phase).toBe("Pending");
+    expect(held.status?.conditions?.find((c) => c.type === "PodScheduled")?.reason).toBe("SchedulingGated");
+  });
 
-    // The apiserver itself refuses to bind a gated Pod: the gate really holds it.
-    await expect(schedulePod(ns.kc, ns.name, "runner-1")).rejects.toSatisfy(
-      (error) => apiStatus(error) === 409,
-    );
-
-    const pending = await setPodPhase(ns.kc, ns.name, "runner-1", "Pending");
-    expect(pending.status?.conditions?.find((c) => c.type === "PodScheduled")?.reason).toBe("Unschedulable");
-
+  it("takes a released Pod through bound → Running with the dind sidecar → Succeeded when its job ends", async () => {
+    const core = ns.kc.makeApiClient(CoreV1Api);
     const current = await core.readNamespacedPod({ name: "runner-1", namespace: ns.name });
     current.spec!.schedulingGates = [];
     await core.replaceNamespacedPod({ name: "runner-1", namespace: ns.name, body: current });
-    await schedulePod(ns.kc, ns.name, "runner-1");
 
-    const running = await setPodPhase(ns.kc, ns.name, "runner-1", "Running");
-    expect(running.spec?.nodeName).toBe("test-node-1");
-    expect(running.status?.phase).toBe("Running");
-    expect(running.status?.initContainerStatuses?.[0]).toMatchObject({
-      name: "dind",
-      ready: true,
-      started: true,
+    const running = await podInPhase(ns.kc, ns.name, "runner-1", "Running");
+    expect(NODE_NAMES).toContain(running.spec?.nodeName);
+    expect(running.status?.conditions?.find((c) => c.type === "PodScheduled")?.status).toBe("True");
+    expect(running.status?.conditions?.find((c) => c.type === "Ready")?.status).toBe("True");
+    expect(running.status?.initContainerStatuses).toEqual([
+      expect.objectContaining({
+        name: "dind",
+        ready: true,
+        started: true,
+        state: { running: expect.anything() },
+      }),
+    ]);
+    expect(running.status?.containerStatuses).toEqual([
+      expect.objectContaining({
+        name: "runner",
+        ready: true,
+        started: true,
+        state: { running: expect.anything() },
+      }),
+    ]);
+    expect(running.status?.podIP).toMatch(/^10\.244\./);
+
+    await endRunner(ns.kc, ns.name, "runner-1");
+    const done = await podInPhase(ns.kc, ns.name, "runner-1", "Succeeded");
+    expect(done.status?.containerStatuses?.[0]?.state?.terminated).toMatchObject({
+      exitCode: 0,
+      reason: "Completed",
     });
+    expect(done.status?.initContainerStatuses?.[0]?.state?.terminated).toMatchObject({ exitCode: 0 });
+    expect(done.status?.conditions?.find((c) => c.type === "Ready")).toMatchObject({
+      status: "False",
+      reason: "PodCompleted",
+    });
+  });
 
-    const done = await setPodPhase(ns.kc, ns.name, "runner-1", "Succeeded", { exitCode: 0 });
-    expect(done.status?.phase).toBe("Succeeded");
-    expect(done.status?.containerStatuses?.[0]?.state?.terminated?.exitCode).toBe(0);
+  it("fails a Pod whose runner exits non-zero", async () => {
+    const pod = gatedPodWithNativeSidecar(ns.name, "runner-3");
+    pod.spec!.schedulingGates = [];
+    await createStrict(env, pod);
+    await podInPhase(ns.kc, ns.name, "runner-3", "Running");
+    await endRunner(ns.kc, ns.name, "runner-3", 3);
+    const failed = await podInPhase(ns.kc, ns.name, "runner-3", "Failed");
+    expect(failed.status?.containerStatuses?.[0]?.state?.terminated).toMatchObject({
+      exitCode: 3,
+      reason: "Error",
+    });
   });
 
   it("enforces RBAC: a ServiceAccount gets what its Role grants and nothing else", async () => {
@@ -136,12 +181,11 @@ describe("kube-apiserver", () => {
     );
   });
 
-  it("finishes a bound Pod's deletion and collects the Secret it owned", async () => {
+  it("removes a deleted running Pod once its kubelet (kwok) confirms, then collects the Secret it owned", async () => {
     const core = ns.kc.makeApiClient(CoreV1Api);
     const pod = gatedPodWithNativeSidecar(ns.name, "runner-2");
     pod.spec!.schedulingGates = [];
     const created = await createStrict(env, pod);
-    await schedulePod(ns.kc, ns.name, "runner-2");
     await createStrict(env, {
       apiVersion: "v1",
       kind: "Secret",
@@ -154,16 +198,14 @@ describe("kube-apiserver", () => {
       },
       stringData: { jitConfig: "placeholder" },
     });
+    await podInPhase(ns.kc, ns.name, "runner-2", "Running");
 
     await core.deleteNamespacedPod({ name: "runner-2", namespace: ns.name });
-    // Bound: it waits for its kubelet, and its Secret stays.
-    const terminating = await core.readNamespacedPod({ name: "runner-2", namespace: ns.name });
-    expect(terminating.metadata?.deletionTimestamp).toBeInstanceOf(Date);
-    expect(terminating.metadata?.deletionGracePeriodSeconds).toBe(30);
-    await core.readNamespacedSecret({ name: "runner-2-jit", namespace: ns.name });
-
-    expect(await finalizeTerminatingPods(ns.kc, ns.name)).toBe(1);
-    // The real garbage collector follows the ownerReference once the Pod is gone.
+    await gone(
+      "the Pod's removal",
+      () => core.readNamespacedPod({ name: "runner-2", namespace: ns.name }),
+      30_000,
+    );
     await gone(
       "the Secret's collection",
       () => core.readNamespacedSecret({ name: "runner-2-jit", namespace: ns.name }),
@@ -258,14 +300,30 @@ describe("kube-scheduler", () => {
       return pod.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False");
     });
     expect(condition.reason).toBe("Unschedulable");
-    // No Node yet: kwok brings them (the message then counts the Nodes that do not fit).
-    expect(condition.message).toBe("no nodes available to schedule pods");
+    expect(condition.message).toMatch(
+      new RegExp(`^0/${NODE_NAMES.length} nodes are available: ${NODE_NAMES.length} Insufficient cpu\\.`),
+    );
     const stillGated = await core.readNamespacedPod({ name: "gated", namespace: ns.name });
     expect(stillGated.spec?.nodeName).toBeUndefined();
     expect(stillGated.status?.conditions?.find((c) => c.type === "PodScheduled")?.reason).toBe(
       "SchedulingGated",
     );
     expect(gated.metadata?.uid).toBe(stillGated.metadata?.uid);
+  });
+});
+
+describe("kwok", () => {
+  it("serves Nodes with real capacity, Ready", async () => {
+    const core = adminKubeConfig(env).makeApiClient(CoreV1Api);
+    const nodes = (await core.listNode()).items;
+    expect(nodes.map((node) => node.metadata?.name).sort()).toEqual([...NODE_NAMES]);
+    for (const node of nodes) {
+      expect(node.status?.capacity).toEqual(NODE_CAPACITY);
+      expect(node.status?.allocatable).toEqual(NODE_CAPACITY);
+      expect(node.status?.conditions?.find((c) => c.type === "Ready")?.status).toBe("True");
+      // The node lifecycle controller took the not-ready taint off; only kwok's own is left.
+      expect(node.spec?.taints).toEqual([KWOK_TAINT]);
+    }
   });
 });
 
