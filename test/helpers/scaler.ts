@@ -11,6 +11,7 @@ import type { ReconcilerTiming } from "../../src/scaler/reconcile/reconciler.ts"
 import type { RecoveryGitHub, RecoveryTiming } from "../../src/scaler/reconcile/recovery.ts";
 import type { RunnerRegistry } from "../../src/scaler/reconcile/runner-registry.ts";
 import { type RunningScaler, type ScalerOptions, startScaler } from "../../src/scaler/service.ts";
+import { KWOK_TAINT } from "../env/kwok.ts";
 import type { TestEnv } from "../env/types.ts";
 import { kubeClientOf, restrictedKubeConfig } from "./kube.ts";
 
@@ -37,6 +38,18 @@ export function runnerSetYaml(name: string, maxRunners: number): string {
     "    labels: [dind-k8s]",
     `    maxRunners: ${maxRunners}`,
     "    minIdle: 0",
+  ].join("\n");
+}
+
+/**
+ * A runner set whose Pods go to kwok's Nodes: the real scheduler binds them and kwok runs them (its Nodes take only
+ * Pods that tolerate KWOK_TAINT, see test/env/kwok.ts).
+ */
+export function realNodesRunnerSetYaml(name: string, maxRunners: number): string {
+  const { key, value, effect } = KWOK_TAINT;
+  return [
+    runnerSetYaml(name, maxRunners),
+    `    tolerations: [{ key: ${key}, operator: Equal, value: ${value}, effect: ${effect} }]`,
   ].join("\n");
 }
 

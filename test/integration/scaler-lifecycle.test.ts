@@ -1,5 +1,7 @@
 // The scaler end to end on the real apiserver (as the shipped Role) with the GitHub stand-in (checked
-// against GitHub's OpenAPI description). The test plays the kubelet, the runner and GitHub's events.
+// against GitHub's OpenAPI description). A job's life runs on the real scheduler, kwok's Nodes and the real
+// garbage collector; the other scenarios still play the kubelet themselves (test/helpers/kube.ts). The test
+// plays the runner and GitHub's events.
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { createGitHubApi } from "../../src/scaler/github/client.ts";
@@ -8,9 +10,11 @@ import type { ReconcilerTiming } from "../../src/scaler/reconcile/reconciler.ts"
 import type { RecoveryTiming } from "../../src/scaler/reconcile/recovery.ts";
 import { JIT_CONFIG_KEY } from "../../src/scaler/runner-pod/build-runner-pod.ts";
 import type { RunningScaler } from "../../src/scaler/service.ts";
+import { NODE_NAMES } from "../env/kwok.ts";
 import { eventually } from "../helpers/eventually.ts";
 import { type GitHubStandIn, startGitHubStandIn } from "../helpers/github-standin.ts";
 import {
+  apiStatus,
   collectGarbage,
   createTestNamespace,
   finalizeTerminatingPods,
@@ -18,7 +22,8 @@ import {
   setPodPhase,
   type TestNamespace,
 } from "../helpers/kube.ts";
-import { startTestScaler, WEBHOOK_SECRET } from "../helpers/scaler.ts";
+import { endRunner, podInPhase } from "../helpers/kwok.ts";
+import { realNodesRunnerSetYaml, startTestScaler, WEBHOOK_SECRET } from "../helpers/scaler.ts";
 import { workflowJobPayload } from "../helpers/webhooks.ts";
 
 const env = inject("testenv");
@@ -126,9 +131,22 @@ async function world(
 const gated = (pod: V1Pod) => (pod.spec?.schedulingGates ?? []).length > 0;
 const names = (pods: V1Pod[]) => pods.map((pod) => pod.metadata!.name!).sort();
 
-describe("a job's life", () => {
-  it("queued → released with a JIT Secret → Running → Succeeded → Pod, Secret and runner gone", async () => {
-    const w = await world();
+describe("a job's life on the real scheduler, kwok and garbage collector", () => {
+  const onRealNodes = (maxRunners: number) => ({
+    runnerSets: realNodesRunnerSetYaml("dind-k8s", maxRunners),
+  });
+  const podsAndSecretsGone = (w: World) => async () => {
+    const [pods, secrets] = await Promise.all([
+      w.pods(),
+      w.core.listNamespacedSecret({ namespace: w.ns.name }),
+    ]);
+    // A finished job leaves its gated tombstone (the durable record), nothing else.
+    const left = pods.filter((pod) => pod.metadata?.labels?.[LABELS.jobState] !== "done" || !gated(pod));
+    return left.length === 0 && secrets.items.length === 0;
+  };
+
+  it("queued → released with a JIT Secret → bound and Running → runner exits → Pod, Secret and runner gone", async () => {
+    const w = await world(onRealNodes(2));
     expect(await w.send("queued", 101)).toBe(201);
 
     const released = await eventually("the gate to be released", async () => {
@@ -140,32 +158,68 @@ describe("a job's life", () => {
     expect(secret.metadata?.ownerReferences?.[0]).toMatchObject({ kind: "Pod", uid: released.metadata?.uid });
     const registered = w.github.runners().find((runner) => runner.id === runnerId);
     expect(registered).toMatchObject({ name: "dind-k8s-101-1", labels: ["dind-k8s"], workFolder: "_work" });
-    // The Secret carries what generate-jitconfig returned, for ACTIONS_RUNNER_INPUT_JITCONFIG.
     expect(Buffer.from(secret.data![JIT_CONFIG_KEY]!, "base64").toString()).not.toBe("");
 
-    await w.run("dind-k8s-101-1");
+    // The real scheduler binds it to a kwok Node; kwok starts the dind sidecar and the runner.
+    const running = await podInPhase(w.ns.kc, w.ns.name, "dind-k8s-101-1", "Running");
+    expect(NODE_NAMES).toContain(running.spec?.nodeName);
     const job = w.github.addQueuedJob({ labels: ["self-hosted", "dind-k8s"] });
     w.github.startJob(job.id, "dind-k8s-101-1");
     expect(await w.send("in_progress", 101, { runnerName: "dind-k8s-101-1" })).toBe(200);
     w.github.completeJob(job.id);
     expect(await w.send("completed", 101, { runnerName: "dind-k8s-101-1" })).toBe(200);
-    await w.finish("dind-k8s-101-1");
+    // The ephemeral runner exits after its job; the scaler deletes the Pod, kwok removes it, the GC its Secret.
+    await endRunner(w.ns.kc, w.ns.name, "dind-k8s-101-1");
 
-    await eventually("the Pod and its Secret to be gone", async () => {
-      await w.settle();
-      const [pods, secrets] = await Promise.all([
-        w.pods(),
-        w.core.listNamespacedSecret({ namespace: w.ns.name }),
-      ]);
-      const left = pods.filter((pod) => pod.metadata?.labels?.[LABELS.jobState] !== "done" || !gated(pod));
-      return left.length === 0 && secrets.items.length === 0;
-    });
+    await eventually("the Pod and its Secret to be gone", podsAndSecretsGone(w), { timeoutMs: 30_000 });
     expect(w.github.runners()).toEqual([]);
-    // generate-jitconfig once; nothing else on the happy path (orphan sweeps aside).
     expect(w.github.calls("actions/generate-runner-jitconfig-for-org")).toBe(1);
     expect(w.github.calls("actions/delete-self-hosted-runner-from-org")).toBe(0);
   });
+
+  it("gated Pods are never bound; released ones are bound in release order, one at a time under maxRunners 1", async () => {
+    const w = await world(onRealNodes(1));
+    for (const id of [111, 112, 113]) expect(await w.send("queued", id)).toBe(201);
+    const order: string[] = [];
+    for (const name of ["dind-k8s-111-1", "dind-k8s-112-1", "dind-k8s-113-1"]) {
+      await podInPhase(w.ns.kc, w.ns.name, name, "Running");
+      order.push(name);
+      // Everything still gated is unbound, however long the scheduler has had it.
+      const pods = await w.pods();
+      expect(pods.filter((pod) => gated(pod)).map((pod) => pod.spec?.nodeName)).toEqual(
+        pods.filter((pod) => gated(pod)).map(() => undefined),
+      );
+      expect(names(pods.filter((pod) => pod.spec?.nodeName))).toEqual([name]);
+      await endRunner(w.ns.kc, w.ns.name, name);
+      await gone(w, name);
+    }
+    expect(order).toEqual(["dind-k8s-111-1", "dind-k8s-112-1", "dind-k8s-113-1"]);
+  });
+
+  it("a running runner's Pod deleted by a person: kwok removes it, the real GC its JIT Secret", async () => {
+    const w = await world(onRealNodes(2));
+    expect(await w.send("queued", 121)).toBe(201);
+    await podInPhase(w.ns.kc, w.ns.name, "dind-k8s-121-1", "Running");
+    await w.core.readNamespacedSecret({ name: "dind-k8s-121-1", namespace: w.ns.name });
+    await w.core.deleteNamespacedPod({ name: "dind-k8s-121-1", namespace: w.ns.name });
+    await eventually(
+      "the JIT Secret's collection",
+      () =>
+        w.core.readNamespacedSecret({ name: "dind-k8s-121-1", namespace: w.ns.name }).then(
+          () => false,
+          (error: unknown) => apiStatus(error) === 404,
+        ),
+      { timeoutMs: 30_000 },
+    );
+  });
 });
+
+/** Waits until the Pod named `name` is gone from the namespace (deleted for real, not just terminating). */
+async function gone(w: World, name: string): Promise<void> {
+  await eventually(`${name} to be gone`, async () => !names(await w.pods()).includes(name), {
+    timeoutMs: 30_000,
+  });
+}
 
 describe("delivery order and duplicates", () => {
   it("a duplicate queued delivery yields one Pod and one runner", async () => {
