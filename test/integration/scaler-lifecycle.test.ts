@@ -374,14 +374,22 @@ describe("capacity", () => {
 });
 
 describe("repair", () => {
-  it("replaces a Pod stuck Pending past the deadline, with a Warning Event", async () => {
-    const w = await world({ timing: { pendingDeadlineMs: 800 } });
+  it("replaces a Pod the real scheduler finds no room for (Unschedulable) past the deadline, with a Warning Event", async () => {
+    // Tolerates kwok's Nodes but asks for more CPU than any of them has.
+    const tooBig = `${realNodesRunnerSetYaml("dind-k8s", 2)}\n    runner: { resources: { requests: { cpu: "100" } } }`;
+    const w = await world({ timing: { pendingDeadlineMs: 800 }, runnerSets: tooBig });
     await w.send("queued", 901);
     const first = await eventually("901 released", async () => {
       const pod = (await w.pods()).find((candidate) => !gated(candidate));
       return pod;
     });
-    // Never scheduled: the kubelet stand-in leaves it Pending.
+    const verdict = await eventually("the scheduler's verdict on 901", async () => {
+      const pod = await w.core.readNamespacedPod({ name: "dind-k8s-901-1", namespace: w.ns.name });
+      if (pod.metadata?.uid !== first.metadata?.uid) throw new Error("replaced before the verdict was read");
+      return pod.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False");
+    });
+    expect(verdict.reason).toBe("Unschedulable");
+    expect(verdict.message).toMatch(/^0\/3 nodes are available: 3 Insufficient cpu\./);
     const replacement = await eventually("a replacement Pod for the same job", async () => {
       const pod = (await w.pods()).find((candidate) => candidate.metadata?.name === "dind-k8s-901-1");
       return pod && pod.metadata?.uid !== first.metadata?.uid ? pod : undefined;
