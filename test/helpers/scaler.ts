@@ -31,13 +31,13 @@ export function testConfigYaml(namespace: string, sets: string): string {
   ].join("\n");
 }
 
-/** A runner set's YAML list item (indented for testConfigYaml): labels [dind-k8s], minIdle 0. */
-export function runnerSetYaml(name: string, maxRunners: number): string {
+/** A runner set's YAML list item (indented for testConfigYaml): labels [dind-k8s], minIdle 0 unless given. */
+export function runnerSetYaml(name: string, maxRunners: number, minIdle = 0): string {
   return [
     `  - name: ${name}`,
     "    labels: [dind-k8s]",
     `    maxRunners: ${maxRunners}`,
-    "    minIdle: 0",
+    `    minIdle: ${minIdle}`,
   ].join("\n");
 }
 
@@ -45,10 +45,10 @@ export function runnerSetYaml(name: string, maxRunners: number): string {
  * A runner set whose Pods go to kwok's Nodes: the real scheduler binds them and kwok runs them (its Nodes take only
  * Pods that tolerate KWOK_TAINT, see test/env/kwok.ts).
  */
-export function realNodesRunnerSetYaml(name: string, maxRunners: number): string {
+export function realNodesRunnerSetYaml(name: string, maxRunners: number, minIdle = 0): string {
   const { key, value, effect } = KWOK_TAINT;
   return [
-    runnerSetYaml(name, maxRunners),
+    runnerSetYaml(name, maxRunners, minIdle),
     `    tolerations: [{ key: ${key}, operator: Equal, value: ${value}, effect: ${effect} }]`,
   ].join("\n");
 }

@@ -1,7 +1,6 @@
 // The scaler end to end on the real apiserver (as the shipped Role) with the GitHub stand-in (checked
-// against GitHub's OpenAPI description). A job's life runs on the real scheduler, kwok's Nodes and the real
-// garbage collector; the other scenarios still play the kubelet themselves (test/helpers/kube.ts). The test
-// plays the runner and GitHub's events.
+// against GitHub's OpenAPI description), its Pods on the real scheduler, kwok's Nodes and the real garbage
+// collector. The test plays the runner (it says when one's job is over) and GitHub's events.
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { createGitHubApi } from "../../src/scaler/github/client.ts";
@@ -13,15 +12,7 @@ import type { RunningScaler } from "../../src/scaler/service.ts";
 import { NODE_NAMES } from "../env/kwok.ts";
 import { eventually } from "../helpers/eventually.ts";
 import { type GitHubStandIn, startGitHubStandIn } from "../helpers/github-standin.ts";
-import {
-  apiStatus,
-  collectGarbage,
-  createTestNamespace,
-  finalizeTerminatingPods,
-  schedulePod,
-  setPodPhase,
-  type TestNamespace,
-} from "../helpers/kube.ts";
+import { apiStatus, createTestNamespace, type TestNamespace } from "../helpers/kube.ts";
 import { endRunner, podInPhase } from "../helpers/kwok.ts";
 import { realNodesRunnerSetYaml, startTestScaler, WEBHOOK_SECRET } from "../helpers/scaler.ts";
 import { workflowJobPayload } from "../helpers/webhooks.ts";
@@ -51,10 +42,10 @@ interface World {
     extra?: { runnerName?: string; conclusion?: string; drop?: boolean; repository?: string },
   ): Promise<number>;
   pods(): Promise<V1Pod[]>;
-  /** The kubelet: bind, run, and finish Pods; then the GC. */
+  /** Waits until the real scheduler has bound the Pod and kwok runs it. */
   run(name: string): Promise<void>;
+  /** The runner exits (kwok's runner-exits Stage): 0 for Succeeded, 1 for Failed. */
   finish(name: string, phase?: "Succeeded" | "Failed"): Promise<void>;
-  settle(): Promise<void>;
 }
 
 const worlds: World[] = [];
@@ -88,7 +79,8 @@ async function world(
     github: client,
     timing: { ...FAST, ...options.timing },
     ...(options.recovery ? { recovery: options.recovery } : {}),
-    ...(options.runnerSets ? { runnerSets: options.runnerSets } : {}),
+    // Pods of the set go to kwok's Nodes: the real scheduler, kwok and the garbage collector play their parts.
+    runnerSets: options.runnerSets ?? realNodesRunnerSetYaml("dind-k8s", 3),
   });
   github.setHook({ url: `${scaler.url}/webhook`, secret: WEBHOOK_SECRET });
   const core = ns.kc.makeApiClient(CoreV1Api);
@@ -113,15 +105,10 @@ async function world(
       return (await core.listNamespacedPod({ namespace: ns.name })).items;
     },
     async run(name) {
-      await schedulePod(ns.kc, ns.name, name);
-      await setPodPhase(ns.kc, ns.name, name, "Running");
+      await podInPhase(ns.kc, ns.name, name, "Running");
     },
     async finish(name, phase = "Succeeded") {
-      await setPodPhase(ns.kc, ns.name, name, phase);
-    },
-    async settle() {
-      await finalizeTerminatingPods(ns.kc, ns.name);
-      await collectGarbage(ns.kc, ns.name);
+      await endRunner(ns.kc, ns.name, name, phase === "Succeeded" ? 0 : 1);
     },
   };
   worlds.push(created);
@@ -260,7 +247,7 @@ describe("delivery order and duplicates", () => {
 
   it("a job cancelled while queued is never released", async () => {
     const w = await world({
-      runnerSets: "  - name: dind-k8s\n    labels: [dind-k8s]\n    maxRunners: 1\n    minIdle: 0",
+      runnerSets: realNodesRunnerSetYaml("dind-k8s", 1, 0),
     });
     // Fill the one slot so job 402 waits gated.
     await w.send("queued", 401);
@@ -272,7 +259,6 @@ describe("delivery order and duplicates", () => {
     await w.send("in_progress", 401, { runnerName: "dind-k8s-401-1" });
     await w.finish("dind-k8s-401-1");
     await eventually("401 gone", async () => {
-      await w.settle();
       return !(await w.pods()).some((pod) => pod.metadata?.name === "dind-k8s-401-1");
     });
     await new Promise((resolve) => setTimeout(resolve, 400));
@@ -289,7 +275,6 @@ describe("delivery order and duplicates", () => {
     await w.run("dind-k8s-501-1");
     await w.send("completed", 501, { conclusion: "cancelled" });
     await eventually("the idle runner removed", async () => {
-      await w.settle();
       return w.github.runners().length === 0 && (await w.pods()).every((pod) => gated(pod));
     });
     expect(w.github.calls("actions/delete-self-hosted-runner-from-org")).toBe(1);
@@ -317,7 +302,7 @@ describe("delivery order and duplicates", () => {
 describe("capacity", () => {
   it("holds a backlog beyond maxRunners and releases it in arrival order as runners finish", async () => {
     const w = await world({
-      runnerSets: "  - name: dind-k8s\n    labels: [dind-k8s]\n    maxRunners: 2\n    minIdle: 0",
+      runnerSets: realNodesRunnerSetYaml("dind-k8s", 2, 0),
     });
     for (const id of [701, 702, 703, 704]) expect(await w.send("queued", id)).toBe(201);
     const releasedNames = async () => names((await w.pods()).filter((pod) => !gated(pod)));
@@ -331,19 +316,17 @@ describe("capacity", () => {
     }
     await w.finish("dind-k8s-701-1");
     await eventually("703 released after 701 finished", async () => {
-      await w.settle();
       return JSON.stringify(await releasedNames()) === JSON.stringify(["dind-k8s-702-1", "dind-k8s-703-1"]);
     });
     await w.finish("dind-k8s-702-1");
     await eventually("704 released after 702 finished", async () => {
-      await w.settle();
       return JSON.stringify(await releasedNames()) === JSON.stringify(["dind-k8s-703-1", "dind-k8s-704-1"]);
     });
   });
 
   it("keeps minIdle warm runners registered and refills the pool when one takes a job", async () => {
     const w = await world({
-      runnerSets: "  - name: dind-k8s\n    labels: [dind-k8s]\n    maxRunners: 4\n    minIdle: 2",
+      runnerSets: realNodesRunnerSetYaml("dind-k8s", 4, 2),
     });
     const warm = await eventually("two warm runners", async () => {
       const pods = (await w.pods()).filter(
@@ -468,7 +451,7 @@ describe("never lose a job", () => {
     // No slots: the Pods stay gated, as a backlog does.
     const w = await world({
       recovery: { ...RECOVERY, redeliveryMs: 3_600_000 },
-      runnerSets: "  - name: dind-k8s\n    labels: [dind-k8s]\n    maxRunners: 0\n    minIdle: 0",
+      runnerSets: realNodesRunnerSetYaml("dind-k8s", 0, 0),
     });
     w.github.addRepo("octo-org/example-workflow");
     const lost = w.github.addQueuedJob({
