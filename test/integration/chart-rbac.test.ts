@@ -14,18 +14,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createGitHubApi } from "../../src/scaler/github/client.ts";
 import { SCALER_LEASE_NAME, SCALER_ROLE_RULES } from "../../src/scaler/kube/rbac.ts";
 import type { RunningScaler } from "../../src/scaler/service.ts";
+import { KWOK_TOLERATION } from "../env/kwok.ts";
 import { chartConfig, installChart } from "../helpers/chart.ts";
 import { eventually as poll } from "../helpers/eventually.ts";
 import { type GitHubStandIn, startGitHubStandIn } from "../helpers/github-standin.ts";
-import {
-  adminKubeConfig,
-  collectGarbage,
-  finalizeTerminatingPods,
-  kubeConfigFor,
-  restrictedKubeConfig,
-  schedulePod,
-  setPodPhase,
-} from "../helpers/kube.ts";
+import { adminKubeConfig, kubeConfigFor, restrictedKubeConfig } from "../helpers/kube.ts";
+import { endRunner, podInPhase } from "../helpers/kwok.ts";
 import { startTestScaler, WEBHOOK_SECRET } from "../helpers/scaler.ts";
 import { workflowJobPayload } from "../helpers/webhooks.ts";
 
@@ -50,7 +44,12 @@ beforeAll(async () => {
   // ServiceAccount, the scaler's ServiceAccount, Role and RoleBinding …), and the token the scaler Pod would get.
   const installed = await installChart(env, {
     prefix: "chart-rbac",
-    values: { runnerSets: [{ name: "dind-k8s", labels: ["dind-k8s"], maxRunners: 2, minIdle: 0 }] },
+    // Its Pods go to kwok's Nodes: the real scheduler binds them, kwok runs them.
+    values: {
+      runnerSets: [
+        { name: "dind-k8s", labels: ["dind-k8s"], maxRunners: 2, minIdle: 0, tolerations: [KWOK_TOLERATION] },
+      ],
+    },
   });
   ({ releaseNamespace, runnerNamespace, token } = installed);
   scalerKc = kubeConfigFor(env, {
@@ -122,19 +121,16 @@ describe("the scaler as the chart's ServiceAccount", () => {
     });
     expect(lease.spec?.holderIdentity).toBe("chart-rbac-test");
 
-    // The kubelet and GitHub play their parts.
-    await schedulePod(admin, runnerNamespace, name);
-    await setPodPhase(admin, runnerNamespace, name, "Running");
+    // The real scheduler and kwok run it; GitHub plays its part.
+    await podInPhase(admin, runnerNamespace, name, "Running");
     const job = github.addQueuedJob({ labels: ["self-hosted", "dind-k8s"] });
     github.startJob(job.id, name);
     expect(await send("in_progress", 9101, name)).toBe(200);
     github.completeJob(job.id);
     expect(await send("completed", 9101, name)).toBe(200);
-    await setPodPhase(admin, runnerNamespace, name, "Succeeded");
+    await endRunner(admin, runnerNamespace, name);
 
     await eventually("the Pod and its Secret to be gone", async () => {
-      await finalizeTerminatingPods(admin, runnerNamespace);
-      await collectGarbage(admin, runnerNamespace);
       const pods = await core.listNamespacedPod({ namespace: runnerNamespace });
       const secrets = await core.listNamespacedSecret({ namespace: runnerNamespace });
       return pods.items.every((pod) => gated(pod)) && secrets.items.length === 0;
