@@ -20,10 +20,10 @@ export const NODE_CAPACITY = { cpu: "16", memory: "64Gi", pods: "110" } as const
 export const NODE_NAMES = ["kwok-node-1", "kwok-node-2", "kwok-node-3"] as const;
 
 /**
- * kwok's Nodes take only Pods that tolerate this taint, while tests still move the rest through the stand-ins of
- * test/helpers/kube.ts (they bind to a Node that does not exist and write pods/status themselves; the real scheduler
- * and kwok would race them). A scenario moved onto the real parts tolerates it (its runner set's pod template does);
- * once none is left on the stand-ins, the taint goes.
+ * kwok's Nodes take only Pods that tolerate this taint (the tests' runner sets do, realNodesRunnerSetYaml), so a test
+ * that still plays the kubelet itself (cache-pool: it writes the dind sidecar's termination message, which these
+ * Stages do not) binds its Pods to a Node that does not exist without the real scheduler and kwok racing it. Once
+ * none does, the taint can go.
  */
 export const KWOK_TAINT = { key: "kwok.dind-k8s.test/node", value: "fake", effect: "NoSchedule" } as const;
 export const KWOK_TOLERATION = {

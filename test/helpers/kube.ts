@@ -1,6 +1,8 @@
-// Test-side stand-ins for what a real cluster's other components do, on the real apiserver:
-// the namespace controller's default ServiceAccount, the scheduler's binding, the kubelet's
-// pods/status updates and final deletion, and the garbage collector's ownerReference cascade.
+// Kubernetes helpers of the tests: clients and identities, test namespaces, strict creates. And the last
+// stand-ins for the scheduler, the kubelet and the garbage collector (schedulePod, setPodPhase,
+// finalizeTerminatingPods, collectGarbage), used only by cache-pool.test.ts, whose Pods need the dind
+// sidecar's termination message that kwok's Stages do not write; every other test runs on the real
+// scheduler, kwok and the real controller-manager (test/env/).
 import { randomBytes } from "node:crypto";
 import { request } from "node:https";
 import {
