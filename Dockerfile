@@ -17,7 +17,8 @@ COPY dist/scaler/ /opt/dind-k8s/
 
 ENV NODE_ENV=production
 USER 65532:65532
-EXPOSE 8080
+# 8080: POST /webhook; 8081: /healthz, /readyz, /metrics (dind-k8s serve --ops-port, as the chart runs it).
+EXPOSE 8080 8081
 # --optimize-for-size: V8 keeps a smaller young generation and grows the heap less eagerly. The scaler is I/O-bound;
 # with it, 10,000 cached runner Pods fit in ~115 MB RSS instead of ~190 MB (`npm run bench -- scale`, which reads
 # these flags from here).

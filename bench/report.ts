@@ -8,7 +8,13 @@ export function parseLine(line: string): { name: string; values: Record<string, 
   const values: Record<string, number> = {};
   for (const pair of match[2]!.split(/\s+/)) {
     const [key, raw] = pair.split("=");
-    if (key && raw !== undefined && raw !== "" && !Number.isNaN(Number(raw))) values[key] = Number(raw);
+    // `n/of` (e.g. valid_recorded=200/200): n as the key, the whole as key_of.
+    const fraction = raw === undefined ? null : /^(\d+)\/(\d+)$/.exec(raw);
+    if (key && fraction) {
+      values[key] = Number(fraction[1]);
+      values[`${key}_of`] = Number(fraction[2]);
+    } else if (key && raw !== undefined && raw !== "" && !Number.isNaN(Number(raw)))
+      values[key] = Number(raw);
   }
   return { name: match[1]!, values };
 }
@@ -142,6 +148,59 @@ const SPECS: Record<string, RowSpec> = {
             target: "0",
             met: v.lost! + v.duplicates! + v.over_cap! + v.leaked! === 0,
           },
+        ]
+      : [],
+  abuse: (v) =>
+    has(
+      v,
+      "valid_recorded",
+      "valid_recorded_of",
+      "hostile_writes",
+      "series_before",
+      "series_after",
+      "rss_growth_mb",
+    )
+      ? [
+          {
+            bench: "abuse",
+            measure: `valid deliveries recorded among ${v.hostile} hostile requests (${v.hostile_writes} Kubernetes writes from hostile ones)`,
+            value: v.valid_recorded!,
+            unit: `of ${v.valid_recorded_of}`,
+            target: "all, and 0 hostile writes",
+            met: v.valid_recorded === v.valid_recorded_of && v.hostile_writes === 0,
+          },
+          {
+            bench: "abuse",
+            measure: "/metrics series after the flood",
+            value: v.series_after!,
+            unit: "series",
+            baseline: { label: "before the flood", value: v.series_before! },
+            ratio: v.series_after! / v.series_before!,
+            target: "unchanged",
+            met: v.series_after === v.series_before,
+          },
+          {
+            bench: "abuse",
+            measure: "scaler RSS growth over the flood (after a /metrics scrape)",
+            value: v.rss_growth_mb!,
+            unit: "MB",
+            target: "≤ 20 MB",
+            met: v.rss_growth_mb! <= 20,
+          },
+          ...(has(v, "p99_valid_ms", "p99_quiet_ms")
+            ? [
+                {
+                  bench: "abuse",
+                  measure: "valid delivery p99 during the flood",
+                  value: v.p99_valid_ms!,
+                  unit: "ms",
+                  baseline: { label: "p99 without the flood", value: v.p99_quiet_ms! },
+                  ratio: v.p99_valid_ms! / v.p99_quiet_ms!,
+                  target: "≤ 3× quiet",
+                  met: v.p99_valid_ms! / v.p99_quiet_ms! <= 3,
+                },
+              ]
+            : []),
         ]
       : [],
   cache: (v) =>

@@ -7,6 +7,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type StartedTestEnv, startTestEnv } from "../test/env/start.ts";
 import type { TestEnv } from "../test/env/types.ts";
+import { benchAbuse } from "./abuse.ts";
 import { benchAction } from "./action.ts";
 import { benchCache } from "./cache.ts";
 import { benchChaos } from "./chaos.ts";
@@ -20,6 +21,7 @@ const benches: { name: string; run: (env: () => Promise<TestEnv>) => Promise<str
   { name: "scale", run: async (env) => benchScale(await env()) },
   { name: "chaos", run: async (env) => benchChaos(await env()) },
   { name: "cache", run: async (env) => benchCache(await env()) },
+  { name: "abuse", run: async (env) => benchAbuse(await env()) },
 ];
 
 const wanted = process.argv.slice(2);

@@ -30,15 +30,15 @@ import {
 } from "../test/helpers/scaler.ts";
 import { sign, workflowJobPayload } from "../test/helpers/webhooks.ts";
 
-const SECRET = "bench-secret";
+export const SECRET = "bench-secret";
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function percentile(values: number[], p: number): number {
+export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 }
 const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
-const fixed = (value: number, digits = 2) => value.toFixed(digits);
+export const fixed = (value: number, digits = 2) => value.toFixed(digits);
 
 interface BenchScaler {
   url: string;
@@ -60,7 +60,7 @@ interface BenchScaler {
 }
 
 /** A real `dind-k8s serve` process in a fresh namespace, as the shipped Role, against the GitHub stand-in. */
-async function startBenchScaler(
+export async function startBenchScaler(
   env: TestEnv,
   { maxRunners, latencyMs, prefix }: { maxRunners: number; latencyMs: number; prefix: string },
   beforeStart?: (ns: string, kc: KubeConfig, podFor: (jobId: number) => V1Pod) => Promise<void>,
@@ -72,7 +72,8 @@ async function startBenchScaler(
     latencyMs,
   });
   const dir = await mkdtemp(join(tmpdir(), "dind-k8s-bench-"));
-  const sets = runnerSetYaml("dind-k8s", maxRunners);
+  // The benchmarks measure intake, not the backlog bound: room for every job they send and every Pod they seed.
+  const sets = runnerSetYaml("dind-k8s", maxRunners, 100_000);
   const config = parseConfig(serveConfigYaml(ns.name, dir, sets), "bench.yaml");
   const set = config.runnerSets[0]!;
   const podFor = (jobId: number) =>
@@ -86,11 +87,12 @@ async function startBenchScaler(
     sets,
     token: "ghp_bench",
     secrets: [SECRET],
+    githubApiUrl: github.url,
+    tuning: {
+      reconciler: { releaseConcurrency: 16 },
+      recovery: { redeliveryMs: 600_000, auditMs: 600_000 },
+    },
   });
-  const tuning = {
-    reconciler: { releaseConcurrency: 16 },
-    recovery: { redeliveryMs: 600_000, auditMs: 600_000 },
-  };
   const child = spawn(
     process.execPath,
     [
@@ -100,7 +102,7 @@ async function startBenchScaler(
       ...serveArgs(files, { logLevel: "info" }),
     ],
     {
-      env: { ...process.env, DIND_K8S_GITHUB_API_URL: github.url, DIND_K8S_TUNING: JSON.stringify(tuning) },
+      env: process.env,
       stdio: ["ignore", "pipe", "inherit"],
     },
   );
@@ -151,7 +153,7 @@ async function startBenchScaler(
  */
 const webhookAgent = new HttpAgent({ keepAlive: true, maxSockets: 256 });
 
-async function postQueued(url: string, jobId: number): Promise<{ status: number; ms: number }> {
+export async function postQueued(url: string, jobId: number): Promise<{ status: number; ms: number }> {
   const body = JSON.stringify(workflowJobPayload({ action: "queued", jobId }));
   const headers = {
     "content-type": "application/json",
@@ -188,7 +190,11 @@ async function bareCreate(core: CoreV1Api, namespace: string, pod: V1Pod): Promi
 }
 
 /** Runs `act(i)` for i < count, starting one every `intervalMs` (a steady arrival rate, not back-to-back). */
-async function atRate<T>(count: number, intervalMs: number, act: (i: number) => Promise<T>): Promise<T[]> {
+export async function atRate<T>(
+  count: number,
+  intervalMs: number,
+  act: (i: number) => Promise<T>,
+): Promise<T[]> {
   const results: Promise<T>[] = [];
   const started = performance.now();
   for (let i = 0; i < count; i++) {
@@ -200,7 +206,7 @@ async function atRate<T>(count: number, intervalMs: number, act: (i: number) => 
   return Promise.all(results);
 }
 
-async function rssMb(pid: number): Promise<number> {
+export async function rssMb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, "utf8");
   const kb = Number(status.match(/VmRSS:\s+(\d+)/)?.[1] ?? Number.NaN);
   return kb / 1024;

@@ -79,19 +79,17 @@ try {
     sets: realNodesRunnerSetYaml("dind-k8s", 10),
     token: "ghp_demo",
     secrets: ["demo-secret"],
+    githubApiUrl: github.url,
+    tuning: {
+      reconciler: { resyncMs: 500 },
+      lease: { leaseDurationMs: 3_000, retryPeriodMs: 100 },
+    },
   });
   process.stdout.write(`\nkube-apiserver ${env.kube.version} (RBAC on) · dockerd ${env.docker.host}\n`);
   process.stdout.write(`config (${files.configPath}):\n${files.configText.replace(/^/gm, "  ")}\n`);
 
   scaler = spawn(process.execPath, [join(root, "src/cli.ts"), ...serveArgs(files)], {
-    env: {
-      ...process.env,
-      DIND_K8S_GITHUB_API_URL: github.url,
-      DIND_K8S_TUNING: JSON.stringify({
-        reconciler: { resyncMs: 500 },
-        lease: { leaseDurationMs: 3_000, retryPeriodMs: 100 },
-      }),
-    },
+    env: process.env,
     stdio: ["ignore", "pipe", "inherit"],
   });
   const url = await listeningUrl(scaler);
@@ -150,7 +148,7 @@ try {
   step("job in progress on the runner", `workflow_job in_progress → runner ${podName}`);
 
   process.stdout.write(
-    "\n   the job's first step, uses: org/dind-setup@v1, against this machine's dockerd:\n",
+    "\n   the job's first step, uses: dind-k8s/dind-k8s@v1, against this machine's dockerd:\n",
   );
   const actionDir = await mkdtemp(join(dir, "action-"));
   const summaryFile = join(actionDir, "summary");

@@ -150,6 +150,10 @@ export const chartKeysSchema = strictObject({
     // NetworkPolicyEgressRule objects, copied verbatim; the apiserver validates them.
     egress: list(z.record(z.string(), z.unknown()), "a list of NetworkPolicy egress rules").optional(),
   }).optional(),
+  runnerQuota: strictObject({
+    enabled: enabled("A ResourceQuota on count/pods in the runner namespace."),
+    pods: wholeNumber(1).optional().describe("The most Pods the runner namespace may hold."),
+  }).optional(),
 });
 
 type JsonObject = Record<string, unknown>;
@@ -203,9 +207,18 @@ function withoutKeys(schema: JsonObject, keys: readonly string[]): JsonObject {
   return out;
 }
 
-/** The values of `github`: the configuration's `github` minus where its secrets live. */
+/**
+ * The values of `github`: the configuration's `github` minus where its secrets live, and minus its rules between
+ * keys (org or repo, a token's hookId): the chart checks those in templates/_helpers.tpl with `fail` messages
+ * that name the keys and the fix, where Helm's schema errors would say "allOf failed, oneOf failed".
+ */
 function githubValues(github: JsonObject): JsonObject {
-  const values = withoutKeys(github, SECRET_LOCATION_KEYS.github);
+  const {
+    allOf: _allOf,
+    oneOf: _oneOf,
+    anyOf: _anyOf,
+    ...values
+  } = withoutKeys(github, SECRET_LOCATION_KEYS.github);
   const auth = withoutKeys(child(github, "auth"), SECRET_LOCATION_KEYS["github.auth"]);
   return {
     ...values,
@@ -213,8 +226,8 @@ function githubValues(github: JsonObject): JsonObject {
       ...(values.properties as JsonObject),
       auth: {
         ...auth,
-        // An App when appId is set (its key from githubCredentials); a personal access token otherwise.
-        dependencies: { installationId: ["appId"] },
+        // An App when appId is set (its key from githubCredentials); a personal access token otherwise. That
+        // installationId needs appId is a rule, checked in templates/_helpers.tpl.
         description:
           "A GitHub App (appId, optionally installationId) whose private key is in githubCredentials; without appId, a personal access token from githubCredentials.",
       },

@@ -6,6 +6,8 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
+// Bundled into dist/ by esbuild, so the image needs no package.json beside the CLI.
+import packageJson from "../package.json" with { type: "json" };
 import { type Config, ConfigError, findRunnerSet, loadConfig } from "./scaler/config/load.ts";
 import { type SidecarMode, sidecarModeFor } from "./scaler/model/sidecar-mode.ts";
 import { buildRunnerPod } from "./scaler/runner-pod/build-runner-pod.ts";
@@ -159,29 +161,31 @@ const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 
 const serveCommand: Command = {
   summary: "run the scaler: webhook intake, and the reconciler in the replica that holds the Lease",
-  usage: `Usage: dind-k8s serve --config FILE [--port N] [--kubeconfig FILE] [--log-level LEVEL]
+  usage: `Usage: dind-k8s serve --config FILE [--port N] [--ops-port N] [--kubeconfig FILE] [--log-level LEVEL]
 
-Listens for GitHub webhooks on POST /webhook and serves GET /healthz, /readyz and /metrics. Runner Pods are
+Listens for GitHub webhooks on POST /webhook and serves GET /healthz, /readyz and /metrics (on --ops-port when
+given, so that port is never crowded out by connections to the webhook port). Runner Pods are
 created in kubernetes.namespace. Every replica takes webhooks; the one holding the Lease "dind-k8s-scaler"
-reconciles. Logs are JSON lines on stdout. SIGTERM: stop accepting, finish requests in flight, release the
-Lease, exit 0. Secrets come from the files or environment variables the configuration names.
+reconciles. Logs are JSON lines on stdout. SIGTERM: stop accepting, finish requests in flight, abandon GitHub
+calls, release the Lease, exit 0. Secrets come from the files or environment variables the configuration names.
 
 Options:
   --config FILE       the configuration file
   --port N            port to listen on (default 8080; 0 picks a free one and logs it)
+  --ops-port N        a second port for /healthz, /readyz and /metrics only; --port then takes only webhooks
   --kubeconfig FILE   kubeconfig to use (default: the files of $KUBECONFIG merged, else the in-cluster
                       ServiceAccount, else ~/.kube/config); read by @kubernetes/client-node: token, token-file,
                       client certificates, exec plugins, auth-provider, proxy-url and \`as\` work
   --log-level LEVEL   debug, info (default), warn or error
   -h, --help          show this help
 
-Environment:
-  DIND_K8S_GITHUB_API_URL   REST API base URL instead of the one derived from github.url (tests, proxies)
-  DIND_K8S_TUNING           JSON timings of the control loop, for tests and benchmarks only`,
+Everything else is in the configuration file: the GitHub API URL (github.apiUrl) and the control loop's
+timings (tuning) too; no environment variable changes where credentials go or how fast the loop runs.`,
   async run(args, io) {
     const flags = parseFlags(args, {
       config: { type: "string" },
       port: { type: "string" },
+      "ops-port": { type: "string" },
       kubeconfig: { type: "string" },
       "log-level": { type: "string" },
     });
@@ -192,6 +196,11 @@ Environment:
     const file = requireFlag(flags.config, "--config FILE");
     const port = wholeNumberFlag(flags.port, "--port", 8080, 0);
     if (port > 65535) throw new UsageError(`--port: expected a whole number from 0 to 65535, got ${port}`);
+    const opsPort =
+      flags["ops-port"] === undefined ? undefined : wholeNumberFlag(flags["ops-port"], "--ops-port", 0, 0);
+    if (opsPort !== undefined && opsPort > 65535) {
+      throw new UsageError(`--ops-port: expected a whole number from 0 to 65535, got ${opsPort}`);
+    }
     const logLevel = flags["log-level"] ?? "info";
     if (typeof logLevel !== "string" || !(LOG_LEVELS as readonly string[]).includes(logLevel)) {
       throw new UsageError(
@@ -209,6 +218,7 @@ Environment:
         config,
         configFile: file,
         port,
+        opsPort,
         kubeconfig: typeof flags.kubeconfig === "string" ? flags.kubeconfig : undefined,
         logLevel: logLevel as (typeof LOG_LEVELS)[number],
         env: process.env,
@@ -233,7 +243,7 @@ Self-hosted GitHub Actions runners on Kubernetes, one Docker daemon per job.
 Commands:
 ${lines.join("\n")}
 
-Run dind-k8s <command> --help for a command's options.`;
+Run dind-k8s <command> --help for a command's options, dind-k8s --version for the version.`;
 }
 
 /** Runs one command line; returns the exit code. Every failure is reported on stderr, never thrown. */
@@ -246,6 +256,10 @@ export async function main(
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     (name === undefined ? io.stderr : io.stdout)(`${generalUsage(table)}\n`);
     return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (name === "--version" || name === "-V" || name === "version") {
+    io.stdout(`${packageJson.version}\n`);
+    return EXIT.ok;
   }
   const command = Object.hasOwn(table, name) ? table[name] : undefined;
   if (!command) {

@@ -1,5 +1,5 @@
 // `dind-k8s serve`: configuration → dependencies → listen → drain on SIGTERM. No logic of its own: secrets and
-// tuning are read by startup/, the collaborators are built by service.ts.
+// the configuration's tuning are read by startup/, the collaborators are built by service.ts.
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
@@ -12,14 +12,16 @@ import { serverVersion } from "./kube/server-version.ts";
 import { sidecarModeFor } from "./model/sidecar-mode.ts";
 import { createLogger, type Level } from "./observe/log.ts";
 import { startScaler } from "./service.ts";
-import { readGitHubAuth, readWebhookSecrets } from "./startup/secrets.ts";
+import { githubAuthSource, webhookSecretSource } from "./startup/secret-reload.ts";
 import { StartupError } from "./startup/startup-error.ts";
-import { parseTuning } from "./startup/tuning.ts";
+import { tuningOf } from "./startup/tuning.ts";
 
 export interface ServeOptions {
   config: Config;
   configFile: string;
   port: number;
+  /** /healthz, /readyz and /metrics on their own port; the webhook port then takes only POST /webhook. */
+  opsPort?: number | undefined;
   kubeconfig: string | undefined;
   logLevel: Level;
   env: NodeJS.ProcessEnv;
@@ -30,18 +32,28 @@ export async function serve(options: ServeOptions): Promise<number> {
   const { config, env } = options;
   const read = options.readFile ?? ((path: string) => readFile(path, "utf8"));
   const log = createLogger({ level: options.logLevel });
-  const tuning = parseTuning(env.DIND_K8S_TUNING);
+  const tuning = tuningOf(config);
 
-  const webhookSecrets = await readWebhookSecrets(config, env, read);
-  const auth = await readGitHubAuth(config, env, read);
+  const reloadMs = tuning.secrets?.reloadMs ? { reloadMs: tuning.secrets.reloadMs } : {};
+  const webhookSecrets = await webhookSecretSource(config, env, read, { log, ...reloadMs });
+  // A rotated key or token file is put to work from the next GitHub call on (the client exists by then: the first
+  // re-read is reloadMs away).
+  const auth = await githubAuthSource(config, env, read, {
+    log,
+    ...reloadMs,
+    use: (next) => github.useCredentials(next),
+  });
   const target = targetFromConfig(config.github);
+  // Aborted on SIGTERM: GitHub calls in flight must not hold the shutdown past the Pod's grace period.
+  const abandonGitHub = new AbortController();
   const github = createGitHubApi({
-    apiUrl: env.DIND_K8S_GITHUB_API_URL ?? apiUrlFor(config.github.url),
+    apiUrl: config.github.apiUrl ?? apiUrlFor(config.github.url),
     target,
-    auth,
+    auth: auth.current(),
     userAgent: "dind-k8s",
     ...(config.github.hookId ? { hookId: config.github.hookId } : {}),
     log: { warn: (message) => log.warn(message), debug: (message) => log.debug(message) },
+    signal: abandonGitHub.signal,
   });
 
   let kube: KubeClient;
@@ -59,10 +71,11 @@ export async function serve(options: ServeOptions): Promise<number> {
     config,
     kube,
     github,
-    webhookSecrets,
+    webhookSecrets: () => webhookSecrets.current(),
     sidecars,
     log,
     port: options.port,
+    ...(options.opsPort === undefined ? {} : { opsPort: options.opsPort }),
     // Every replica takes webhooks (intake is idempotent); one reconciles.
     reconcile: {
       leaderElection: { identity: `${hostname()}-${randomBytes(3).toString("hex")}`, ...tuning.lease },
@@ -73,7 +86,13 @@ export async function serve(options: ServeOptions): Promise<number> {
 
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
-      log.info("stopping: no new webhooks, finishing the ones in flight", { signal });
+      log.info("stopping: no new webhooks, finishing the ones in flight, abandoning GitHub calls", {
+        signal,
+      });
+      webhookSecrets.stop();
+      auth.stop();
+      // A release cut short here leaves its Pod gated; the next leader finishes it.
+      abandonGitHub.abort();
       void scaler.stop().then(resolve);
     };
     process.once("SIGTERM", () => shutdown("SIGTERM"));

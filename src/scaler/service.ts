@@ -4,16 +4,19 @@ import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { CachePool } from "./cache/pool.ts";
 import type { Config } from "./config/load.ts";
-import { closeGracefully, createHttpServer } from "./http/server.ts";
+import { closeGracefully, createHttpServer, type HttpLimits } from "./http/server.ts";
 import { CacheClaims } from "./kube/cache-claims.ts";
 import type { KubeClient } from "./kube/client.ts";
 import { LeaderElector } from "./kube/leader-election.ts";
 import { SCALER_LEASE_NAME } from "./kube/rbac.ts";
 import { RunnerPods } from "./kube/runner-pods.ts";
+import { serverVersion } from "./kube/server-version.ts";
 import { ANNOTATIONS } from "./model/keys.ts";
 import type { SidecarMode } from "./model/sidecar-mode.ts";
 import type { Logger } from "./observe/log.ts";
 import { createMetrics } from "./observe/metrics.ts";
+import { watchReachability } from "./observe/reachability.ts";
+import { intakeReadiness } from "./readiness.ts";
 import { DEFAULT_RECONCILER_TIMING, Reconciler, type ReconcilerTiming } from "./reconcile/reconciler.ts";
 import {
   DEFAULT_RECOVERY_TIMING,
@@ -31,11 +34,13 @@ export interface ScalerOptions {
   github: RunnerRegistry & RecoveryGitHub & { ping(): Promise<void> };
   /** Redelivery sweep + queued-job audit timing; false turns recovery off. */
   recovery?: Partial<RecoveryTiming> | false;
-  /** Current secret first; a second one is accepted too while rotating. */
-  webhookSecrets: readonly string[];
+  /** Current secret first; a second one is accepted too while rotating. A function is asked on every delivery. */
+  webhookSecrets: readonly string[] | (() => readonly string[]);
   sidecars: SidecarMode;
   log: Logger;
   port?: number;
+  /** A second port for /healthz, /readyz and /metrics only; the first then takes only POST /webhook. */
+  opsPort?: number;
   host?: string;
   /** Run the reconciler: always (true, default), never (false), or while this replica holds the Lease. */
   reconcile?:
@@ -49,10 +54,16 @@ export interface ScalerOptions {
         };
       };
   timing?: Partial<ReconcilerTiming>;
+  /** How often GitHub's reachability is probed (default 30 s). */
+  githubProbeMs?: number;
+  /** The HTTP server's limits (http/server.ts has the defaults); tests make them small. */
+  http?: Partial<HttpLimits>;
 }
 
 export interface RunningScaler {
   url: string;
+  /** Where /healthz, /readyz and /metrics are: the ops port's URL, or `url` when there is none. */
+  opsUrl: string;
   pods: RunnerPods;
   reconciler: Reconciler;
   /** Present when the reconciler runs under leader election. */
@@ -62,7 +73,7 @@ export interface RunningScaler {
   stop(): Promise<void>;
 }
 
-/** GitHub reachability is re-checked at most this often for /readyz. */
+/** GitHub's reachability is probed this often, for a metric and a log line (never for /readyz). */
 const GITHUB_PROBE_MS = 30_000;
 
 export async function startScaler(options: ScalerOptions): Promise<RunningScaler> {
@@ -73,6 +84,11 @@ export async function startScaler(options: ScalerOptions): Promise<RunningScaler
   const intake = createIntake({
     secrets: options.webhookSecrets,
     runnerSets: config.runnerSets,
+    owner: {
+      org: config.github.org,
+      repo: config.github.repo,
+      installationId: config.github.auth.installationId,
+    },
     recorder: records,
     log,
     metrics,
@@ -87,6 +103,7 @@ export async function startScaler(options: ScalerOptions): Promise<RunningScaler
           pods,
           github: options.github,
           podFor: records.podFor,
+          backlog: records.backlog,
           log,
           metrics,
           timing: { ...DEFAULT_RECOVERY_TIMING, ...options.recovery },
@@ -122,30 +139,28 @@ export async function startScaler(options: ScalerOptions): Promise<RunningScaler
     timing,
   });
 
-  let github: { at: number; problem: string | undefined } = { at: 0, problem: "not checked yet" };
-  const readiness = async () => {
-    const problems: string[] = [];
-    if (!pods.synced)
-      problems.push(`runner Pod informer not synced${pods.lastError ? `: ${pods.lastError}` : ""}`);
-    if (Date.now() - github.at > GITHUB_PROBE_MS) {
-      const problem = await options.github.ping().then(
-        () => undefined,
-        (error: unknown) => `GitHub unreachable: ${error instanceof Error ? error.message : String(error)}`,
-      );
-      github = { at: Date.now(), problem };
-    }
-    if (github.problem) problems.push(github.problem);
-    return problems;
-  };
+  const readiness = intakeReadiness({ pods, kubeProbe: () => serverVersion(options.kube) });
+  const github = watchReachability({
+    what: "GitHub",
+    probe: () => options.github.ping(),
+    intervalMs: options.githubProbeMs ?? GITHUB_PROBE_MS,
+    report: (value) => metrics.githubReachable.set(value),
+    log,
+  });
 
-  const server = createHttpServer({
+  const http = {
     intake,
     readiness,
+    ...(options.http ? { limits: options.http } : {}),
+    onConnectionDropped: () => metrics.httpConnectionsDropped.inc(),
     metrics: async () => ({
       contentType: metrics.registry.contentType,
       body: await metrics.registry.metrics(),
     }),
-  });
+  };
+  const separateOps = options.opsPort !== undefined;
+  const server = createHttpServer({ ...http, serves: separateOps ? "webhook" : "all" });
+  const opsServer = separateOps ? createHttpServer({ ...http, serves: "ops" }) : undefined;
 
   await pods.start();
   const reconcile = options.reconcile ?? true;
@@ -167,27 +182,35 @@ export async function startScaler(options: ScalerOptions): Promise<RunningScaler
     });
     elector.start();
   }
-  server.listen(options.port ?? 8080, options.host ?? "0.0.0.0");
-  await once(server, "listening");
-  const { port } = server.address() as AddressInfo;
-  const url = `http://${options.host === undefined || options.host === "0.0.0.0" ? "127.0.0.1" : options.host}:${port}`;
+  const listen = async (listener: typeof server, at: number) => {
+    listener.listen(at, options.host ?? "0.0.0.0");
+    await once(listener, "listening");
+    const { port } = listener.address() as AddressInfo;
+    return `http://${options.host === undefined || options.host === "0.0.0.0" ? "127.0.0.1" : options.host}:${port}`;
+  };
+  const url = await listen(server, options.port ?? 8080);
+  const opsUrl = opsServer ? await listen(opsServer, options.opsPort ?? 8081) : url;
   log.info("scaler listening", {
     url,
+    ...(opsServer ? { opsUrl } : {}),
     namespace: config.kubernetes.namespace,
     reconcile: options.reconcile !== false,
   });
 
   return {
     url,
+    opsUrl,
     pods,
     reconciler,
     elector,
     metrics,
     async stop() {
       await closeGracefully(server);
+      if (opsServer) await closeGracefully(opsServer);
       // Releasing the Lease lets another replica take over at once instead of after a lease duration.
       await elector?.stop();
       await reconciler.stop();
+      await github.stop();
       await pods.stop();
     },
   };

@@ -2,6 +2,7 @@ import { execFile, spawn } from "node:child_process";
 import { access, constants, mkdir, open, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
+import { actionlintPath, buildActionlint } from "./actionlint.ts";
 import {
   ACT_VERSION,
   APT_PACKAGES,
@@ -28,6 +29,8 @@ export interface Parts {
    */
   "dockerd-network-opt": string;
   helm: string;
+  /** The workflow checker `npm run lint` runs (test/env/actionlint.ts). */
+  actionlint: string;
   busybox: string;
   /** An HTTP CONNECT proxy: kubeconfigs with `proxy-url` are tested through it. */
   tinyproxy: string;
@@ -339,11 +342,13 @@ export async function prepareParts({ install }: { install: boolean }): Promise<P
   const helm = install ? await goInstall(GO_TOOLS.helm) : goToolPath(GO_TOOLS.helm);
   const act = install ? await goInstall(GO_TOOLS.act) : goToolPath(GO_TOOLS.act);
   const kwok = install ? await goInstall(GO_TOOLS.kwok) : goToolPath(GO_TOOLS.kwok);
+  const actionlint = install ? await buildActionlint(log) : actionlintPath();
   const built: [string, string][] = [
     ...Object.entries(kubernetes),
     ["helm", helm],
     ["act", act],
     ["kwok", kwok],
+    ["actionlint", actionlint],
   ];
   for (const [name, path] of built) {
     if (!(await isExecutable(path))) {
@@ -356,6 +361,7 @@ export async function prepareParts({ install }: { install: boolean }): Promise<P
     dockerd: apt.dockerd,
     "dockerd-network-opt": await findNetworkOptDockerd(apt.dockerd, install),
     helm,
+    actionlint,
     busybox: apt.busybox,
     tinyproxy: apt.tinyproxy,
     act,

@@ -127,13 +127,6 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
   const timers = new Set<NodeJS.Timeout>();
 
   try {
-    const files = await writeServeFiles(env, {
-      namespace: ns.name,
-      dir,
-      sets: realNodesRunnerSetYaml("dind-k8s", options.maxRunners),
-      token: "ghp_chaos",
-      secrets: ["chaos-secret"],
-    });
     const tuning = {
       reconciler: {
         resyncMs: 250,
@@ -146,6 +139,15 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
       recovery: { redeliveryMs: 1_000, auditMs: 3_000, auditGraceMs: 2_000, redeliveryLookbackMs: 6_000 },
       lease: { leaseDurationMs: 2_000, retryPeriodMs: 250, renewDeadlineMs: 1_500 },
     };
+    const files = await writeServeFiles(env, {
+      namespace: ns.name,
+      dir,
+      sets: realNodesRunnerSetYaml("dind-k8s", options.maxRunners),
+      token: "ghp_chaos",
+      secrets: ["chaos-secret"],
+      githubApiUrl: github.url,
+      tuning,
+    });
 
     const chaosLog = process.env.DIND_K8S_CHAOS_LOG
       ? openSync(process.env.DIND_K8S_CHAOS_LOG, "a")
@@ -161,11 +163,7 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
           ...serveArgs(files, { port, logLevel: process.env.DIND_K8S_CHAOS_LOG ? "info" : "warn" }),
         ],
         {
-          env: {
-            ...process.env,
-            DIND_K8S_GITHUB_API_URL: github.url,
-            DIND_K8S_TUNING: JSON.stringify(tuning),
-          },
+          env: process.env,
           // DIND_K8S_CHAOS_LOG=FILE: the replicas' JSON logs, for finding out why a run went wrong.
           stdio: ["ignore", chaosLog ?? "ignore", "pipe"],
         },

@@ -3,7 +3,12 @@
 import { execFile } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { CoreV1Api, type KubernetesObject, type V1ConfigMap } from "@kubernetes/client-node";
+import {
+  CoreV1Api,
+  type KubernetesObject,
+  type V1ConfigMap,
+  type V1ResourceQuota,
+} from "@kubernetes/client-node";
 import { parseAllDocuments, stringify } from "yaml";
 import { type Config, parseConfig } from "../../src/scaler/config/load.ts";
 import type { TestEnv } from "../env/types.ts";
@@ -98,6 +103,7 @@ export function parseManifests(text: string): KubernetesObject[] {
 const INSTALL_ORDER = [
   "Namespace",
   "NetworkPolicy",
+  "ResourceQuota",
   "PodDisruptionBudget",
   "ServiceAccount",
   "Secret",
@@ -117,13 +123,35 @@ export function inInstallOrder(objects: readonly KubernetesObject[]): Kubernetes
   return [...objects].sort((a, b) => rank(a) - rank(b));
 }
 
+/**
+ * The controller-manager's part for a new ResourceQuota (the test cluster has none): its status says what it
+ * bounds and that nothing is used yet. Until then the apiserver's quota admission refuses every Pod.
+ */
+async function settleQuota(env: TestEnv, quota: V1ResourceQuota): Promise<void> {
+  const hard = quota.spec?.hard ?? {};
+  await adminKubeConfig(env)
+    .makeApiClient(CoreV1Api)
+    .replaceNamespacedResourceQuotaStatus({
+      name: quota.metadata!.name!,
+      namespace: quota.metadata!.namespace!,
+      body: {
+        ...quota,
+        status: { hard, used: Object.fromEntries(Object.keys(hard).map((key) => [key, "0"])) },
+      },
+    });
+}
+
 /** Creates every object with fieldValidation=Strict, in helm's order; returns what the apiserver stored. */
 export async function applyStrict(
   env: TestEnv,
   objects: readonly KubernetesObject[],
 ): Promise<KubernetesObject[]> {
   const stored: KubernetesObject[] = [];
-  for (const object of inInstallOrder(objects)) stored.push(await createStrict(env, object));
+  for (const object of inInstallOrder(objects)) {
+    const created = await createStrict(env, object);
+    if (created.kind === "ResourceQuota") await settleQuota(env, created as V1ResourceQuota);
+    stored.push(created);
+  }
   return stored;
 }
 

@@ -143,6 +143,7 @@ const PLURALS: Record<string, string> = {
   ClusterRoleBinding: "clusterrolebindings",
   Deployment: "deployments",
   NetworkPolicy: "networkpolicies",
+  ResourceQuota: "resourcequotas",
   PodDisruptionBudget: "poddisruptionbudgets",
   Namespace: "namespaces",
   Lease: "leases",

@@ -31,12 +31,16 @@ export function testConfigYaml(namespace: string, sets: string): string {
   ].join("\n");
 }
 
-/** A runner set's YAML list item (indented for testConfigYaml): labels [dind-k8s], minIdle 0 unless given. */
-export function runnerSetYaml(name: string, maxRunners: number, minIdle = 0): string {
+/**
+ * A runner set's YAML list item (indented for testConfigYaml): labels [dind-k8s], minIdle 0 unless given, and
+ * maxQueued when given (the default is 20 × maxRunners: none at all for maxRunners 0).
+ */
+export function runnerSetYaml(name: string, maxRunners: number, maxQueued?: number, minIdle = 0): string {
   return [
     `  - name: ${name}`,
     "    labels: [dind-k8s]",
     `    maxRunners: ${maxRunners}`,
+    ...(maxQueued === undefined ? [] : [`    maxQueued: ${maxQueued}`]),
     `    minIdle: ${minIdle}`,
   ].join("\n");
 }
@@ -48,7 +52,7 @@ export function runnerSetYaml(name: string, maxRunners: number, minIdle = 0): st
 export function realNodesRunnerSetYaml(name: string, maxRunners: number, minIdle = 0): string {
   const { key, value, effect } = KWOK_TAINT;
   return [
-    runnerSetYaml(name, maxRunners, minIdle),
+    runnerSetYaml(name, maxRunners, undefined, minIdle),
     `    tolerations: [{ key: ${key}, operator: Equal, value: ${value}, effect: ${effect} }]`,
   ].join("\n");
 }
@@ -57,8 +61,13 @@ export function realNodesRunnerSetYaml(name: string, maxRunners: number, minIdle
  * The configuration of a `dind-k8s serve` process that reads its secrets from `dir` (as the chart mounts them):
  * a PAT in `dir/token`, the webhook secret(s) in `dir/webhook-secret`, and hook 1 for the redelivery sweep.
  */
-export function serveConfigYaml(namespace: string, dir: string, sets: string): string {
-  return testConfigYaml(namespace, sets)
+export function serveConfigYaml(
+  namespace: string,
+  dir: string,
+  sets: string,
+  { githubApiUrl, tuning }: { githubApiUrl?: string | undefined; tuning?: object | undefined } = {},
+): string {
+  const text = testConfigYaml(namespace, sets)
     .replace(
       "auth: { appId: 1, privateKeyFile: /secrets/app.pem }",
       `auth: { tokenFile: ${join(dir, "token")} }`,
@@ -66,7 +75,14 @@ export function serveConfigYaml(namespace: string, dir: string, sets: string): s
     .replace(
       "webhookSecretFile: /secrets/webhook-secret",
       `webhookSecretFile: ${join(dir, "webhook-secret")}\n  hookId: 1`,
+    )
+    // The GitHub stand-in, through the configuration as any API URL (plain http: it is on the loopback).
+    .replace(
+      "url: https://github.com",
+      `url: https://github.com${githubApiUrl ? `\n  apiUrl: ${githubApiUrl}` : ""}`,
     );
+  // JSON is YAML: the faster timings of a test or benchmark, validated like the rest of the file.
+  return tuning ? `${text}\ntuning: ${JSON.stringify(tuning)}\n` : text;
 }
 
 export interface ServeFiles {
@@ -105,7 +121,19 @@ export async function writeServeFiles(
     sets,
     token,
     secrets,
-  }: { namespace: string; dir: string; sets: string; token: string; secrets: string[] },
+    githubApiUrl,
+    tuning,
+  }: {
+    namespace: string;
+    dir: string;
+    sets: string;
+    token: string;
+    secrets: string[];
+    /** The GitHub stand-in's URL, as github.apiUrl. */
+    githubApiUrl?: string;
+    /** The configuration's `tuning:`. */
+    tuning?: object;
+  },
 ): Promise<ServeFiles> {
   const kubeConfig = await restrictedKubeConfig(
     env,
@@ -116,7 +144,7 @@ export async function writeServeFiles(
   const files: ServeFiles = {
     configPath: join(dir, "config.yaml"),
     kubeconfigPath: join(dir, "kubeconfig"),
-    configText: serveConfigYaml(namespace, dir, sets),
+    configText: serveConfigYaml(namespace, dir, sets, { githubApiUrl, tuning }),
   };
   await writeFile(files.kubeconfigPath, kubeConfig.exportConfig());
   await writeFile(join(dir, "token"), `${token}\n`);
@@ -164,6 +192,10 @@ export interface TestScalerOptions {
   timing?: Partial<ReconcilerTiming>;
   secrets?: string[];
   log?: Logger;
+  http?: ScalerOptions["http"];
+  githubProbeMs?: number;
+  /** Health and metrics on a port of their own (0: any free one); the webhook port then takes only webhooks. */
+  opsPort?: number;
 }
 
 let serviceAccounts = 0;
@@ -193,6 +225,9 @@ export async function startTestScaler(env: TestEnv, options: TestScalerOptions):
     reconcile: options.reconcile ?? true,
     recovery: options.recovery ?? false,
     ...(options.timing ? { timing: options.timing } : {}),
+    ...(options.http ? { http: options.http } : {}),
+    ...(options.githubProbeMs ? { githubProbeMs: options.githubProbeMs } : {}),
+    ...(options.opsPort === undefined ? {} : { opsPort: options.opsPort }),
   });
 }
 

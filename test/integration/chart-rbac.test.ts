@@ -250,6 +250,12 @@ describe("denied with the same token", () => {
       "DELETE",
       "/apis/networking.k8s.io/v1/namespaces/R/networkpolicies/ci-dind-k8s-runners",
     ],
+    [
+      "the ResourceQuota bounding runner Pods",
+      "PATCH",
+      "/api/v1/namespaces/R/resourcequotas/ci-dind-k8s-runners",
+      { spec: { hard: { "count/pods": "100000" } } },
+    ],
     ["namespaces", "GET", "/api/v1/namespaces"],
     ["PersistentVolumes", "GET", "/api/v1/persistentvolumes"],
     ["StorageClasses", "GET", "/apis/storage.k8s.io/v1/storageclasses"],

@@ -13,9 +13,11 @@ import {
   type V1CustomResourceDefinition,
   type V1Deployment,
   type V1Namespace,
+  type V1ResourceQuota,
   type V1Role,
 } from "@kubernetes/client-node";
 import { beforeAll, describe, expect, inject, it } from "vitest";
+import { maxQueuedOf } from "../../src/scaler/config/schema.ts";
 import { SCALER_ROLE_RULES } from "../../src/scaler/kube/rbac.ts";
 import { buildRunnerPod } from "../../src/scaler/runner-pod/build-runner-pod.ts";
 import {
@@ -219,6 +221,18 @@ describe("helm template applied with strict field validation", () => {
     expect(binding.subjects).toEqual([
       { kind: "ServiceAccount", name: pod.serviceAccountName, namespace: releaseNamespace },
     ]);
+
+    // No hash of a secret on the Pod (anyone who can read Pods could test guesses against it offline).
+    expect(Object.keys(deployment.spec!.template.metadata?.annotations ?? {})).not.toContain(
+      "checksum/secrets",
+    );
+
+    // The apiserver's own ceiling on runner Pods, above what the sets may hold.
+    const quota = findObject<V1ResourceQuota>(objects, "ResourceQuota");
+    expect(quota.metadata?.namespace).toBe(runnerNamespace);
+    expect(Object.keys(quota.spec?.hard ?? {})).toEqual(["count/pods"]);
+    const held = config.runnerSets.reduce((sum, set) => sum + maxQueuedOf(set) + set.maxRunners, 0);
+    expect(Number(quota.spec?.hard?.["count/pods"])).toBeGreaterThanOrEqual(held);
   });
 
   it("profiles.yaml: the runner namespace enforces privileged, the ServiceMonitor-free defaults hold", async () => {
@@ -301,8 +315,32 @@ describe("helm template applied with strict field validation", () => {
       "ServiceMonitor",
     );
     expect(monitor.spec.endpoints).toEqual([
-      { port: "http", path: "/metrics", interval: "15s", scrapeTimeout: "5s" },
+      { port: "ops", path: "/metrics", interval: "15s", scrapeTimeout: "5s" },
     ]);
+    // Probes and metrics on the ops port, behind a ClusterIP Service only; the exposed Service has the webhook port.
+    const services = objects
+      .filter((object) => object.kind === "Service")
+      .sort((a, b) =>
+        String(a.metadata?.name).localeCompare(String(b.metadata?.name)),
+      ) as (KubernetesObject & {
+      spec: { type?: string; ports: { name: string }[] };
+    })[];
+    expect(
+      services.map((service) => [
+        service.metadata?.name,
+        service.spec.type,
+        service.spec.ports.map((p) => p.name),
+      ]),
+    ).toEqual([
+      ["ci-scaler", "LoadBalancer", ["http"]],
+      ["ci-scaler-ops", "ClusterIP", ["ops"]],
+    ]);
+    const probes = findObject<V1Deployment>(objects, "Deployment").spec?.template.spec?.containers[0];
+    expect(
+      [probes?.livenessProbe, probes?.readinessProbe, probes?.startupProbe].map(
+        (probe) => probe?.httpGet?.port,
+      ),
+    ).toEqual(["ops", "ops", "ops"]);
     const deployment = findObject<V1Deployment>(objects, "Deployment");
     expect(deployment.spec?.template.spec?.containers[0]?.image).toBe(
       "registry.example.com/platform/dind-k8s@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
@@ -350,7 +388,17 @@ describe("helm template applied with strict field validation", () => {
     });
     expect(config.runnerSets[0]?.serviceAccountName).toBeUndefined();
     expect(objects.map((o) => o.kind).sort()).toEqual(
-      ["ConfigMap", "Deployment", "Role", "RoleBinding", "Service", "ServiceAccount"].sort(),
+      // The quota counts the scaler's own Pods too here: its default leaves room for them.
+      [
+        "ConfigMap",
+        "Deployment",
+        "ResourceQuota",
+        "Role",
+        "RoleBinding",
+        "Service",
+        "Service",
+        "ServiceAccount",
+      ].sort(),
     );
     expect(findObject(objects, "Role").metadata?.namespace).toBe(releaseNamespace);
   });
@@ -421,8 +469,9 @@ describe("NOTES.txt", () => {
     expect(notes).toContain(
       `kubectl -n ${ns.name} create secret generic dind-k8s-github --from-file=private-key=./my-app.private-key.pem`,
     );
+    expect(notes).toContain("press Redeliver on the ping, and expect 200");
     expect(notes).toContain("runs-on: dind-k8s");
-    expect(notes).toContain("- uses: org/dind-setup@v1");
+    expect(notes).toContain("- uses: dind-k8s/dind-k8s@v1");
   });
 });
 
@@ -448,7 +497,12 @@ describe("bad values", () => {
       oneSet({ storage: { type: "disk" } }),
       "at '/runnerSets/0/storage/type': value must be 'emptyDir'",
     ],
-    ["org and repo", { github: { repo: "a/b" } }, "at '/github': 'oneOf' failed, subschemas 0, 1 matched"],
+    // Rules between keys fail in the chart's own words, not JSON Schema's ("'oneOf' failed, subschemas 0, 1").
+    [
+      "org and repo",
+      { github: { repo: "a/b" } },
+      "github.org (my-org) and github.repo (a/b) are both set: runners register with one of them. Keep github.org for the organization's runners, or github.repo for one repository's, and remove the other",
+    ],
     [
       "a secret path in values",
       { github: { webhookSecretFile: "/x" } },
@@ -467,7 +521,7 @@ describe("bad values", () => {
     [
       "no webhook secret",
       { webhookSecret: { existingSecret: "" } },
-      "webhookSecret: the scaler refuses unsigned webhooks",
+      "webhookSecret: the scaler refuses unsigned webhooks. Create a Secret (kubectl -n dind-k8s create secret generic dind-k8s-webhook",
     ],
     [
       "both webhook secrets",
@@ -477,7 +531,7 @@ describe("bad values", () => {
     [
       "an App without its key",
       { githubCredentials: { existingSecret: "" } },
-      "github.auth.appId is set: the App's private key is missing",
+      "github.auth.appId is set: the App's private key is missing. Create a Secret with key private-key (kubectl -n dind-k8s create secret generic dind-k8s-github",
     ],
     [
       "a token while appId says App",
@@ -493,6 +547,11 @@ describe("bad values", () => {
       "TLS without a host",
       { ingress: { enabled: true, tlsSecretName: "tls" } },
       "ingress.tlsSecretName needs ingress.host",
+    ],
+    [
+      "a Pod quota below what the runner sets may hold",
+      { runnerQuota: { pods: 100 } },
+      "runnerQuota.pods: 100 is fewer than the runner sets may hold (210: each set's maxQueued",
     ],
     [
       "egress rules that would be ignored",
@@ -513,6 +572,58 @@ describe("bad values", () => {
     ]);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain(message);
+  });
+
+  // Whole values, not layered on minimal.yaml: a layered `null` would reach the schema as a null, not as unset.
+  const tokenValues = {
+    github: { org: "my-org" },
+    webhookSecret: { existingSecret: "dind-k8s-webhook" },
+    githubCredentials: { existingSecret: "dind-k8s-github" },
+  };
+  it.each<[string, Record<string, unknown>, string]>([
+    [
+      "neither org nor repo",
+      { ...tokenValues, github: { hookId: 7 } },
+      "github.org or github.repo is required: where the runners register. Set github.org=<organization>, or github.repo=<owner>/<name>",
+    ],
+    [
+      "a token without hookId",
+      { ...tokenValues, githubCredentials: { token: "ghp_x" } },
+      "github.hookId is required with a personal access token (no github.auth.appId): the redelivery sweep lists the failed deliveries of that webhook. Set github.hookId to the number at the end of the webhook's settings URL",
+    ],
+    ["a token from an existing Secret without hookId", tokenValues, "github.hookId is required"],
+    [
+      "an installation without an App",
+      { ...tokenValues, github: { org: "my-org", hookId: 7, auth: { installationId: 5 } } },
+      "github.auth.installationId is set without github.auth.appId",
+    ],
+  ])("%s: refused, naming the keys and the fix", async (_name, values, message) => {
+    const result = await helm(env, [
+      "template",
+      "ci",
+      CHART_DIR,
+      "--namespace",
+      "dind-k8s",
+      "--values",
+      await valuesFile(env, values),
+    ]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain(message);
+  });
+
+  it("a token with hookId renders", async () => {
+    const values = { ...tokenValues, github: { org: "my-org", hookId: 7 } };
+    const result = await helm(env, [
+      "template",
+      "ci",
+      CHART_DIR,
+      "--namespace",
+      "dind-k8s",
+      "--values",
+      await valuesFile(env, values),
+    ]);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
   });
 
   it("the runner namespace can't be created when it is the release namespace", async () => {

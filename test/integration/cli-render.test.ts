@@ -61,7 +61,7 @@ describe("dind-k8s (bundled bin)", () => {
     const bad = join(dir, "bad.yaml");
     await writeFile(
       bad,
-      "github: { org: o, auth: { tokenFile: /t }, webhookSecretFile: /w }\nkubernetes: { namespace: ns }\nrunnerSets:\n  - { name: s, labels: [x], maxRunners: -1, minIdle: 0 }\n",
+      "github: { org: o, auth: { tokenFile: /t }, webhookSecretFile: /w, hookId: 1 }\nkubernetes: { namespace: ns }\nrunnerSets:\n  - { name: s, labels: [x], maxRunners: -1, minIdle: 0 }\n",
     );
     const { code, stdout, stderr } = await dindK8s(["check-config", "--config", bad]);
     expect(code).toBe(2);

@@ -5,9 +5,21 @@
 // configuration on a read-only root filesystem as the chart runs it.
 import { execFile } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { chmod, chown, copyFile, mkdir, mkdtemp, readdir, realpath, rm, writeFile } from "node:fs/promises";
+import {
+  chmod,
+  chown,
+  copyFile,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  realpath,
+  rm,
+  writeFile,
+} from "node:fs/promises";
 import { connect, createServer, type Server } from "node:net";
 import { dirname, join } from "node:path";
+import { createServer as createTlsServer, type Server as TlsServer } from "node:tls";
 import { promisify } from "node:util";
 import { CoordinationV1Api, CoreV1Api, type V1Deployment } from "@kubernetes/client-node";
 import { beforeAll, describe, expect, inject, it } from "vitest";
@@ -96,7 +108,7 @@ describe("the scaler image", () => {
     expect(config!.Config.User).toBe("65532:65532");
     expect(config!.Config.Entrypoint).toEqual(["node", ...(await imageNodeFlags()), "/opt/dind-k8s/cli.js"]);
     expect(await imageNodeFlags()).toContain("--optimize-for-size");
-    expect(Object.keys(config!.Config.ExposedPorts)).toEqual(["8080/tcp"]);
+    expect(Object.keys(config!.Config.ExposedPorts).sort()).toEqual(["8080/tcp", "8081/tcp"]);
     const ids = await mustDocker([
       "run",
       "--rm",
@@ -165,7 +177,46 @@ async function relay(host: string, port: number): Promise<Server> {
   return server;
 }
 
-const portOf = (server: Server) => (server.address() as { port: number }).port;
+/**
+ * A TLS relay on `host` to the plain-http stand-in on 127.0.0.1:`port`, with a self-signed certificate for `host`
+ * made with openssl in `dir`; the container trusts it through NODE_EXTRA_CA_CERTS.
+ */
+async function tlsRelay(
+  host: string,
+  port: number,
+  dir: string,
+): Promise<{ server: TlsServer; caFile: string }> {
+  const key = join(dir, "github-relay.key");
+  const caFile = join(dir, "github-relay.pem");
+  await execFileAsync("openssl", [
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    key,
+    "-out",
+    caFile,
+    "-days",
+    "1",
+    "-subj",
+    "/CN=github-standin",
+    "-addext",
+    `subjectAltName=IP:${host}`,
+  ]);
+  await chmod(caFile, 0o644);
+  const server = createTlsServer({ key: await readFile(key), cert: await readFile(caFile) }, (socket) => {
+    const upstream = connect(port, "127.0.0.1");
+    socket.on("error", () => upstream.destroy());
+    upstream.on("error", () => socket.destroy());
+    socket.pipe(upstream).pipe(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  return { server, caFile };
+}
+
+const portOf = (server: Server | TlsServer) => (server.address() as { port: number }).port;
 
 /** The container stopped: waiting longer can't help. */
 class ScalerExited extends Error {}
@@ -204,6 +255,16 @@ describe("the image running the chart's Deployment", () => {
     };
     const work = await mkdtemp(join(env.runDir, "image-serve-"));
     await chmod(work, 0o755);
+    // The apiserver as in a cluster: the kubernetes.default.svc name (in its certificate) on the Service address.
+    const gateway = (
+      await mustDocker(["network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}"])
+    ).trim();
+    const apiserver = await relay(gateway, Number(new URL(env.kube.server).port));
+    // GitHub as the scaler meets it: https with a certificate it trusts (the scaler sends credentials over plain
+    // http only to a loopback address, and the bridge isn't one), in front of the stand-in.
+    const githubUrl = new URL(github.url);
+    const githubRelay = await tlsRelay(gateway, Number(githubUrl.port), work);
+    const githubApiUrl = `https://${gateway}:${portOf(githubRelay.server)}${githubUrl.pathname.replace(/\/$/, "")}`;
     const mounts: string[] = [];
     for (const mount of container.volumeMounts ?? []) {
       const volume = podSpec.volumes!.find((v) => v.name === mount.name)!;
@@ -218,8 +279,14 @@ describe("the image running the chart's Deployment", () => {
           installed.objects,
           "ConfigMap",
         );
-        for (const [key, value] of Object.entries(configMap.data))
-          await writeFile(join(dir, key), value, { mode: 0o644 });
+        for (const [key, value] of Object.entries(configMap.data)) {
+          // The stand-in's API URL and a faster loop, through the configuration as a user would set them.
+          const text =
+            key === "config.yaml"
+              ? `${value.replace(/^github:\n/m, `github:\n  apiUrl: ${githubApiUrl}\n`)}\ntuning: {"reconciler": {"resyncMs": 200, "debounceMs": 10}}\n`
+              : value;
+          await writeFile(join(dir, key), text, { mode: 0o644 });
+        }
       } else if (volume.secret) {
         for (const item of volume.secret.items ?? []) {
           const file = join(dir, item.path);
@@ -237,13 +304,6 @@ describe("the image running the chart's Deployment", () => {
     await writeFile(join(serviceAccountDir, "ca.crt"), env.kube.caPem, { mode: 0o644 });
     await writeFile(join(serviceAccountDir, "namespace"), installed.releaseNamespace, { mode: 0o644 });
     mounts.push("--volume", `${serviceAccountDir}:/var/run/secrets/kubernetes.io/serviceaccount:ro`);
-    // The apiserver as in a cluster: the kubernetes.default.svc name (in its certificate) on the Service address.
-    const gateway = (
-      await mustDocker(["network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}"])
-    ).trim();
-    const apiserver = await relay(gateway, Number(new URL(env.kube.server).port));
-    const githubUrl = new URL(github.url);
-    const githubRelay = await relay(gateway, Number(githubUrl.port));
     const name = `dind-k8s-test-serve-${process.pid}`;
     const context = podSpec.securityContext!;
     await mustDocker([
@@ -256,6 +316,8 @@ describe("the image running the chart's Deployment", () => {
       "dind-k8s-scaler-7d9f",
       "--publish",
       "127.0.0.1::8080",
+      "--publish",
+      "127.0.0.1::8081",
       "--add-host",
       `kubernetes.default.svc:${gateway}`,
       "--read-only",
@@ -271,10 +333,10 @@ describe("the image running the chart's Deployment", () => {
       "KUBERNETES_SERVICE_HOST=kubernetes.default.svc",
       "--env",
       `KUBERNETES_SERVICE_PORT=${portOf(apiserver)}`,
+      "--volume",
+      `${githubRelay.caFile}:/etc/dind-k8s-test/github-ca.pem:ro`,
       "--env",
-      `DIND_K8S_GITHUB_API_URL=http://${gateway}:${portOf(githubRelay)}${githubUrl.pathname.replace(/\/$/, "")}`,
-      "--env",
-      'DIND_K8S_TUNING={"reconciler":{"resyncMs":200,"debounceMs":10}}',
+      "NODE_EXTRA_CA_CERTS=/etc/dind-k8s-test/github-ca.pem",
       ...mounts,
       IMAGE,
       // The Deployment's own arguments, port 8080 included.
@@ -291,16 +353,21 @@ describe("the image running the chart's Deployment", () => {
       if (!state.Running) throw new ScalerExited(`the scaler exited:\n${await logs()}`);
     };
     try {
-      const base = await eventually("the scaler to listen on its published port", async () => {
-        await stillRunning();
-        const published = (await mustDocker(["port", name, "8080/tcp"])).trim().split("\n")[0]!;
-        return `http://${published}`;
-      });
+      const published = (port: number) =>
+        eventually(`the scaler to listen on its published port ${port}`, async () => {
+          await stillRunning();
+          const address = (await mustDocker(["port", name, `${port}/tcp`])).trim().split("\n")[0]!;
+          return `http://${address}`;
+        });
+      const base = await published(8080);
+      const ops = await published(8081);
       await eventually("/readyz to answer 200", async () => {
         await stillRunning();
-        return (await fetch(`${base}/readyz`)).status === 200;
+        return (await fetch(`${ops}/readyz`)).status === 200;
       });
-      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      expect((await fetch(`${ops}/healthz`)).status).toBe(200);
+      // The webhook port (the one the Ingress reaches) serves only the webhook.
+      expect((await fetch(`${base}/metrics`)).status).toBe(404);
 
       github.setHook({ url: `${base}/webhook`, secret: "image-serve-secret" });
       const payload = workflowJobPayload({
@@ -338,7 +405,7 @@ describe("the image running the chart's Deployment", () => {
       await docker(env, ["rm", "--force", name]);
       await github.close();
       apiserver.close();
-      githubRelay.close();
+      githubRelay.server.close();
     }
   }, 90_000);
 });

@@ -20,7 +20,7 @@ const BRIDGE_CIDR = "10.231.0.1/24";
 const USER_SUBNET = "10.232.0.0/24";
 
 const config = parseConfig(
-  `github: { org: my-org, auth: { tokenFile: /secrets/token }, webhookSecretFile: /secrets/webhook }
+  `github: { org: my-org, auth: { tokenFile: /secrets/token }, webhookSecretFile: /secrets/webhook, hookId: 1 }
 kubernetes: { namespace: runners }
 runnerSets:
   - name: mtu
@@ -142,7 +142,7 @@ describe("loopDisk: the start script mounts a sparse ext4 image as the data root
     dir = await mkdtemp(join(tmpdir(), "dk8s-loop-"));
     dataRoot = join(dir, "var-lib-docker");
     const loopConfig = parseConfig(
-      `github: { org: my-org, auth: { tokenFile: /t }, webhookSecretFile: /w }
+      `github: { org: my-org, auth: { tokenFile: /t }, webhookSecretFile: /w, hookId: 1 }
 kubernetes: { namespace: runners }
 runnerSets:
   - { name: loop, labels: [x], maxRunners: 1, minIdle: 0, storage: { type: loopDisk, size: 1Gi } }

@@ -5,44 +5,12 @@ import { CoreV1Api, RbacAuthorizationV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { SCHEDULING_GATE } from "../../src/scaler/model/keys.ts";
 import type { RunningScaler } from "../../src/scaler/service.ts";
+import { unreachableGitHub } from "../helpers/github-unreachable.ts";
 import { createTestNamespace, type TestNamespace } from "../helpers/kube.ts";
 import { startTestScaler, WEBHOOK_SECRET } from "../helpers/scaler.ts";
 import { deliver, sign, workflowJobPayload } from "../helpers/webhooks.ts";
 
 const env = inject("testenv");
-
-/** GitHub is not needed for intake; a registry that says so is enough to start the scaler. */
-const unreachableGitHub = {
-  async generateJitConfig(): Promise<never> {
-    throw new Error("GitHub is not reachable in this test");
-  },
-  async deleteRunner(): Promise<never> {
-    throw new Error("GitHub is not reachable in this test");
-  },
-  async listRunners(): Promise<never> {
-    throw new Error("GitHub is not reachable in this test");
-  },
-  async runnerGroupId(): Promise<never> {
-    throw new Error("GitHub is not reachable in this test");
-  },
-  async ping(): Promise<never> {
-    throw new Error("GitHub is not reachable in this test");
-  },
-  async listFailedWebhookDeliveries(): Promise<never> {
-    throw new Error("GitHub is not reachable in this test");
-  },
-  async redeliverWebhook(): Promise<never> {
-    throw new Error("GitHub is not reachable in this test");
-  },
-  async listQueuedJobs(): Promise<never> {
-    throw new Error("GitHub is not reachable in this test");
-  },
-  async getWorkflowJob(): Promise<never> {
-    throw new Error("GitHub is not reachable in this test");
-  },
-  rateLimitRemaining: () => undefined,
-  callCount: () => 0,
-};
 
 let ns: TestNamespace;
 let scaler: RunningScaler;
@@ -250,15 +218,20 @@ describe("queued jobs", () => {
     }
   });
 
-  it("serves /healthz, /readyz (naming what is not ready) and /metrics", async () => {
+  it("serves /healthz, /readyz (ready without GitHub) and /metrics", async () => {
     expect((await fetch(`${scaler.url}/healthz`)).status).toBe(200);
+    // GitHub is unreachable here, and intake needs none of it: ready.
     const ready = await fetch(`${scaler.url}/readyz`);
-    expect(ready.status).toBe(503);
-    expect(await ready.text()).toMatch(/GitHub unreachable/);
+    expect(ready.status).toBe(200);
     const metrics = await (await fetch(`${scaler.url}/metrics`)).text();
+    expect(metrics).toMatch(/^dind_k8s_github_reachable 0$/m);
     expect(metrics).toMatch(
-      /dind_k8s_webhook_deliveries_total\{event="workflow_job",outcome="unauthorized"\} [1-9]/,
+      /dind_k8s_webhook_deliveries_total\{event="unverified",outcome="unauthorized"\} [1-9]/,
     );
+    // A verified event GitHub may send but the scaler doesn't take is "other", never its name.
+    expect(metrics).toMatch(/dind_k8s_webhook_deliveries_total\{event="other",outcome="ignored"\} 1/);
+    expect(metrics).toMatch(/dind_k8s_webhook_deliveries_total\{event="ping",outcome="ping"\} 1/);
+    expect(metrics).not.toMatch(/event="push"/);
     expect(metrics).toMatch(/dind_k8s_jobs_queued_total\{runner_set="dind-k8s"\} 1/);
   });
 });

@@ -451,7 +451,8 @@ describe("never lose a job", () => {
     // No slots: the Pods stay gated, as a backlog does.
     const w = await world({
       recovery: { ...RECOVERY, redeliveryMs: 3_600_000 },
-      runnerSets: realNodesRunnerSetYaml("dind-k8s", 0, 0),
+      runnerSets:
+        "  - name: dind-k8s\n    labels: [dind-k8s]\n    maxRunners: 0\n    maxQueued: 5\n    minIdle: 0",
     });
     w.github.addRepo("octo-org/example-workflow");
     const lost = w.github.addQueuedJob({
@@ -483,5 +484,22 @@ describe("never lose a job", () => {
       return found?.metadata?.labels?.[LABELS.jobState] === "done" ? found : undefined;
     });
     expect(gated(settled)).toBe(true);
+  });
+  it("the audit keeps to the set's backlog bound: of two lost queued jobs, one Pod when maxQueued is 1", async () => {
+    const w = await world({
+      recovery: { ...RECOVERY, redeliveryMs: 3_600_000 },
+      runnerSets:
+        "  - name: dind-k8s\n    labels: [dind-k8s]\n    maxRunners: 0\n    maxQueued: 1\n    minIdle: 0",
+    });
+    w.github.addRepo("octo-org/example-workflow");
+    for (let i = 0; i < 2; i++) {
+      w.github.addQueuedJob({ labels: ["self-hosted", "dind-k8s"], repo: "octo-org/example-workflow" });
+    }
+    await eventually("the audit to create a Pod", async () =>
+      (await w.pods()).length > 0 ? true : undefined,
+    );
+    // Further audits (every RECOVERY.auditMs) find the set full.
+    await new Promise((resolve) => setTimeout(resolve, 3 * (RECOVERY.auditMs ?? 400)));
+    expect(await w.pods()).toHaveLength(1);
   });
 });

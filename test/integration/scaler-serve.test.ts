@@ -1,7 +1,7 @@
 // `dind-k8s serve` as a process, as the chart runs it: config file, secrets from files, a kubeconfig of
 // the shipped Role, JSON logs; SIGTERM finishes the request in flight, releases the Lease and exits 0.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -35,10 +35,13 @@ beforeAll(async () => {
     token: "ghp_serve",
     // Rotation: the current secret, then the previous one.
     secrets: [SECRET, "previous-secret"],
+    githubApiUrl: github.url,
+    // Re-read the webhook secret file often, so the rotation test needn't wait the default 10 s.
+    tuning: { secrets: { reloadMs: 100 } },
   });
 
   scaler = spawn(process.execPath, [cli, ...serveArgs(files)], {
-    env: { ...process.env, DIND_K8S_GITHUB_API_URL: github.url },
+    env: process.env,
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";
@@ -94,6 +97,53 @@ describe("dind-k8s serve", () => {
       true,
     );
     expect(entries.some((entry) => entry.message === "job queued" && entry.jobId === 7001)).toBe(true);
+  });
+
+  it("takes a rotated secret file without a restart, and logs which secret matched, never its value", async () => {
+    // As the kubelet updates a mounted Secret: the new contents in a new directory, then one rename of the
+    // ..data symlink, which the file's own path points through.
+    const version = join(dir, "..2026_12_01_rotated");
+    await mkdir(version);
+    await writeFile(join(version, "webhook-secret"), `rotated-secret\n${SECRET}\n`);
+    await symlink("..2026_12_01_rotated", join(dir, "..data_tmp"));
+    await rename(join(dir, "..data_tmp"), join(dir, "..data"));
+    await symlink("..data/webhook-secret", join(dir, "webhook-secret.tmp"));
+    await rename(join(dir, "webhook-secret.tmp"), join(dir, "webhook-secret"));
+
+    const rotated = JSON.stringify(workflowJobPayload({ action: "queued", jobId: 7010 }));
+    const deadline = Date.now() + 10_000;
+    let status = await post(rotated, "rotated-secret");
+    while (status === 401 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      status = await post(rotated, "rotated-secret");
+    }
+    expect(status).toBe(201);
+    // The old current secret is now the second; the one before it is gone.
+    expect(await post(JSON.stringify(workflowJobPayload({ action: "queued", jobId: 7011 })), SECRET)).toBe(
+      201,
+    );
+    expect(
+      await post(JSON.stringify(workflowJobPayload({ action: "queued", jobId: 7012 })), "previous-secret"),
+    ).toBe(401);
+
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const entries = logLines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(
+      entries.some(
+        (entry) => entry.message === "webhook secrets re-read: the file changed" && entry.secrets === 2,
+      ),
+    ).toBe(true);
+    const queued = (jobId: number) =>
+      entries.find((entry) => entry.message === "job queued" && entry.jobId === jobId);
+    expect(queued(7001)?.webhookSecret).toBe("first");
+    expect(queued(7002)?.webhookSecret).toBe("second");
+    expect(queued(7010)?.webhookSecret).toBe("first");
+    expect(queued(7011)?.webhookSecret).toBe("second");
+    for (const value of [SECRET, "previous-secret", "rotated-secret"]) {
+      expect(logLines.filter((line) => line.includes(value))).toEqual([]);
+    }
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/^dind_k8s_webhook_secret_matches_total\{secret="second"\} 2$/m);
   });
 
   it("on SIGTERM finishes the request in flight, releases the Lease and exits 0", async () => {

@@ -2,7 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { configReference, renderReadme } from "../../scripts/gen-docs.ts";
+import { configReference, rbacReference, renderReadme } from "../../scripts/gen-docs.ts";
 
 describe("README", () => {
   it("has current configuration and metrics tables (run node scripts/gen-docs.ts)", async () => {
@@ -21,5 +21,11 @@ describe("README", () => {
     ]) {
       expect(reference).toContain(`| \`${key}\` |`);
     }
+  });
+
+  it("lists every rule of the scaler's Role, the cache claims' included", () => {
+    const table = rbacReference();
+    expect(table).toContain("| core | `persistentvolumeclaims` | list, create, patch, delete | any |");
+    expect(table).toContain("| `coordination.k8s.io` | `leases` | get, update | `dind-k8s-scaler` |");
   });
 });

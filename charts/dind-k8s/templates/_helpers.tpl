@@ -105,10 +105,24 @@ Deployment, so `helm template` and `helm install` stop before anything is render
 {{- fail "webhookSecret: set existingSecret (a Secret you created) or value (the chart creates one), not both" -}}
 {{- end -}}
 {{- if not (or $webhook.existingSecret $webhook.value) -}}
-{{- fail "webhookSecret: the scaler refuses unsigned webhooks. Create a Secret (kubectl create secret generic dind-k8s-webhook --from-literal=webhook-secret=$(openssl rand -hex 32)) and set webhookSecret.existingSecret, or set webhookSecret.value" -}}
+{{- fail (printf "webhookSecret: the scaler refuses unsigned webhooks. Create a Secret (kubectl -n %s create secret generic dind-k8s-webhook --from-literal=webhook-secret=\"$(openssl rand -hex 32)\") and set webhookSecret.existingSecret=dind-k8s-webhook, or set webhookSecret.value" .Release.Namespace) -}}
+{{- end -}}
+{{- $github := .Values.github -}}
+{{- if and $github.org $github.repo -}}
+{{- fail (printf "github.org (%s) and github.repo (%s) are both set: runners register with one of them. Keep github.org for the organization's runners, or github.repo for one repository's, and remove the other" $github.org $github.repo) -}}
+{{- end -}}
+{{- if not (or $github.org $github.repo) -}}
+{{- fail "github.org or github.repo is required: where the runners register. Set github.org=<organization>, or github.repo=<owner>/<name> for one repository" -}}
+{{- end -}}
+{{- $auth := $github.auth | default dict -}}
+{{- if and $auth.installationId (not $auth.appId) -}}
+{{- fail "github.auth.installationId is set without github.auth.appId: an installation belongs to a GitHub App. Set github.auth.appId too, or remove installationId to use a personal access token" -}}
 {{- end -}}
 {{- $creds := .Values.githubCredentials -}}
 {{- $kind := include "dind-k8s.authKind" . -}}
+{{- if and (eq $kind "token") (not $github.hookId) -}}
+{{- fail "github.hookId is required with a personal access token (no github.auth.appId): the redelivery sweep lists the failed deliveries of that webhook. Set github.hookId to the number at the end of the webhook's settings URL (.../settings/hooks/<id>), or use a GitHub App (github.auth.appId), whose own hook needs none" -}}
+{{- end -}}
 {{- if $creds.existingSecret -}}
 {{- if or $creds.privateKey $creds.token -}}
 {{- fail "githubCredentials: set existingSecret or privateKey/token (the chart creates the Secret), not both" -}}
@@ -118,7 +132,7 @@ Deployment, so `helm template` and `helm install` stop before anything is render
 {{- fail "githubCredentials.token is set but github.auth.appId says GitHub App: give the App's key in githubCredentials.privateKey (or existingSecret), or remove github.auth.appId to use the token" -}}
 {{- end -}}
 {{- if not $creds.privateKey -}}
-{{- fail "github.auth.appId is set: the App's private key is missing. Create a Secret with key private-key (kubectl create secret generic dind-k8s-github --from-file=private-key=app.pem) and set githubCredentials.existingSecret, or set githubCredentials.privateKey" -}}
+{{- fail (printf "github.auth.appId is set: the App's private key is missing. Create a Secret with key private-key (kubectl -n %s create secret generic dind-k8s-github --from-file=private-key=./app.pem) and set githubCredentials.existingSecret=dind-k8s-github, or set githubCredentials.privateKey" .Release.Namespace) -}}
 {{- end -}}
 {{- else -}}
 {{- if $creds.privateKey -}}

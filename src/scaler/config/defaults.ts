@@ -19,3 +19,6 @@ export const DEFAULT_RUNNER_HOME = "/home/runner";
 export const DEFAULT_RUNTIME_CLASS = { kata: "kata", sysbox: "sysbox-runc" } as const;
 
 export const DEFAULT_LOOP_DISK_SIZE = "20Gi";
+
+/** A runner set's backlog bound when `maxQueued` is not set: this many queued jobs per runner it may run. */
+export const DEFAULT_QUEUED_PER_RUNNER = 20;

@@ -1,5 +1,6 @@
 // Rules across keys (exactly one of org/repo, minIdle ≤ maxRunners, storage that works under kata …). They run
 // on the raw input next to the schema, even when some other key is malformed, so one run lists every problem.
+import { cleartextProblem } from "../model/cleartext-url.ts";
 import { QUANTITY_PATTERN, quantityToBytes } from "../model/quantity.ts";
 import type { Problem } from "./problems.ts";
 
@@ -34,6 +35,13 @@ function exactlyOne(
 
 function checkGithub(github: Raw, problems: Problem[]) {
   exactlyOne(github, ["github"], ["org", "repo"], problems, "where the runners register");
+  for (const key of ["url", "apiUrl"]) {
+    // A value that isn't an http(s) URL at all is the schema's to report.
+    const value = github[key];
+    const problem =
+      typeof value === "string" && /^https?:\/\//.test(value) ? cleartextProblem(value) : undefined;
+    if (problem) problems.push({ path: ["github", key], message: problem });
+  }
   exactlyOne(github, ["github"], ["webhookSecretFile", "webhookSecretEnv"], problems, "the webhook secret");
   const auth = mapping(github.auth);
   if (auth === undefined) return;
@@ -48,6 +56,13 @@ function checkGithub(github: Raw, problems: Problem[]) {
   }
   if (tokenKeys.length > 0) {
     exactlyOne(auth, ["github", "auth"], ["tokenFile", "tokenEnv"], problems, "the token");
+    if (!has(github, "hookId")) {
+      problems.push({
+        path: ["github", "hookId"],
+        message:
+          "required with a token (github.auth.tokenFile or tokenEnv): the redelivery sweep lists the failed deliveries of that webhook. Set it to the number at the end of the webhook's settings URL (…/settings/hooks/<id>), or use a GitHub App (github.auth.appId), whose own hook needs none",
+      });
+    }
     return;
   }
   if (appKeys.length === 0) {

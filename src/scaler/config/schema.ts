@@ -4,6 +4,7 @@ import { z } from "zod";
 import {
   DEFAULT_DIND_IMAGE,
   DEFAULT_LOOP_DISK_SIZE,
+  DEFAULT_QUEUED_PER_RUNNER,
   DEFAULT_RUNNER_DOCKER_GID,
   DEFAULT_RUNNER_IMAGE,
 } from "./defaults.ts";
@@ -69,6 +70,11 @@ const github = strictObject({
   url: httpUrl()
     .default("https://github.com")
     .describe("https://github.com, or the URL of a GitHub Enterprise Server (GHES)."),
+  apiUrl: httpUrl()
+    .optional()
+    .describe(
+      "REST API base URL, when it is not the one url implies (https://api.github.com, <url>/api/v3 on GHES): e.g. an API proxy. https only (plain http only to a loopback address).",
+    ),
   org: matching(/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/, "a GitHub organization name")
     .optional()
     .describe("Organization whose runners these are (set org or repo, not both)."),
@@ -84,13 +90,22 @@ const github = strictObject({
   hookId: wholeNumber(1)
     .optional()
     .describe(
-      "Id of the org or repo webhook (in its settings URL, …/hooks/<id>). With a token, the redelivery sweep needs it to list failed deliveries; a GitHub App uses its own hook and needs none.",
+      "Id of the org or repo webhook (in its settings URL, …/hooks/<id>). Required with a token: the redelivery sweep lists that hook's failed deliveries. A GitHub App uses its own hook and needs none.",
     ),
 })
   .meta({
     allOf: [
       { oneOf: [{ required: ["org"] }, { required: ["repo"] }] },
       { oneOf: [{ required: ["webhookSecretFile"] }, { required: ["webhookSecretEnv"] }] },
+      // A token's redelivery sweep reads the deliveries of one webhook: its id is required (rules.ts says why).
+      {
+        if: {
+          required: ["auth"],
+          properties: { auth: { anyOf: [{ required: ["tokenFile"] }, { required: ["tokenEnv"] }] } },
+        },
+        // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then, a plain object never awaited
+        then: { required: ["hookId"] },
+      },
     ],
   })
   .describe("Where the runners register and how the scaler talks to GitHub.");
@@ -247,6 +262,11 @@ export const runnerSetSchema = strictObject({
     .describe("Runner labels; a job whose runs-on labels are all in this list goes to this set."),
   maxRunners: wholeNumber(0).describe("At most this many runner Pods of the set at once."),
   minIdle: wholeNumber(0).describe("Keep this many idle (warm) runners registered."),
+  maxQueued: wholeNumber(0)
+    .optional()
+    .describe(
+      `At most this many queued (scheduling-gated) job Pods of the set; a queued job past it is answered 503, GitHub records the delivery as failed and the redelivery sweep brings it back. Default ${DEFAULT_QUEUED_PER_RUNNER} × maxRunners.`,
+    ),
   runnerGroup: text().optional().describe("Runner group of this set; overrides github.runnerGroup."),
   runner,
   dind,
@@ -265,9 +285,49 @@ export const runnerSetSchema = strictObject({
   imagePullSecrets: list(dnsSubdomain(), "a list of Secret names").optional(),
 });
 
+const positive = (what: string) => wholeNumber(1).optional().describe(what);
+
+/**
+ * Timings of the control loop. The defaults (reconcile/, kube/leader-election) are what a cluster wants; tests and
+ * benchmarks set faster ones here. Not in the chart's values.
+ */
+const tuning = strictObject({
+  reconciler: strictObject({
+    resyncMs: positive("A full reconcile pass at least this often."),
+    debounceMs: positive("Pod events closer than this are handled in one pass."),
+    planShareFactor: positive("An event waits at least this many times the last planning's duration."),
+    pendingDeadlineMs: positive("Released Pods not Running after this long are replaced."),
+    tombstoneTtlMs: positive("How long a completed job's gated tombstone Pod is kept."),
+    idleGraceMs: positive("How long an idle runner is kept before it may be removed."),
+    orphanSweepMs: positive("How often registered runners are checked for ones without a Pod."),
+    backoffMs: positive("First back-off after a stuck Pod; doubles up to maxBackoffMs."),
+    maxBackoffMs: positive("Longest back-off."),
+    releaseConcurrency: positive("GitHub calls in flight at once while releasing."),
+    cacheLeaseGraceMs: positive("A cache claim leased for an unfinished release is freed after this long."),
+  }).optional(),
+  recovery: strictObject({
+    redeliveryMs: positive("How often failed webhook deliveries are looked for."),
+    redeliveryLookbackMs: positive("How far back a redelivery sweep looks."),
+    auditMs: positive("How often the queued-job audit runs."),
+    auditGraceMs: positive("Gated job Pods younger than this are left to their webhooks."),
+    auditJobLookups: positive("At most this many single-job look-ups per audit pass."),
+  }).optional(),
+  secrets: strictObject({
+    reloadMs: positive("How often the webhook secret file is re-read (default 10 s)."),
+  }).optional(),
+  lease: strictObject({
+    leaseDurationMs: positive("How long a Lease holder is leader without renewing."),
+    retryPeriodMs: positive("How often a replica tries to take or renew the Lease."),
+    renewDeadlineMs: positive("A leader that couldn't renew for this long steps down."),
+  }).optional(),
+}).describe(
+  "Timings of the control loop, for tests and benchmarks; the defaults are what a cluster wants. Not in the chart's values.",
+);
+
 export const configSchema = strictObject({
   github,
   kubernetes,
+  tuning: tuning.optional(),
   runnerSets: list(runnerSetSchema, "a list of runner sets")
     .min(1, { error: "expected at least one runner set" })
     .describe("Each set: a label set, its limits, and the shape of its runner Pods."),
@@ -278,3 +338,8 @@ export type RunnerSet = z.output<typeof runnerSetSchema>;
 export type Storage = NonNullable<RunnerSet["storage"]>;
 export type CacheConfig = NonNullable<RunnerSet["cache"]>;
 export type Resources = z.output<typeof resources>;
+
+/** How many queued job Pods the set may have: `maxQueued`, or DEFAULT_QUEUED_PER_RUNNER per runner. */
+export function maxQueuedOf(set: Pick<RunnerSet, "maxQueued" | "maxRunners">): number {
+  return set.maxQueued ?? DEFAULT_QUEUED_PER_RUNNER * set.maxRunners;
+}

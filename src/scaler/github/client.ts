@@ -10,14 +10,15 @@
  *   job-audit.ts    queued jobs across the target's repositories, one job's status
  */
 import { createPrivateKey } from "node:crypto";
-import { createCredentials } from "./credentials.ts";
+import { cleartextProblem } from "../model/cleartext-url.ts";
+import { type Credentials, createCredentials } from "./credentials.ts";
 import { createDeliveries } from "./deliveries.ts";
 import { createJobAudit } from "./job-audit.ts";
 import { octokitBase } from "./octokit.ts";
 import { createRunners } from "./runners.ts";
 import { checkThrottleSettings } from "./throttle.ts";
 import { createTransport } from "./transport.ts";
-import type { GitHubApi, GitHubClientOptions, GitHubLog } from "./types.ts";
+import type { GitHubApi, GitHubAuth, GitHubClientOptions, GitHubLog } from "./types.ts";
 
 export { apiUrlFor } from "./api-url.ts";
 export { GitHubApiError } from "./errors.ts";
@@ -44,6 +45,8 @@ function validateOptions(options: GitHubClientOptions): void {
   } catch {
     throw new Error(`GitHub API URL "${options.apiUrl}" is not a URL`);
   }
+  const cleartext = cleartextProblem(options.apiUrl);
+  if (cleartext) throw new Error(`GitHub API URL: ${cleartext}`);
   if (options.auth.kind === "app") {
     if (!Number.isInteger(options.auth.appId) || options.auth.appId <= 0) {
       throw new Error(`GitHub App id must be a positive integer, got ${options.auth.appId}`);
@@ -64,14 +67,24 @@ export function createGitHubApi(options: GitHubClientOptions): GitHubApi {
   const apiUrl = options.apiUrl.replace(/\/+$/, "");
   const log: GitHubLog = options.log ?? { warn: (message) => console.warn(message) };
   const base = octokitBase(options, log);
-  const credentials = createCredentials({
-    auth,
-    target,
-    apiUrl,
-    base,
-    log,
-    tokenRefreshMarginMs: options.tokenRefreshMarginMs ?? 5 * 60_000,
-  });
+  const credentialsFor = (given: GitHubAuth) =>
+    createCredentials({
+      auth: given,
+      target,
+      apiUrl,
+      base,
+      log,
+      tokenRefreshMarginMs: options.tokenRefreshMarginMs ?? 5 * 60_000,
+    });
+  let current = credentialsFor(auth);
+  // The transport asks for the credentials on each call, so rotated ones take over from the next call.
+  const credentials: Credentials = {
+    get jwt() {
+      return current.jwt;
+    },
+    installation: () => current.installation(),
+    renewInstallationToken: () => current.renewInstallationToken(),
+  };
   const transport = createTransport({ credentials, apiUrl, target, auth: auth.kind, log });
   return {
     ...createRunners({ transport, target, log }),
@@ -87,5 +100,15 @@ export function createGitHubApi(options: GitHubClientOptions): GitHubApi {
     },
     rateLimitRemaining: base.rateLimitRemaining,
     callCount: base.calls,
+    useCredentials(next) {
+      if (next.kind !== auth.kind) {
+        throw new Error(
+          `GitHub credentials: got a ${next.kind === "app" ? "GitHub App key" : "token"} where the scaler started with a ${auth.kind === "app" ? "GitHub App key" : "token"}; switching between them needs a restart`,
+        );
+      }
+      if (next.kind === "app") checkPrivateKey(next.privateKeyPem);
+      else if (next.token.trim() === "") throw new Error("GitHub token is empty");
+      current = credentialsFor(next);
+    },
   };
 }

@@ -57,7 +57,7 @@ function permissionNeeded(context: FailureContext): string {
 export function hintFor(context: FailureContext): string {
   const { status, auth, apiUrl } = context;
   if (status === 0)
-    return `Check that ${apiUrl} is reachable from the scaler (github.apiUrl / github.serverUrl, proxy, DNS)`;
+    return `Check that ${apiUrl} is reachable from the scaler (the address comes from github.url, or github.apiUrl when set; check proxy and DNS)`;
   if (status === 401) {
     return auth === "app"
       ? "Check the App id, the private key (it must belong to this App) and the installation id, and that the scaler's clock is right (App JWTs are time-limited)"

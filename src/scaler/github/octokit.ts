@@ -31,8 +31,10 @@ export function octokitBase(options: GitHubClientOptions, log: GitHubLog): Octok
   let lastRemaining: number | undefined;
   const countingFetch: typeof fetch = async (input, init) => {
     calls += 1;
-    const timeout = AbortSignal.timeout(requestTimeoutMs);
-    const signal = init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
+    // An abort of options.signal reaches octokit as an AbortError, which neither plugin-retry nor the
+    // throttle retries; the timeout's TimeoutError is a network failure and is retried.
+    const signals = [AbortSignal.timeout(requestTimeoutMs), init?.signal, options.signal];
+    const signal = AbortSignal.any(signals.filter((each) => each !== undefined && each !== null));
     const response = await baseFetch(input, { ...init, signal });
     const remaining = response.headers.get("x-ratelimit-remaining");
     if (remaining !== null && remaining !== "" && !Number.isNaN(Number(remaining))) {
@@ -58,6 +60,7 @@ export function octokitBase(options: GitHubClientOptions, log: GitHubLog): Octok
         rateLimitRetries: options.rateLimitRetries ?? 3,
         maxRateLimitWaitS: options.maxRateLimitWaitS ?? 900,
         warn: (message) => log.warn(message),
+        stopped: () => options.signal?.aborted === true,
       }),
       retry: {
         retries: options.retries ?? 3,

@@ -24,6 +24,8 @@ export interface ThrottleSettings {
   /** Give up instead of waiting longer than this for a rate limit to reset. */
   maxRateLimitWaitS: number;
   warn(message: string): void;
+  /** True once the client's calls are abandoned (the scaler is stopping): a rate limit is then not waited out. */
+  stopped?(): boolean;
 }
 
 /** What the plugin reads besides its documented options: it takes `global` and `auth` from `throttle` as well. */
@@ -43,11 +45,11 @@ export function checkThrottleSettings(
 
 export function clientThrottle(settings: ThrottleSettings): ClientThrottle {
   checkThrottleSettings(settings);
-  const { rateLimitRetries, maxRateLimitWaitS, warn } = settings;
+  const { rateLimitRetries, maxRateLimitWaitS, warn, stopped = () => false } = settings;
   const onLimit =
     (kind: string) =>
     (retryAfter: number, request: { method: string; url: string }, _octokit: unknown, retryCount: number) => {
-      const retrying = retryCount < rateLimitRetries && retryAfter <= maxRateLimitWaitS;
+      const retrying = retryCount < rateLimitRetries && retryAfter <= maxRateLimitWaitS && !stopped();
       warn(
         `GitHub ${kind} rate limit on ${request.method} ${request.url}: ${retrying ? `retrying after ${retryAfter}s` : "giving up"} (retry ${retryCount + 1} of ${rateLimitRetries})`,
       );

@@ -38,6 +38,11 @@ export interface GitHubClientOptions {
   /** Runs for the queued-job audit are looked up only this far back (GitHub cancels jobs queued for 24 h). Default 24 h. */
   auditWindowMs?: number;
   log?: GitHubLog;
+  /**
+   * Aborting it abandons every call in flight or queued, and no call is retried after it: the scaler aborts it
+   * on SIGTERM so a hung GitHub can't hold the shutdown past the Pod's grace period.
+   */
+  signal?: AbortSignal;
   /** For tests: the fetch implementation (defaults to the global fetch). */
   fetch?: typeof fetch;
 }
@@ -126,4 +131,9 @@ export interface GitHubApi {
    */
   listQueuedJobs(labels: string[]): Promise<QueuedJob[]>;
   getWorkflowJob(repo: string, jobId: number): Promise<WorkflowJob>;
+  /**
+   * Uses these credentials from the next call on (the key or token was rotated). Throws, changing nothing, when
+   * they are not usable or of another kind (App for a token, or the reverse: that is a new configuration).
+   */
+  useCredentials(auth: GitHubAuth): void;
 }

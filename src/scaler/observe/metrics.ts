@@ -10,15 +10,32 @@ export function createMetrics({ processMetrics = true }: { processMetrics?: bool
     registry,
     webhookDeliveries: new Counter({
       name: `${prefix}webhook_deliveries_total`,
-      help: "Webhook deliveries by event and outcome (recorded, duplicate, unauthorized, …).",
+      help: "Webhook deliveries by event (workflow_job, ping or other once the signature matched; unverified before) and outcome (recorded, duplicate, unauthorized, …).",
       labelNames: ["event", "outcome"] as const,
       registers: [registry],
     }),
     webhookSeconds: new Histogram({
       name: `${prefix}webhook_duration_seconds`,
-      help: "Time the scaler spent on a webhook delivery, body received to answer (the Kubernetes write included), by event and outcome.",
+      help: "Time the scaler spent on a webhook delivery, body received to answer (the Kubernetes write included), by event (workflow_job, ping, other, unverified) and outcome.",
       labelNames: ["event", "outcome"] as const,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    webhookSecretMatches: new Counter({
+      name: `${prefix}webhook_secret_matches_total`,
+      help: "Deliveries whose signature matched the first (current) or the second (previous) webhook secret: during a rotation, the old one can go once second stops growing.",
+      labelNames: ["secret"] as const,
+      registers: [registry],
+    }),
+    webhookForeign: new Counter({
+      name: `${prefix}webhook_foreign_deliveries_total`,
+      help: "Signed deliveries dropped because they belong to another account (owner) or App installation (installation), by reason.",
+      labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
+    httpConnectionsDropped: new Counter({
+      name: `${prefix}http_connections_dropped_total`,
+      help: "Connections closed at once because the server already had its maximum open.",
       registers: [registry],
     }),
     jobsQueued: new Counter({
@@ -56,6 +73,11 @@ export function createMetrics({ processMetrics = true }: { processMetrics?: bool
       name: `${prefix}pods_replaced_total`,
       help: "Runner Pods deleted and replaced because they stayed Pending past the deadline.",
       labelNames: ["runner_set", "reason"] as const,
+      registers: [registry],
+    }),
+    githubReachable: new Gauge({
+      name: `${prefix}github_reachable`,
+      help: "1 when the last background probe of the GitHub API (every 30 s) got an answer, 0 when it failed. Not part of /readyz: intake needs no GitHub call.",
       registers: [registry],
     }),
     githubRateLimitRemaining: new Gauge({

@@ -10,6 +10,7 @@ import type { RunnerTarget } from "../model/target.ts";
 import type { Logger } from "../observe/log.ts";
 import type { Metrics } from "../observe/metrics.ts";
 import { viewPod } from "../plan/pod-view.ts";
+import type { Backlog } from "../records/backlog.ts";
 import { runnerPodName } from "../runner-pod/names.ts";
 import { routeJob } from "../webhook/route.ts";
 
@@ -53,6 +54,8 @@ export interface RecoveryOptions {
   pods: RunnerPods;
   github: RecoveryGitHub;
   podFor(set: RunnerSet, target: RunnerTarget): V1Pod;
+  /** The sets' backlog bound (maxQueued): the audit takes a place before it creates a job's Pod, as intake does. */
+  backlog?: Backlog;
   log: Logger;
   metrics: Metrics;
   timing: RecoveryTiming;
@@ -149,7 +152,19 @@ export class Recovery {
       const current = await github.getWorkflowJob(job.repo, job.id).catch(() => undefined);
       this.#options.metrics.githubCalls.inc({ operation: "get-job" });
       if (current?.status !== "queued") continue;
-      const result = await pods.create(podFor(set, target));
+      const { backlog } = this.#options;
+      if (backlog && !backlog.reserve(set)) {
+        log.info("queued job had no runner Pod, but its set's backlog is full: left for a later audit", {
+          jobId: job.id,
+          runnerSet: set.name,
+        });
+        continue;
+      }
+      const result = await pods.create(podFor(set, target)).catch((error: unknown) => {
+        backlog?.release(set);
+        throw error;
+      });
+      if (result.result !== "created") backlog?.release(set);
       if (result.result === "created") {
         created++;
         this.#options.metrics.jobsQueued.inc({ runner_set: set.name });

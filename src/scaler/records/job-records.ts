@@ -10,6 +10,7 @@ import { buildRunnerPod } from "../runner-pod/build-runner-pod.ts";
 import { runnerPodName } from "../runner-pod/names.ts";
 import type { JobRecorder } from "../webhook/intake.ts";
 import type { WorkflowJobEvent } from "../webhook/workflow-job.ts";
+import { type Backlog, createBacklog } from "./backlog.ts";
 
 export interface JobRecordsOptions {
   config: Config;
@@ -30,6 +31,8 @@ function jobTarget(job: WorkflowJobEvent): RunnerTarget {
 
 export function createJobRecords({ config, pods, sidecars }: JobRecordsOptions): JobRecorder & {
   podFor(set: RunnerSet, target: RunnerTarget): V1Pod;
+  /** The sets' backlog bound, shared with the queued-job audit. */
+  backlog: Backlog;
 } {
   const sets = new Map(config.runnerSets.map((set) => [set.name, set]));
   const setNamed = (name: string): RunnerSet => {
@@ -37,17 +40,33 @@ export function createJobRecords({ config, pods, sidecars }: JobRecordsOptions):
     if (!set) throw new Error(`unknown runner set ${name}`);
     return set;
   };
+  const backlog = createBacklog(pods);
   const podFor = (set: RunnerSet, target: RunnerTarget): V1Pod =>
     buildRunnerPod(set, target, { namespace: pods.namespace, sidecars }).pod;
 
   return {
     podFor,
+    backlog,
 
     async recordQueued(setName, job) {
-      const created = await pods.create(podFor(setNamed(setName), jobTarget(job)));
+      const set = setNamed(setName);
+      const name = runnerPodName(setName, jobTarget(job));
+      const recorded = (pod: V1Pod | undefined) =>
+        pod?.metadata?.labels?.[LABELS.jobState] === "done" ? "already-completed" : "exists";
+      // A duplicate delivery of a job already recorded is answered as one, however full the set is.
+      const cached = pods.cachedPod(name);
+      if (cached) return recorded(cached);
+      if (!backlog.reserve(set)) return "backlog-full";
+      let created: Awaited<ReturnType<RunnerPods["create"]>>;
+      try {
+        created = await pods.create(podFor(set, jobTarget(job)));
+      } catch (error: unknown) {
+        backlog.release(set);
+        throw error;
+      }
       if (created.result === "created") return "created";
-      const existing = pods.cachedPod(runnerPodName(setName, jobTarget(job)));
-      return existing?.metadata?.labels?.[LABELS.jobState] === "done" ? "already-completed" : "exists";
+      backlog.release(set);
+      return recorded(pods.cachedPod(name));
     },
 
     async recordStarted(setName, job) {

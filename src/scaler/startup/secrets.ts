@@ -61,6 +61,11 @@ export async function readWebhookSecrets(
   if (secrets.length === 0) {
     throw new StartupError("the webhook secret is empty: the scaler refuses to accept unsigned webhooks");
   }
+  if (secrets.length > 2) {
+    throw new StartupError(
+      `the webhook secret has ${secrets.length} lines: at most two, the new secret and then the old one while rotating`,
+    );
+  }
   return secrets;
 }
 

@@ -13,6 +13,8 @@ export interface WorkflowJobEvent {
   labels: string[];
   /** owner/name */
   repository: string;
+  /** The GitHub App installation that sent it; absent for an org or repository webhook. */
+  installationId: number | undefined;
   workflowName: string | undefined;
   runnerName: string | null;
   conclusion: string | null;
@@ -54,6 +56,7 @@ const payloadSchema = z.object(
       },
       expecting("an object with full_name"),
     ),
+    installation: z.object({ id: wholeNumber }, expecting("an object with id")).optional(),
   },
   expecting("a JSON object"),
 );
@@ -68,7 +71,7 @@ export function parseWorkflowJob(payload: unknown): WorkflowJobEvent {
       `${fieldPath(issue?.path ?? []) || "payload"}: expected ${issue?.message}, got ${got}`,
     );
   }
-  const { action, workflow_job: job, repository } = result.data;
+  const { action, workflow_job: job, repository, installation } = result.data;
   return {
     action,
     jobId: job.id,
@@ -76,6 +79,7 @@ export function parseWorkflowJob(payload: unknown): WorkflowJobEvent {
     runAttempt: job.run_attempt ?? 1,
     labels: job.labels,
     repository: repository.full_name,
+    installationId: installation?.id,
     workflowName: job.workflow_name,
     runnerName: job.runner_name ? job.runner_name : null,
     conclusion: job.conclusion ?? null,

@@ -9,6 +9,7 @@ import { viewPod } from "../../../src/scaler/plan/pod-view.ts";
 import { buildRunnerPod } from "../../../src/scaler/runner-pod/build-runner-pod.ts";
 import {
   buildCacheClaim,
+  cacheClaimSelector,
   cacheReportOf,
   claimOf,
   claimOutdated,
@@ -88,9 +89,14 @@ describe("the claims of a pool", () => {
 
   it("are ReadWriteOncePod claims of the configured size and class, labelled with set and index", () => {
     const claim = buildCacheClaim(set, 1, "runners");
+    expect(claim.apiVersion).toBe("v1");
+    expect(claim.kind).toBe("PersistentVolumeClaim");
     expect(claim.metadata?.name).toBe("dind-k8s-cache-1");
     expect(claim.metadata?.namespace).toBe("runners");
-    expect(claim.metadata?.labels).toMatchObject({
+    expect(claim.metadata?.labels).toEqual({
+      "app.kubernetes.io/name": "dind-k8s",
+      "app.kubernetes.io/managed-by": "dind-k8s",
+      "app.kubernetes.io/part-of": "dind-k8s",
       "app.kubernetes.io/component": "docker-cache",
       "dind-k8s.io/runner-set": "dind-k8s",
       "dind-k8s.io/cache-index": "1",
@@ -100,6 +106,43 @@ describe("the claims of a pool", () => {
       storageClassName: "fast",
       resources: { requests: { storage: "20Gi" } },
     });
+  });
+
+  it("are found by a selector that matches this set's claims and no other set's", () => {
+    const matches = (selector: string, labels: Record<string, string> = {}) =>
+      selector.split(",").every((term) => {
+        const [key, value] = term.split("=");
+        return labels[key!] === value;
+      });
+    const selector = cacheClaimSelector("dind-k8s");
+    expect(matches(selector, buildCacheClaim(set, 0, "runners").metadata?.labels)).toBe(true);
+    expect(matches(selector, buildCacheClaim({ ...set, name: "other" }, 0, "runners").metadata?.labels)).toBe(
+      false,
+    );
+    // A runner Pod of the set carries the set and managed-by labels too, but isn't a claim.
+    expect(
+      matches(
+        selector,
+        buildRunnerPod(set, job, { namespace: "r", sidecars: "native" }).pod.metadata?.labels,
+      ),
+    ).toBe(false);
+  });
+
+  it("are not made for a set without a cache", () => {
+    expect(() => buildCacheClaim(setWith(""), 0, "runners")).toThrow("runner set dind-k8s has no cache");
+  });
+
+  it("a claim without a recorded size is outdated (and reading it doesn't throw)", () => {
+    expect(claimOutdated({}, set.cache!)).toBe(true);
+    expect(claimOutdated({ spec: {} }, set.cache!)).toBe(true);
+    expect(claimOutdated({ spec: { resources: {} } }, { volumes: 1, size: "20Gi" })).toBe(true);
+  });
+
+  it("a claim that got the cluster's default class is not outdated when the set names no class", () => {
+    const claim = buildCacheClaim(setWith("    cache: { volumes: 1, size: 20Gi }\n"), 0, "runners");
+    // The apiserver fills in the default StorageClass.
+    claim.spec!.storageClassName = "standard";
+    expect(claimOutdated(claim, { volumes: 1, size: "20Gi" })).toBe(false);
   });
 
   it("are outdated when the size or the class changed", () => {
@@ -176,7 +219,88 @@ describe("a runner Pod on a claim", () => {
     const { pod } = buildRunnerPod(set, job, { namespace: "runners", sidecars: "legacy" });
     const replaced = withCacheClaim(pod, set, { claim: "c", check: false, queuedAt: "2026-01-01T00:00:00Z" });
     expect(envOf(replaced).DIND_K8S_CACHE_CHECK).toBeUndefined();
+    // The dind's own environment stays, the cache's is added, nothing else.
+    expect(dindOf(replaced).env?.map((e) => e.name)).toEqual([
+      "DIND_K8S_MTU",
+      "DIND_K8S_STOP_FILE",
+      "DIND_K8S_CACHE_VOLUME",
+      "DIND_K8S_DATA_ROOT",
+      "DIND_K8S_CACHE_PRUNE_ABOVE",
+    ]);
+    expect(replaced.apiVersion).toBe("v1");
+    expect(replaced.kind).toBe("Pod");
+    // Only the storage volume moves to the claim.
+    expect(replaced.spec?.volumes?.filter((v) => v.persistentVolumeClaim)).toEqual([
+      { name: "dind-storage", persistentVolumeClaim: { claimName: "c" } },
+    ]);
+    expect(replaced.spec?.volumes?.map((v) => v.name)).toEqual(pod.spec?.volumes?.map((v) => v.name));
     expect(replaced.metadata?.annotations?.[ANNOTATIONS.queuedAt]).toBe("2026-01-01T00:00:00Z");
+  });
+});
+
+describe("a hand-made or foreign Pod on a claim", () => {
+  const set = setWith("    cache: { volumes: 1, size: 10Gi }\n");
+  const use = { claim: "c", check: false, queuedAt: "2026-01-01T00:00:00Z" };
+  const minimalPod = (dind: V1Container, extra: Partial<V1Pod["metadata"]> = {}): V1Pod => ({
+    metadata: { name: "p", ...extra },
+    spec: { containers: [dind], volumes: [{ name: "dind-storage", emptyDir: {} }] },
+  });
+
+  it("replaces the storage volume wherever it is, and gives a dind without env just the cache's", () => {
+    const replaced = withCacheClaim(minimalPod({ name: "dind" }), set, use);
+    expect(replaced.spec?.volumes).toEqual([
+      { name: "dind-storage", persistentVolumeClaim: { claimName: "c" } },
+    ]);
+    expect(dindOf(replaced).env?.map((e) => e.name)).toEqual([
+      "DIND_K8S_CACHE_VOLUME",
+      "DIND_K8S_DATA_ROOT",
+      "DIND_K8S_CACHE_PRUNE_ABOVE",
+    ]);
+    // No probe to lengthen: none is made up.
+    expect(dindOf(replaced).startupProbe).toBeUndefined();
+  });
+
+  it("never shortens a startup probe that already allows longer, and keeps owner references", () => {
+    const ownerReferences = [{ apiVersion: "v1", kind: "Pod", name: "o", uid: "u" }];
+    const replaced = withCacheClaim(
+      minimalPod({ name: "dind", startupProbe: { failureThreshold: 900 } }, { ownerReferences }),
+      set,
+      use,
+    );
+    expect(dindOf(replaced).startupProbe?.failureThreshold).toBe(900);
+    expect(replaced.metadata?.ownerReferences).toEqual(ownerReferences);
+  });
+
+  it("applied twice, sets each variable once", () => {
+    const once = withCacheClaim(minimalPod({ name: "dind", env: [{ name: "KEEP", value: "1" }] }), set, use);
+    const twice = withCacheClaim(once, set, { ...use, claim: "d" });
+    expect(dindOf(twice).env?.map((e) => e.name)).toEqual([
+      "KEEP",
+      "DIND_K8S_CACHE_VOLUME",
+      "DIND_K8S_DATA_ROOT",
+      "DIND_K8S_CACHE_PRUNE_ABOVE",
+    ]);
+    expect(claimOf(twice)).toBe("d");
+  });
+
+  it.each([
+    ["a set without a cache", minimalPod({ name: "dind" }), setWith(""), "runner set dind-k8s has no cache"],
+    ["a Pod without a spec", { metadata: { name: "p" } }, set, "Pod p has no spec"],
+    [
+      "a Pod without a storage volume",
+      { metadata: { name: "p" }, spec: { containers: [{ name: "dind" }] } },
+      set,
+      "Pod p has no dind-storage volume to put on a claim",
+    ],
+    ["a Pod without a dind container", minimalPod({ name: "runner" }), set, "Pod p has no dind container"],
+  ])("refuses %s", (_why, pod, forSet, message) => {
+    expect(() => withCacheClaim(pod, forSet, use)).toThrow(message);
+  });
+
+  it("claimOf reads no claim from a Pod without a spec, volumes or storage volume", () => {
+    expect(claimOf({})).toBeUndefined();
+    expect(claimOf({ spec: { containers: [] } })).toBeUndefined();
+    expect(claimOf({ spec: { containers: [], volumes: [{ name: "work", emptyDir: {} }] } })).toBeUndefined();
   });
 });
 
@@ -203,7 +327,46 @@ describe("the dind container's report", () => {
     });
   });
 
-  it.each([undefined, "", "not json", '{"dataBytes":"x","clean":true}'])("is absent for %j", (message) => {
-    expect(cacheReportOf(podWith(message))).toBeUndefined();
+  it.each([undefined, "", "not json", '{"dataBytes":"x","clean":true}', '{"dataBytes":1,"clean":"yes"}'])(
+    "is absent for %j",
+    (message) => {
+      expect(cacheReportOf(podWith(message))).toBeUndefined();
+    },
+  );
+
+  it("is read from dind, not from another container that terminated first", () => {
+    const status = (name: string, message?: string) => ({
+      name,
+      image: "",
+      imageID: "",
+      ready: false,
+      restartCount: 0,
+      state: { terminated: { exitCode: 0, ...(message ? { message } : {}) } },
+    });
+    const pod: V1Pod = {
+      status: {
+        initContainerStatuses: [status("init-externals", '{"dataBytes":1,"clean":false}'), status("dind")],
+      },
+    };
+    expect(cacheReportOf(pod)).toBeUndefined();
+    // Legacy sidecars: dind is a plain container.
+    expect(
+      cacheReportOf({
+        status: { containerStatuses: [status("runner"), status("dind", '{"dataBytes":2,"clean":true}')] },
+      }),
+    ).toEqual({
+      dataBytes: 2,
+      clean: true,
+    });
+  });
+
+  it("is absent while dind runs, before it reports a state, or when the Pod has no status", () => {
+    const base = { name: "dind", image: "", imageID: "", ready: true, restartCount: 0 };
+    expect(cacheReportOf({})).toBeUndefined();
+    expect(cacheReportOf({ status: {} })).toBeUndefined();
+    expect(cacheReportOf({ status: { initContainerStatuses: [base] } })).toBeUndefined();
+    expect(
+      cacheReportOf({ status: { initContainerStatuses: [{ ...base, state: { running: {} } }] } }),
+    ).toBeUndefined();
   });
 });

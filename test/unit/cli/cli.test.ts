@@ -39,6 +39,19 @@ describe("dind-k8s", () => {
     expect(stderr).toContain("Usage: dind-k8s <command>");
   });
 
+  it.each([["--version"], ["-V"], ["version"]])(
+    "%s prints the package version alone, exit 0",
+    async (flag) => {
+      const { version } = JSON.parse(
+        await readFile(join(import.meta.dirname, "../../../package.json"), "utf8"),
+      );
+      const { code, stdout, stderr } = await cli([flag]);
+      expect(code).toBe(0);
+      expect(stdout).toBe(`${version}\n`);
+      expect(stderr).toBe("");
+    },
+  );
+
   it("an unknown command is named, exit 2", async () => {
     const { code, stderr } = await cli(["serv"]);
     expect(code).toBe(2);

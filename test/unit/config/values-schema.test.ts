@@ -38,7 +38,11 @@ describe("the configuration JSON Schema and charts/dind-k8s/values.schema.json",
       } else if (typeof node === "object" && node !== null) {
         const record = node as Record<string, unknown>;
         if (record.properties !== undefined && record.additionalProperties !== false) open.push(path);
-        for (const [key, child] of Object.entries(record)) walk(child, `${path}.${key}`);
+        for (const [key, child] of Object.entries(record)) {
+          // An `if` is a condition on keys the shape already closes; closed, it would match only objects with
+          // nothing else in them.
+          if (key !== "if") walk(child, `${path}.${key}`);
+        }
       }
     };
     walk(committed, "$");
@@ -66,11 +70,25 @@ describe("the configuration JSON Schema and charts/dind-k8s/values.schema.json",
     ["neither org nor repo", minimal.replace("  org: my-org\n", ""), false],
     [
       "a token instead of the App",
-      minimal.replace("appId: 1, privateKeyFile: /secrets/app.pem", "tokenEnv: GH_TOKEN"),
+      minimal.replace(
+        "auth: { appId: 1, privateKeyFile: /secrets/app.pem }",
+        "auth: { tokenEnv: GH_TOKEN }\n  hookId: 7",
+      ),
       true,
+    ],
+    [
+      "a token without github.hookId",
+      minimal.replace("appId: 1, privateKeyFile: /secrets/app.pem", "tokenEnv: GH_TOKEN"),
+      false,
     ],
     ["App and token", minimal.replace("appId: 1,", "appId: 1, tokenFile: /t,"), false],
     ["an App without its key", minimal.replace(", privateKeyFile: /secrets/app.pem", ""), false],
+    ["an App key without the App id", minimal.replace("appId: 1, ", ""), false],
+    [
+      "an App with its key from the environment",
+      minimal.replace("privateKeyFile: /secrets/app.pem", "privateKeyEnv: APP_KEY"),
+      true,
+    ],
   ])("%s: the validator and the JSON Schema agree", (_name, text, valid) => {
     expect(bothVerdicts(text)).toEqual({ zod: valid, jsonSchema: valid });
   });

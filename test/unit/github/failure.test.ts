@@ -40,7 +40,7 @@ describe("failureOf (octokit's RequestError → GitHubApiError)", () => {
     const failure = failureOf(new RequestError("connect ECONNREFUSED", 500, { request }), context);
     expect((failure as GitHubApiError).status).toBe(0);
     expect(failure.message).toBe(
-      "GitHub GET /orgs/acme/actions/runners → no response: connect ECONNREFUSED. Check that https://api.github.com is reachable from the scaler (github.apiUrl / github.serverUrl, proxy, DNS)",
+      "GitHub GET /orgs/acme/actions/runners → no response: connect ECONNREFUSED. Check that https://api.github.com is reachable from the scaler (the address comes from github.url, or github.apiUrl when set; check proxy and DNS)",
     );
   });
 

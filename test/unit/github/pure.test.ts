@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { apiUrlFor } from "../../../src/scaler/github/api-url.ts";
+import { createGitHubApi } from "../../../src/scaler/github/client.ts";
 import { hintFor } from "../../../src/scaler/github/errors.ts";
 import { deleteOutcomeFor } from "../../../src/scaler/github/outcomes.ts";
 import { nextPageUrl } from "../../../src/scaler/github/pagination.ts";
+import { clientThrottle } from "../../../src/scaler/github/throttle.ts";
 import { jobLabelsMatch } from "../../../src/scaler/model/job-labels.ts";
 
 describe("apiUrlFor", () => {
@@ -116,5 +118,83 @@ describe("hintFor", () => {
     expect(hintFor({ ...base, status: 422, target: org, auth: "app" })).toMatch(/rejected/);
     expect(hintFor({ ...base, status: 429, target: org, auth: "app" })).toMatch(/Rate limited/);
     expect(hintFor({ ...base, status: 502, target: org, auth: "app" })).toMatch(/githubstatus/);
+  });
+});
+
+describe("clientThrottle's rate-limit answer", () => {
+  const settings = {
+    maxConcurrentRequests: 2,
+    minWriteIntervalMs: 0,
+    rateLimitBaseMs: 1,
+    rateLimitRetries: 3,
+    maxRateLimitWaitS: 60,
+    warn: () => {},
+  };
+  const request = { method: "GET", url: "/orgs/acme/actions/runners" };
+
+  // The plugin passes its full request options; the answer reads only method and url.
+  type Answer = (after: number, req: typeof request, octokit: unknown, retry: number) => boolean;
+
+  it("waits a limit out while running, gives up once the client is stopping or the wait is too long", () => {
+    let stopping = false;
+    const throttle = clientThrottle({ ...settings, stopped: () => stopping });
+    const primary = throttle.onRateLimit as unknown as Answer;
+    const secondary = throttle.onSecondaryRateLimit as unknown as Answer;
+    expect(primary(10, request, undefined, 0)).toBe(true);
+    expect(primary(61, request, undefined, 0)).toBe(false);
+    expect(primary(10, request, undefined, 3)).toBe(false);
+    stopping = true;
+    expect(primary(10, request, undefined, 0)).toBe(false);
+    expect(secondary(10, request, undefined, 0)).toBe(false);
+  });
+});
+
+describe("the client sends credentials only over https, or http to loopback", () => {
+  const client = (apiUrl: string) => () =>
+    createGitHubApi({
+      apiUrl,
+      target: { kind: "org", org: "acme" },
+      auth: { kind: "token", token: "ghp_x" },
+      log: { warn: () => {} },
+    });
+
+  it.each([
+    "https://api.github.com",
+    "http://127.0.0.1:3000",
+    "http://localhost:3000/api/v3",
+    "http://[::1]:3000",
+  ])("takes %s", (url) => {
+    expect(client(url)).not.toThrow();
+  });
+
+  it.each(["http://10.0.0.7:8080", "http://api.github.com", "ftp://127.0.0.1"])(
+    "refuses %s before any call",
+    (url) => {
+      expect(client(url)).toThrow(/would send the GitHub credentials in clear text: use https:\/\//);
+    },
+  );
+});
+
+describe("useCredentials: rotated credentials, checked before they replace the ones in use", () => {
+  const tokenClient = () =>
+    createGitHubApi({
+      apiUrl: "http://127.0.0.1:1",
+      target: { kind: "org", org: "acme" },
+      auth: { kind: "token", token: "ghp_x" },
+      log: { warn: () => {} },
+    });
+
+  it("takes another token", () => {
+    expect(() => tokenClient().useCredentials({ kind: "token", token: "ghp_y" })).not.toThrow();
+  });
+
+  it.each([
+    [{ kind: "token" as const, token: " " }, "GitHub token is empty"],
+    [
+      { kind: "app" as const, appId: 1, privateKeyPem: "not a key" },
+      "got a GitHub App key where the scaler started with a token; switching between them needs a restart",
+    ],
+  ])("refuses %j", (auth, message) => {
+    expect(() => tokenClient().useCredentials(auth)).toThrow(message);
   });
 });

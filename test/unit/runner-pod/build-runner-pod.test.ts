@@ -7,6 +7,7 @@ import { parseConfig, type RunnerSet } from "../../../src/scaler/config/load.ts"
 import { LABELS, SCHEDULING_GATE } from "../../../src/scaler/model/keys.ts";
 import type { RunnerTarget } from "../../../src/scaler/model/target.ts";
 import {
+  buildJitSecret,
   buildRunnerPod,
   JIT_CONFIG_KEY,
   JIT_CONFIG_PLACEHOLDER,
@@ -76,12 +77,16 @@ describe("the default profile (privileged dind, emptyDir, native sidecar)", () =
 
   it("is gated, never restarted, without a service account token or service links", () => {
     expect(pod.spec?.schedulingGates).toEqual([{ name: SCHEDULING_GATE }]);
+    // The gate's name is how a newer scaler finds the Pods an older one created: it must not change.
+    expect(SCHEDULING_GATE).toBe("dind-k8s.io/jit-config");
     expect(pod.spec?.restartPolicy).toBe("Never");
     expect(pod.spec?.automountServiceAccountToken).toBe(false);
     expect(pod.spec?.enableServiceLinks).toBe(false);
     expect(pod.spec?.serviceAccountName).toBeUndefined();
     expect(pod.spec?.runtimeClassName).toBeUndefined();
     expect(pod.spec?.hostUsers).toBeUndefined();
+    // fsGroup is only for the rootless daemon: elsewhere it would chown every volume for nothing.
+    expect(pod.spec?.securityContext).toBeUndefined();
   });
 
   it("copies externals first, then starts dind as a native sidecar, and runs only the runner as a container", () => {
@@ -99,7 +104,8 @@ describe("the default profile (privileged dind, emptyDir, native sidecar)", () =
     expect(dind.args).toEqual(["dockerd", "--host=unix:///var/run/docker.sock", "--group=123"]);
     expect(dind.args?.some((a) => a.includes("tcp://"))).toBe(false);
     expect(dind.securityContext).toEqual({ privileged: true });
-    expect(envOf(dind)).toEqual({ DIND_K8S_MTU: "auto" });
+    // Strict: a stop-file variable without a value would make the start script wait for a file forever.
+    expect(envOf(dind)).toStrictEqual({ DIND_K8S_MTU: "auto" });
   });
 
   it("holds the runner back until the daemon answers on its socket", () => {
@@ -116,6 +122,7 @@ describe("the default profile (privileged dind, emptyDir, native sidecar)", () =
 
   it("gives the runner its JIT config from the Secret and the daemon's socket", () => {
     expect(runner.command).toEqual(["/home/runner/run.sh"]);
+    expect(runner.env).toHaveLength(2);
     expect(envOf(runner)).toEqual({
       ACTIONS_RUNNER_INPUT_JITCONFIG: { secretKeyRef: { name: "default-4242-2", key: JIT_CONFIG_KEY } },
       DOCKER_HOST: "unix:///var/run/docker.sock",
@@ -128,10 +135,18 @@ describe("the default profile (privileged dind, emptyDir, native sidecar)", () =
       "/home/runner/externals": "externals",
       "/var/run": "dind-sock",
     };
-    expect(mountsOf(runner)).toEqual(shared);
-    expect(mountsOf(dind)).toEqual({ ...shared, "/var/lib/docker": "dind-storage" });
+    // Strict, and counted: a mount too many (the legacy lifecycle volume) is an invalid Pod in native mode.
+    expect(runner.volumeMounts).toHaveLength(3);
+    expect(dind.volumeMounts).toHaveLength(4);
+    expect(mountsOf(runner)).toStrictEqual(shared);
+    expect(mountsOf(dind)).toStrictEqual({ ...shared, "/var/lib/docker": "dind-storage" });
     expect(mountsOf(externals)).toEqual({ "/dind-k8s/externals": "externals" });
-    expect(volume(pod, "dind-storage")).toEqual({ name: "dind-storage", emptyDir: {} });
+    expect(pod.spec?.volumes).toEqual([
+      { name: "work", emptyDir: {} },
+      { name: "externals", emptyDir: {} },
+      { name: "dind-sock", emptyDir: {} },
+      { name: "dind-storage", emptyDir: {} },
+    ]);
   });
 
   it("comes with a Secret of the same name holding a placeholder JIT config", () => {
@@ -361,4 +376,82 @@ describe("warm runners", () => {
     expect(pod.metadata?.labels?.[LABELS.kind]).toBe("warm");
     expect(pod.metadata?.labels?.[LABELS.jobId]).toBeUndefined();
   });
+
+  it("carry no job annotations, not even empty ones (the apiserver refuses a null annotation)", () => {
+    const { pod } = buildRunnerPod(set("everything"), { kind: "warm", id: "k3x9" }, native);
+    expect(pod.metadata?.annotations).toStrictEqual({
+      "cluster-autoscaler.kubernetes.io/safe-to-evict": "false",
+      "dind-k8s.io/runner-labels": "dind-k8s,everything",
+    });
+  });
+});
+
+describe("a job without run id, repository or workflow (a redelivered or hand-made target)", () => {
+  it("gets only the annotations it has values for", () => {
+    const { pod } = buildRunnerPod(set("default"), { kind: "job", jobId: 1, runAttempt: 1 }, native);
+    expect(pod.metadata?.annotations).toStrictEqual({ "dind-k8s.io/runner-labels": "dind-k8s" });
+  });
+});
+
+describe("resources", () => {
+  const withResources = (runner: RunnerSet["runner"]["resources"], dind: RunnerSet["dind"]["resources"]) => {
+    const base = set("default");
+    return containers(
+      buildRunnerPod(
+        { ...base, runner: { ...base.runner, resources: runner }, dind: { ...base.dind, resources: dind } },
+        job,
+        native,
+      ).pod,
+    );
+  };
+
+  it("only requests, or only limits, are passed on as given", () => {
+    const { runner, dind } = withResources({ requests: { cpu: "1" } }, { limits: { memory: "1Gi" } });
+    expect(runner.resources).toStrictEqual({ requests: { cpu: "1" } });
+    expect(dind.resources).toStrictEqual({ limits: { memory: "1Gi" } });
+  });
+
+  it("an empty resources mapping gives no resources key", () => {
+    const { runner, dind } = withResources({}, {});
+    expect(runner.resources).toBeUndefined();
+    expect(dind.resources).toBeUndefined();
+  });
+
+  describe("tmpfs storage is charged to dind's memory", () => {
+    const onMemory = (resources: RunnerSet["dind"]["resources"]) => {
+      const base = set("memory");
+      return containers(buildRunnerPod({ ...base, dind: { ...base.dind, resources } }, job, native).pod).dind
+        .resources;
+    };
+
+    it("with no resources of its own, dind requests the tmpfs size and has no limit", () => {
+      expect(onMemory(undefined)).toStrictEqual({ requests: { memory: "8Gi" } });
+    });
+
+    it("other requests and limits are kept; a limit without memory stays without", () => {
+      expect(onMemory({ requests: { cpu: "1", memory: "1Gi" }, limits: { cpu: "2" } })).toStrictEqual({
+        requests: { cpu: "1", memory: "9216Mi" },
+        limits: { cpu: "2" },
+      });
+    });
+  });
+});
+
+describe("buildJitSecret for a Pod read back from the cluster", () => {
+  it("has the Pod's name, namespace and labels", () => {
+    const secret = buildJitSecret(
+      { metadata: { name: "p", namespace: "n", labels: { a: "b" } } },
+      "jit",
+      "uid-1",
+    );
+    expect(secret.metadata).toMatchObject({ name: "p", namespace: "n", labels: { a: "b" } });
+    expect(secret.metadata?.ownerReferences?.[0]).toMatchObject({ kind: "Pod", name: "p", uid: "uid-1" });
+  });
+
+  it.each([{}, { metadata: {} }])(
+    "refuses a Pod without a name (%o): the Secret's name must be the Pod's",
+    (pod) => {
+      expect(() => buildJitSecret(pod, "jit")).toThrow("buildJitSecret: the Pod has no name");
+    },
+  );
 });

@@ -32,6 +32,32 @@ describe("runnerPodName", () => {
     expect([a, b].every((n) => n.length <= 63 && DNS_LABEL.test(n))).toBe(true);
   });
 
+  it("keeps the plain name when it is exactly 63 characters", () => {
+    const name = runnerPodName("s".repeat(40), job(Number.MAX_SAFE_INTEGER, 12345));
+    expect(name).toBe(`${"s".repeat(40)}-${Number.MAX_SAFE_INTEGER}-12345`);
+    expect(name).toHaveLength(63);
+  });
+
+  // Golden values: a Pod's name is how a redelivered job finds its Pod, so the shortening must not change
+  // between releases (an upgrade would otherwise start a second runner for every queued job).
+  it.each([
+    [
+      "the set name cut to what fits, then a hash of the whole name",
+      "a".repeat(60),
+      `${"a".repeat(50)}-11ee39-123-1`,
+    ],
+    [
+      "no '--' where the cut falls after dashes (and the set name's own dashes stay)",
+      `ab-${"x".repeat(45)}--${"y".repeat(10)}`,
+      `ab-${"x".repeat(45)}-078b78-123-1`,
+    ],
+  ])("a name over 63 characters: %s", (_why, setName, expected) => {
+    const name = runnerPodName(setName, job(123));
+    expect(name).toBe(expected);
+    expect(name.length).toBeLessThanOrEqual(63);
+    expect(name).toMatch(DNS_LABEL);
+  });
+
   it("is deterministic: a duplicate delivery gives the same name", () => {
     expect(runnerPodName("s", job(5, 2))).toBe(runnerPodName("s", job(5, 2)));
   });
@@ -44,6 +70,10 @@ describe("runnerPodName", () => {
       { kind: "warm", id: "UPPER" } as RunnerTarget,
       /warm runner id must be 1-16 lowercase letters or digits/,
     ],
+    // Each would make a Pod name that isn't a DNS label, or one a warm Pod can't be recognized by.
+    [{ kind: "warm", id: "x7k2!" } as RunnerTarget, /warm runner id/],
+    [{ kind: "warm", id: "!x7k2" } as RunnerTarget, /warm runner id/],
+    [{ kind: "warm", id: "a".repeat(17) } as RunnerTarget, /warm runner id/],
   ])("refuses %o", (target, message) => {
     expect(() => runnerPodName("s", target)).toThrow(message);
   });
@@ -85,6 +115,10 @@ describe("sidecarModeFor", () => {
     // An answer that can't be read gets the sidecar every cluster runs (a native one is refused before 1.29).
     ["auto", { major: "", minor: "" }, "legacy"],
     ["auto", { major: "1", minor: "" }, "legacy"],
+    // Unreadable is unreadable, whatever the other half says; and there was no 1.29 before 1.0.
+    ["auto", { major: "2", minor: "x" }, "legacy"],
+    ["auto", { major: "x", minor: "30" }, "legacy"],
+    ["auto", { major: "0", minor: "30" }, "legacy"],
   ] as const)("%s with %o → %s", (setting, version, mode) => {
     expect(sidecarModeFor(setting, version)).toBe(mode);
   });

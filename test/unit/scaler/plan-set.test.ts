@@ -84,6 +84,7 @@ function plan(pods: PodSpec[], overrides: Partial<PlanInput> = {}) {
     stuck: names(result.stuck),
     expiredTombstones: names(result.expiredTombstones),
     warmToCreate: result.warmToCreate,
+    counts: result.counts,
   };
 }
 
@@ -96,8 +97,65 @@ describe("viewPod", () => {
     [{ name: "a", releasedMinutesAgo: 1, phase: "Succeeded" }, "finished"],
     [{ name: "a", releasedMinutesAgo: 1, phase: "Running", runnerExited: true }, "finished"],
     [{ name: "a", releasedMinutesAgo: 1, deleting: true, phase: "Succeeded" }, "terminating"],
+    [{ name: "a", releasedMinutesAgo: 1, phase: "Failed" }, "finished"],
   ])("%o is %s", (spec, state) => {
     expect(viewPod(pod(spec)).state).toBe(state);
+  });
+
+  it.each([
+    ["the runner container still runs", { name: "runner", state: { running: {} } }],
+    [
+      "only the dind sidecar terminated (it restarts)",
+      { name: "dind", state: { terminated: { exitCode: 1 } } },
+    ],
+    ["the runner has no state reported yet", { name: "runner" }],
+  ])("a released, Running Pod is not finished while %s", (_why, status) => {
+    const running = pod({ name: "a", releasedMinutesAgo: 1, phase: "Running" });
+    running.status = {
+      phase: "Running",
+      containerStatuses: [{ image: "", imageID: "", ready: true, restartCount: 0, ...status }],
+    };
+    expect(viewPod(running).state).toBe("idle");
+  });
+
+  it("reads the runner id, the release time and whether the Pod runs", () => {
+    const view = viewPod(pod({ name: "a", releasedMinutesAgo: 2, phase: "Running" }));
+    expect(view).toMatchObject({
+      name: "a",
+      uid: "uid-a",
+      kind: "job",
+      runnerId: 7,
+      releasedAtMs: minutesAgo(2).getTime(),
+      running: true,
+    });
+    expect(viewPod(pod({ name: "b", releasedMinutesAgo: 2, phase: "Pending" })).running).toBe(false);
+  });
+
+  it.each(["0", "-7", "x", "1.5"])("has no runner id for a runner-id annotation of %j", (runnerId) => {
+    const odd = pod({ name: "a", releasedMinutesAgo: 2 });
+    odd.metadata!.annotations![ANNOTATIONS.runnerId] = runnerId;
+    expect(viewPod(odd).runnerId).toBeUndefined();
+  });
+
+  it("ignores a job-state label it doesn't know: the job is still waiting", () => {
+    const odd = pod({ name: "a" });
+    odd.metadata!.labels![LABELS.jobState] = "bogus";
+    expect(viewPod(odd).jobState).toBeUndefined();
+  });
+
+  it("a bare Pod (no metadata, spec or status) is an idle job Pod, not an exception", () => {
+    expect(viewPod({})).toMatchObject({
+      name: "",
+      uid: undefined,
+      kind: "job",
+      state: "idle",
+      running: false,
+    });
+  });
+
+  it("keeps one view per Pod object: an unchanged Pod is not read again on every pass", () => {
+    const same = pod({ name: "a" });
+    expect(viewPod(same)).toBe(viewPod(same));
   });
 });
 
@@ -165,10 +223,124 @@ describe("planSet", () => {
   it("never releases a tombstone and expires it after the TTL", () => {
     const result = plan([
       { name: "t-old", jobState: "done", createdMinutesAgo: 61 },
+      { name: "t-ttl", jobState: "done", createdMinutesAgo: 60 },
       { name: "t-new", jobState: "done", createdMinutesAgo: 5 },
+      // As old, but not a tombstone: a job still waiting for a slot is never expired.
+      { name: "j-old", createdMinutesAgo: 61 },
     ]);
-    expect(result.release).toEqual([]);
-    expect(result.expiredTombstones).toEqual(["t-old"]);
+    expect(result.release).toEqual(["j-old"]);
+    expect(result.expiredTombstones).toEqual(["t-old", "t-ttl"]);
+  });
+
+  it("counts the Pods of each state (for the metrics)", () => {
+    const result = plan([
+      { name: "q1" },
+      { name: "q2" },
+      { name: "t", jobState: "done" },
+      { name: "i", releasedMinutesAgo: 0.5 },
+      { name: "b", releasedMinutesAgo: 5, busy: true, phase: "Running" },
+      { name: "f", releasedMinutesAgo: 5, phase: "Succeeded" },
+    ]);
+    expect(result.counts).toEqual({ queued: 2, tombstone: 1, idle: 1, busy: 1, finished: 1, terminating: 0 });
+  });
+
+  it("releases Pods created in the same millisecond in name order", () => {
+    const result = plan(
+      [
+        { name: "j-c", createdMinutesAgo: 2 },
+        { name: "j-a", createdMinutesAgo: 2 },
+        { name: "j-d", createdMinutesAgo: 2 },
+        { name: "j-b", createdMinutesAgo: 2 },
+      ],
+      { maxRunners: 2 },
+    );
+    expect(result.release).toEqual(["j-a", "j-b"]);
+  });
+
+  it("idle and busy runners both hold a slot", () => {
+    const held = [
+      { name: "i", releasedMinutesAgo: 0.5, phase: "Running" },
+      { name: "b", releasedMinutesAgo: 5, busy: true, phase: "Running", jobState: "started" as const },
+    ];
+    expect(plan([...held, { name: "j1" }], { maxRunners: 2 }).release).toEqual([]);
+    expect(plan([...held, { name: "j1" }], { maxRunners: 3 }).release).toEqual(["j1"]);
+  });
+
+  it("a job whose Pod finished or is being deleted waits for no runner", () => {
+    // Neither in_progress nor completed came, but the Pod is gone: minIdle 0 needs no warm runner for it.
+    expect(plan([{ name: "f", releasedMinutesAgo: 5, phase: "Failed" }]).warmToCreate).toBe(0);
+    expect(plan([{ name: "d", releasedMinutesAgo: 5, deleting: true }]).warmToCreate).toBe(0);
+  });
+
+  it("never creates warm runners beyond maxRunners, counting active runners and queued Pods", () => {
+    // maxRunners 3: one idle runner and one queued Pod leave room for one more, though minIdle 3 + 1 job wants 4.
+    const result = plan(
+      [
+        { name: "w1", kind: "warm", releasedMinutesAgo: 0.5, phase: "Running" },
+        { name: "j1", createdMinutesAgo: 1 },
+      ],
+      { minIdle: 3, mayRelease: false },
+    );
+    expect(result.warmToCreate).toBe(1);
+  });
+
+  it("removes only as many surplus Pods as are extra, oldest first", () => {
+    const result = plan(
+      [
+        { name: "w3", kind: "warm", createdMinutesAgo: 1 },
+        { name: "w1", kind: "warm", createdMinutesAgo: 3 },
+        { name: "w2", kind: "warm", createdMinutesAgo: 2 },
+      ],
+      { minIdle: 1 },
+    );
+    expect(result.surplus).toEqual(["w1", "w2"]);
+  });
+
+  it("never counts a gated Pod whose job still waits as surplus, however old", () => {
+    const result = plan([
+      { name: "j-waiting", createdMinutesAgo: 30 },
+      { name: "w1", kind: "warm", createdMinutesAgo: 2 },
+      { name: "w2", kind: "warm", createdMinutesAgo: 1 },
+    ]);
+    expect(result.surplus).toEqual(["w1", "w2"]);
+  });
+
+  it("removes idle warm runners before idle job runners, each oldest first", () => {
+    const idle = (name: string, kind: "job" | "warm", releasedMinutesAgo: number): PodSpec => ({
+      name,
+      kind,
+      releasedMinutesAgo,
+      createdMinutesAgo: releasedMinutesAgo + 1,
+      phase: "Running",
+      ...(kind === "job" ? { jobState: "done" as const } : {}),
+    });
+    const views = [
+      idle("j-old", "job", 9),
+      idle("w-new", "warm", 2),
+      idle("j-new", "job", 3),
+      idle("w-old", "warm", 8),
+    ];
+    expect(plan(views, { minIdle: 1 }).surplus).toEqual(["w-old", "w-new", "j-old"]);
+    expect(plan(views, { minIdle: 3 }).surplus).toEqual(["w-old"]);
+    // Whatever order the Pod cache lists them in.
+    const all = ["w-old", "w-new", "j-old", "j-new"];
+    expect(plan(views).surplus).toEqual(all);
+    expect(plan([...views].reverse()).surplus).toEqual(all);
+    expect(plan([views[2]!, views[0]!, views[3]!, views[1]!]).surplus).toEqual(all);
+  });
+
+  it("the limits are inclusive: a Pod exactly at a deadline or grace period is past it", () => {
+    const result = plan([
+      { name: "stuck", releasedMinutesAgo: 10, phase: "Pending", jobState: "started" },
+      { name: "idle", releasedMinutesAgo: 1, phase: "Running", jobState: "done" },
+    ]);
+    expect(result.stuck).toEqual(["stuck"]);
+    expect(result.surplus).toEqual(["idle"]);
+  });
+
+  it("a released Pod that never reached Running is stuck, even with a job reported on it", () => {
+    const result = plan([{ name: "busy", releasedMinutesAgo: 11, busy: true, phase: "Pending" }]);
+    expect(result.stuck).toEqual(["busy"]);
   });
 
   it("finds finished and stuck Pods, and stuck ones free their slot", () => {

@@ -46,6 +46,7 @@ describe("parseWorkflowJob", () => {
         runAttempt: job.run_attempt ?? 1,
         labels: job.labels,
         repository: example.repository.full_name,
+        installationId: (example as { installation?: { id: number } }).installation?.id,
         workflowName: job.workflow_name,
         runnerName: job.runner_name || null,
         conclusion: job.conclusion,
@@ -94,6 +95,13 @@ describe("parseWorkflowJob", () => {
       message: "action: expected one of queued, in_progress, completed, waiting, got nothing",
     },
     { path: ["workflow_job"], value: undefined, message: "workflow_job: expected an object, got nothing" },
+    // The owner check reads the installation: one that is there but unreadable is refused, not skipped.
+    {
+      path: ["installation"],
+      value: { id: "42" },
+      message: 'installation.id: expected a whole number, got "42"',
+    },
+    { path: ["installation"], value: 42, message: "installation: expected an object with id, got 42" },
     { path: ["workflow_job"], value: "job", message: 'workflow_job: expected an object, got "job"' },
     { path: ["workflow_job", "id"], value: -1, message: "workflow_job.id: expected a whole number, got -1" },
     {

@@ -1,12 +1,18 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../../src/scaler/config/load.ts";
+import { DEFAULT_RECONCILER_TIMING } from "../../../src/scaler/reconcile/reconciler.ts";
+import { DEFAULT_RECOVERY_TIMING } from "../../../src/scaler/reconcile/recovery.ts";
 import { readGitHubAuth, readWebhookSecrets } from "../../../src/scaler/startup/secrets.ts";
 import { StartupError } from "../../../src/scaler/startup/startup-error.ts";
-import { parseTuning } from "../../../src/scaler/startup/tuning.ts";
+import { tuningOf } from "../../../src/scaler/startup/tuning.ts";
+
+const MINIMAL = join(import.meta.dirname, "../../fixtures/config/minimal.yaml");
 
 const configWith = (github: string) =>
   parseConfig(
-    `github:\n  org: acme\n${github}\nkubernetes:\n  namespace: ci\nrunnerSets:\n  - name: dind-k8s\n    labels: [dind-k8s]\n    maxRunners: 1\n    minIdle: 0\n`,
+    `github:\n  org: acme\n  hookId: 1\n${github}\nkubernetes:\n  namespace: ci\nrunnerSets:\n  - name: dind-k8s\n    labels: [dind-k8s]\n    maxRunners: 1\n    minIdle: 0\n`,
     "test.yaml",
   );
 const files = (contents: Record<string, string>) => async (path: string) => {
@@ -27,6 +33,15 @@ describe("the webhook secrets", () => {
     const read = files({ "/s/webhook": " \n\n" });
     await expect(readWebhookSecrets(config, {}, read)).rejects.toThrow(
       new StartupError("the webhook secret is empty: the scaler refuses to accept unsigned webhooks"),
+    );
+  });
+
+  it("are at most two: the new one and the old one", async () => {
+    const read = files({ "/s/webhook": "a\nb\nc\n" });
+    await expect(readWebhookSecrets(config, {}, read)).rejects.toThrow(
+      new StartupError(
+        "the webhook secret has 3 lines: at most two, the new secret and then the old one while rotating",
+      ),
     );
   });
 
@@ -62,25 +77,38 @@ describe("the GitHub credentials", () => {
   });
 });
 
-describe("DIND_K8S_TUNING", () => {
-  it("is nothing when unset, and the sections as given otherwise", () => {
-    expect(parseTuning(undefined)).toEqual({});
-    expect(parseTuning('{"reconciler":{"resyncMs":200},"lease":{"leaseDurationMs":1500}}')).toEqual({
+describe("tuning, from the configuration file", () => {
+  const withTuning = (tuning: string) =>
+    parseConfig(`${readFileSync(MINIMAL, "utf8")}tuning:\n${tuning}`, "tuned.yaml");
+
+  it("is nothing when absent, and exactly the keys given otherwise", () => {
+    expect(tuningOf(parseConfig(readFileSync(MINIMAL, "utf8"), "minimal.yaml"))).toEqual({});
+    expect(
+      tuningOf(withTuning("  reconciler: { resyncMs: 200 }\n  lease: { leaseDurationMs: 1500 }\n")),
+    ).toEqual({
       reconciler: { resyncMs: 200 },
       lease: { leaseDurationMs: 1500 },
     });
   });
 
+  it("names every timing the reconciler and the recovery sweeps take, and nothing else", () => {
+    const all = (defaults: object) =>
+      Object.fromEntries(Object.keys(defaults).map((key, index) => [key, index + 1]));
+    const yaml = (values: object) => JSON.stringify(values);
+    const tuned = tuningOf(
+      withTuning(
+        `  reconciler: ${yaml(all(DEFAULT_RECONCILER_TIMING))}\n  recovery: ${yaml(all(DEFAULT_RECOVERY_TIMING))}\n`,
+      ),
+    );
+    expect(Object.keys(tuned.reconciler ?? {})).toEqual(Object.keys(DEFAULT_RECONCILER_TIMING));
+    expect(Object.keys(tuned.recovery ?? {})).toEqual(Object.keys(DEFAULT_RECOVERY_TIMING));
+  });
+
   it.each([
-    ["{", "DIND_K8S_TUNING is not valid JSON"],
-    ["[]", "DIND_K8S_TUNING: expected an object with reconciler, recovery and lease sections"],
-    ['{"scheduler":{}}', "DIND_K8S_TUNING.scheduler: unknown section; expected reconciler, recovery, lease"],
-    [
-      '{"reconciler":{"resyncMs":0}}',
-      "DIND_K8S_TUNING.reconciler.resyncMs: expected a positive number, got 0",
-    ],
-    ['{"recovery":{"auditMs":"5"}}', 'DIND_K8S_TUNING.recovery.auditMs: expected a positive number, got "5"'],
-  ])("refuses %s", (text, message) => {
-    expect(() => parseTuning(text)).toThrow(new StartupError(message));
+    ["  reconciler: { resyncMs: 0 }\n", "tuning.reconciler.resyncMs: expected a whole number ≥ 1, got 0"],
+    ['  recovery: { auditMs: "5" }\n', 'tuning.recovery.auditMs: expected a whole number ≥ 1, got "5"'],
+    ["  scheduler: {}\n", "tuning.scheduler: unknown key"],
+  ])("refuses %j, naming the key", (text, message) => {
+    expect(() => withTuning(text)).toThrow(message);
   });
 });
