@@ -87,7 +87,7 @@ describe("dind-k8s serve with GitHub black-holed", () => {
     }).then((response) => response.status);
     // Intake makes no GitHub call: the job is recorded although GitHub never answers.
     expect(status).toBe(201);
-    // A readiness probe in flight too: it asks GitHub, and must not hold the HTTP server's drain.
+    // A readiness probe in flight too: it must not hold the HTTP server's drain.
     const readiness = fetch(`${url}/readyz`).then(
       (response) => response.status,
       () => 0,
@@ -104,7 +104,8 @@ describe("dind-k8s serve with GitHub black-holed", () => {
     ]);
     expect(code, `scaler stderr: ${stderr}`).toBe(0);
     expect(Date.now() - started).toBeLessThan(10_000);
-    // The probe got an answer (not ready: GitHub unreachable) or its connection closed; it did not hang.
-    expect([0, 503]).toContain(await readiness);
+    // The probe got an answer or its connection closed; it did not hang. Which answer depends only on whether the
+    // runner Pod cache had synced by then (readiness never asks GitHub): 200 once it has, 503 before.
+    expect([0, 200, 503]).toContain(await readiness);
   }, 40_000);
 });
