@@ -1,4 +1,4 @@
-// The action as users write it (`uses: org/dind-setup@v1`), run by nektos/act — a runner that is not ours — on
+// The action as users write it (`uses: dind-k8s/dind-k8s@v1`, the reference the README gives), run by nektos/act — a runner that is not ours — on
 // this host against the run's dockerd. act maps the `uses:` to the bundle built from the sources (with the
 // release's esbuild options) next to a copy of action.yml; it reads action.yml, passes the inputs, runs main,
 // applies what main wrote to GITHUB_ENV / GITHUB_OUTPUT / GITHUB_STATE to the later steps, and runs post. So
@@ -22,7 +22,7 @@ afterAll(async () => {
   await rm(workDir, { recursive: true, force: true });
 });
 
-const USES = "org/dind-setup@v1";
+const USES = "dind-k8s/dind-k8s@v1";
 const REPOSITORY = "octo/app";
 
 function act(workflow: string): Promise<ActRun> {
