@@ -1,8 +1,9 @@
 // `npm run demo`: one job's life through dind-k8s on this machine, no cluster and no GitHub needed.
 // Starts the local kube-apiserver + etcd + dockerd, the GitHub stand-in and the real `dind-k8s serve`;
-// sends a recorded, signed `workflow_job` queued webhook; prints a timeline as the job moves; plays the
-// kubelet and the runner (nothing here can run the real Pod); runs the bundled dind-setup action against
-// the local dockerd; cleans up and exits 0.
+// sends a recorded, signed `workflow_job` queued webhook; prints a timeline as the job moves: the real scheduler
+// binds the Pod to a kwok Node, kwok plays its kubelet, the real garbage collector removes the JIT Secret. Plays
+// the runner (nothing here can run the real Pod); runs the bundled dind-setup action against the local dockerd;
+// cleans up and exits 0.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -11,14 +12,9 @@ import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { stringify } from "yaml";
 import { startTestEnv } from "../test/env/start.ts";
 import { startGitHubStandIn } from "../test/helpers/github-standin.ts";
-import {
-  collectGarbage,
-  createTestNamespace,
-  finalizeTerminatingPods,
-  schedulePod,
-  setPodPhase,
-} from "../test/helpers/kube.ts";
-import { listeningUrl, runnerSetYaml, serveArgs, writeServeFiles } from "../test/helpers/scaler.ts";
+import { createTestNamespace } from "../test/helpers/kube.ts";
+import { endRunner } from "../test/helpers/kwok.ts";
+import { listeningUrl, realNodesRunnerSetYaml, serveArgs, writeServeFiles } from "../test/helpers/scaler.ts";
 import { workflowJobPayload } from "../test/helpers/webhooks.ts";
 
 const root = join(import.meta.dirname, "..");
@@ -42,7 +38,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
 }
 
 process.stdout.write(
-  "Starting kube-apiserver, etcd and dockerd (the first run builds kube-apiserver and helm)…\n",
+  "Starting kube-apiserver, etcd, kube-scheduler, kube-controller-manager, kwok and dockerd (the first run builds them)…\n",
 );
 const started = await startTestEnv({ install: true });
 const { env } = started;
@@ -52,10 +48,35 @@ const github = await startGitHubStandIn({ target: { kind: "org", org: "octo-org"
 try {
   const ns = await createTestNamespace(env, "dind-runners", { podSecurity: "privileged" });
   const core = ns.kc.makeApiClient(CoreV1Api);
+  /** What `kubectl get pods` shows at this moment, under the timeline. */
+  const getPods = async (why: string) => {
+    const pods = (await core.listNamespacedPod({ namespace: ns.name })).items;
+    const rows = pods.map((pod) => {
+      const statuses = pod.status?.containerStatuses ?? [];
+      const status =
+        (pod.spec?.schedulingGates ?? []).length > 0 ? "SchedulingGated" : (pod.status?.phase ?? "");
+      return [
+        pod.metadata?.name ?? "",
+        `${statuses.filter((c) => c.ready).length}/${pod.spec?.containers.length}`,
+        status,
+        pod.spec?.nodeName ?? "<none>",
+      ];
+    });
+    const table = [["NAME", "READY", "STATUS", "NODE"], ...rows];
+    const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+    process.stdout.write(`           $ kubectl get pods -o wide   (${why})\n`);
+    for (const row of table)
+      process.stdout.write(
+        `           ${row
+          .map((cell, i) => cell.padEnd(widths[i]!))
+          .join("   ")
+          .trimEnd()}\n`,
+      );
+  };
   const files = await writeServeFiles(env, {
     namespace: ns.name,
     dir,
-    sets: runnerSetYaml("dind-k8s", 10),
+    sets: realNodesRunnerSetYaml("dind-k8s", 10),
     token: "ghp_demo",
     secrets: ["demo-secret"],
     githubApiUrl: github.url,
@@ -95,6 +116,7 @@ try {
     "gated runner Pod exists (the durable record)",
     `${podName}, gate ${gated.spec?.schedulingGates?.[0]?.name}`,
   );
+  await getPods(`${podName} waits behind its gate`);
 
   const secret = await until("the JIT Secret", async () =>
     core.readNamespacedSecret({ name: podName, namespace: ns.name }).catch(() => undefined),
@@ -109,10 +131,18 @@ try {
   });
   step("scheduling gate removed", "the scheduler may place the Pod now");
 
-  await schedulePod(ns.kc, ns.name, podName);
-  await setPodPhase(ns.kc, ns.name, podName, "Running");
+  const bound = await until("the scheduler to bind the Pod", async () => {
+    const pod = await core.readNamespacedPod({ name: podName, namespace: ns.name });
+    return pod.spec?.nodeName;
+  });
+  step("kube-scheduler bound the Pod", `to Node ${bound} (kwok)`);
+  await until("the Pod to run", async () => {
+    const pod = await core.readNamespacedPod({ name: podName, namespace: ns.name });
+    return pod.status?.phase === "Running" ? pod : undefined;
+  });
   github.setRunnerStatus(podName, "online");
-  step("(simulated) kubelet: Pod Running", "dind sidecar ready, runner connected");
+  step("kwok (the Node's kubelet): Pod Running", "dind sidecar ready, runner connected");
+  await getPods(`${podName} runs`);
   github.startJob(job.id, podName);
   await github.deliver("workflow_job", payload("in_progress", podName));
   step("job in progress on the runner", `workflow_job in_progress → runner ${podName}`);
@@ -158,21 +188,20 @@ try {
 
   github.completeJob(job.id);
   await github.deliver("workflow_job", payload("completed", podName));
-  await setPodPhase(ns.kc, ns.name, podName, "Succeeded");
-  step("job completed; the ephemeral runner exits", "Pod Succeeded, GitHub removed the runner");
-  await until("the Pod and Secret to be gone", async () => {
-    await finalizeTerminatingPods(ns.kc, ns.name);
-    await collectGarbage(ns.kc, ns.name);
+  await endRunner(ns.kc, ns.name, podName);
+  step("job completed; the ephemeral runner exits", "GitHub removed the runner");
+  await until("the Pod to be gone", async () => {
     const pods = (await core.listNamespacedPod({ namespace: ns.name })).items.filter(
       (pod: V1Pod) => (pod.spec?.schedulingGates ?? []).length === 0,
     );
-    const secrets = (await core.listNamespacedSecret({ namespace: ns.name })).items;
-    return pods.length === 0 && secrets.length === 0 ? true : undefined;
+    return pods.length === 0 ? true : undefined;
   });
-  step(
-    "runner Pod and its Secret deleted",
-    "nothing of the job is left; its graph storage went with the Pod",
-  );
+  step("runner Pod deleted by the scaler, removed by kwok", "its graph storage went with the Pod");
+  await until("the Secret to be gone", async () => {
+    const secrets = (await core.listNamespacedSecret({ namespace: ns.name })).items;
+    return secrets.length === 0 ? true : undefined;
+  });
+  step("garbage collector removed the JIT Secret", "its owner, the Pod, is gone; nothing of the job is left");
 
   process.stdout.write(
     `\nThe runner Pod as the scaler created it (kubectl get pod ${podName} -o yaml):\n---\n`,

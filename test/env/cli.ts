@@ -11,9 +11,9 @@ if (args.includes("--help") || args.includes("-h")) {
     [
       "usage: npm run testenv [-- --start]",
       "",
-      "Prepares kube-apiserver, etcd, dockerd, helm, actionlint, busybox and tinyproxy for the tests and",
-      "prints name=/abs/path for each. With --start, also starts them and prints kubeconfig=, docker-host=",
-      "and proxy-url= until interrupted.",
+      "Prepares kube-apiserver, kube-scheduler, kube-controller-manager, kwok, etcd, dockerd, helm, act,",
+      "actionlint, busybox and tinyproxy for the tests and prints name=/abs/path for each. With --start, also",
+      "starts them and prints kubeconfig=, docker-host= and proxy-url= until interrupted.",
       "",
     ].join("\n"),
   );

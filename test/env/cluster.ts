@@ -1,9 +1,11 @@
 import { execFile } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { request } from "node:https";
 import { join } from "node:path";
+import { apiGet, kubeconfigYaml } from "./api.ts";
+import { type ControlPlaneAccess, startControllers } from "./controllers.ts";
 import { Daemon } from "./daemon.ts";
+import { startKwok } from "./kwok.ts";
 import { freePort, waitUntil } from "./net.ts";
 
 export interface RunningCluster {
@@ -53,56 +55,6 @@ async function startEtcd(etcd: string, runDir: string): Promise<{ daemon: Daemon
   return { daemon, url };
 }
 
-/** GET a path of the apiserver as admin; resolves with status and body. */
-export function apiGet(
-  server: string,
-  caPem: string,
-  token: string,
-  path: string,
-): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${server}${path}`,
-      { ca: caPem, headers: { authorization: `Bearer ${token}` }, timeout: 5_000 },
-      (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => {
-          body += chunk;
-        });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error(`GET ${path} timed out`)));
-    req.on("error", reject);
-    req.end();
-  });
-}
-
-export function adminKubeconfigYaml(server: string, caPem: string, token: string): string {
-  const ca = Buffer.from(caPem).toString("base64");
-  return [
-    "apiVersion: v1",
-    "kind: Config",
-    "clusters:",
-    "  - name: dind-k8s-test",
-    "    cluster:",
-    `      server: ${server}`,
-    `      certificate-authority-data: ${ca}`,
-    "users:",
-    "  - name: admin",
-    "    user:",
-    `      token: ${token}`,
-    "contexts:",
-    "  - name: admin",
-    "    context:",
-    "      cluster: dind-k8s-test",
-    "      user: admin",
-    "current-context: admin",
-    "",
-  ].join("\n");
-}
-
 function openssl(args: string[], cwd: string): Promise<void> {
   return new Promise((resolve, reject) => {
     execFile("openssl", args, { cwd }, (error, _stdout, stderr) => {
@@ -112,17 +64,15 @@ function openssl(args: string[], cwd: string): Promise<void> {
   });
 }
 
-/**
- * A client CA for --client-ca-file and an admin (system:masters) certificate it signed: kubeconfigs of kind,
- * minikube and kubeadm authenticate this way, and the scaler's own client must too.
- */
-async function clientCertificates(pki: string): Promise<{ caFile: string; certPem: string; keyPem: string }> {
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+const EC_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+
+/** A client CA for --client-ca-file: kubeconfigs of kind, minikube and kubeadm authenticate with its certificates. */
+async function makeClientCa(pki: string): Promise<string> {
   await openssl(
     [
       "req",
       "-x509",
-      ...ec,
+      ...EC_KEY,
       "-keyout",
       "client-ca.key",
       "-out",
@@ -134,51 +84,59 @@ async function clientCertificates(pki: string): Promise<{ caFile: string; certPe
     ],
     pki,
   );
-  await openssl(
-    [
-      "req",
-      ...ec,
-      "-keyout",
-      "admin.key",
-      "-out",
-      "admin.csr",
-      "-subj",
-      "/O=system:masters/CN=dind-k8s-cert-admin",
-    ],
-    pki,
-  );
+  return join(pki, "client-ca.crt");
+}
+
+/**
+ * A client certificate the client CA signed: the apiserver takes CN as the user name and each O as a group (the
+ * admin is in system:masters; the scheduler and controller-manager are the users the built-in RBAC binds).
+ */
+async function signClientCertificate(
+  pki: string,
+  name: string,
+  subject: string,
+): Promise<{ certPem: string; keyPem: string }> {
+  await openssl(["req", ...EC_KEY, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subject], pki);
   await openssl(
     [
       "x509",
       "-req",
       "-in",
-      "admin.csr",
+      `${name}.csr`,
       "-CA",
       "client-ca.crt",
       "-CAkey",
       "client-ca.key",
-      "-CAcreateserial",
+      // A serial of its own: certificates signed at the same time would race on a shared serial file.
+      "-set_serial",
+      `0x${randomBytes(16).toString("hex")}`,
       "-out",
-      "admin.crt",
+      `${name}.crt`,
       "-days",
       "2",
     ],
     pki,
   );
   return {
-    caFile: join(pki, "client-ca.crt"),
-    certPem: await readFile(join(pki, "admin.crt"), "utf8"),
-    keyPem: await readFile(join(pki, "admin.key"), "utf8"),
+    certPem: await readFile(join(pki, `${name}.crt`), "utf8"),
+    keyPem: await readFile(join(pki, `${name}.key`), "utf8"),
   };
 }
 
 /**
  * Starts etcd and a kube-apiserver with RBAC on, a token-file admin (system:masters) and
- * ServiceAccount token signing, so tests can act as restricted identities through TokenRequest.
- * No kubelet, scheduler or controller-manager: tests play their parts (see test/helpers/kube.ts).
+ * ServiceAccount token signing, so tests can act as restricted identities through TokenRequest;
+ * then the real kube-scheduler and kube-controller-manager, each as its own user (see controllers.ts), and kwok
+ * with its fake Nodes as their kubelets (see kwok.ts).
  */
 export async function startCluster(
-  parts: { etcd: string; kubeApiserver: string },
+  parts: {
+    etcd: string;
+    kubeApiserver: string;
+    kubeScheduler: string;
+    kubeControllerManager: string;
+    kwok: string;
+  },
   runDir: string,
 ): Promise<RunningCluster> {
   const daemons: Daemon[] = [];
@@ -199,7 +157,12 @@ export async function startCluster(
       mode: 0o600,
     });
 
-    const clientCerts = await clientCertificates(pki);
+    const clientCaFile = await makeClientCa(pki);
+    const adminClientCert = await signClientCertificate(
+      pki,
+      "admin",
+      "/O=system:masters/CN=dind-k8s-cert-admin",
+    );
 
     const port = await freePort();
     const server = `https://127.0.0.1:${port}`;
@@ -217,7 +180,7 @@ export async function startCluster(
         `--cert-dir=${certDir}`,
         "--authorization-mode=RBAC",
         `--token-auth-file=${tokenFile}`,
-        `--client-ca-file=${clientCerts.caFile}`,
+        `--client-ca-file=${clientCaFile}`,
         `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
         `--api-audiences=${SERVICE_ACCOUNT_ISSUER}`,
         `--service-account-key-file=${saPub}`,
@@ -249,12 +212,31 @@ export async function startCluster(
     };
 
     const adminKubeconfigPath = join(runDir, "admin.kubeconfig");
-    await writeFile(adminKubeconfigPath, adminKubeconfigYaml(server, caPem, adminToken), { mode: 0o600 });
+    await writeFile(adminKubeconfigPath, kubeconfigYaml(server, caPem, "admin", { token: adminToken }), {
+      mode: 0o600,
+    });
+
+    const access: ControlPlaneAccess = {
+      server,
+      caPem,
+      caFile: join(certDir, "apiserver.crt"),
+      adminToken,
+      serviceAccountKeyFile: saKey,
+      signClientCertificate: (name, user) => signClientCertificate(pki, name, `/CN=${user}`),
+    };
+    daemons.push(
+      ...(await startControllers(
+        { kubeScheduler: parts.kubeScheduler, kubeControllerManager: parts.kubeControllerManager },
+        access,
+        runDir,
+      )),
+    );
+    daemons.push(await startKwok(parts.kwok, access, runDir));
     return {
       server,
       caPem,
       adminToken,
-      adminClientCert: { certPem: clientCerts.certPem, keyPem: clientCerts.keyPem },
+      adminClientCert,
       adminKubeconfigPath,
       version: version.gitVersion,
       daemons,

@@ -1,15 +1,26 @@
 import { execFile, spawn } from "node:child_process";
-import { access, constants, mkdir, open, readdir, rename, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { access, constants, mkdir, open, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { actionlintPath, buildActionlint } from "./actionlint.ts";
-import { APT_PACKAGES, cacheDir, HELM_VERSION, KUBERNETES_VERSION } from "./versions.ts";
+import {
+  ACT_VERSION,
+  APT_PACKAGES,
+  cacheDir,
+  HELM_VERSION,
+  KUBERNETES_VERSION,
+  KWOK_VERSION,
+} from "./versions.ts";
 
 const execFileAsync = promisify(execFile);
 
 /** Absolute paths of the binaries the integration tests run. */
 export interface Parts {
   "kube-apiserver": string;
+  /** The real scheduler: binds Pods to Nodes. */
+  "kube-scheduler": string;
+  /** The real controllers: garbage collector, namespace, ServiceAccount and token controllers. */
+  "kube-controller-manager": string;
   etcd: string;
   dockerd: string;
   /**
@@ -23,6 +34,10 @@ export interface Parts {
   busybox: string;
   /** An HTTP CONNECT proxy: kubeconfigs with `proxy-url` are tested through it. */
   tinyproxy: string;
+  /** nektos/act: runs a workflow on this host as a runner would (the action's end-to-end test). */
+  act: string;
+  /** kwok: the Nodes and their kubelets, playing Stages (see kwok.ts). */
+  kwok: string;
 }
 
 export class MissingPartError extends Error {
@@ -127,47 +142,98 @@ async function installAptPackages(): Promise<void> {
   await run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...APT_PACKAGES], env);
 }
 
-async function buildKubeApiserver(): Promise<string> {
-  const bin = join(cacheDir(), `kube-apiserver-${KUBERNETES_VERSION}`, "kube-apiserver");
-  if (await isExecutable(bin)) return bin;
+/** The control plane's commands, built together from one `k8s.io/kubernetes` release. */
+const KUBERNETES_COMMANDS = ["kube-apiserver", "kube-scheduler", "kube-controller-manager"] as const;
+type KubernetesCommand = (typeof KUBERNETES_COMMANDS)[number];
+
+function kubernetesPaths(): Record<KubernetesCommand, string> {
+  const dir = join(cacheDir(), `kubernetes-${KUBERNETES_VERSION}`);
+  return {
+    "kube-apiserver": join(dir, "kube-apiserver"),
+    "kube-scheduler": join(dir, "kube-scheduler"),
+    "kube-controller-manager": join(dir, "kube-controller-manager"),
+  };
+}
+
+async function buildKubernetes(): Promise<Record<KubernetesCommand, string>> {
+  const paths = kubernetesPaths();
+  const built = await Promise.all(Object.values(paths).map(isExecutable));
+  if (built.every(Boolean)) return paths;
   if (!(await which("go"))) {
     throw new MissingPartError(
-      `kube-apiserver ${KUBERNETES_VERSION} is not built and 'go' is not on PATH; install Go 1.25+ and rerun 'npm run testenv'`,
+      `${KUBERNETES_COMMANDS.join(", ")} ${KUBERNETES_VERSION} are not built and 'go' is not on PATH; install Go 1.26+ and rerun 'npm run testenv'`,
     );
   }
-  log(`building kube-apiserver ${KUBERNETES_VERSION} from Go modules (first run only, several minutes)`);
+  log(
+    `building ${KUBERNETES_COMMANDS.join(", ")} ${KUBERNETES_VERSION} from Go modules (first run only, about 10 minutes on 2 cores)`,
+  );
   const started = Date.now();
-  const { stdout } = await execFileAsync(join(here, "build-kube-apiserver.sh"), [KUBERNETES_VERSION], {
+  const { stdout } = await execFileAsync(join(here, "build-kubernetes.sh"), [KUBERNETES_VERSION], {
     env: { ...process.env, DIND_K8S_CACHE: cacheDir() },
     maxBuffer: 64 * 1024 * 1024,
   });
   log(`built ${stdout.trim()} in ${Math.round((Date.now() - started) / 1000)} s`);
-  return bin;
+  return paths;
 }
 
-async function buildHelm(): Promise<string> {
-  const dir = join(cacheDir(), `helm-${HELM_VERSION}`);
-  const bin = join(dir, "helm");
+/** A Go command installed with `go install <module path>@<version>` into the cache, keyed by version. */
+interface GoTool {
+  /** The binary's name: the last element of the package path. */
+  name: string;
+  version: string;
+  /** Package path of the command, without the version. */
+  pkg: string;
+  /** Linker flags, e.g. the version stamp the command prints. */
+  ldflags: string;
+}
+
+const GO_TOOLS = {
+  helm: {
+    name: "helm",
+    version: HELM_VERSION,
+    pkg: "helm.sh/helm/v3/cmd/helm",
+    ldflags: `-s -w -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION} -X helm.sh/helm/v3/internal/version.gitTreeState=clean`,
+  },
+  // act's main package reads its version from this variable (its release build stamps it the same way).
+  act: {
+    name: "act",
+    version: ACT_VERSION,
+    pkg: "github.com/nektos/act",
+    ldflags: `-s -w -X main.version=${ACT_VERSION}`,
+  },
+  // kwok's version is a constant of its source; nothing to stamp.
+  kwok: { name: "kwok", version: KWOK_VERSION, pkg: "sigs.k8s.io/kwok/cmd/kwok", ldflags: "-s -w" },
+} as const satisfies Record<string, GoTool>;
+
+function goToolPath(tool: GoTool): string {
+  return join(cacheDir(), `${tool.name}-${tool.version}`, tool.name);
+}
+
+/**
+ * `go install` into a staging dir renamed into place whole, so an interrupted build never leaves a binary that
+ * looks finished.
+ */
+async function goInstall(tool: GoTool): Promise<string> {
+  const bin = goToolPath(tool);
   if (await isExecutable(bin)) return bin;
   if (!(await which("go"))) {
     throw new MissingPartError(
-      `helm ${HELM_VERSION} is not built and 'go' is not on PATH; install Go and rerun`,
+      `${tool.name} ${tool.version} is not built and 'go' is not on PATH; install Go and rerun`,
     );
   }
-  log(`building helm ${HELM_VERSION} with go install (first run only)`);
+  log(`building ${tool.name} ${tool.version} with go install (first run only)`);
+  const started = Date.now();
+  const dir = dirname(bin);
   const staging = `${dir}.partial`;
   await mkdir(staging, { recursive: true });
-  await run(
-    "go",
-    [
-      "install",
-      "-trimpath",
-      `-ldflags=-s -w -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION} -X helm.sh/helm/v3/internal/version.gitTreeState=clean`,
-      `helm.sh/helm/v3/cmd/helm@${HELM_VERSION}`,
-    ],
-    { ...process.env, GOBIN: staging, CGO_ENABLED: "0" },
-  );
+  await run("go", ["install", "-trimpath", `-ldflags=${tool.ldflags}`, `${tool.pkg}@${tool.version}`], {
+    ...process.env,
+    GOBIN: staging,
+    CGO_ENABLED: "0",
+  });
+  await rm(dir, { recursive: true, force: true });
   await rename(staging, dir);
+  log(`built ${bin} in ${Math.round((Date.now() - started) / 1000)} s`);
   return bin;
 }
 
@@ -179,13 +245,11 @@ async function supportsDefaultNetworkOpt(dockerd: string): Promise<boolean> {
 const DOCKERD_TRIXIE = () => join(cacheDir(), "dockerd-debian-trixie", "usr", "sbin", "dockerd");
 
 /**
- * Debian 13's docker.io package, unpacked into the cache with apt's own download (private lists and sources, so the
- * machine's apt configuration is untouched). Its dockerd runs on Debian 12.
+ * A Debian 13 package unpacked under `root` with apt's own download (private lists and sources, so the machine's apt
+ * configuration is untouched). Its Go binaries (dockerd, etcd) run on Debian 12.
  */
-async function fetchTrixieDockerd(): Promise<string> {
-  const root = join(cacheDir(), "dockerd-debian-trixie");
+async function unpackTrixiePackage(name: string, root: string): Promise<void> {
   const apt = join(root, "apt");
-  log("fetching Debian 13's docker.io for a dockerd with --default-network-opt (first run only)");
   await mkdir(join(apt, "lists", "partial"), { recursive: true });
   await mkdir(join(apt, "cache", "archives", "partial"), { recursive: true });
   await writeFile(
@@ -200,15 +264,53 @@ async function fetchTrixieDockerd(): Promise<string> {
     "-o=APT::Sandbox::User=root",
   ];
   await execFileAsync("apt-get", ["-q", ...options, "update"], { timeout: 300_000 });
-  await execFileAsync("apt-get", ["-q", ...options, "download", "docker.io"], { cwd: apt, timeout: 300_000 });
-  const debs = (await readdir(apt)).filter((name) => name.startsWith("docker.io_") && name.endsWith(".deb"));
-  if (debs.length === 0) throw new MissingPartError(`apt-get download docker.io left no package in ${apt}`);
+  await execFileAsync("apt-get", ["-q", ...options, "download", name], { cwd: apt, timeout: 300_000 });
+  const debs = (await readdir(apt)).filter((file) => file.startsWith(`${name}_`) && file.endsWith(".deb"));
+  if (debs.length === 0) throw new MissingPartError(`apt-get download ${name} left no package in ${apt}`);
   await execFileAsync("dpkg-deb", ["-x", join(apt, debs[0]!), root]);
+}
+
+async function fetchTrixieDockerd(): Promise<string> {
+  log("fetching Debian 13's docker.io for a dockerd with --default-network-opt (first run only)");
+  await unpackTrixiePackage("docker.io", join(cacheDir(), "dockerd-debian-trixie"));
   const dockerd = DOCKERD_TRIXIE();
   if (!(await supportsDefaultNetworkOpt(dockerd))) {
     throw new MissingPartError(`${dockerd} (Debian 13's docker.io) has no --default-network-opt`);
   }
   return dockerd;
+}
+
+/**
+ * True when this etcd answers watch progress requests correctly (3.4.31+, 3.5.13+): only then does kube-apiserver
+ * serve streaming lists (`sendInitialEvents`), which kwok's client asks for on every watch it opens. Refused, each
+ * of kwok's watches ends at once and it sees Pods only at its next relist, up to 30 s late.
+ */
+async function supportsWatchProgress(etcd: string): Promise<boolean> {
+  const { stdout } = await execFileAsync(etcd, ["--version"]).catch(() => ({ stdout: "" }));
+  const match = /etcd Version: (\d+)\.(\d+)\.(\d+)/.exec(stdout);
+  if (!match) return false;
+  const [major, minor, patch] = match.slice(1).map(Number) as [number, number, number];
+  if (major !== 3) return major > 3;
+  return minor > 5 || (minor === 5 && patch >= 13) || (minor === 4 && patch >= 31);
+}
+
+const ETCD_TRIXIE = () => join(cacheDir(), "etcd-debian-trixie", "usr", "bin", "etcd");
+
+/** Debian 12's etcd (3.4.23) is too old for watch progress requests; Debian 13's etcd-server (3.5) is not. */
+async function findWatchProgressEtcd(etcd: string, install: boolean): Promise<string> {
+  if (await supportsWatchProgress(etcd)) return etcd;
+  if (await supportsWatchProgress(ETCD_TRIXIE())) return ETCD_TRIXIE();
+  if (!install) {
+    throw new MissingPartError(
+      `${etcd} is older than 3.4.31 and Debian 13's etcd is not in ${cacheDir()}; run 'npm run testenv'`,
+    );
+  }
+  log("fetching Debian 13's etcd-server for an etcd with watch progress requests (first run only)");
+  await unpackTrixiePackage("etcd-server", join(cacheDir(), "etcd-debian-trixie"));
+  if (!(await supportsWatchProgress(ETCD_TRIXIE()))) {
+    throw new MissingPartError(`${ETCD_TRIXIE()} (Debian 13's etcd-server) is older than 3.5.13`);
+  }
+  return ETCD_TRIXIE();
 }
 
 async function findNetworkOptDockerd(dockerd: string, install: boolean): Promise<string> {
@@ -236,30 +338,33 @@ export async function prepareParts({ install }: { install: boolean }): Promise<P
   if (Array.isArray(apt)) {
     throw new MissingPartError(`missing test environment parts: ${apt.join("; ")}; ${aptHint}`);
   }
-  const [kubeApiserver, helm, actionlint] = install
-    ? [await buildKubeApiserver(), await buildHelm(), await buildActionlint(log)]
-    : [
-        join(cacheDir(), `kube-apiserver-${KUBERNETES_VERSION}`, "kube-apiserver"),
-        join(cacheDir(), `helm-${HELM_VERSION}`, "helm"),
-        actionlintPath(),
-      ];
-  for (const [name, path] of [
-    ["kube-apiserver", kubeApiserver],
+  const kubernetes = install ? await buildKubernetes() : kubernetesPaths();
+  const helm = install ? await goInstall(GO_TOOLS.helm) : goToolPath(GO_TOOLS.helm);
+  const act = install ? await goInstall(GO_TOOLS.act) : goToolPath(GO_TOOLS.act);
+  const kwok = install ? await goInstall(GO_TOOLS.kwok) : goToolPath(GO_TOOLS.kwok);
+  const actionlint = install ? await buildActionlint(log) : actionlintPath();
+  const built: [string, string][] = [
+    ...Object.entries(kubernetes),
     ["helm", helm],
+    ["act", act],
+    ["kwok", kwok],
     ["actionlint", actionlint],
-  ] as const) {
+  ];
+  for (const [name, path] of built) {
     if (!(await isExecutable(path))) {
       throw new MissingPartError(`${name} is not built at ${path}; run 'npm run testenv' to build it`);
     }
   }
   return {
-    "kube-apiserver": kubeApiserver,
-    etcd: apt.etcd,
+    ...kubernetes,
+    etcd: await findWatchProgressEtcd(apt.etcd, install),
     dockerd: apt.dockerd,
     "dockerd-network-opt": await findNetworkOptDockerd(apt.dockerd, install),
     helm,
     actionlint,
     busybox: apt.busybox,
     tinyproxy: apt.tinyproxy,
+    act,
+    kwok,
   };
 }

@@ -14,8 +14,8 @@ export interface StartedTestEnv {
 }
 
 /**
- * Prepares the parts (building what is missing when `install`), then starts etcd, kube-apiserver
- * and dockerd under one temp dir. `stop()` stops them all and removes the dir.
+ * Prepares the parts (building what is missing when `install`), then starts etcd, kube-apiserver,
+ * kube-scheduler, kube-controller-manager and dockerd under one temp dir. `stop()` stops them all and removes the dir.
  */
 export async function startTestEnv({ install }: { install: boolean }): Promise<StartedTestEnv> {
   const parts = await prepareParts({ install });
@@ -32,7 +32,16 @@ export async function startTestEnv({ install }: { install: boolean }): Promise<S
   };
   try {
     const [cluster, docker, proxy] = await Promise.all([
-      startCluster({ etcd: parts.etcd, kubeApiserver: parts["kube-apiserver"] }, runDir).then((started) => {
+      startCluster(
+        {
+          etcd: parts.etcd,
+          kubeApiserver: parts["kube-apiserver"],
+          kubeScheduler: parts["kube-scheduler"],
+          kubeControllerManager: parts["kube-controller-manager"],
+          kwok: parts.kwok,
+        },
+        runDir,
+      ).then((started) => {
         daemons.push(...started.daemons);
         return started;
       }),

@@ -16,7 +16,7 @@ export interface TestEnv {
     adminClientCert: { certPem: string; keyPem: string };
     /** kubeconfig file for the admin user (for kubectl-like tools, helm). */
     adminKubeconfigPath: string;
-    /** e.g. "v1.35.4" as the apiserver reports it on /version. */
+    /** e.g. "v1.37.2" as the apiserver reports it on /version. */
     version: string;
   };
   docker: {

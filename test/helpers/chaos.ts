@@ -1,8 +1,9 @@
 // A burst of jobs through real `dind-k8s serve` processes on the real apiserver, with GitHub's side played
 // by the stand-in, while things go wrong: every delivery twice, some dropped (only the redelivery API
 // brings them back), some overtaken by later ones, replicas killed with SIGKILL and restarted, two
-// replicas at once for a while. The test side also plays the kubelet and the runners: a released Pod
-// starts, its runner comes online, GitHub gives it any queued job, the job ends, the runner exits.
+// replicas at once for a while. The real scheduler binds released Pods to kwok's Nodes and kwok runs them; the
+// test side plays the runners: once its Pod runs a runner comes online, GitHub gives it any queued job, the job
+// ends, the runner exits (through kwok's Stage); kwok and the real garbage collector clean up.
 import { type ChildProcess, spawn } from "node:child_process";
 import { openSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -13,14 +14,9 @@ import { join } from "node:path";
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import type { TestEnv } from "../env/types.ts";
 import { type GitHubStandIn, type StandInJob, startGitHubStandIn } from "./github-standin.ts";
-import {
-  collectGarbage,
-  createTestNamespace,
-  finalizeTerminatingPods,
-  schedulePod,
-  setPodPhase,
-} from "./kube.ts";
-import { runnerSetYaml, serveArgs, writeServeFiles } from "./scaler.ts";
+import { createTestNamespace } from "./kube.ts";
+import { endRunner } from "./kwok.ts";
+import { realNodesRunnerSetYaml, serveArgs, writeServeFiles } from "./scaler.ts";
 import { workflowJobPayload } from "./webhooks.ts";
 
 export interface ChaosOptions {
@@ -146,7 +142,7 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
     const files = await writeServeFiles(env, {
       namespace: ns.name,
       dir,
-      sets: runnerSetYaml("dind-k8s", options.maxRunners),
+      sets: realNodesRunnerSetYaml("dind-k8s", options.maxRunners),
       token: "ghp_chaos",
       secrets: ["chaos-secret"],
       githubApiUrl: github.url,
@@ -262,7 +258,8 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
     }, expectedMs / 4);
     timers.add(second);
 
-    // --- The kubelet, the runners and GitHub's job assignment, until everything has run and is gone.
+    // --- The runners and GitHub's job assignment, until everything has run and is gone.
+    const online = new Set<string>();
     const runningJob = new Map<string, { job: StandInJob; endsAt: number }>();
     const startCount = new Map<number, number>();
     let maxReleased = 0;
@@ -278,12 +275,13 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
       );
       maxReleased = Math.max(maxReleased, live.length);
 
-      // kubelet: start released Pods; the runner comes online once its Pod runs.
+      // The runner comes online once kwok runs its Pod.
       for (const pod of live) {
         const name = pod.metadata!.name!;
-        if (!pod.spec?.nodeName) {
-          await schedulePod(ns.kc, ns.name, name).catch(() => undefined);
-          await setPodPhase(ns.kc, ns.name, name, "Running").catch(() => undefined);
+        // By uid: a replacement Pod has its predecessor's name, and its runner comes online anew.
+        const uid = pod.metadata!.uid!;
+        if (pod.status?.phase === "Running" && !online.has(uid)) {
+          online.add(uid);
           // Its registration may already be gone (deregistered as surplus, or replaced after an interrupted
           // release): that runner can't connect, as a real one couldn't.
           try {
@@ -309,10 +307,9 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
         runningJob.delete(runnerName);
         github.completeJob(job.id);
         emit("completed", job, runnerName);
-        await setPodPhase(ns.kc, ns.name, runnerName, "Succeeded").catch(() => undefined);
+        // Its Pod may be gone already (deleted as surplus or replaced): then there is nothing to end.
+        await endRunner(ns.kc, ns.name, runnerName).catch(() => undefined);
       }
-      await finalizeTerminatingPods(ns.kc, ns.name);
-      await collectGarbage(ns.kc, ns.name);
 
       const allDone = github.jobs().every((job) => job.status === "completed");
       if (allDone && pendingDeliveries.size === 0) {

@@ -1,6 +1,8 @@
-// Test-side stand-ins for what a real cluster's other components do, on the real apiserver:
-// the namespace controller's default ServiceAccount, the scheduler's binding, the kubelet's
-// pods/status updates and final deletion, and the garbage collector's ownerReference cascade.
+// Kubernetes helpers of the tests: clients and identities, test namespaces, strict creates. And the last
+// stand-ins for the scheduler, the kubelet and the garbage collector (schedulePod, setPodPhase,
+// finalizeTerminatingPods, collectGarbage), used only by cache-pool.test.ts, whose Pods need the dind
+// sidecar's termination message that kwok's Stages do not write; every other test runs on the real
+// scheduler, kwok and the real controller-manager (test/env/).
 import { randomBytes } from "node:crypto";
 import { request } from "node:https";
 import {
@@ -17,6 +19,7 @@ import {
 import type { KubeClient } from "../../src/scaler/kube/client.ts";
 import { kubeClientFromKubeConfig } from "../../src/scaler/kube/load.ts";
 import type { TestEnv } from "../env/types.ts";
+import { eventually } from "./eventually.ts";
 
 export function kubeConfigFor(env: TestEnv, user: { name: string; token: string }): KubeConfig {
   const kc = new KubeConfig();
@@ -58,10 +61,9 @@ export interface TestNamespace {
 }
 
 /**
- * A fresh namespace for one test file (random suffix, so parallel files never collide), with the
- * `default` ServiceAccount the controller-manager would create, and optionally enforcing a Pod
- * Security level. Namespaces are not deleted: no namespace controller runs, and the whole etcd
- * goes away with the run.
+ * A fresh namespace for one test file (random suffix, so parallel files never collide), optionally enforcing a Pod
+ * Security level. Returns once the controller-manager's ServiceAccount controller has created its `default`
+ * ServiceAccount: until then the apiserver refuses Pods there, as on any cluster.
  */
 export async function createTestNamespace(
   env: TestEnv,
@@ -77,7 +79,11 @@ export async function createTestNamespace(
     labels["pod-security.kubernetes.io/enforce-version"] = "latest";
   }
   await core.createNamespace({ body: { metadata: { name, labels } } });
-  await core.createNamespacedServiceAccount({ namespace: name, body: { metadata: { name: "default" } } });
+  await eventually(
+    `the default ServiceAccount of namespace ${name}`,
+    () => core.readNamespacedServiceAccount({ name: "default", namespace: name }),
+    { timeoutMs: 30_000 },
+  );
   return { name, kc };
 }
 

@@ -11,6 +11,7 @@ import type { ReconcilerTiming } from "../../src/scaler/reconcile/reconciler.ts"
 import type { RecoveryGitHub, RecoveryTiming } from "../../src/scaler/reconcile/recovery.ts";
 import type { RunnerRegistry } from "../../src/scaler/reconcile/runner-registry.ts";
 import { type RunningScaler, type ScalerOptions, startScaler } from "../../src/scaler/service.ts";
+import { KWOK_TAINT } from "../env/kwok.ts";
 import type { TestEnv } from "../env/types.ts";
 import { kubeClientOf, restrictedKubeConfig } from "./kube.ts";
 
@@ -31,16 +32,28 @@ export function testConfigYaml(namespace: string, sets: string): string {
 }
 
 /**
- * A runner set's YAML list item (indented for testConfigYaml): labels [dind-k8s], minIdle 0, and maxQueued when
- * given (the default is 20 × maxRunners: none at all for maxRunners 0).
+ * A runner set's YAML list item (indented for testConfigYaml): labels [dind-k8s], minIdle 0 unless given, and
+ * maxQueued when given (the default is 20 × maxRunners: none at all for maxRunners 0).
  */
-export function runnerSetYaml(name: string, maxRunners: number, maxQueued?: number): string {
+export function runnerSetYaml(name: string, maxRunners: number, maxQueued?: number, minIdle = 0): string {
   return [
     `  - name: ${name}`,
     "    labels: [dind-k8s]",
     `    maxRunners: ${maxRunners}`,
     ...(maxQueued === undefined ? [] : [`    maxQueued: ${maxQueued}`]),
-    "    minIdle: 0",
+    `    minIdle: ${minIdle}`,
+  ].join("\n");
+}
+
+/**
+ * A runner set whose Pods go to kwok's Nodes: the real scheduler binds them and kwok runs them (its Nodes take only
+ * Pods that tolerate KWOK_TAINT, see test/env/kwok.ts).
+ */
+export function realNodesRunnerSetYaml(name: string, maxRunners: number, minIdle = 0): string {
+  const { key, value, effect } = KWOK_TAINT;
+  return [
+    runnerSetYaml(name, maxRunners, undefined, minIdle),
+    `    tolerations: [{ key: ${key}, operator: Equal, value: ${value}, effect: ${effect} }]`,
   ].join("\n");
 }
 

@@ -1,5 +1,6 @@
 // The scaler end to end on the real apiserver (as the shipped Role) with the GitHub stand-in (checked
-// against GitHub's OpenAPI description). The test plays the kubelet, the runner and GitHub's events.
+// against GitHub's OpenAPI description), its Pods on the real scheduler, kwok's Nodes and the real garbage
+// collector. The test plays the runner (it says when one's job is over) and GitHub's events.
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { createGitHubApi } from "../../src/scaler/github/client.ts";
@@ -8,17 +9,12 @@ import type { ReconcilerTiming } from "../../src/scaler/reconcile/reconciler.ts"
 import type { RecoveryTiming } from "../../src/scaler/reconcile/recovery.ts";
 import { JIT_CONFIG_KEY } from "../../src/scaler/runner-pod/build-runner-pod.ts";
 import type { RunningScaler } from "../../src/scaler/service.ts";
+import { NODE_NAMES } from "../env/kwok.ts";
 import { eventually } from "../helpers/eventually.ts";
 import { type GitHubStandIn, startGitHubStandIn } from "../helpers/github-standin.ts";
-import {
-  collectGarbage,
-  createTestNamespace,
-  finalizeTerminatingPods,
-  schedulePod,
-  setPodPhase,
-  type TestNamespace,
-} from "../helpers/kube.ts";
-import { startTestScaler, WEBHOOK_SECRET } from "../helpers/scaler.ts";
+import { apiStatus, createTestNamespace, type TestNamespace } from "../helpers/kube.ts";
+import { endRunner, podInPhase } from "../helpers/kwok.ts";
+import { realNodesRunnerSetYaml, startTestScaler, WEBHOOK_SECRET } from "../helpers/scaler.ts";
 import { workflowJobPayload } from "../helpers/webhooks.ts";
 
 const env = inject("testenv");
@@ -46,10 +42,10 @@ interface World {
     extra?: { runnerName?: string; conclusion?: string; drop?: boolean; repository?: string },
   ): Promise<number>;
   pods(): Promise<V1Pod[]>;
-  /** The kubelet: bind, run, and finish Pods; then the GC. */
+  /** Waits until the real scheduler has bound the Pod and kwok runs it. */
   run(name: string): Promise<void>;
+  /** The runner exits (kwok's runner-exits Stage): 0 for Succeeded, 1 for Failed. */
   finish(name: string, phase?: "Succeeded" | "Failed"): Promise<void>;
-  settle(): Promise<void>;
 }
 
 const worlds: World[] = [];
@@ -83,7 +79,8 @@ async function world(
     github: client,
     timing: { ...FAST, ...options.timing },
     ...(options.recovery ? { recovery: options.recovery } : {}),
-    ...(options.runnerSets ? { runnerSets: options.runnerSets } : {}),
+    // Pods of the set go to kwok's Nodes: the real scheduler, kwok and the garbage collector play their parts.
+    runnerSets: options.runnerSets ?? realNodesRunnerSetYaml("dind-k8s", 3),
   });
   github.setHook({ url: `${scaler.url}/webhook`, secret: WEBHOOK_SECRET });
   const core = ns.kc.makeApiClient(CoreV1Api);
@@ -108,15 +105,10 @@ async function world(
       return (await core.listNamespacedPod({ namespace: ns.name })).items;
     },
     async run(name) {
-      await schedulePod(ns.kc, ns.name, name);
-      await setPodPhase(ns.kc, ns.name, name, "Running");
+      await podInPhase(ns.kc, ns.name, name, "Running");
     },
     async finish(name, phase = "Succeeded") {
-      await setPodPhase(ns.kc, ns.name, name, phase);
-    },
-    async settle() {
-      await finalizeTerminatingPods(ns.kc, ns.name);
-      await collectGarbage(ns.kc, ns.name);
+      await endRunner(ns.kc, ns.name, name, phase === "Succeeded" ? 0 : 1);
     },
   };
   worlds.push(created);
@@ -126,9 +118,22 @@ async function world(
 const gated = (pod: V1Pod) => (pod.spec?.schedulingGates ?? []).length > 0;
 const names = (pods: V1Pod[]) => pods.map((pod) => pod.metadata!.name!).sort();
 
-describe("a job's life", () => {
-  it("queued → released with a JIT Secret → Running → Succeeded → Pod, Secret and runner gone", async () => {
-    const w = await world();
+describe("a job's life on the real scheduler, kwok and garbage collector", () => {
+  const onRealNodes = (maxRunners: number) => ({
+    runnerSets: realNodesRunnerSetYaml("dind-k8s", maxRunners),
+  });
+  const podsAndSecretsGone = (w: World) => async () => {
+    const [pods, secrets] = await Promise.all([
+      w.pods(),
+      w.core.listNamespacedSecret({ namespace: w.ns.name }),
+    ]);
+    // A finished job leaves its gated tombstone (the durable record), nothing else.
+    const left = pods.filter((pod) => pod.metadata?.labels?.[LABELS.jobState] !== "done" || !gated(pod));
+    return left.length === 0 && secrets.items.length === 0;
+  };
+
+  it("queued → released with a JIT Secret → bound and Running → runner exits → Pod, Secret and runner gone", async () => {
+    const w = await world(onRealNodes(2));
     expect(await w.send("queued", 101)).toBe(201);
 
     const released = await eventually("the gate to be released", async () => {
@@ -140,32 +145,68 @@ describe("a job's life", () => {
     expect(secret.metadata?.ownerReferences?.[0]).toMatchObject({ kind: "Pod", uid: released.metadata?.uid });
     const registered = w.github.runners().find((runner) => runner.id === runnerId);
     expect(registered).toMatchObject({ name: "dind-k8s-101-1", labels: ["dind-k8s"], workFolder: "_work" });
-    // The Secret carries what generate-jitconfig returned, for ACTIONS_RUNNER_INPUT_JITCONFIG.
     expect(Buffer.from(secret.data![JIT_CONFIG_KEY]!, "base64").toString()).not.toBe("");
 
-    await w.run("dind-k8s-101-1");
+    // The real scheduler binds it to a kwok Node; kwok starts the dind sidecar and the runner.
+    const running = await podInPhase(w.ns.kc, w.ns.name, "dind-k8s-101-1", "Running");
+    expect(NODE_NAMES).toContain(running.spec?.nodeName);
     const job = w.github.addQueuedJob({ labels: ["self-hosted", "dind-k8s"] });
     w.github.startJob(job.id, "dind-k8s-101-1");
     expect(await w.send("in_progress", 101, { runnerName: "dind-k8s-101-1" })).toBe(200);
     w.github.completeJob(job.id);
     expect(await w.send("completed", 101, { runnerName: "dind-k8s-101-1" })).toBe(200);
-    await w.finish("dind-k8s-101-1");
+    // The ephemeral runner exits after its job; the scaler deletes the Pod, kwok removes it, the GC its Secret.
+    await endRunner(w.ns.kc, w.ns.name, "dind-k8s-101-1");
 
-    await eventually("the Pod and its Secret to be gone", async () => {
-      await w.settle();
-      const [pods, secrets] = await Promise.all([
-        w.pods(),
-        w.core.listNamespacedSecret({ namespace: w.ns.name }),
-      ]);
-      const left = pods.filter((pod) => pod.metadata?.labels?.[LABELS.jobState] !== "done" || !gated(pod));
-      return left.length === 0 && secrets.items.length === 0;
-    });
+    await eventually("the Pod and its Secret to be gone", podsAndSecretsGone(w), { timeoutMs: 30_000 });
     expect(w.github.runners()).toEqual([]);
-    // generate-jitconfig once; nothing else on the happy path (orphan sweeps aside).
     expect(w.github.calls("actions/generate-runner-jitconfig-for-org")).toBe(1);
     expect(w.github.calls("actions/delete-self-hosted-runner-from-org")).toBe(0);
   });
+
+  it("gated Pods are never bound; released ones are bound in release order, one at a time under maxRunners 1", async () => {
+    const w = await world(onRealNodes(1));
+    for (const id of [111, 112, 113]) expect(await w.send("queued", id)).toBe(201);
+    const order: string[] = [];
+    for (const name of ["dind-k8s-111-1", "dind-k8s-112-1", "dind-k8s-113-1"]) {
+      await podInPhase(w.ns.kc, w.ns.name, name, "Running");
+      order.push(name);
+      // Everything still gated is unbound, however long the scheduler has had it.
+      const pods = await w.pods();
+      expect(pods.filter((pod) => gated(pod)).map((pod) => pod.spec?.nodeName)).toEqual(
+        pods.filter((pod) => gated(pod)).map(() => undefined),
+      );
+      expect(names(pods.filter((pod) => pod.spec?.nodeName))).toEqual([name]);
+      await endRunner(w.ns.kc, w.ns.name, name);
+      await gone(w, name);
+    }
+    expect(order).toEqual(["dind-k8s-111-1", "dind-k8s-112-1", "dind-k8s-113-1"]);
+  });
+
+  it("a running runner's Pod deleted by a person: kwok removes it, the real GC its JIT Secret", async () => {
+    const w = await world(onRealNodes(2));
+    expect(await w.send("queued", 121)).toBe(201);
+    await podInPhase(w.ns.kc, w.ns.name, "dind-k8s-121-1", "Running");
+    await w.core.readNamespacedSecret({ name: "dind-k8s-121-1", namespace: w.ns.name });
+    await w.core.deleteNamespacedPod({ name: "dind-k8s-121-1", namespace: w.ns.name });
+    await eventually(
+      "the JIT Secret's collection",
+      () =>
+        w.core.readNamespacedSecret({ name: "dind-k8s-121-1", namespace: w.ns.name }).then(
+          () => false,
+          (error: unknown) => apiStatus(error) === 404,
+        ),
+      { timeoutMs: 30_000 },
+    );
+  });
 });
+
+/** Waits until the Pod named `name` is gone from the namespace (deleted for real, not just terminating). */
+async function gone(w: World, name: string): Promise<void> {
+  await eventually(`${name} to be gone`, async () => !names(await w.pods()).includes(name), {
+    timeoutMs: 30_000,
+  });
+}
 
 describe("delivery order and duplicates", () => {
   it("a duplicate queued delivery yields one Pod and one runner", async () => {
@@ -206,7 +247,7 @@ describe("delivery order and duplicates", () => {
 
   it("a job cancelled while queued is never released", async () => {
     const w = await world({
-      runnerSets: "  - name: dind-k8s\n    labels: [dind-k8s]\n    maxRunners: 1\n    minIdle: 0",
+      runnerSets: realNodesRunnerSetYaml("dind-k8s", 1, 0),
     });
     // Fill the one slot so job 402 waits gated.
     await w.send("queued", 401);
@@ -218,7 +259,6 @@ describe("delivery order and duplicates", () => {
     await w.send("in_progress", 401, { runnerName: "dind-k8s-401-1" });
     await w.finish("dind-k8s-401-1");
     await eventually("401 gone", async () => {
-      await w.settle();
       return !(await w.pods()).some((pod) => pod.metadata?.name === "dind-k8s-401-1");
     });
     await new Promise((resolve) => setTimeout(resolve, 400));
@@ -235,7 +275,6 @@ describe("delivery order and duplicates", () => {
     await w.run("dind-k8s-501-1");
     await w.send("completed", 501, { conclusion: "cancelled" });
     await eventually("the idle runner removed", async () => {
-      await w.settle();
       return w.github.runners().length === 0 && (await w.pods()).every((pod) => gated(pod));
     });
     expect(w.github.calls("actions/delete-self-hosted-runner-from-org")).toBe(1);
@@ -263,7 +302,7 @@ describe("delivery order and duplicates", () => {
 describe("capacity", () => {
   it("holds a backlog beyond maxRunners and releases it in arrival order as runners finish", async () => {
     const w = await world({
-      runnerSets: "  - name: dind-k8s\n    labels: [dind-k8s]\n    maxRunners: 2\n    minIdle: 0",
+      runnerSets: realNodesRunnerSetYaml("dind-k8s", 2, 0),
     });
     for (const id of [701, 702, 703, 704]) expect(await w.send("queued", id)).toBe(201);
     const releasedNames = async () => names((await w.pods()).filter((pod) => !gated(pod)));
@@ -277,19 +316,17 @@ describe("capacity", () => {
     }
     await w.finish("dind-k8s-701-1");
     await eventually("703 released after 701 finished", async () => {
-      await w.settle();
       return JSON.stringify(await releasedNames()) === JSON.stringify(["dind-k8s-702-1", "dind-k8s-703-1"]);
     });
     await w.finish("dind-k8s-702-1");
     await eventually("704 released after 702 finished", async () => {
-      await w.settle();
       return JSON.stringify(await releasedNames()) === JSON.stringify(["dind-k8s-703-1", "dind-k8s-704-1"]);
     });
   });
 
   it("keeps minIdle warm runners registered and refills the pool when one takes a job", async () => {
     const w = await world({
-      runnerSets: "  - name: dind-k8s\n    labels: [dind-k8s]\n    maxRunners: 4\n    minIdle: 2",
+      runnerSets: realNodesRunnerSetYaml("dind-k8s", 4, 2),
     });
     const warm = await eventually("two warm runners", async () => {
       const pods = (await w.pods()).filter(
@@ -320,14 +357,22 @@ describe("capacity", () => {
 });
 
 describe("repair", () => {
-  it("replaces a Pod stuck Pending past the deadline, with a Warning Event", async () => {
-    const w = await world({ timing: { pendingDeadlineMs: 800 } });
+  it("replaces a Pod the real scheduler finds no room for (Unschedulable) past the deadline, with a Warning Event", async () => {
+    // Tolerates kwok's Nodes but asks for more CPU than any of them has.
+    const tooBig = `${realNodesRunnerSetYaml("dind-k8s", 2)}\n    runner: { resources: { requests: { cpu: "100" } } }`;
+    const w = await world({ timing: { pendingDeadlineMs: 800 }, runnerSets: tooBig });
     await w.send("queued", 901);
     const first = await eventually("901 released", async () => {
       const pod = (await w.pods()).find((candidate) => !gated(candidate));
       return pod;
     });
-    // Never scheduled: the kubelet stand-in leaves it Pending.
+    const verdict = await eventually("the scheduler's verdict on 901", async () => {
+      const pod = await w.core.readNamespacedPod({ name: "dind-k8s-901-1", namespace: w.ns.name });
+      if (pod.metadata?.uid !== first.metadata?.uid) throw new Error("replaced before the verdict was read");
+      return pod.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False");
+    });
+    expect(verdict.reason).toBe("Unschedulable");
+    expect(verdict.message).toMatch(/^0\/3 nodes are available: 3 Insufficient cpu\./);
     const replacement = await eventually("a replacement Pod for the same job", async () => {
       const pod = (await w.pods()).find((candidate) => candidate.metadata?.name === "dind-k8s-901-1");
       return pod && pod.metadata?.uid !== first.metadata?.uid ? pod : undefined;

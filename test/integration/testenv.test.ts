@@ -1,26 +1,36 @@
 // Smoke tests of the integration test environment itself: every part is real and behaves as the
-// other tests rely on (strict validation, scheduling gates, native sidecars, RBAC, the kubelet,
-// scheduler and garbage-collector stand-ins, dockerd, helm).
+// other tests rely on (strict validation, scheduling gates, native sidecars, RBAC, the real scheduler and
+// controller-manager under their own identities, the kubelet stand-in, dockerd, helm, act).
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { HELM_VERSION, KUBERNETES_VERSION } from "../env/versions.ts";
+import { KWOK_TAINT, KWOK_TOLERATION, NODE_CAPACITY, NODE_NAMES } from "../env/kwok.ts";
+import { ACT_VERSION, HELM_VERSION, KUBERNETES_VERSION } from "../env/versions.ts";
 import { docker } from "../helpers/docker.ts";
+import { eventually } from "../helpers/eventually.ts";
 import {
+  adminKubeConfig,
   apiStatus,
-  collectGarbage,
   createStrict,
   createTestNamespace,
-  finalizeTerminatingPods,
   restrictedKubeConfig,
-  schedulePod,
-  setPodPhase,
   type TestNamespace,
 } from "../helpers/kube.ts";
+import { endRunner, podInPhase } from "../helpers/kwok.ts";
 
 const execFileAsync = promisify(execFile);
 const env = inject("testenv");
+
+/** Waits until `read` answers 404: the object was deleted for real. */
+function gone(what: string, read: () => Promise<unknown>, timeoutMs: number): Promise<true> {
+  const answered404 = () =>
+    read().then(
+      () => false as const,
+      (error: unknown) => apiStatus(error) === 404 || (false as const),
+    );
+  return eventually(what, answered404, { timeoutMs, intervalMs: 250 });
+}
 
 function gatedPodWithNativeSidecar(namespace: string, name: string): V1Pod {
   return {
@@ -29,6 +39,7 @@ function gatedPodWithNativeSidecar(namespace: string, name: string): V1Pod {
     metadata: { name, namespace },
     spec: {
       schedulingGates: [{ name: "dind-k8s.io/runner" }],
+      tolerations: [KWOK_TOLERATION],
       restartPolicy: "Never",
       automountServiceAccountToken: false,
       initContainers: [
@@ -71,37 +82,81 @@ describe("kube-apiserver", () => {
     await expect(createStrict(env, broken)).rejects.toThrow(/unknown field "spec.restartPolicyy"/);
   });
 
-  it("takes a gated Pod with a native sidecar through Pending → Running → Succeeded", async () => {
+  it("holds a gated Pod: no binding, not even by hand, and the real scheduler leaves it alone", async () => {
     const core = ns.kc.makeApiClient(CoreV1Api);
     const created = await createStrict(env, gatedPodWithNativeSidecar(ns.name, "runner-1"));
     expect(created.spec?.initContainers?.[0]?.restartPolicy).toBe("Always");
     expect(created.spec?.schedulingGates).toEqual([{ name: "dind-k8s.io/runner" }]);
+    await expect(
+      core.createNamespacedPodBinding({
+        name: "runner-1",
+        namespace: ns.name,
+        body: {
+          metadata: { name: "runner-1" },
+          target: { apiVersion: "v1", kind: "Node", name: NODE_NAMES[0] },
+        },
+      }),
+    ).rejects.toSatisfy((error) => apiStatus(error) === 409);
+    // Three Nodes with room, and a second to decide: the gate is what keeps it off them.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const held = await core.readNamespacedPod({ name: "runner-1", namespace: ns.name });
+    expect(held.spec?.nodeName).toBeUndefined();
+    expect(held.status?.phase).toBe("Pending");
+    expect(held.status?.conditions?.find((c) => c.type === "PodScheduled")?.reason).toBe("SchedulingGated");
+  });
 
-    // The apiserver itself refuses to bind a gated Pod: the gate really holds it.
-    await expect(schedulePod(ns.kc, ns.name, "runner-1")).rejects.toSatisfy(
-      (error) => apiStatus(error) === 409,
-    );
-
-    const pending = await setPodPhase(ns.kc, ns.name, "runner-1", "Pending");
-    expect(pending.status?.conditions?.find((c) => c.type === "PodScheduled")?.reason).toBe("Unschedulable");
-
+  it("takes a released Pod through bound → Running with the dind sidecar → Succeeded when its job ends", async () => {
+    const core = ns.kc.makeApiClient(CoreV1Api);
     const current = await core.readNamespacedPod({ name: "runner-1", namespace: ns.name });
     current.spec!.schedulingGates = [];
     await core.replaceNamespacedPod({ name: "runner-1", namespace: ns.name, body: current });
-    await schedulePod(ns.kc, ns.name, "runner-1");
 
-    const running = await setPodPhase(ns.kc, ns.name, "runner-1", "Running");
-    expect(running.spec?.nodeName).toBe("test-node-1");
-    expect(running.status?.phase).toBe("Running");
-    expect(running.status?.initContainerStatuses?.[0]).toMatchObject({
-      name: "dind",
-      ready: true,
-      started: true,
+    const running = await podInPhase(ns.kc, ns.name, "runner-1", "Running");
+    expect(NODE_NAMES).toContain(running.spec?.nodeName);
+    expect(running.status?.conditions?.find((c) => c.type === "PodScheduled")?.status).toBe("True");
+    expect(running.status?.conditions?.find((c) => c.type === "Ready")?.status).toBe("True");
+    expect(running.status?.initContainerStatuses).toEqual([
+      expect.objectContaining({
+        name: "dind",
+        ready: true,
+        started: true,
+        state: { running: expect.anything() },
+      }),
+    ]);
+    expect(running.status?.containerStatuses).toEqual([
+      expect.objectContaining({
+        name: "runner",
+        ready: true,
+        started: true,
+        state: { running: expect.anything() },
+      }),
+    ]);
+    expect(running.status?.podIP).toMatch(/^10\.244\./);
+
+    await endRunner(ns.kc, ns.name, "runner-1");
+    const done = await podInPhase(ns.kc, ns.name, "runner-1", "Succeeded");
+    expect(done.status?.containerStatuses?.[0]?.state?.terminated).toMatchObject({
+      exitCode: 0,
+      reason: "Completed",
     });
+    expect(done.status?.initContainerStatuses?.[0]?.state?.terminated).toMatchObject({ exitCode: 0 });
+    expect(done.status?.conditions?.find((c) => c.type === "Ready")).toMatchObject({
+      status: "False",
+      reason: "PodCompleted",
+    });
+  });
 
-    const done = await setPodPhase(ns.kc, ns.name, "runner-1", "Succeeded", { exitCode: 0 });
-    expect(done.status?.phase).toBe("Succeeded");
-    expect(done.status?.containerStatuses?.[0]?.state?.terminated?.exitCode).toBe(0);
+  it("fails a Pod whose runner exits non-zero", async () => {
+    const pod = gatedPodWithNativeSidecar(ns.name, "runner-3");
+    pod.spec!.schedulingGates = [];
+    await createStrict(env, pod);
+    await podInPhase(ns.kc, ns.name, "runner-3", "Running");
+    await endRunner(ns.kc, ns.name, "runner-3", 3);
+    const failed = await podInPhase(ns.kc, ns.name, "runner-3", "Failed");
+    expect(failed.status?.containerStatuses?.[0]?.state?.terminated).toMatchObject({
+      exitCode: 3,
+      reason: "Error",
+    });
   });
 
   it("enforces RBAC: a ServiceAccount gets what its Role grants and nothing else", async () => {
@@ -126,12 +181,11 @@ describe("kube-apiserver", () => {
     );
   });
 
-  it("finishes a bound Pod's deletion and collects the Secret it owned", async () => {
+  it("removes a deleted running Pod once its kubelet (kwok) confirms, then collects the Secret it owned", async () => {
     const core = ns.kc.makeApiClient(CoreV1Api);
     const pod = gatedPodWithNativeSidecar(ns.name, "runner-2");
     pod.spec!.schedulingGates = [];
     const created = await createStrict(env, pod);
-    await schedulePod(ns.kc, ns.name, "runner-2");
     await createStrict(env, {
       apiVersion: "v1",
       kind: "Secret",
@@ -144,19 +198,132 @@ describe("kube-apiserver", () => {
       },
       stringData: { jitConfig: "placeholder" },
     });
+    await podInPhase(ns.kc, ns.name, "runner-2", "Running");
 
     await core.deleteNamespacedPod({ name: "runner-2", namespace: ns.name });
-    // Bound: it waits for its kubelet, and its Secret stays.
-    const terminating = await core.readNamespacedPod({ name: "runner-2", namespace: ns.name });
-    expect(terminating.metadata?.deletionTimestamp).toBeInstanceOf(Date);
-    expect(terminating.metadata?.deletionGracePeriodSeconds).toBe(30);
-    expect(await collectGarbage(ns.kc, ns.name)).toBe(0);
-
-    expect(await finalizeTerminatingPods(ns.kc, ns.name)).toBe(1);
-    expect(await collectGarbage(ns.kc, ns.name)).toBe(1);
-    await expect(core.readNamespacedSecret({ name: "runner-2-jit", namespace: ns.name })).rejects.toSatisfy(
-      (error) => apiStatus(error) === 404,
+    await gone(
+      "the Pod's removal",
+      () => core.readNamespacedPod({ name: "runner-2", namespace: ns.name }),
+      30_000,
     );
+    await gone(
+      "the Secret's collection",
+      () => core.readNamespacedSecret({ name: "runner-2-jit", namespace: ns.name }),
+      30_000,
+    );
+  });
+});
+
+describe("kube-controller-manager", () => {
+  let ns: TestNamespace;
+  let core: CoreV1Api;
+  beforeAll(async () => {
+    ns = await createTestNamespace(env, "controllers");
+    core = ns.kc.makeApiClient(CoreV1Api);
+  });
+
+  it("gives a new namespace its default ServiceAccount and the cluster CA (ServiceAccount, root CA publisher)", async () => {
+    const name = `fresh-${ns.name}`;
+    await core.createNamespace({ body: { metadata: { name } } });
+    const account = await eventually("the default ServiceAccount", () =>
+      core.readNamespacedServiceAccount({ name: "default", namespace: name }),
+    );
+    expect(account.metadata?.name).toBe("default");
+    const rootCa = await eventually("kube-root-ca.crt", () =>
+      core.readNamespacedConfigMap({ name: "kube-root-ca.crt", namespace: name }),
+    );
+    expect(rootCa.data?.["ca.crt"]).toBe(env.kube.caPem);
+  });
+
+  it("runs each controller as its own ServiceAccount in kube-system (--use-service-account-credentials)", async () => {
+    const accounts = await eventually("the controllers' ServiceAccounts", async () => {
+      const names = (await core.listNamespacedServiceAccount({ namespace: "kube-system" })).items.map(
+        (account) => account.metadata?.name,
+      );
+      return ["generic-garbage-collector", "namespace-controller", "service-account-controller"].every((n) =>
+        names.includes(n),
+      )
+        ? names
+        : undefined;
+    });
+    expect(accounts).toContain("generic-garbage-collector");
+  });
+
+  it("deletes a JIT Secret once its Pod is gone (garbage collector), not before", async () => {
+    const pod = await createStrict(env, gatedPodWithNativeSidecar(ns.name, "owner"));
+    await createStrict(env, {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: {
+        name: "owner-jit",
+        namespace: ns.name,
+        ownerReferences: [
+          { apiVersion: "v1", kind: "Pod", name: "owner", uid: pod.metadata!.uid!, controller: true },
+        ],
+      },
+      stringData: { jitConfig: "placeholder" },
+    });
+    // An owner that still exists keeps its dependent (the collector has had time to look at it).
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await core.readNamespacedSecret({ name: "owner-jit", namespace: ns.name });
+    // A Pod never bound goes at once, without a kubelet; then its Secret follows.
+    await core.deleteNamespacedPod({ name: "owner", namespace: ns.name });
+    await gone(
+      "the orphaned Secret's deletion",
+      () => core.readNamespacedSecret({ name: "owner-jit", namespace: ns.name }),
+      30_000,
+    );
+  });
+
+  it("empties and removes a deleted namespace (namespace controller)", async () => {
+    const doomed = await createTestNamespace(env, "doomed");
+    await core.createNamespacedConfigMap({
+      namespace: doomed.name,
+      body: { metadata: { name: "left-behind" }, data: { a: "b" } },
+    });
+    await core.deleteNamespace({ name: doomed.name });
+    await gone("the namespace's removal", () => core.readNamespace({ name: doomed.name }), 60_000);
+  });
+});
+
+describe("kube-scheduler", () => {
+  it("marks a Pod it cannot place Unschedulable, and leaves a gated Pod alone", async () => {
+    const ns = await createTestNamespace(env, "scheduler", { podSecurity: "privileged" });
+    const core = ns.kc.makeApiClient(CoreV1Api);
+    const gated = await createStrict(env, gatedPodWithNativeSidecar(ns.name, "gated"));
+    const tooBig = gatedPodWithNativeSidecar(ns.name, "too-big");
+    tooBig.spec!.schedulingGates = [];
+    tooBig.spec!.containers[0]!.resources = { requests: { cpu: "100000" } };
+    await createStrict(env, tooBig);
+    const condition = await eventually("the scheduler's verdict", async () => {
+      const pod = await core.readNamespacedPod({ name: "too-big", namespace: ns.name });
+      return pod.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False");
+    });
+    expect(condition.reason).toBe("Unschedulable");
+    expect(condition.message).toMatch(
+      new RegExp(`^0/${NODE_NAMES.length} nodes are available: ${NODE_NAMES.length} Insufficient cpu\\.`),
+    );
+    const stillGated = await core.readNamespacedPod({ name: "gated", namespace: ns.name });
+    expect(stillGated.spec?.nodeName).toBeUndefined();
+    expect(stillGated.status?.conditions?.find((c) => c.type === "PodScheduled")?.reason).toBe(
+      "SchedulingGated",
+    );
+    expect(gated.metadata?.uid).toBe(stillGated.metadata?.uid);
+  });
+});
+
+describe("kwok", () => {
+  it("serves Nodes with real capacity, Ready", async () => {
+    const core = adminKubeConfig(env).makeApiClient(CoreV1Api);
+    const nodes = (await core.listNode()).items;
+    expect(nodes.map((node) => node.metadata?.name).sort()).toEqual([...NODE_NAMES]);
+    for (const node of nodes) {
+      expect(node.status?.capacity).toEqual(NODE_CAPACITY);
+      expect(node.status?.allocatable).toEqual(NODE_CAPACITY);
+      expect(node.status?.conditions?.find((c) => c.type === "Ready")?.status).toBe("True");
+      // The node lifecycle controller took the not-ready taint off; only kwok's own is left.
+      expect(node.spec?.taints).toEqual([KWOK_TAINT]);
+    }
   });
 });
 
@@ -185,5 +352,12 @@ describe("helm", () => {
   it("runs the pinned version", async () => {
     const { stdout } = await execFileAsync(env.parts.helm, ["version", "--short"]);
     expect(stdout.trim()).toMatch(new RegExp(`^${HELM_VERSION.replaceAll(".", "\\.")}\\b`));
+  });
+});
+
+describe("act", () => {
+  it("runs the pinned version", async () => {
+    const { stdout } = await execFileAsync(env.parts.act, ["--version"]);
+    expect(stdout.trim()).toBe(`act version ${ACT_VERSION}`);
   });
 });
