@@ -1211,7 +1211,7 @@ async function dataRootSpace(info2, endpoint) {
 }
 
 // src/action/wait.ts
-var DEFAULT_BACKOFF = { initialMs: 2, factor: 2, maxMs: 250 };
+var DEFAULT_BACKOFF = { initialMs: 2, factor: 2, maxMs: 50 };
 var DEFAULT_TRY_TIMEOUT_MS = 2e3;
 var DEFAULT_PROGRESS_EVERY_MS = 5e3;
 var realClock = {

@@ -8,12 +8,14 @@ export interface Backoff {
 }
 
 /**
- * Start at a few ms so a daemon that comes up right after us is seen at once; cap at 250 ms so a missing
- * socket costs a handful of syscalls a second. A daemon that already listens but is still initialising
- * holds our request in its accept queue and answers it the moment it serves, so the cap does not add
- * to the detection time in the common dind case.
+ * Start at a few ms so a daemon that comes up right after us is seen at once; cap at 50 ms. A daemon that
+ * already listens but is still initialising holds a request in its accept queue and answers it the moment it
+ * serves; but dockerd's socket also refuses connections for a while as it starts, and a try refused then sleeps
+ * out the cap. With 250 ms the action saw a starting daemon 15–20 ms after it served in half the starts and
+ * 75–180 ms after in the others (`npm run bench -- action`); 50 ms bounds that, for 20 failed connects a
+ * second on a socket that isn't there yet, a few syscalls each.
  */
-export const DEFAULT_BACKOFF: Backoff = { initialMs: 2, factor: 2, maxMs: 250 };
+export const DEFAULT_BACKOFF: Backoff = { initialMs: 2, factor: 2, maxMs: 50 };
 export const DEFAULT_TRY_TIMEOUT_MS = 2_000;
 export const DEFAULT_PROGRESS_EVERY_MS = 5_000;
 
