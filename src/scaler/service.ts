@@ -145,6 +145,14 @@ export async function startScaler(options: ScalerOptions): Promise<RunningScaler
     probe: () => options.github.ping(),
     intervalMs: options.githubProbeMs ?? GITHUB_PROBE_MS,
     report: (value) => metrics.githubReachable.set(value),
+    onChange: (reachable, problem) =>
+      void (reachable
+        ? pods.scalerEvent("Normal", "GitHubReachable", "GitHub answers again")
+        : pods.scalerEvent(
+            "Warning",
+            "GitHubUnreachable",
+            `GitHub does not answer (${problem}); webhooks are still taken, releases wait and retry with backoff`,
+          )),
     log,
   });
 

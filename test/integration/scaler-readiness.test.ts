@@ -91,6 +91,15 @@ describe("/readyz while GitHub is down", () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     const warnings = logLines.filter((line) => line.includes('"message":"GitHub unreachable'));
     expect(warnings).toHaveLength(1);
+    // And one Kubernetes Event, on the Lease every replica shares, for `kubectl get events`.
+    const events = await ns.kc.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: ns.name });
+    const lost = events.items.filter((event) => event.reason === "GitHubUnreachable");
+    expect(lost).toHaveLength(1);
+    expect(lost[0]).toMatchObject({
+      type: "Warning",
+      involvedObject: { kind: "Lease", name: "dind-k8s-scaler", namespace: ns.name },
+    });
+    expect(lost[0]?.message).toMatch(/^GitHub does not answer \(.+\); webhooks are still taken/);
     expect((await fetch(`${scaler.url}/readyz`)).status).toBe(200);
   });
 });

@@ -6,6 +6,7 @@ import { LABELS } from "../model/keys.ts";
 import { KubeError, kubeStatus } from "./api-error.ts";
 import type { KubeClient } from "./client.ts";
 import { PodCache } from "./pod-cache.ts";
+import { SCALER_LEASE_NAME } from "./rbac.ts";
 import { deletePreconditions, JSON_PATCH, MERGE_PATCH } from "./request-options.ts";
 import { whileThrottled } from "./throttled.ts";
 
@@ -249,16 +250,29 @@ export class RunnerPods {
 
   /** A Warning/Normal Event on a Pod, for `kubectl describe`; failures to record it are not fatal. */
   async event(pod: V1Pod, type: "Normal" | "Warning", reason: string, message: string): Promise<void> {
+    const name = pod.metadata?.name;
+    await this.#event({ apiVersion: "v1", kind: "Pod", name, uid: pod.metadata?.uid }, type, reason, message);
+  }
+
+  /**
+   * An Event about the scaler as a whole (GitHub lost or back), on the Lease every replica shares: it shows in
+   * `kubectl get events -n <runner namespace>` and `kubectl describe lease dind-k8s-scaler`.
+   */
+  async scalerEvent(type: "Normal" | "Warning", reason: string, message: string): Promise<void> {
+    const lease = { apiVersion: "coordination.k8s.io/v1", kind: "Lease", name: SCALER_LEASE_NAME };
+    await this.#event(lease, type, reason, message);
+  }
+
+  async #event(
+    involved: { apiVersion: string; kind: string; name: string | undefined; uid?: string | undefined },
+    type: "Normal" | "Warning",
+    reason: string,
+    message: string,
+  ): Promise<void> {
     const now = new Date();
     const body: CoreV1Event = {
-      metadata: { generateName: `${pod.metadata?.name}.`, namespace: this.namespace },
-      involvedObject: {
-        apiVersion: "v1",
-        kind: "Pod",
-        name: pod.metadata?.name,
-        namespace: this.namespace,
-        uid: pod.metadata?.uid,
-      },
+      metadata: { generateName: `${involved.name}.`, namespace: this.namespace },
+      involvedObject: { ...involved, namespace: this.namespace },
       type,
       reason,
       message,
@@ -270,7 +284,7 @@ export class RunnerPods {
     try {
       await this.#core.createNamespacedEvent({ namespace: this.namespace, body });
     } catch {
-      // An Event is a courtesy to the operator; never fail the reconcile step for it.
+      // An Event is a courtesy to the operator; never fail the step that reports it.
     }
   }
 }

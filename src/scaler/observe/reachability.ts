@@ -1,4 +1,5 @@
-// Is a dependency reachable? Probed in the background and reported as a gauge and a log line when it changes:
+// Is a dependency reachable? Probed in the background and reported as a gauge, and a log line and an Event
+// (the caller's onChange) when it changes:
 // the scaler's readiness says only what intake needs, so GitHub's reachability is told here, not on /readyz.
 import type { Logger } from "./log.ts";
 
@@ -10,6 +11,8 @@ export interface ReachabilityOptions {
   intervalMs: number;
   /** Told 1 (reachable) or 0 after each probe: a gauge's set. */
   report: (value: 0 | 1) => void;
+  /** Told once per change (lost, then back): e.g. a Kubernetes Event for `kubectl get events`. */
+  onChange?: (reachable: boolean, problem: string | undefined) => void;
   log: Logger;
 }
 
@@ -23,6 +26,7 @@ export function watchReachability({
   probe,
   intervalMs,
   report,
+  onChange,
   log,
 }: ReachabilityOptions): Reachability {
   let reachable: boolean | undefined;
@@ -47,6 +51,8 @@ export function watchReachability({
     } else if (problem === undefined && reachable === false) {
       log.info(`${what} reachable again`);
     }
+    if (problem !== undefined && reachable !== false) onChange?.(false, problem);
+    else if (problem === undefined && reachable === false) onChange?.(true, undefined);
     reachable = problem === undefined;
     timer = setTimeout(() => {
       running = check();
