@@ -40,11 +40,47 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
 process.stdout.write(
   "Starting kube-apiserver, etcd, kube-scheduler, kube-controller-manager, kwok and dockerd (the first run builds them)…\n",
 );
+// Cut short — Ctrl-C, a SIGTERM, or a reader that went away (`npm run demo | head`) — the demo still cleans up:
+// during start-up once the environment is up (its daemons are guarded, but its directory and bridge are not),
+// afterwards at once.
+let interruptedWith: number | undefined;
+let cleanUp: (() => Promise<void>) | undefined;
+const interrupt = (code: number) => () => {
+  interruptedWith ??= code;
+  if (cleanUp) void cleanUp().finally(() => process.exit(code));
+};
+process.once("SIGINT", interrupt(130));
+process.once("SIGTERM", interrupt(143));
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") interrupt(0)();
+});
+
 const started = await startTestEnv({ install: true });
 const { env } = started;
 const dir = await mkdtemp(join(tmpdir(), "dind-k8s-demo-"));
 let scaler: ChildProcess | undefined;
 const github = await startGitHubStandIn({ target: { kind: "org", org: "octo-org" }, token: "ghp_demo" });
+
+/** Stops what the demo started and removes its files, once, whichever way the demo ends. */
+let cleaning: Promise<void> | undefined;
+cleanUp = () => {
+  cleaning ??= (async () => {
+    if (scaler && scaler.exitCode === null) {
+      const exited = new Promise((resolve) => scaler?.once("exit", resolve));
+      scaler.kill("SIGTERM");
+      await exited;
+    }
+    await github.close();
+    // The test environment's stop removes its daemons, its temp dir and its network bridge.
+    await started.stop();
+    await rm(dir, { recursive: true, force: true });
+  })();
+  return cleaning;
+};
+if (interruptedWith !== undefined) {
+  await cleanUp();
+  process.exit(interruptedWith);
+}
 try {
   const ns = await createTestNamespace(env, "dind-runners", { podSecurity: "privileged" });
   const core = ns.kc.makeApiClient(CoreV1Api);
@@ -221,13 +257,6 @@ try {
     throw new Error(`GitHub API misuse: ${JSON.stringify(github.violations)}`);
   if (actionCode !== 0) process.exitCode = 1;
 } finally {
-  if (scaler && scaler.exitCode === null) {
-    const exited = new Promise((resolve) => scaler?.once("exit", resolve));
-    scaler.kill("SIGTERM");
-    await exited;
-  }
-  await github.close();
-  await started.stop();
-  await rm(dir, { recursive: true, force: true });
+  await cleanUp();
 }
 process.stdout.write("\nDone: everything stopped and cleaned up.\n");
