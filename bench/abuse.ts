@@ -8,7 +8,7 @@ import { connect } from "node:net";
 import { CoreV1Api } from "@kubernetes/client-node";
 import type { TestEnv } from "../test/env/types.ts";
 import { hostileRequest, metricSeries, sendHostile } from "../test/helpers/hostile.ts";
-import { sign, workflowJobPayload } from "../test/helpers/webhooks.ts";
+import { deliver, workflowJobPayload } from "../test/helpers/webhooks.ts";
 import { atRate, fixed, percentile, postQueued, rssMb, SECRET, startBenchScaler } from "./scaler.ts";
 
 const HOSTILE = 10_000;
@@ -89,21 +89,11 @@ const slow = (url: string) =>
 
 /** Signed with the real secret (another installation of the App shares it), for a repository of another account. */
 async function foreign(url: string, jobId: number): Promise<void> {
-  const body = JSON.stringify({
+  const payload = {
     ...workflowJobPayload({ action: "queued", jobId, repository: "other-org/app" }),
     installation: { id: 999 },
-  });
-  await fetch(`${url}/webhook`, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      "x-github-event": "workflow_job",
-      "x-hub-signature-256": sign(body, SECRET),
-    },
-    body,
-  })
-    .then((response) => response.arrayBuffer())
-    .catch(() => {});
+  };
+  await deliver(url, "workflow_job", payload, { secret: SECRET }).catch(() => {});
 }
 
 export async function benchAbuse(env: TestEnv): Promise<string> {

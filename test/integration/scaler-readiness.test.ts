@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createGitHubApi } from "../../src/scaler/github/client.ts";
 import { createLogger } from "../../src/scaler/observe/log.ts";
 import type { RunningScaler } from "../../src/scaler/service.ts";
+import { eventually } from "../helpers/eventually.ts";
 import { type GitHubStandIn, startGitHubStandIn } from "../helpers/github-standin.ts";
 import { createTestNamespace, type TestNamespace } from "../helpers/kube.ts";
 import { startTestScaler, WEBHOOK_SECRET } from "../helpers/scaler.ts";
@@ -20,16 +21,6 @@ const logLines: string[] = [];
 async function metric(name: string): Promise<string | undefined> {
   const text = await (await fetch(`${scaler.url}/metrics`)).text();
   return new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1];
-}
-
-async function eventually<T>(what: string, check: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 beforeAll(async () => {

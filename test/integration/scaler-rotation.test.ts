@@ -6,14 +6,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { eventually } from "../helpers/eventually.ts";
 import { type GitHubStandIn, startGitHubStandIn } from "../helpers/github-standin.ts";
 import { createTestNamespace, type TestNamespace } from "../helpers/kube.ts";
 import { listeningUrl, runnerSetYaml, serveArgs, writeServeFiles } from "../helpers/scaler.ts";
-import { sign, workflowJobPayload } from "../helpers/webhooks.ts";
+import { deliver, workflowJobPayload } from "../helpers/webhooks.ts";
 
 const env = inject("testenv");
 const cli = join(import.meta.dirname, "../../src/cli.ts");
 const SECRET = "rotation-test-secret";
+/** A token re-read, then a probe or a reconcile pass: this test has always given them 15 s. */
+const ROTATION_WAIT = { timeoutMs: 15_000, intervalMs: 100 };
 
 let ns: TestNamespace;
 let github: GitHubStandIn;
@@ -21,16 +24,6 @@ let dir: string;
 let scaler: ChildProcess;
 let url: string;
 const logLines: string[] = [];
-
-async function eventually<T>(what: string, check: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 const reachable = async () =>
   /^dind_k8s_github_reachable (\S+)$/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1];
@@ -64,20 +57,15 @@ afterAll(async () => {
 
 describe("a rotated GitHub token", () => {
   it("is used from the next call on, without a restart, and never logged", async () => {
-    const body = JSON.stringify(workflowJobPayload({ action: "queued", jobId: 8801 }));
-    const queued = await fetch(`${url}/webhook`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "x-github-event": "workflow_job",
-        "x-hub-signature-256": sign(body, SECRET),
-      },
-      body,
+    const queued = await deliver(url, "workflow_job", workflowJobPayload({ action: "queued", jobId: 8801 }), {
+      secret: SECRET,
     });
     expect(queued.status).toBe(201);
     // The old token is refused: GitHub unreachable as far as the scaler can tell, the job's Pod stays gated.
-    await eventually("the probe to fail with the old token", async () =>
-      (await reachable()) === "0" ? true : undefined,
+    await eventually(
+      "the probe to fail with the old token",
+      async () => ((await reachable()) === "0" ? true : undefined),
+      ROTATION_WAIT,
     );
     const core = ns.kc.makeApiClient(CoreV1Api);
     const gated = async () =>
@@ -93,8 +81,10 @@ describe("a rotated GitHub token", () => {
     await symlink("..data/token", join(dir, "token.tmp"));
     await rename(join(dir, "token.tmp"), join(dir, "token"));
 
-    await eventually("the job's runner to be released with the new token", async () =>
-      (await gated()) === 0 ? true : undefined,
+    await eventually(
+      "the job's runner to be released with the new token",
+      async () => ((await gated()) === 0 ? true : undefined),
+      ROTATION_WAIT,
     );
     expect(github.runners().map((runner) => runner.name)).toEqual(["dind-k8s-8801-1"]);
     expect(scaler.exitCode).toBe(null);

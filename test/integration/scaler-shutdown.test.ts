@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createTestNamespace, type TestNamespace } from "../helpers/kube.ts";
 import { listeningUrl, runnerSetYaml, serveArgs, writeServeFiles } from "../helpers/scaler.ts";
-import { sign, workflowJobPayload } from "../helpers/webhooks.ts";
+import { deliver, workflowJobPayload } from "../helpers/webhooks.ts";
 
 const env = inject("testenv");
 const cli = join(import.meta.dirname, "../../src/cli.ts");
@@ -75,16 +75,14 @@ async function waitFor(what: string, condition: () => boolean, ms: number): Prom
 
 describe("dind-k8s serve with GitHub black-holed", () => {
   it("exits 0 within 10 s of SIGTERM while GitHub calls hang", async () => {
-    const body = JSON.stringify(workflowJobPayload({ action: "queued", jobId: 8001 }));
-    const status = await fetch(`${url}/webhook`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "x-github-event": "workflow_job",
-        "x-hub-signature-256": sign(body, SECRET),
+    const { status } = await deliver(
+      url,
+      "workflow_job",
+      workflowJobPayload({ action: "queued", jobId: 8001 }),
+      {
+        secret: SECRET,
       },
-      body,
-    }).then((response) => response.status);
+    );
     // Intake makes no GitHub call: the job is recorded although GitHub never answers.
     expect(status).toBe(201);
     // A readiness probe too: it asks only what intake needs (Kubernetes), so GitHub's silence doesn't hold it.
