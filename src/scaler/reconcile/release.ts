@@ -9,10 +9,8 @@ import type { Metrics } from "../observe/metrics.ts";
 import type { RunnerPodView } from "../plan/pod-view.ts";
 import { buildJitSecret } from "../runner-pod/build-runner-pod.ts";
 import { claimOf } from "../runner-pod/cache-claim.ts";
+import { WORK_FOLDER } from "../runner-pod/layout.ts";
 import type { RunnerRegistry } from "./runner-registry.ts";
-
-/** The runner's work folder, relative to its home (where the Pod mounts the work volume). */
-const WORK_FOLDER = "_work";
 
 export interface ReleaserOptions {
   pods: RunnerPods;

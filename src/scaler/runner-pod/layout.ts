@@ -5,7 +5,9 @@ import type { RunnerSet } from "../config/schema.ts";
 
 // The actions-runner image's layout (images/Dockerfile: WORKDIR /home/runner).
 export const RUNNER_HOME = DEFAULT_RUNNER_HOME;
-export const WORK_DIR = `${RUNNER_HOME}/_work`;
+/** The runner's work folder, relative to its home: what its JIT registration names, where the Pod mounts it. */
+export const WORK_FOLDER = "_work";
+export const WORK_DIR = `${RUNNER_HOME}/${WORK_FOLDER}`;
 export const EXTERNALS_DIR = `${RUNNER_HOME}/externals`;
 export const EXTERNALS_COPY_DIR = "/dind-k8s/externals";
 export const LIFECYCLE_DIR = "/dind-k8s/lifecycle";
