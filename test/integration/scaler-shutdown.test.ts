@@ -85,7 +85,9 @@ describe("dind-k8s serve with GitHub black-holed", () => {
     );
     // Intake makes no GitHub call: the job is recorded although GitHub never answers.
     expect(status).toBe(201);
-    // A readiness probe too: it asks only what intake needs (Kubernetes), so GitHub's silence doesn't hold it.
+    // Readiness asks only what intake needs (Kubernetes): ready while GitHub hangs.
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    // And a probe in flight as the drain starts must not hold it.
     const readiness = fetch(`${url}/readyz`).then(
       (response) => response.status,
       () => 0,
@@ -102,7 +104,7 @@ describe("dind-k8s serve with GitHub black-holed", () => {
     ]);
     expect(code, `scaler stderr: ${stderr}`).toBe(0);
     expect(Date.now() - started).toBeLessThan(10_000);
-    // The probe was answered ready while GitHub hung: readiness never waits on GitHub.
-    expect(await readiness).toBe(200);
+    // The probe in flight was answered (ready) or its connection closed by the drain; it did not hang.
+    expect([0, 200]).toContain(await readiness);
   }, 40_000);
 });
