@@ -77,10 +77,12 @@ export function createJobRecords({ config, pods, sidecars }: JobRecordsOptions):
         await pods.markJobStarted(jobPod, busy);
         return;
       }
-      // Another runner took it: that runner is busy (never deregister it as surplus) …
-      if (job.runnerName) await pods.patchMetadata(job.runnerName, { annotations: busy });
-      // … and the job's own Pod no longer waits for it.
+      // Another runner took it: the job's own Pod no longer waits for it, and that runner is busy (never
+      // deregister it as surplus). In this order: between the two writes the set then looks one runner too
+      // many, which the reconciler acts on only after idleGraceMs; the other order looks one too few, and a
+      // warm runner would be created at once.
       await pods.markJobStarted(jobPod);
+      if (job.runnerName) await pods.patchMetadata(job.runnerName, { annotations: busy });
     },
 
     async recordCompleted(setName, job) {
