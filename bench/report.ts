@@ -138,15 +138,23 @@ const SPECS: Record<string, RowSpec> = {
         ]
       : [],
   chaos: (v) =>
-    has(v, "lost", "duplicates", "over_cap", "leaked")
+    has(v, "lost", "two_runners", "released_after_done", "over_cap", "leaked", "extra_runners")
       ? [
           {
             bench: "chaos",
             measure: `${v.jobs} jobs, drops, duplicates, reordering, kill -9 ×3 (converged in ${v.converge_s} s, ${v.github_calls_per_job} GitHub calls/job)`,
-            value: v.lost! + v.duplicates! + v.over_cap! + v.leaked!,
-            unit: "lost+duplicate+over-cap+leaked",
+            value: v.lost! + v.two_runners! + v.released_after_done! + v.over_cap! + v.leaked!,
+            unit: "lost+two-runners+released-after-done+over-cap+leaked",
             target: "0",
-            met: v.lost! + v.duplicates! + v.over_cap! + v.leaked! === 0,
+            met: v.lost! + v.two_runners! + v.released_after_done! + v.over_cap! + v.leaked! === 0,
+          },
+          {
+            bench: "chaos",
+            measure: `registrations beyond one per job, of ${v.jobs} jobs`,
+            value: v.extra_runners!,
+            unit: "runners",
+            target: "≤ 2 % of jobs",
+            met: v.extra_runners! <= Math.max(2, Math.floor(v.jobs! * 0.02)),
           },
         ]
       : [],

@@ -11,13 +11,29 @@ import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
+import { CoreV1Api, type KubeConfig, makeInformer, type V1Pod } from "@kubernetes/client-node";
+import { ANNOTATIONS, LABELS } from "../../src/scaler/model/keys.ts";
+import { freePort } from "../env/net.ts";
 import type { TestEnv } from "../env/types.ts";
+import { type Fault, withFaults } from "./faults/faults.ts";
 import { type GitHubStandIn, type StandInJob, startGitHubStandIn } from "./github-standin.ts";
 import { createTestNamespace } from "./kube.ts";
 import { endRunner } from "./kwok.ts";
 import { realNodesRunnerSetYaml, serveArgs, writeServeFiles } from "./scaler.ts";
 import { workflowJobPayload } from "./webhooks.ts";
+
+/**
+ * The registrations beyond one per job, each with what makes it. A job runs once, on one runner, so every extra
+ * registration is a runner that ran no job.
+ */
+export interface ExtraRunnerKinds {
+  /** A name registered again: a release cut short (kill -9) after GitHub registered the runner and before its
+   * Secret was stored, registered anew by the next leader; or a Pod replaced. */
+  reRegistered: number;
+  /** A runner whose job another runner took first (GitHub doesn't bind a job to a runner) while the scaler did
+   * not know yet — its in_progress delivery late or dropped — so the job's own Pod was released anyway. */
+  unneeded: number;
+}
 
 export interface ChaosOptions {
   jobs: number;
@@ -34,24 +50,35 @@ export interface ChaosOptions {
   timeoutMs: number;
   seed?: number;
   log?: (line: string) => void;
+  /** Ends the run before it converges once this says so (a faulty scaler may never converge). */
+  stopWhen?: (now: {
+    allDone: boolean;
+    twoRunners: number;
+    releasedAfterDone: number;
+    /** Registrations that ran no job so far. */
+    unusedRegistrations: () => number;
+  }) => boolean;
+  /** Run the scaler replicas built with these bugs (tests that prove an assertion catches them). */
+  faults?: readonly Fault[];
 }
 
 export interface ChaosReport {
   jobs: number;
   /** Jobs that never ran. */
   lost: number;
-  /** Jobs that got a second runner (ran twice). */
-  duplicates: number;
-  /** Runner registrations beyond one per job: capacity no job needed in the end (see runChaos). */
+  /** Jobs that had two released runner Pods at the same moment (by the Pods' job-id label, not their names). */
+  twoRunners: number;
+  /** Runner Pods released after the scaler had acknowledged their job's `completed` event. */
+  releasedAfterDone: number;
+  /** Runner registrations beyond one per job: capacity no job needed in the end, by kind (see runChaos). */
   extraRunners: number;
+  extraKinds: ExtraRunnerKinds;
   /** Most released runner Pods at once beyond maxRunners. */
   overCap: number;
   /** Pods, Secrets and registered runners left at the end. */
   leaked: number;
   convergeS: number;
   githubCallsPerJob: number;
-  /** Jobs that ran more than once (must be 0: GitHub runs a job once). */
-  ranTwice: number;
   kills: number;
   droppedEvents: number;
   redeliveries: number;
@@ -125,6 +152,7 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
   const replicas = new Map<string, Replica>();
   let balancer: { server: Server; url: string } | undefined;
   const timers = new Set<NodeJS.Timeout>();
+  let stopWatching = () => {};
 
   try {
     const tuning = {
@@ -152,18 +180,19 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
     const chaosLog = process.env.DIND_K8S_CHAOS_LOG
       ? openSync(process.env.DIND_K8S_CHAOS_LOG, "a")
       : undefined;
-    let nextPort = 0;
-    const basePort = 20_000 + Math.floor(rand() * 20_000);
-    const startReplica = (name: string): Replica => {
-      const port = basePort + nextPort++;
+    const faulty = withFaults(options.faults ?? []);
+    // A free port each (runs may go on side by side: ports from the seed would be the same in each).
+    const startReplica = async (name: string): Promise<Replica> => {
+      const port = await freePort();
       const child = spawn(
         process.execPath,
         [
+          ...faulty.execArgv,
           join(import.meta.dirname, "../../src/cli.ts"),
           ...serveArgs(files, { port, logLevel: process.env.DIND_K8S_CHAOS_LOG ? "info" : "warn" }),
         ],
         {
-          env: process.env,
+          env: { ...process.env, ...faulty.env },
           // DIND_K8S_CHAOS_LOG=FILE: the replicas' JSON logs, for finding out why a run went wrong.
           stdio: ["ignore", chaosLog ?? "ignore", "pipe"],
         },
@@ -189,7 +218,7 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
     const livePorts = () =>
       [...replicas.values()].filter((r) => r.process.exitCode === null).map((r) => r.port);
 
-    await startReplica("a").ready;
+    await (await startReplica("a")).ready;
     balancer = await startBalancer(livePorts);
     github.setHook({ url: `${balancer.url}/webhook`, secret: "chaos-secret" });
 
@@ -240,16 +269,16 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
           victim.process.kill("SIGKILL");
           kills++;
           log(`chaos: kill -9 replica ${victim.name}`);
-          const restart = setTimeout(() => startReplica(`${victim.name}${k}`), 700);
+          const restart = setTimeout(() => void startReplica(`${victim.name}${k}`), 700);
           timers.add(restart);
         },
         ((k + 1) * expectedMs) / (options.kills + 1),
       );
       timers.add(timer);
     }
-    const second = setTimeout(() => {
+    const second = setTimeout(async () => {
       log("chaos: second replica joins");
-      const b = startReplica("b");
+      const b = await startReplica("b");
       const leave = setTimeout(() => {
         log("chaos: second replica leaves (SIGTERM)");
         b.process.kill("SIGTERM");
@@ -262,17 +291,13 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
     const online = new Set<string>();
     const runningJob = new Map<string, { job: StandInJob; endsAt: number }>();
     const startCount = new Map<number, number>();
+    const watcher = await watchJobs(ns.kc, ns.name, github, log);
+    stopWatching = watcher.stop;
     let maxReleased = 0;
     let convergedAt: number | undefined;
     while (Date.now() - started < options.timeoutMs) {
       const pods: V1Pod[] = (await core.listNamespacedPod({ namespace: ns.name })).items;
-      const live = pods.filter(
-        (pod) =>
-          (pod.spec?.schedulingGates ?? []).length === 0 &&
-          !pod.metadata?.deletionTimestamp &&
-          pod.status?.phase !== "Succeeded" &&
-          pod.status?.phase !== "Failed",
-      );
+      const live = pods.filter(releasedAndLive);
       maxReleased = Math.max(maxReleased, live.length);
 
       // The runner comes online once kwok runs its Pod.
@@ -312,6 +337,20 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
       }
 
       const allDone = github.jobs().every((job) => job.status === "completed");
+      if (
+        options.stopWhen?.({
+          allDone,
+          twoRunners: watcher.twoRunners.size,
+          releasedAfterDone: watcher.releasedAfterDone.size,
+          unusedRegistrations: () => {
+            const kinds = extraRegistrations(github);
+            return kinds.reRegistered + kinds.unneeded;
+          },
+        })
+      ) {
+        log("chaos: stopped early (stopWhen)");
+        break;
+      }
       if (allDone && pendingDeliveries.size === 0) {
         const secrets = (await core.listNamespacedSecret({ namespace: ns.name })).items.length;
         const left = (await core.listNamespacedPod({ namespace: ns.name })).items.length;
@@ -325,23 +364,18 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
 
     const leftPods = (await core.listNamespacedPod({ namespace: ns.name })).items.length;
     const leftSecrets = (await core.listNamespacedSecret({ namespace: ns.name })).items.length;
-    // A job can't have two runners at once: runner names are its Pod's name (deterministic) and GitHub refuses
-    // a second registration of a taken name. So a duplicate is a job that ran twice. Registrations beyond one
-    // per job are reported as extra runners: replacements of releases a kill -9 interrupted, warm runners made
-    // while busy runners looked idle (their in_progress dropped), Pods of jobs a late event revived.
-    const names = github.registeredNames();
-    const again = names.filter((name, index) => names.indexOf(name) !== index);
-    if (again.length > 0) log(`chaos: registered again: ${again.slice(0, 10).join(" ")}`);
+    const extraKinds = extraRegistrations(github);
     const report: ChaosReport = {
       jobs: options.jobs,
       lost: jobs.filter((job) => !startCount.has(job.id)).length,
-      duplicates: [...startCount.values()].filter((count) => count > 1).length,
-      extraRunners: Math.max(0, names.length - options.jobs),
+      twoRunners: watcher.twoRunners.size,
+      releasedAfterDone: watcher.releasedAfterDone.size,
+      extraRunners: extraKinds.reRegistered + extraKinds.unneeded,
+      extraKinds,
       overCap: Math.max(0, maxReleased - options.maxRunners),
       leaked: leftPods + leftSecrets + github.runners().length,
       convergeS: ((convergedAt ?? Date.now()) - started) / 1000,
       githubCallsPerJob: github.calls() / options.jobs,
-      ranTwice: [...startCount.values()].filter((count) => count > 1).length,
       kills,
       droppedEvents,
       redeliveries: github.deliveries().filter((delivery) => delivery.redelivery).length,
@@ -353,6 +387,7 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
     }
     return report;
   } finally {
+    stopWatching();
     for (const timer of timers) clearTimeout(timer);
     for (const replica of replicas.values()) replica.process.kill("SIGKILL");
     balancer?.server.close();
@@ -362,5 +397,115 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
 }
 
 export function chaosLine(report: ChaosReport): string {
-  return `chaos: jobs=${report.jobs} lost=${report.lost} duplicates=${report.duplicates} over_cap=${report.overCap} leaked=${report.leaked} converge_s=${report.convergeS.toFixed(1)} github_calls_per_job=${report.githubCallsPerJob.toFixed(2)} extra_runners=${report.extraRunners}`;
+  const kinds = report.extraKinds;
+  return `chaos: jobs=${report.jobs} lost=${report.lost} two_runners=${report.twoRunners} released_after_done=${report.releasedAfterDone} over_cap=${report.overCap} leaked=${report.leaked} extra_runners=${report.extraRunners} extra_bound=${extraRunnersBound(report.jobs)} re_registered=${kinds.reRegistered} unneeded=${kinds.unneeded} converge_s=${report.convergeS.toFixed(1)} github_calls_per_job=${report.githubCallsPerJob.toFixed(2)}`;
+}
+
+/** Registrations beyond one per job that a run may make: 2 % of its jobs, and at least 2. */
+export function extraRunnersBound(jobs: number): number {
+  return Math.max(2, Math.floor(jobs * 0.02));
+}
+
+/** What a run must show: each figure that names a way the scaler can fail, with its value when it did. */
+export function chaosFailures(report: ChaosReport): string[] {
+  const failures: string[] = [];
+  if (report.lost > 0) failures.push(`lost=${report.lost}: jobs that never got a runner`);
+  if (report.twoRunners > 0)
+    failures.push(`two_runners=${report.twoRunners}: jobs given to two runners at once`);
+  if (report.releasedAfterDone > 0) {
+    failures.push(`released_after_done=${report.releasedAfterDone}: runners released for jobs already over`);
+  }
+  if (report.overCap > 0) failures.push(`over_cap=${report.overCap}: runners released beyond maxRunners`);
+  if (report.leaked > 0) failures.push(`leaked=${report.leaked}: Pods, Secrets or runners left at the end`);
+  if (report.extraRunners > extraRunnersBound(report.jobs)) {
+    failures.push(
+      `extra_runners=${report.extraRunners}: more registrations beyond one per job than ${extraRunnersBound(report.jobs)}`,
+    );
+  }
+  return failures;
+}
+
+/** The registrations that ran no job, by kind (ExtraRunnerKinds). */
+function extraRegistrations(github: GitHubStandIn): ExtraRunnerKinds {
+  const ranJob = new Set(github.jobs().map((job) => job.runnerId));
+  const registrations = github.registrations();
+  const perName = new Map<string, number>();
+  for (const { name } of registrations) perName.set(name, (perName.get(name) ?? 0) + 1);
+  const kinds: ExtraRunnerKinds = { reRegistered: 0, unneeded: 0 };
+  for (const { id, name } of registrations) {
+    if (ranJob.has(id)) continue;
+    if (perName.get(name)! > 1) kinds.reRegistered++;
+    else kinds.unneeded++;
+  }
+  return kinds;
+}
+
+const jobIdOf = (payload: string): number | undefined =>
+  (JSON.parse(payload) as { workflow_job?: { id?: number } }).workflow_job?.id;
+
+const releasedAndLive = (pod: V1Pod) =>
+  (pod.spec?.schedulingGates ?? []).length === 0 &&
+  !pod.metadata?.deletionTimestamp &&
+  pod.status?.phase !== "Succeeded" &&
+  pod.status?.phase !== "Failed";
+
+/**
+ * Watches every version of the runner Pods (a look every 100 ms would miss a runner that comes and goes
+ * between two looks): jobs with two released Pods live at once, and Pods whose gate was lifted after the
+ * scaler had answered 2xx to their job's `completed` delivery (the answer means the scaler stored it).
+ */
+async function watchJobs(
+  kc: KubeConfig,
+  namespace: string,
+  github: GitHubStandIn,
+  log: (line: string) => void,
+) {
+  const twoRunners = new Set<number>();
+  const releasedAfterDone = new Set<string>();
+  const completedAck = new Map<number, number>();
+  const unsubscribe = github.onDelivery((delivery) => {
+    if (delivery.action !== "completed" || delivery.statusCode < 200 || delivery.statusCode >= 300) return;
+    const jobId = jobIdOf(delivery.payload);
+    if (jobId !== undefined && !completedAck.has(jobId))
+      completedAck.set(jobId, delivery.deliveredAt.getTime());
+  });
+  const live = new Map<string, number>();
+  const onPod = (type: string, pod: V1Pod) => {
+    const uid = pod.metadata?.uid;
+    const jobId = Number(pod.metadata?.labels?.[LABELS.jobId]);
+    if (!uid || !Number.isSafeInteger(jobId)) return;
+    if (type === "DELETED" || !releasedAndLive(pod)) {
+      live.delete(uid);
+      return;
+    }
+    live.set(uid, jobId);
+    if ([...live.values()].filter((other) => other === jobId).length > 1) twoRunners.add(jobId);
+    const releasedAt = Date.parse(pod.metadata?.annotations?.[ANNOTATIONS.releasedAt] ?? "");
+    const acked = completedAck.get(jobId);
+    if (acked !== undefined && releasedAt > acked) releasedAfterDone.add(uid);
+  };
+  // client-node's informer: a list, then a watch from its resourceVersion, listed and watched again when the
+  // watch ends or fails.
+  const core = kc.makeApiClient(CoreV1Api);
+  const informer = makeInformer(kc, `/api/v1/namespaces/${namespace}/pods`, () =>
+    core.listNamespacedPod({ namespace }),
+  );
+  informer.on("add", (pod) => onPod("ADDED", pod));
+  informer.on("update", (pod) => onPod("MODIFIED", pod));
+  informer.on("delete", (pod) => onPod("DELETED", pod));
+  let stopped = false;
+  informer.on("error", (error) => {
+    log(`chaos: the Pod watch failed (${String(error)}); starting it again`);
+    if (!stopped) setTimeout(() => void informer.start().catch(() => undefined), 200);
+  });
+  await informer.start();
+  return {
+    twoRunners,
+    releasedAfterDone,
+    stop() {
+      stopped = true;
+      void informer.stop();
+      unsubscribe();
+    },
+  };
 }

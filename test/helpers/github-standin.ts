@@ -142,6 +142,8 @@ export interface DeliveryResult {
 export interface GitHubStandIn {
   /** The name of every runner registered through generate-jitconfig so far, once per registration. */
   registeredNames(): string[];
+  /** Every registration through generate-jitconfig so far: the runner's id and name. */
+  registrations(): { id: number; name: string }[];
   /** The API base URL the client is given (includes pathPrefix). */
   url: string;
   origin: string;
@@ -182,6 +184,8 @@ export interface GitHubStandIn {
   setHook(hook: { url: string; secret: string }): void;
   deliver(event: string, payload: object, options?: DeliverOptions): Promise<DeliveryResult>;
   deliveries(): StandInDelivery[];
+  /** Calls `listener` with each delivery (redeliveries included) once it is answered; returns the unsubscribe. */
+  onDelivery(listener: (delivery: StandInDelivery) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -241,7 +245,8 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
   const groups = new Map<number, string>([[1, "Default"]]);
   const runners = new Map<number, StandInRunner>();
   /** The name of every runner registered so far, once per registration. */
-  const registeredNames: string[] = [];
+  const deliveryListeners = new Set<(delivery: StandInDelivery) => void>();
+  const registrations: { id: number; name: string }[] = [];
   const repos = new Set<string>(target.kind === "repo" ? [`${target.owner}/${target.repo}`] : []);
   const jobs = new Map<number, StandInJob>();
   const runs = new Map<
@@ -455,7 +460,7 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
       workFolder: workFolder ?? "_work",
     };
     runners.set(runner.id, runner);
-    registeredNames.push(name);
+    registrations.push({ id: runner.id, name });
     const encoded = Buffer.from(
       JSON.stringify({ runnerId: runner.id, name, labels, workFolder: runner.workFolder, groupId }),
     ).toString("base64");
@@ -906,6 +911,7 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
       secret,
     };
     deliveries.push(delivery);
+    for (const listener of deliveryListeners) listener({ ...delivery });
     return { id: delivery.id, guid, statusCode, body };
   }
 
@@ -971,7 +977,8 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
       repos.add(fullName);
     },
     runners: () => [...runners.values()].map((runner) => ({ ...runner })),
-    registeredNames: () => [...registeredNames],
+    registeredNames: () => registrations.map((registration) => registration.name),
+    registrations: () => registrations.map((registration) => ({ ...registration })),
     addRunner: ({ name, labels, busy = false, status = "online" }) => {
       const runner: StandInRunner = {
         id: nextRunnerId++,
@@ -1040,6 +1047,10 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
     },
     deliver: (event, payload, how = {}) => send(event, JSON.stringify(payload), how),
     deliveries: () => deliveries.map((delivery) => ({ ...delivery })),
+    onDelivery: (listener) => {
+      deliveryListeners.add(listener);
+      return () => deliveryListeners.delete(listener);
+    },
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -2,12 +2,12 @@
 // scaler is killed with SIGKILL and restarted, and two replicas run at once for a while. Sized for CI;
 // `npm run bench` runs the same with 500 jobs.
 import { describe, expect, inject, it } from "vitest";
-import { chaosLine, runChaos } from "../helpers/chaos.ts";
+import { chaosFailures, chaosLine, runChaos } from "../helpers/chaos.ts";
 
 const env = inject("testenv");
 
 describe("chaos", () => {
-  it("every job runs exactly once, the cap holds, and nothing is left behind", async () => {
+  it("every job gets one runner, none is released for a job already over, the cap holds, extra registrations stay within 2 %, and nothing is left behind", async () => {
     const report = await runChaos(env, {
       jobs: 60,
       maxRunners: 8,
@@ -22,6 +22,6 @@ describe("chaos", () => {
     expect(report.kills).toBe(2);
     expect(report.droppedEvents).toBeGreaterThan(0);
     expect(report.redeliveries).toBeGreaterThan(0);
-    expect(report).toMatchObject({ lost: 0, duplicates: 0, overCap: 0, leaked: 0, ranTwice: 0 });
+    expect(chaosFailures(report)).toEqual([]);
   }, 180_000);
 });

@@ -159,13 +159,22 @@ export class RunnerPods {
   }
 
   /**
-   * Removes the scheduling gates, only if the Pod still has exactly `gate` (a JSON patch `test` makes a
-   * concurrent change fail instead of being overwritten). false when the Pod is gone or already released.
+   * Removes the scheduling gates, only if the Pod still has exactly `gate` — and, given a resourceVersion, only
+   * if the Pod is unchanged since (JSON patch `test`s make a concurrent change fail instead of being
+   * overwritten). false when the Pod is gone, already released, or changed since `resourceVersion`.
    */
-  async releaseGate(name: string, gate: string, annotations: Record<string, string>): Promise<boolean> {
+  async releaseGate(
+    name: string,
+    gate: string,
+    annotations: Record<string, string>,
+    resourceVersion?: string,
+  ): Promise<boolean> {
     const pointer = (key: string) => key.replaceAll("~", "~0").replaceAll("/", "~1");
     try {
       const body = [
+        ...(resourceVersion
+          ? [{ op: "test", path: "/metadata/resourceVersion", value: resourceVersion }]
+          : []),
         { op: "test", path: "/spec/schedulingGates", value: [{ name: gate }] },
         { op: "remove", path: "/spec/schedulingGates" },
         ...Object.entries(annotations).map(([key, value]) => ({
@@ -182,9 +191,11 @@ export class RunnerPods {
     } catch (error: unknown) {
       if (kubeStatus(error) === 404) return false;
       if (kubeStatus(error) === 422) {
-        // The `test` failed: the informer was behind and the gate is already gone (a pass released it).
+        // A `test` failed: the informer was behind and the gate is already gone (a pass released it), or the
+        // Pod changed since it was read (the next pass plans again).
         const current = await this.read(name);
-        if (current && (current.spec?.schedulingGates ?? []).length === 0) return false;
+        if (!current || (current.spec?.schedulingGates ?? []).length === 0) return false;
+        if (resourceVersion && current.metadata?.resourceVersion !== resourceVersion) return false;
       }
       throw new KubeError(`remove the scheduling gate of Pod ${this.namespace}/${name}`, error);
     }

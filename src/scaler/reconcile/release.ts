@@ -3,7 +3,7 @@
 import type { CachePool } from "../cache/pool.ts";
 import type { RunnerSet } from "../config/load.ts";
 import type { RunnerPods } from "../kube/runner-pods.ts";
-import { ANNOTATIONS, SCHEDULING_GATE } from "../model/keys.ts";
+import { ANNOTATIONS, LABELS, SCHEDULING_GATE } from "../model/keys.ts";
 import type { Logger } from "../observe/log.ts";
 import type { Metrics } from "../observe/metrics.ts";
 import type { RunnerPodView } from "../plan/pod-view.ts";
@@ -77,9 +77,28 @@ export class Releaser {
     // Fencing: a reconciler told to stop (it lost the Lease) releases nothing more. The Secret stays; the next
     // leader finds it and lifts the gate without registering another runner.
     if (stopped()) return;
+    // The plan was made from the cache, and registering took a while (GitHub, its throttle): the job may have
+    // been taken by another runner or completed since. Read the Pod again and lift the gate only if its job is
+    // as planned, and only if nothing changed in between (resourceVersion). Else the next pass plans again; a
+    // runner registered here for nothing is deregistered with its Pod.
+    const fresh = await pods.read(view.name);
+    if (!fresh || (fresh.spec?.schedulingGates ?? []).length === 0) return;
+    if (fresh.metadata?.labels?.[LABELS.jobState] !== view.pod.metadata?.labels?.[LABELS.jobState]) {
+      log.info("release called off: the job changed since the plan", {
+        runnerSet: set.name,
+        pod: view.name,
+        jobState: fresh.metadata?.labels?.[LABELS.jobState],
+      });
+      return;
+    }
     const annotations: Record<string, string> = { [ANNOTATIONS.releasedAt]: new Date().toISOString() };
     if (runnerId !== undefined) annotations[ANNOTATIONS.runnerId] = String(runnerId);
-    const released = await pods.releaseGate(view.name, SCHEDULING_GATE, annotations);
+    const released = await pods.releaseGate(
+      view.name,
+      SCHEDULING_GATE,
+      annotations,
+      fresh.metadata?.resourceVersion,
+    );
     if (released) {
       cache?.countRelease(set, view.pod);
       metrics.jobStartupSeconds.observe({ runner_set: set.name }, (Date.now() - view.createdAtMs) / 1000);
