@@ -7,6 +7,7 @@ import type { KubeConfig, V1PolicyRule } from "@kubernetes/client-node";
 import { type Config, parseConfig } from "../../src/scaler/config/load.ts";
 import { SCALER_ROLE_RULES } from "../../src/scaler/kube/rbac.ts";
 import { createLogger, type Logger, silentLogger } from "../../src/scaler/observe/log.ts";
+import type { PollGitHub } from "../../src/scaler/reconcile/poll.ts";
 import type { ReconcilerTiming } from "../../src/scaler/reconcile/reconciler.ts";
 import type { RecoveryGitHub, RecoveryTiming } from "../../src/scaler/reconcile/recovery.ts";
 import type { RunnerRegistry } from "../../src/scaler/reconcile/runner-registry.ts";
@@ -181,7 +182,7 @@ export interface TestScalerOptions {
   namespace: string;
   /** YAML of the runnerSets list items, indented by two spaces. */
   runnerSets?: string;
-  github: RunnerRegistry & RecoveryGitHub & { ping(): Promise<void> };
+  github: RunnerRegistry & RecoveryGitHub & PollGitHub & { ping(): Promise<void> };
   /** Instead of the test configuration (`namespace` and `runnerSets` are then ignored): e.g. the chart's ConfigMap. */
   config?: Config;
   /** Instead of a ServiceAccount holding SCALER_ROLE_RULES: e.g. a token of the chart's ServiceAccount. */
