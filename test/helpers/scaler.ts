@@ -66,7 +66,16 @@ export function serveConfigYaml(
   namespace: string,
   dir: string,
   sets: string,
-  { githubApiUrl, tuning }: { githubApiUrl?: string | undefined; tuning?: object | undefined } = {},
+  {
+    githubApiUrl,
+    tuning,
+    github,
+  }: {
+    githubApiUrl?: string | undefined;
+    tuning?: object | undefined;
+    /** More keys of `github:` (e.g. { intake: "poll" }). */
+    github?: Record<string, string | number> | undefined;
+  } = {},
 ): string {
   const text = testConfigYaml(namespace, sets)
     .replace(
@@ -82,8 +91,14 @@ export function serveConfigYaml(
       "url: https://github.com",
       `url: https://github.com${githubApiUrl ? `\n  apiUrl: ${githubApiUrl}` : ""}`,
     );
+  const withGithub = github
+    ? text.replace(
+        "  org: octo-org",
+        ["  org: octo-org", ...Object.entries(github).map(([key, value]) => `  ${key}: ${value}`)].join("\n"),
+      )
+    : text;
   // JSON is YAML: the faster timings of a test or benchmark, validated like the rest of the file.
-  return tuning ? `${text}\ntuning: ${JSON.stringify(tuning)}\n` : text;
+  return tuning ? `${withGithub}\ntuning: ${JSON.stringify(tuning)}\n` : withGithub;
 }
 
 export interface ServeFiles {
@@ -124,6 +139,7 @@ export async function writeServeFiles(
     secrets,
     githubApiUrl,
     tuning,
+    github,
   }: {
     namespace: string;
     dir: string;
@@ -134,6 +150,8 @@ export async function writeServeFiles(
     githubApiUrl?: string;
     /** The configuration's `tuning:`. */
     tuning?: object;
+    /** More keys of `github:`. */
+    github?: Record<string, string | number>;
   },
 ): Promise<ServeFiles> {
   const kubeConfig = await restrictedKubeConfig(
@@ -145,7 +163,7 @@ export async function writeServeFiles(
   const files: ServeFiles = {
     configPath: join(dir, "config.yaml"),
     kubeconfigPath: join(dir, "kubeconfig"),
-    configText: serveConfigYaml(namespace, dir, sets, { githubApiUrl, tuning }),
+    configText: serveConfigYaml(namespace, dir, sets, { githubApiUrl, tuning, github }),
   };
   await writeFile(files.kubeconfigPath, kubeConfig.exportConfig());
   await writeFile(join(dir, "token"), `${token}\n`);

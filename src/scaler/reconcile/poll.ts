@@ -121,13 +121,17 @@ export class DeliveryPoll {
     this.#done.clear();
     const loop = () => {
       if (this.#stopped) return;
+      const started = Date.now();
       this.#running = this.pollOnce()
         .catch((error: unknown) => {
           this.#options.metrics.reconcileErrors.inc({ step: "poll" });
           this.#options.log.error("delivery poll failed", { error: String(error) });
         })
         .finally(() => {
-          if (!this.#stopped) this.#timer = setTimeout(loop, this.#intervalMs());
+          // Every interval from start to start: a long poll (a backlog of bodies) doesn't stretch the next wait.
+          if (!this.#stopped) {
+            this.#timer = setTimeout(loop, Math.max(0, this.#intervalMs() - (Date.now() - started)));
+          }
         });
     };
     loop();
@@ -212,6 +216,9 @@ export class DeliveryPoll {
       } else count(decision);
     }
     const bodies = this.#fetchAhead([...wanted.values()], result);
+    // Bodies are handed to intake as they arrive, several at once; the deliveries of one job one after the other.
+    const taking: Promise<void>[] = [];
+    const chains = new Map<string, Promise<void>>();
     let failed = false;
     let handledUpTo = afterId;
     for (const entry of listed) {
@@ -225,13 +232,14 @@ export class DeliveryPoll {
           failed = true;
           continue;
         }
-        await this.#take(entry, record.payload, result);
+        taking.push(this.#takeAfter(entry, record.payload, result, chains));
         count("taken");
       }
       this.#done.add(entry.id);
       // The cursor moves over every entry up to the first whose body could not be read.
       if (!failed) handledUpTo = entry.id;
     }
+    await Promise.all(taking);
     if (handledUpTo !== undefined && handledUpTo !== afterId) {
       this.#cursor = handledUpTo;
       this.#options.cursor.save(handledUpTo);
@@ -280,6 +288,20 @@ export class DeliveryPoll {
         return record;
       },
     };
+  }
+
+  /** Takes the body once the delivery of the same job before it (in log order) is taken. */
+  #takeAfter(
+    entry: LogEntry,
+    payload: unknown,
+    result: PollResult,
+    chains: Map<string, Promise<void>>,
+  ): Promise<void> {
+    const job = (payload as { workflow_job?: { id?: unknown } } | null)?.workflow_job?.id;
+    const key = typeof job === "number" ? String(job) : `delivery-${entry.id}`;
+    const taken = (chains.get(key) ?? Promise.resolve()).then(() => this.#take(entry, payload, result));
+    chains.set(key, taken);
+    return taken;
   }
 
   async #take(entry: LogEntry, payload: unknown, result: PollResult): Promise<void> {

@@ -22,6 +22,7 @@ function world(options: Partial<PollOptions> = {}) {
   const failFetch = new Set<number>();
   const taken: LoggedDelivery[] = [];
   let intakeStatus = 201;
+  let intakeDelayMs: (delivery: LoggedDelivery) => number = () => 0;
   let remaining: number | undefined;
   let cursor: number | undefined;
   const budget: [boolean, number][] = [];
@@ -61,6 +62,7 @@ function world(options: Partial<PollOptions> = {}) {
     },
     intake: {
       async take(delivery) {
+        await new Promise((resolve) => setTimeout(resolve, intakeDelayMs(delivery)));
         taken.push(delivery);
         return {
           status: intakeStatus,
@@ -92,6 +94,9 @@ function world(options: Partial<PollOptions> = {}) {
     budget,
     metrics,
     takenActions: () => taken.map((delivery) => (delivery.payload as { action: string }).action),
+    setIntakeDelay: (delay: (delivery: LoggedDelivery) => number) => {
+      intakeDelayMs = delay;
+    },
     setIntakeStatus: (status: number) => {
       intakeStatus = status;
     },
@@ -121,6 +126,27 @@ describe("delivery poll", () => {
     // Past every entry, the skipped ones too.
     expect(w.cursor()).toBe(completed.id);
     expect(await w.poll.pollOnce()).toEqual({ listed: 0, fetched: 0, taken: 0 });
+  });
+
+  it("takes several jobs at once, but one job's deliveries in log order", async () => {
+    const w = world();
+    const slow = (action: string, id: number) => ({ payload: { action, workflow_job: { id } } });
+    w.add("workflow_job", "queued", slow("queued", 1));
+    w.add("workflow_job", "queued", slow("queued", 2));
+    w.add("workflow_job", "completed", slow("completed", 1));
+    // The first queued takes longest: job 2 overtakes it, job 1's completed doesn't.
+    w.setIntakeDelay((delivery) =>
+      (delivery.payload as { workflow_job: { id: number } }).workflow_job.id === 1 &&
+      (delivery.payload as { action: string }).action === "queued"
+        ? 40
+        : 0,
+    );
+    await w.poll.pollOnce();
+    expect(
+      w.taken
+        .map((d) => d.payload as { workflow_job: { id: number }; action: string })
+        .map((p) => `${p.workflow_job.id} ${p.action}`),
+    ).toEqual(["2 queued", "1 queued", "1 completed"]);
   });
 
   it("reads on from the saved cursor: a restarted scaler takes nothing twice and misses nothing", async () => {
