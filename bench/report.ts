@@ -102,6 +102,29 @@ const SPECS: Record<string, RowSpec> = {
           },
         ]
       : [],
+  poll: (v) =>
+    has(v, "interval_s", "p99_pickup_s", "github_calls_per_job")
+      ? [
+          {
+            bench: "poll",
+            measure: `${v.jobs} jobs from the delivery log, recorded → gated Pod p99 (p50 ${v.p50_pickup_s} s)`,
+            value: v.p99_pickup_s!,
+            unit: "s",
+            baseline: { label: "poll interval", value: v.interval_s! },
+            ratio: v.p99_pickup_s! / v.interval_s!,
+            target: "≤ interval + 1 s",
+            met: v.p99_pickup_s! <= v.interval_s! + 1,
+          },
+          {
+            bench: "poll",
+            measure: "GitHub calls per job, log pages and bodies included (stand-in at 100 ms/call)",
+            value: v.github_calls_per_job!,
+            unit: "calls",
+            target: "≤ 2.5",
+            met: v.github_calls_per_job! <= 2.5,
+          },
+        ]
+      : [],
   scale: (v) =>
     has(v, "cost_100", "cost_10000", "rss_mb")
       ? [

@@ -62,7 +62,18 @@ interface BenchScaler {
 /** A real `dind-k8s serve` process in a fresh namespace, as the shipped Role, against the GitHub stand-in. */
 export async function startBenchScaler(
   env: TestEnv,
-  { maxRunners, latencyMs, prefix }: { maxRunners: number; latencyMs: number; prefix: string },
+  {
+    maxRunners,
+    latencyMs,
+    prefix,
+    github: githubKeys,
+  }: {
+    maxRunners: number;
+    latencyMs: number;
+    prefix: string;
+    /** More keys of the configuration's `github:` (e.g. intake: poll). */
+    github?: Record<string, string | number>;
+  },
   beforeStart?: (ns: string, kc: KubeConfig, podFor: (jobId: number) => V1Pod) => Promise<void>,
 ): Promise<BenchScaler> {
   const ns = await createTestNamespace(env, prefix, { podSecurity: "privileged" });
@@ -88,6 +99,7 @@ export async function startBenchScaler(
     token: "ghp_bench",
     secrets: [SECRET],
     githubApiUrl: github.url,
+    ...(githubKeys ? { github: githubKeys } : {}),
     tuning: {
       reconciler: { releaseConcurrency: 16 },
       recovery: { redeliveryMs: 600_000, auditMs: 600_000 },

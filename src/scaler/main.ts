@@ -82,6 +82,7 @@ export async function serve(options: ServeOptions): Promise<number> {
     },
     ...(tuning.reconciler ? { timing: tuning.reconciler } : {}),
     ...(tuning.recovery ? { recovery: tuning.recovery } : {}),
+    ...(tuning.poll ? { poll: tuning.poll } : {}),
   });
 
   await new Promise<void>((resolve) => {

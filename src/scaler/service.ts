@@ -17,6 +17,7 @@ import type { Logger } from "./observe/log.ts";
 import { createMetrics } from "./observe/metrics.ts";
 import { watchReachability } from "./observe/reachability.ts";
 import { intakeReadiness } from "./readiness.ts";
+import { DEFAULT_POLL_TIMING, DeliveryPoll, type PollGitHub, type PollTiming } from "./reconcile/poll.ts";
 import { DEFAULT_RECONCILER_TIMING, Reconciler, type ReconcilerTiming } from "./reconcile/reconciler.ts";
 import {
   DEFAULT_RECOVERY_TIMING,
@@ -31,7 +32,9 @@ import { createIntake } from "./webhook/intake.ts";
 export interface ScalerOptions {
   config: Config;
   kube: KubeClient;
-  github: RunnerRegistry & RecoveryGitHub & { ping(): Promise<void> };
+  github: RunnerRegistry & RecoveryGitHub & PollGitHub & { ping(): Promise<void> };
+  /** The delivery poll's budget and lookback (github.intake poll or both); its interval is github.pollInterval. */
+  poll?: Partial<Omit<PollTiming, "intervalMs">>;
   /** Redelivery sweep + queued-job audit timing; false turns recovery off. */
   recovery?: Partial<RecoveryTiming> | false;
   /** Current secret first; a second one is accepted too while rotating. A function is asked on every delivery. */
@@ -68,6 +71,8 @@ export interface RunningScaler {
   reconciler: Reconciler;
   /** Present when the reconciler runs under leader election. */
   elector: LeaderElector | undefined;
+  /** Present with github.intake poll or both; runs where the reconciler does. */
+  poll: DeliveryPoll | undefined;
   metrics: ReturnType<typeof createMetrics>;
   /** Stop accepting, finish in-flight requests, stop the reconciler and the informer. */
   stop(): Promise<void>;
@@ -107,6 +112,9 @@ export async function startScaler(options: ScalerOptions): Promise<RunningScaler
           log,
           metrics,
           timing: { ...DEFAULT_RECOVERY_TIMING, ...options.recovery },
+          // The poll reads every failed delivery itself: asking GitHub to send them again would cost calls for
+          // nothing (poll) or send the poll's jobs a second way (both).
+          redeliver: config.github.intake === "webhook",
           // With leader election the sweep's cursor lives on the Lease, so a new leader doesn't re-scan.
           cursor: {
             load: () => {
@@ -138,6 +146,53 @@ export async function startScaler(options: ScalerOptions): Promise<RunningScaler
     metrics,
     timing,
   });
+
+  const intakeMode = config.github.intake;
+  const poll =
+    intakeMode === "webhook"
+      ? undefined
+      : new DeliveryPoll({
+          github: options.github,
+          intake,
+          mode: intakeMode,
+          installationId: config.github.auth.installationId,
+          // On the Lease beside the sweep's, so a restart or a new leader reads on from where the last one was.
+          cursor: {
+            load: () => {
+              const value = Number(elector?.annotation(ANNOTATIONS.pollCursor) ?? Number.NaN);
+              return Number.isSafeInteger(value) ? value : undefined;
+            },
+            save: (id) => elector?.setAnnotation(ANNOTATIONS.pollCursor, String(id)),
+          },
+          onBudget: (low, remaining, intervalMs) =>
+            void (low
+              ? pods.scalerEvent(
+                  "Warning",
+                  "GitHubBudgetLow",
+                  `${remaining} GitHub requests left in the rate-limit window: the delivery poll reads every ${intervalMs / 1000} s and fetches queued jobs only`,
+                )
+              : pods.scalerEvent(
+                  "Normal",
+                  "GitHubBudgetRecovered",
+                  `${remaining} GitHub requests left: the delivery poll reads every ${intervalMs / 1000} s again`,
+                )),
+          log,
+          metrics,
+          timing: {
+            ...DEFAULT_POLL_TIMING,
+            ...options.poll,
+            intervalMs: config.github.pollInterval * 1000,
+          },
+        });
+  const lead = {
+    start: () => {
+      reconciler.start();
+      poll?.start();
+    },
+    stop: async () => {
+      await Promise.all([reconciler.stop(), poll?.stop()]);
+    },
+  };
 
   const readiness = intakeReadiness({ pods, kubeProbe: () => serverVersion(options.kube) });
   const github = watchReachability({
@@ -172,7 +227,7 @@ export async function startScaler(options: ScalerOptions): Promise<RunningScaler
 
   await pods.start();
   const reconcile = options.reconcile ?? true;
-  if (reconcile === true) reconciler.start();
+  if (reconcile === true) lead.start();
   else if (reconcile !== false) {
     const election = reconcile.leaderElection;
     const leaseDurationMs = election.leaseDurationMs ?? 15_000;
@@ -184,8 +239,8 @@ export async function startScaler(options: ScalerOptions): Promise<RunningScaler
       leaseDurationMs,
       retryPeriodMs: election.retryPeriodMs ?? Math.max(100, Math.round(leaseDurationMs / 7.5)),
       renewDeadlineMs: election.renewDeadlineMs ?? Math.round(leaseDurationMs * (2 / 3)),
-      onStartedLeading: () => reconciler.start(),
-      onStoppedLeading: () => reconciler.stop(),
+      onStartedLeading: () => lead.start(),
+      onStoppedLeading: () => lead.stop(),
       log,
     });
     elector.start();
@@ -203,6 +258,7 @@ export async function startScaler(options: ScalerOptions): Promise<RunningScaler
     ...(opsServer ? { opsUrl } : {}),
     namespace: config.kubernetes.namespace,
     reconcile: options.reconcile !== false,
+    intake: intakeMode,
   });
 
   return {
@@ -211,13 +267,14 @@ export async function startScaler(options: ScalerOptions): Promise<RunningScaler
     pods,
     reconciler,
     elector,
+    poll,
     metrics,
     async stop() {
       await closeGracefully(server);
       if (opsServer) await closeGracefully(opsServer);
       // Releasing the Lease lets another replica take over at once instead of after a lease duration.
       await elector?.stop();
-      await reconciler.stop();
+      await lead.stop();
       await github.stop();
       await pods.stop();
     },

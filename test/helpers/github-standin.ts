@@ -120,6 +120,11 @@ export interface StandInDelivery {
   payload: string;
   to: string;
   secret: string;
+  /** The headers of the POST as sent (signature included), as `GET …/deliveries/{id}` returns them. */
+  requestHeaders: Record<string, string>;
+  /** What the receiver answered (nothing when it could not be reached). */
+  responseHeaders: Record<string, string>;
+  responseBody: string | null;
 }
 
 export interface DeliverOptions {
@@ -186,6 +191,8 @@ export interface GitHubStandIn {
   deliveries(): StandInDelivery[];
   /** Calls `listener` with each delivery (redeliveries included) once it is answered; returns the unsubscribe. */
   onDelivery(listener: (delivery: StandInDelivery) => void): () => void;
+  /** X-RateLimit-Remaining from now on (the window's `used` is set to match). */
+  setRateLimitRemaining(remaining: number): void;
   close(): Promise<void>;
 }
 
@@ -218,6 +225,7 @@ const JWT_OPERATIONS = new Set([
   "apps/get-repo-installation",
   "apps/create-installation-access-token",
   "apps/list-webhook-deliveries",
+  "apps/get-webhook-delivery",
   "apps/redeliver-webhook-delivery",
 ]);
 
@@ -368,7 +376,8 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
     return "in_progress";
   }
 
-  function deliveryJson(delivery: StandInDelivery) {
+  /** An App hook's deliveries name the installation; an org or repo hook's don't. */
+  function deliveryJson(delivery: StandInDelivery, context: Context) {
     const payload = JSON.parse(delivery.payload) as { repository?: { id?: number } };
     return {
       id: delivery.id,
@@ -385,8 +394,27 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
       status_code: delivery.statusCode,
       event: delivery.event,
       action: delivery.action,
-      installation_id: options.appPublicKeyPem ? installationId : null,
+      installation_id: context.pathname.startsWith("/app/hook/") ? installationId : null,
       repository_id: payload.repository?.id ?? null,
+      throttled_at: null,
+    };
+  }
+
+  /** One delivery with what was sent and what came back, as `GET …/deliveries/{delivery_id}` answers. */
+  function getDelivery(context: Context): Reply {
+    const delivery = deliveries.find((d) => String(d.id) === context.params.delivery_id);
+    if (!delivery) return error(404, "Not Found");
+    return {
+      status: 200,
+      body: {
+        ...deliveryJson(delivery, context),
+        url: delivery.to,
+        request: { headers: delivery.requestHeaders, payload: JSON.parse(delivery.payload) },
+        response: {
+          headers: delivery.statusCode === 0 ? null : delivery.responseHeaders,
+          payload: delivery.responseBody,
+        },
+      },
     };
   }
 
@@ -402,16 +430,20 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
           : true,
     );
     const perPage = Math.min(Number(context.query.get("per_page") ?? 30) || 30, 100);
+    // The cursor names the first delivery of the page (by id, as GitHub's does), so deliveries recorded while a
+    // client pages back neither shift the pages nor show up twice.
     const cursor = context.query.get("cursor");
-    const start = cursor ? Number(Buffer.from(cursor, "base64url").toString()) : 0;
-    const slice = filtered.slice(start, start + perPage);
+    const from = cursor ? Number(Buffer.from(cursor, "base64url").toString()) : Number.POSITIVE_INFINITY;
+    const rest = filtered.filter((d) => d.id <= from);
+    const slice = rest.slice(0, perPage);
     const headers: Record<string, string> = {};
-    if (start + perPage < filtered.length) {
+    const next = rest[perPage];
+    if (next) {
       const query = new URLSearchParams(context.query);
-      query.set("cursor", Buffer.from(String(start + perPage)).toString("base64url"));
+      query.set("cursor", Buffer.from(String(next.id)).toString("base64url"));
       headers.link = `<${origin}${prefix}${context.pathname}?${query}>; rel="next"`;
     }
-    return { status: 200, body: slice.map(deliveryJson), headers };
+    return { status: 200, body: slice.map((delivery) => deliveryJson(delivery, context)), headers };
   }
 
   async function redeliver(context: Context): Promise<Reply> {
@@ -557,16 +589,23 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
       return { status: 200, body: { total_count: all.length, runner_groups: items }, headers };
     },
     "apps/list-webhook-deliveries": listDeliveries,
+    "apps/get-webhook-delivery": getDelivery,
     "apps/redeliver-webhook-delivery": redeliver,
     "orgs/list-webhook-deliveries": (c) =>
       scopeProblem(c.params, "org") ??
       (Number(c.params.hook_id) === hookId ? listDeliveries(c) : error(404, "Not Found")),
+    "orgs/get-webhook-delivery": (c) =>
+      scopeProblem(c.params, "org") ??
+      (Number(c.params.hook_id) === hookId ? getDelivery(c) : error(404, "Not Found")),
     "orgs/redeliver-webhook-delivery": (c) =>
       scopeProblem(c.params, "org") ??
       (Number(c.params.hook_id) === hookId ? redeliver(c) : error(404, "Not Found")),
     "repos/list-webhook-deliveries": (c) =>
       (target.kind === "repo" ? scopeProblem(c.params, "repo") : error(404, "Not Found")) ??
       (Number(c.params.hook_id) === hookId ? listDeliveries(c) : error(404, "Not Found")),
+    "repos/get-webhook-delivery": (c) =>
+      (target.kind === "repo" ? scopeProblem(c.params, "repo") : error(404, "Not Found")) ??
+      (Number(c.params.hook_id) === hookId ? getDelivery(c) : error(404, "Not Found")),
     "repos/redeliver-webhook-delivery": (c) =>
       (target.kind === "repo" ? scopeProblem(c.params, "repo") : error(404, "Not Found")) ??
       (Number(c.params.hook_id) === hookId ? redeliver(c) : error(404, "Not Found")),
@@ -870,29 +909,37 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
     const started = Date.now();
     let statusCode = 0;
     let body = "";
+    const requestHeaders: Record<string, string> = {
+      accept: "*/*",
+      "content-type": "application/json",
+      "user-agent": "GitHub-Hookshot/standin",
+      "x-github-event": event,
+      "x-github-delivery": guid,
+      "x-github-hook-id": String(hookId),
+      "x-github-hook-installation-target-id": String(options.appPublicKeyPem ? appId : 1),
+      "x-github-hook-installation-target-type": options.appPublicKeyPem
+        ? "integration"
+        : target.kind === "org"
+          ? "organization"
+          : "repository",
+      "x-hub-signature-256": await signer(secret).sign(payload),
+    };
+    const responseHeaders: Record<string, string> = {};
+    let responseBody: string | null = null;
     if (!how.drop) {
       try {
         const response = await fetch(to, {
           method: "POST",
-          headers: {
-            "content-type": "application/json",
-            "user-agent": "GitHub-Hookshot/standin",
-            "x-github-event": event,
-            "x-github-delivery": guid,
-            "x-github-hook-id": String(hookId),
-            "x-github-hook-installation-target-id": String(options.appPublicKeyPem ? appId : 1),
-            "x-github-hook-installation-target-type": options.appPublicKeyPem
-              ? "integration"
-              : target.kind === "org"
-                ? "organization"
-                : "repository",
-            "x-hub-signature-256": await signer(secret).sign(payload),
-          },
+          headers: requestHeaders,
           body: payload,
           signal: AbortSignal.timeout(10_000),
         });
         statusCode = response.status;
         body = await response.text();
+        response.headers.forEach((value, name) => {
+          responseHeaders[name] = value;
+        });
+        responseBody = body;
       } catch {
         statusCode = 0;
       }
@@ -909,6 +956,9 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
       payload,
       to,
       secret,
+      requestHeaders,
+      responseHeaders,
+      responseBody,
     };
     deliveries.push(delivery);
     for (const listener of deliveryListeners) listener({ ...delivery });
@@ -1050,6 +1100,9 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
     onDelivery: (listener) => {
       deliveryListeners.add(listener);
       return () => deliveryListeners.delete(listener);
+    },
+    setRateLimitRemaining: (remaining) => {
+      rate.used = Math.max(rate.limit - remaining, 0);
     },
     close: async () => {
       server.closeAllConnections();

@@ -22,6 +22,12 @@ export const unreachableGitHub = {
   async redeliverWebhook(): Promise<never> {
     throw new Error("GitHub is not reachable in this test");
   },
+  async listWebhookDeliveriesAfter(): Promise<never> {
+    throw new Error("GitHub is not reachable in this test");
+  },
+  async getWebhookDelivery(): Promise<never> {
+    throw new Error("GitHub is not reachable in this test");
+  },
   async listQueuedJobs(): Promise<never> {
     throw new Error("GitHub is not reachable in this test");
   },

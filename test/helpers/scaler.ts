@@ -7,6 +7,7 @@ import type { KubeConfig, V1PolicyRule } from "@kubernetes/client-node";
 import { type Config, parseConfig } from "../../src/scaler/config/load.ts";
 import { SCALER_ROLE_RULES } from "../../src/scaler/kube/rbac.ts";
 import { createLogger, type Logger, silentLogger } from "../../src/scaler/observe/log.ts";
+import type { PollGitHub } from "../../src/scaler/reconcile/poll.ts";
 import type { ReconcilerTiming } from "../../src/scaler/reconcile/reconciler.ts";
 import type { RecoveryGitHub, RecoveryTiming } from "../../src/scaler/reconcile/recovery.ts";
 import type { RunnerRegistry } from "../../src/scaler/reconcile/runner-registry.ts";
@@ -65,7 +66,16 @@ export function serveConfigYaml(
   namespace: string,
   dir: string,
   sets: string,
-  { githubApiUrl, tuning }: { githubApiUrl?: string | undefined; tuning?: object | undefined } = {},
+  {
+    githubApiUrl,
+    tuning,
+    github,
+  }: {
+    githubApiUrl?: string | undefined;
+    tuning?: object | undefined;
+    /** More keys of `github:` (e.g. { intake: "poll" }). */
+    github?: Record<string, string | number> | undefined;
+  } = {},
 ): string {
   const text = testConfigYaml(namespace, sets)
     .replace(
@@ -81,8 +91,14 @@ export function serveConfigYaml(
       "url: https://github.com",
       `url: https://github.com${githubApiUrl ? `\n  apiUrl: ${githubApiUrl}` : ""}`,
     );
+  const withGithub = github
+    ? text.replace(
+        "  org: octo-org",
+        ["  org: octo-org", ...Object.entries(github).map(([key, value]) => `  ${key}: ${value}`)].join("\n"),
+      )
+    : text;
   // JSON is YAML: the faster timings of a test or benchmark, validated like the rest of the file.
-  return tuning ? `${text}\ntuning: ${JSON.stringify(tuning)}\n` : text;
+  return tuning ? `${withGithub}\ntuning: ${JSON.stringify(tuning)}\n` : withGithub;
 }
 
 export interface ServeFiles {
@@ -123,6 +139,7 @@ export async function writeServeFiles(
     secrets,
     githubApiUrl,
     tuning,
+    github,
   }: {
     namespace: string;
     dir: string;
@@ -133,6 +150,8 @@ export async function writeServeFiles(
     githubApiUrl?: string;
     /** The configuration's `tuning:`. */
     tuning?: object;
+    /** More keys of `github:`. */
+    github?: Record<string, string | number>;
   },
 ): Promise<ServeFiles> {
   const kubeConfig = await restrictedKubeConfig(
@@ -144,7 +163,7 @@ export async function writeServeFiles(
   const files: ServeFiles = {
     configPath: join(dir, "config.yaml"),
     kubeconfigPath: join(dir, "kubeconfig"),
-    configText: serveConfigYaml(namespace, dir, sets, { githubApiUrl, tuning }),
+    configText: serveConfigYaml(namespace, dir, sets, { githubApiUrl, tuning, github }),
   };
   await writeFile(files.kubeconfigPath, kubeConfig.exportConfig());
   await writeFile(join(dir, "token"), `${token}\n`);
@@ -181,7 +200,7 @@ export interface TestScalerOptions {
   namespace: string;
   /** YAML of the runnerSets list items, indented by two spaces. */
   runnerSets?: string;
-  github: RunnerRegistry & RecoveryGitHub & { ping(): Promise<void> };
+  github: RunnerRegistry & RecoveryGitHub & PollGitHub & { ping(): Promise<void> };
   /** Instead of the test configuration (`namespace` and `runnerSets` are then ignored): e.g. the chart's ConfigMap. */
   config?: Config;
   /** Instead of a ServiceAccount holding SCALER_ROLE_RULES: e.g. a token of the chart's ServiceAccount. */

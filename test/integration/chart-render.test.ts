@@ -253,6 +253,14 @@ describe("helm template applied with strict field validation", () => {
     expect(objects.map((o) => o.kind)).not.toContain("ServiceMonitor");
   });
 
+  it("private-cluster.yaml: intake poll, and no webhook Service or Ingress — only the in-cluster ops Service", async () => {
+    const { objects } = await install("private-cluster.yaml");
+    expect(chartConfig(objects).github).toMatchObject({ intake: "poll", pollInterval: 5 });
+    expect(objects.filter((o) => o.kind === "Ingress")).toEqual([]);
+    const services = objects.filter((o) => o.kind === "Service");
+    expect(services.map((service) => service.metadata?.name)).toEqual([expect.stringMatching(/-ops$/)]);
+  });
+
   it("sysbox-baseline.yaml: a baseline runner namespace admits the sysbox runner Pod the scaler would create", async () => {
     const { objects, runnerNamespace } = await install("sysbox-baseline.yaml");
     const namespace = findObject<V1Namespace>(objects, "Namespace");
@@ -473,6 +481,29 @@ describe("NOTES.txt", () => {
     expect(notes).toContain("runs-on: dind-k8s");
     expect(notes).toContain("- uses: dind-k8s/dind-k8s@v1");
   });
+
+  it("with intake poll: no host name, a webhook that may fail, no ping to redeliver", async () => {
+    const ns = await createTestNamespace(env, "chart-notes-poll");
+    const file = await valuesFile(env, fixtureText("private-cluster.yaml", ns.name));
+    const result = await helm(env, [
+      "install",
+      "ci",
+      CHART_DIR,
+      "--namespace",
+      ns.name,
+      "--values",
+      file,
+      "--dry-run=client",
+    ]);
+    expect(result.stderr).toBe("");
+    const notes = result.stdout.slice(result.stdout.indexOf("NOTES:"));
+    expect(notes).toContain("1. No inbound traffic: the scaler takes jobs from GitHub's delivery log");
+    expect(notes).toContain("Payload URL:   any https URL, e.g. https://dind-k8s.invalid/webhook");
+    expect(notes).toContain('Events:        "Workflow jobs" only');
+    expect(notes).not.toContain("ingress");
+    expect(notes).not.toContain("Redeliver");
+    expect(notes).toContain("runs-on: dind-k8s");
+  });
 });
 
 describe("bad values", () => {
@@ -542,6 +573,11 @@ describe("bad values", () => {
       "baseline under privileged dind",
       { runnerNamespace: { podSecurity: "baseline" } },
       "runnerNamespace.podSecurity: baseline rejects the privileged dind",
+    ],
+    [
+      "an Ingress with intake poll",
+      { github: { intake: "poll" }, ingress: { enabled: true, host: "ci.example.com" } },
+      "ingress.enabled is true but github.intake is poll: with poll nothing reaches the scaler from outside",
     ],
     [
       "TLS without a host",

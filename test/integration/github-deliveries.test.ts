@@ -169,6 +169,87 @@ describe("failed deliveries and redelivery", () => {
   });
 });
 
+describe("the delivery log (the poll's input)", () => {
+  it("records a delivery whose POST failed or could not connect, with what was sent and what came back", async () => {
+    const server = await standIn();
+    const hook = await receiver(() => 503);
+    server.setHook({ url: hook.url, secret: SECRET });
+    const refused = await server.deliver("workflow_job", queued(30));
+    // Nothing listens on port 9 of the loopback: "failed to connect", status 0, no response.
+    server.setHook({ url: "http://127.0.0.1:9/webhook", secret: SECRET });
+    const unreachable = await server.deliver("workflow_job", queued(31));
+    const github = client(server);
+    const log = await github.listWebhookDeliveriesAfter(undefined, new Date(Date.now() - 60_000));
+    expect(log.map((d) => [d.id, d.statusCode, d.action, d.installationId])).toEqual([
+      [unreachable.id, 0, "queued", 4242],
+      [refused.id, 503, "queued", 4242],
+    ]);
+    const record = await github.getWebhookDelivery(unreachable.id);
+    expect(record).toMatchObject({ id: unreachable.id, guid: unreachable.guid, event: "workflow_job" });
+    expect(record.payload).toEqual(queued(31));
+    expect(server.calls("apps/get-webhook-delivery")).toBe(1);
+    // The whole documented shape (checked against the description): the headers sent, signed, and the answer.
+    const open = await standIn({ appPublicKeyPem: undefined, token: undefined });
+    open.setHook({ url: hook.url, secret: SECRET });
+    const sent = await open.deliver("workflow_job", queued(32));
+    const answered = await fetch(`${open.url}/app/hook/deliveries/${sent.id}`);
+    const body = (await answered.json()) as {
+      status: string;
+      request: { headers: Record<string, string> };
+      response: { payload: string | null };
+    };
+    expect(body.status).toBe("Invalid HTTP Response");
+    expect(body.request.headers["x-github-event"]).toBe("workflow_job");
+    expect(body.request.headers["x-hub-signature-256"]).toMatch(/^sha256=/);
+    expect(body.response.payload).toBe("ok");
+  });
+
+  it("reads back only past the last delivery it took, through the cursor pages", async () => {
+    const server = await standIn();
+    server.setHook({ url: "http://127.0.0.1:9/webhook", secret: SECRET });
+    const first = [];
+    for (let i = 0; i < 130; i++) first.push(await server.deliver("workflow_job", queued(400 + i)));
+    const github = client(server);
+    const since = new Date(Date.now() - 60_000);
+    const all = await github.listWebhookDeliveriesAfter(undefined, since);
+    expect(all.map((d) => d.id)).toEqual(first.map((d) => d.id).reverse());
+    expect(server.calls("apps/list-webhook-deliveries")).toBe(2);
+    const later = [];
+    for (let i = 0; i < 5; i++) later.push(await server.deliver("workflow_job", queued(600 + i)));
+    const newer = await github.listWebhookDeliveriesAfter(first.at(-1)!.id, since);
+    expect(newer.map((d) => d.id)).toEqual(later.map((d) => d.id).reverse());
+    // One page held them all, and the entry it stopped at.
+    expect(server.calls("apps/list-webhook-deliveries")).toBe(3);
+  });
+
+  it("reads the org hook's and the repo hook's log and payloads with a PAT and a hook id", async () => {
+    const org = await standIn({ hookId: 55 });
+    const repoTarget = { kind: "repo", owner: "octo", repo: "app" } as const;
+    const repo = await standIn({ hookId: 9, target: repoTarget });
+    for (const [server, extra] of [
+      [org, { hookId: 55 }],
+      [repo, { hookId: 9, target: repoTarget }],
+    ] as const) {
+      const sent = await server.deliver("workflow_job", queued(700), {
+        to: "http://127.0.0.1:9/",
+        secret: SECRET,
+      });
+      const github = client(server, { auth: { kind: "token", token: PAT }, ...extra });
+      const log = await github.listWebhookDeliveriesAfter(undefined, new Date(Date.now() - 60_000));
+      expect(log.map((d) => [d.id, d.installationId])).toEqual([[sent.id, null]]);
+      expect((await github.getWebhookDelivery(sent.id)).payload).toEqual(queued(700));
+    }
+    expect(org.callLog.map((c) => c.operationId)).toEqual([
+      "orgs/list-webhook-deliveries",
+      "orgs/get-webhook-delivery",
+    ]);
+    expect(repo.callLog.map((c) => c.path)).toEqual([
+      "/repos/octo/app/hooks/9/deliveries",
+      `/repos/octo/app/hooks/9/deliveries/${repo.deliveries()[0]!.id}`,
+    ]);
+  });
+});
+
 describe("queued-job audit", () => {
   it("finds queued jobs of our labels across the installation's repositories", async () => {
     const server = await standIn();

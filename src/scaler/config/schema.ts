@@ -1,5 +1,6 @@
 // The one description of the configuration file. The validator (config.ts) and the chart's values.schema.json
 // (scripts/gen-schema.ts) are both generated from it, so they cannot drift apart.
+// Size: one schema read top to bottom as the configuration file is; its parts are small and refer to each other.
 import { z } from "zod";
 import {
   DEFAULT_DIND_IMAGE,
@@ -91,6 +92,16 @@ const github = strictObject({
     .optional()
     .describe(
       "Id of the org or repo webhook (in its settings URL, …/hooks/<id>). Required with a token: the redelivery sweep lists that hook's failed deliveries. A GitHub App uses its own hook and needs none.",
+    ),
+  intake: oneOf(["webhook", "poll", "both"])
+    .default("webhook")
+    .describe(
+      "How jobs reach the scaler. webhook: GitHub POSTs each workflow_job event to the scaler (a public host name and a certificate). poll: no inbound traffic — the leader reads the hook's delivery log (GET …/hook/deliveries, every delivery GitHub attempted, failed ones included) every pollInterval and takes each workflow_job body from it; the webhook URL may point anywhere. both: webhooks, and the poll takes what they missed. Either way one intake: the same routing, gated Pod and idempotency by job id.",
+    ),
+  pollInterval: wholeNumber(1, 300)
+    .default(5)
+    .describe(
+      "Seconds between two reads of the delivery log (intake poll or both). Each read is one GitHub call (100 deliveries a page), each job's needed event one more: see the README for the jobs per hour an App's rate limit allows at an interval. Slower on its own while the rate-limit budget is low.",
     ),
 })
   .meta({
@@ -314,6 +325,15 @@ const tuning = strictObject({
   }).optional(),
   secrets: strictObject({
     reloadMs: positive("How often the webhook secret file is re-read (default 10 s)."),
+  }).optional(),
+  poll: strictObject({
+    lowRemaining: positive(
+      "Below this many GitHub requests left, the delivery poll slows down (default 500).",
+    ),
+    slowFactor: positive("How many times longer the poll's interval is then (default 6)."),
+    lookbackMs: positive(
+      "How far back the poll reads the delivery log without a recent cursor (default 1 h).",
+    ),
   }).optional(),
   lease: strictObject({
     leaseDurationMs: positive("How long a Lease holder is leader without renewing."),

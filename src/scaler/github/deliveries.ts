@@ -1,13 +1,19 @@
 /**
- * Deliveries of the webhook that sends us workflow_job events: the failed ones, and asking GitHub to send one
- * again. With an App and no hook id, the App's own hook, read with the App's JWT; otherwise the org/repo hook.
+ * Deliveries of the webhook that sends us workflow_job events: the log GitHub keeps of them (failed ones
+ * included), one delivery's payload, and asking GitHub to send one again. With an App and no hook id, the App's
+ * own hook, read with the App's JWT; otherwise the org/repo hook.
  */
-import { deliveriesPageShape } from "./shapes.ts";
+import { deliveriesPageShape, deliveryRecordShape, read } from "./shapes.ts";
 import { targetPath } from "./target.ts";
 import type { Transport, Via } from "./transport.ts";
 import type { GitHubApi, GitHubAuth, GitHubTarget, WebhookDelivery } from "./types.ts";
 
-export type Deliveries = Pick<GitHubApi, "listFailedWebhookDeliveries" | "redeliverWebhook">;
+export type Deliveries = Pick<
+  GitHubApi,
+  "listFailedWebhookDeliveries" | "redeliverWebhook" | "listWebhookDeliveriesAfter" | "getWebhookDelivery"
+>;
+
+const succeeded = (delivery: WebhookDelivery) => delivery.statusCode >= 200 && delivery.statusCode < 300;
 
 export function createDeliveries({
   transport,
@@ -30,25 +36,42 @@ export function createDeliveries({
     );
   }
 
+  /** The log newest first, read back page by page only until a page reaches an entry `done` says is old enough. */
+  async function newestUntil(done: (delivery: WebhookDelivery) => boolean): Promise<WebhookDelivery[]> {
+    const deliveries = await transport.paginate(
+      hookDeliveriesPath(),
+      {},
+      deliveriesPageShape,
+      (page) => page,
+      { via, more: (page) => !page.some(done) },
+    );
+    return deliveries.filter((delivery) => !done(delivery));
+  }
+
   return {
     async listFailedWebhookDeliveries(since) {
-      const deliveries = (
-        await transport.paginate(hookDeliveriesPath(), {}, deliveriesPageShape, (page) => page, {
-          via,
-          // Newest first: stop once a page reaches back past `since`.
-          more: (page) => (page.at(-1)?.deliveredAt ?? since) >= since,
-        })
-      ).filter((delivery) => delivery.deliveredAt >= since);
-      const ok = (delivery: WebhookDelivery) => delivery.statusCode >= 200 && delivery.statusCode < 300;
-      const delivered = new Set(deliveries.filter(ok).map((delivery) => delivery.guid));
+      const deliveries = await newestUntil((delivery) => delivery.deliveredAt < since);
+      const delivered = new Set(deliveries.filter(succeeded).map((delivery) => delivery.guid));
       const failed = new Map<string, WebhookDelivery>();
       for (const delivery of deliveries) {
         // One entry per GUID (the newest attempt): redelivering an older attempt would send the same payload again.
-        if (!ok(delivery) && !delivered.has(delivery.guid) && !failed.has(delivery.guid)) {
+        if (!succeeded(delivery) && !delivered.has(delivery.guid) && !failed.has(delivery.guid)) {
           failed.set(delivery.guid, delivery);
         }
       }
       return [...failed.values()];
+    },
+
+    listWebhookDeliveriesAfter(afterId, since) {
+      return newestUntil(
+        (delivery) => delivery.deliveredAt < since || (afterId !== undefined && delivery.id <= afterId),
+      );
+    },
+
+    async getWebhookDelivery(deliveryId) {
+      const path = `${hookDeliveriesPath()}/${deliveryId}`;
+      const reply = await transport.call("GET", path, {}, via);
+      return read(deliveryRecordShape, reply.data, `GET ${path}`);
     },
 
     async redeliverWebhook(deliveryId) {

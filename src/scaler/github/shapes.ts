@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { fieldPath } from "../model/field-path.ts";
-import type { RegisteredRunner, WebhookDelivery } from "./types.ts";
+import type { RegisteredRunner, WebhookDelivery, WebhookDeliveryRecord } from "./types.ts";
 
 export class ResponseShapeError extends Error {
   override name = "ResponseShapeError";
@@ -54,23 +54,33 @@ export const jitConfigShape = object({
   encoded_jit_config: text,
 });
 
-const delivery = object({
+const deliveryFields = {
   id: integer,
   guid: text,
   event: text,
   action: nullableText,
   delivered_at: isoDate,
   status_code: integer,
-}).transform(
-  (value): WebhookDelivery => ({
-    id: value.id,
-    guid: value.guid,
-    event: value.event,
-    action: value.action,
-    deliveredAt: value.delivered_at,
-    statusCode: value.status_code,
-  }),
-);
+  installation_id: integer.nullish(),
+};
+
+const fromDelivery = (value: z.output<z.ZodObject<typeof deliveryFields>>): WebhookDelivery => ({
+  id: value.id,
+  guid: value.guid,
+  event: value.event,
+  action: value.action,
+  deliveredAt: value.delivered_at,
+  statusCode: value.status_code,
+  installationId: value.installation_id ?? null,
+});
+
+const delivery = object(deliveryFields).transform(fromDelivery);
+
+// The request's payload is the webhook body as JSON; GitHub documents it as an object or null.
+export const deliveryRecordShape = object({
+  ...deliveryFields,
+  request: object({ payload: z.record(z.string(), z.unknown()).nullable() }),
+}).transform((value): WebhookDeliveryRecord => ({ ...fromDelivery(value), payload: value.request.payload }));
 
 export const deliveriesPageShape = list(delivery);
 

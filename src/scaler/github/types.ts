@@ -78,6 +78,14 @@ export interface WebhookDelivery {
   action: string | null;
   deliveredAt: Date;
   statusCode: number;
+  /** The App installation the event belongs to; null for an org or repo hook. */
+  installationId: number | null;
+}
+
+/** One delivery as the delivery log keeps it: the webhook body GitHub sent (or tried to send). */
+export interface WebhookDeliveryRecord extends WebhookDelivery {
+  /** The request's JSON body, parsed; null when GitHub kept none. */
+  payload: unknown;
 }
 
 export interface QueuedJob {
@@ -123,6 +131,13 @@ export interface GitHubApi {
    */
   listFailedWebhookDeliveries(since: Date): Promise<WebhookDelivery[]>;
   redeliverWebhook(deliveryId: number): Promise<void>;
+  /**
+   * Every delivery of our hook newer than `afterId` (all since `since` when undefined) and not older than
+   * `since`, failed or not: the delivery log the poll reads. Newest first; one call per 100.
+   */
+  listWebhookDeliveriesAfter(afterId: number | undefined, since: Date): Promise<WebhookDelivery[]>;
+  /** One delivery with its payload: one call. */
+  getWebhookDelivery(deliveryId: number): Promise<WebhookDeliveryRecord>;
   /**
    * Queued jobs (latest attempt) whose labels, ignoring `self-hosted`, are all among `labels` (case-insensitive),
    * across the target's repositories, from runs created in the audit window. Cost: P pages of the repository

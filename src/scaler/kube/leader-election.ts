@@ -189,12 +189,9 @@ export class LeaderElector {
       return;
     }
     const takingOver = holder !== identity;
-    if (this.#annotations.size > 0 && lease.metadata) {
-      lease.metadata.annotations = {
-        ...lease.metadata.annotations,
-        ...Object.fromEntries(this.#annotations),
-      };
-    }
+    // What this replica wrote in an earlier term is older than what the holder since then wrote: read theirs.
+    if (takingOver) this.#annotations.clear();
+    this.#withAnnotations(lease);
     lease.spec = {
       ...spec,
       holderIdentity: identity,
@@ -211,9 +208,21 @@ export class LeaderElector {
     }
   }
 
+  /** The annotations this holder keeps, merged into the Lease it is about to write. */
+  #withAnnotations(lease: Lease): void {
+    if (this.#annotations.size > 0 && lease.metadata) {
+      lease.metadata.annotations = {
+        ...lease.metadata.annotations,
+        ...Object.fromEntries(this.#annotations),
+      };
+    }
+  }
+
   async #release(): Promise<void> {
     const lease = await this.#read();
     if (!lease || lease.spec?.holderIdentity !== this.#options.identity) return;
+    // The last pass's cursors go with the Lease, so the successor reads on from exactly there.
+    this.#withAnnotations(lease);
     lease.spec = { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1, renewTime: microTime() };
     await this.#replace(lease);
   }

@@ -41,6 +41,8 @@ export const ANNOTATIONS = {
   cacheLastUse: `${KEY_PREFIX}/cache-last-use`,
   /** On the leader Lease: the redelivery sweep's cursor. */
   redeliveryCursor: `${KEY_PREFIX}/redelivery-cursor`,
+  /** On the leader Lease: the id of the newest delivery-log entry the poll handled (github.intake poll/both). */
+  pollCursor: `${KEY_PREFIX}/poll-cursor`,
 } as const;
 
 /** The reconciler removes this gate once the runner's JIT config Secret exists. */

@@ -91,6 +91,23 @@ export function createMetrics({ processMetrics = true }: { processMetrics?: bool
       labelNames: ["operation"] as const,
       registers: [registry],
     }),
+    pollDeliveries: new Counter({
+      name: `${prefix}poll_deliveries_total`,
+      help: "Entries of GitHub's delivery log the poll (github.intake poll or both) looked at, by what it did: taken (its body fetched and handed to intake), fetch-failed, retry (taken again after a 503), or why it was skipped without a call (other-event, other-action, delivered by the webhook, foreign installation, seen-guid, low-budget).",
+      labelNames: ["decision"] as const,
+      registers: [registry],
+    }),
+    pollSlowed: new Gauge({
+      name: `${prefix}poll_slowed`,
+      help: "1 while the delivery poll runs slower because the GitHub rate-limit budget is low (and fetches queued jobs only), else 0.",
+      registers: [registry],
+    }),
+    pollLagSeconds: new Histogram({
+      name: `${prefix}poll_lag_seconds`,
+      help: "From GitHub recording a delivery to the poll handing it to intake.",
+      buckets: [0.5, 1, 2, 3, 5, 7.5, 10, 15, 30, 60, 120, 300],
+      registers: [registry],
+    }),
     reconcilePassSeconds: new Histogram({
       name: `${prefix}reconcile_pass_seconds`,
       help: "Duration of one reconcile pass over every runner set, its Kubernetes and GitHub calls included.",

@@ -59,6 +59,8 @@ export interface RecoveryOptions {
   log: Logger;
   metrics: Metrics;
   timing: RecoveryTiming;
+  /** false: no redelivery sweep (the delivery poll reads failed deliveries itself); the audit still runs. */
+  redeliver?: boolean;
   /** Durable cursor of the redelivery sweep (e.g. an annotation of the leader Lease); undefined: in memory only. */
   cursor?: { load(): Date | undefined; save(at: Date): void };
 }
@@ -85,7 +87,7 @@ export class Recovery {
 
   async maybeRun(now: Date): Promise<void> {
     const { timing, metrics, log } = this.#options;
-    if (now.getTime() - this.#lastSweep >= timing.redeliveryMs) {
+    if (this.#options.redeliver !== false && now.getTime() - this.#lastSweep >= timing.redeliveryMs) {
       this.#lastSweep = now.getTime();
       await this.sweepDeliveries(now).catch((error: unknown) => {
         metrics.reconcileErrors.inc({ step: "redelivery" });

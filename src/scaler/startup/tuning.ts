@@ -1,6 +1,7 @@
 // The configuration's `tuning:` (validated with the rest of the file) as the timings the reconciler, the recovery
 // sweeps and the leader election take. Nothing else changes timing: no environment variable does.
 import type { Config } from "../config/load.ts";
+import type { PollTiming } from "../reconcile/poll.ts";
 import type { ReconcilerTiming } from "../reconcile/reconciler.ts";
 import type { RecoveryTiming } from "../reconcile/recovery.ts";
 
@@ -9,6 +10,7 @@ export interface Tuning {
   recovery?: Partial<RecoveryTiming>;
   lease?: { leaseDurationMs?: number; retryPeriodMs?: number; renewDeadlineMs?: number };
   secrets?: { reloadMs?: number };
+  poll?: Partial<PollTiming>;
 }
 
 /** The keys that are set (YAML's absent keys come out of the schema as undefined). */
@@ -27,7 +29,9 @@ export function tuningOf(config: Config): Tuning {
   const recovery: Partial<RecoveryTiming> | undefined = given(tuning?.recovery);
   const lease = given(tuning?.lease);
   const secrets = given(tuning?.secrets);
+  const poll: Partial<PollTiming> | undefined = given(tuning?.poll);
   return {
+    ...(poll ? { poll } : {}),
     ...(secrets ? { secrets } : {}),
     ...(reconciler ? { reconciler } : {}),
     ...(recovery ? { recovery } : {}),

@@ -55,6 +55,20 @@ export interface Intake {
   refuse(refusal: Refusal & { outcome: "too-large" | "busy" }): WebhookResponse;
   /** The whole delivery. Its headers are screened again, so this alone is the complete intake. */
   deliver(request: WebhookRequest): Promise<WebhookResponse>;
+  /**
+   * A delivery read from GitHub's own delivery log (github.intake poll): it came from GitHub's API over TLS with
+   * our credentials, so there is no signature to check; everything after the signature is as deliver() does it —
+   * the owner check, routing, the durable gated Pod, idempotency by job id — and answered the same way.
+   */
+  take(delivery: LoggedDelivery): Promise<WebhookResponse & { outcome: Outcome }>;
+}
+
+export interface LoggedDelivery {
+  event: string;
+  /** GitHub's delivery GUID, for log lines. */
+  guid: string;
+  /** The webhook body, parsed. */
+  payload: unknown;
 }
 
 /**
@@ -154,6 +168,17 @@ export function createIntake({ secrets, runnerSets, owner, recorder, log, metric
     } catch {
       return outcome("bad-request", reply(400, "body is not valid JSON"));
     }
+    return handle(event, payload, { deliveryId: delivery, webhookSecret }, outcome, started);
+  }
+
+  /** A verified delivery's event: what deliver() does past the signature, and all take() does. */
+  async function handle(
+    event: string,
+    payload: unknown,
+    source: { deliveryId: string | undefined; webhookSecret?: "first" | "second" },
+    outcome: (name: Outcome, response: WebhookResponse) => WebhookResponse,
+    started: number,
+  ): Promise<WebhookResponse> {
     if (event === "ping") return outcome("ping", reply(200, "pong"));
     if (event !== "workflow_job")
       return outcome("ignored", reply(202, `ignored event ${untrustedText(event)}`));
@@ -165,7 +190,7 @@ export function createIntake({ secrets, runnerSets, owner, recorder, log, metric
       if (error instanceof PayloadError) return outcome("bad-request", reply(400, error.message));
       throw error;
     }
-    const context = { deliveryId: delivery, jobId: job.jobId, action: job.action, webhookSecret };
+    const context = { ...source, jobId: job.jobId, action: job.action };
     const foreign = foreignReason(job, owner);
     if (foreign) {
       metrics.webhookForeign.inc({ reason: foreign });
@@ -242,5 +267,16 @@ export function createIntake({ secrets, runnerSets, owner, recorder, log, metric
     },
     refuse: (refusal) => refused(refusal, performance.now()),
     deliver,
+    async take({ event, guid, payload }) {
+      const started = performance.now();
+      let named: Outcome = "ignored";
+      const counted = (name: Outcome, answer: WebhookResponse) => {
+        named = name;
+        count(eventLabel(event), name, started);
+        return answer;
+      };
+      const response = await handle(event, payload, { deliveryId: untrustedText(guid) }, counted, started);
+      return { ...response, outcome: named };
+    },
   };
 }

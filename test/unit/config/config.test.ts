@@ -43,6 +43,8 @@ describe("the minimal configuration", () => {
       org: "my-org",
       auth: { appId: 1, privateKeyFile: "/secrets/app.pem" },
       webhookSecretFile: "/secrets/webhook-secret",
+      intake: "webhook",
+      pollInterval: 5,
     });
     expect(config.kubernetes).toEqual({ namespace: "dind-runners", sidecars: "auto" });
     const [set] = config.runnerSets;
@@ -51,6 +53,18 @@ describe("the minimal configuration", () => {
     expect(set?.dind).toEqual({ args: [], mtu: "auto", registryMirrors: [] });
     expect(set?.runtime).toEqual({ profile: "privileged" });
     expect(set?.storage).toBeUndefined();
+  });
+
+  it("takes jobs from the delivery log with intake poll or both, every pollInterval seconds", () => {
+    const github = (extra: string) => minimalText.replace("github:\n", `github:\n${extra}`);
+    expect(parseConfig(github("  intake: poll\n  pollInterval: 2\n"), "poll.yaml").github).toMatchObject({
+      intake: "poll",
+      pollInterval: 2,
+    });
+    expect(problemsOf(github("  intake: pull\n  pollInterval: 0\n"))).toEqual([
+      'github.intake: expected one of "webhook", "poll", "both", got "pull"',
+      "github.pollInterval: expected a whole number from 1 to 300, got 0",
+    ]);
   });
 
   it("bounds a set's backlog at 20 × maxRunners unless maxQueued says otherwise", () => {
