@@ -39,6 +39,7 @@ describe("read (zod shapes of GitHub responses)", () => {
         action: null,
         deliveredAt: new Date("2026-12-01T10:00:00Z"),
         statusCode: 502,
+        installationId: null,
       },
     ]);
     const { action: _, ...withoutAction } = delivery;
