@@ -65,6 +65,27 @@ export interface TestNamespace {
  * Security level. Returns once the controller-manager's ServiceAccount controller has created its `default`
  * ServiceAccount: until then the apiserver refuses Pods there, as on any cluster.
  */
+/** The namespaces this test file made, deleted when it ends (test/helpers/namespace-cleanup.ts). */
+const created: TestNamespace[] = [];
+
+/**
+ * Deletes the namespaces made so far; the real namespace controller empties and removes them (Pods through
+ * kwok, Secrets, claims). Not waited for: the next file needn't wait for this one's leftovers to go.
+ */
+export async function deleteTestNamespaces(): Promise<void> {
+  const doomed = created.splice(0);
+  await Promise.all(
+    doomed.map(({ name, kc }) =>
+      kc
+        .makeApiClient(CoreV1Api)
+        .deleteNamespace({ name })
+        .catch((error: unknown) => {
+          if (apiStatus(error) !== 404) throw error;
+        }),
+    ),
+  );
+}
+
 export async function createTestNamespace(
   env: TestEnv,
   prefix: string,
@@ -79,6 +100,7 @@ export async function createTestNamespace(
     labels["pod-security.kubernetes.io/enforce-version"] = "latest";
   }
   await core.createNamespace({ body: { metadata: { name, labels } } });
+  created.push({ name, kc });
   await eventually(
     `the default ServiceAccount of namespace ${name}`,
     () => core.readNamespacedServiceAccount({ name: "default", namespace: name }),

@@ -14,6 +14,7 @@ import {
   apiStatus,
   createStrict,
   createTestNamespace,
+  deleteTestNamespaces,
   restrictedKubeConfig,
   type TestNamespace,
 } from "../helpers/kube.ts";
@@ -283,6 +284,13 @@ describe("kube-controller-manager", () => {
     });
     await core.deleteNamespace({ name: doomed.name });
     await gone("the namespace's removal", () => core.readNamespace({ name: doomed.name }), 60_000);
+  });
+
+  it("removes the namespaces a test file made when it ends (deleteTestNamespaces, run after every file)", async () => {
+    const made = await createTestNamespace(env, "made-by-a-test");
+    await core.createNamespacedSecret({ namespace: made.name, body: { metadata: { name: "s" } } });
+    await deleteTestNamespaces();
+    await gone("the test's namespace", () => core.readNamespace({ name: made.name }), 60_000);
   });
 });
 
