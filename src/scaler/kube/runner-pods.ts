@@ -7,7 +7,7 @@ import { KubeError, kubeStatus } from "./api-error.ts";
 import type { KubeClient } from "./client.ts";
 import { PodCache } from "./pod-cache.ts";
 import { SCALER_LEASE_NAME } from "./rbac.ts";
-import { deletePreconditions, JSON_PATCH, MERGE_PATCH } from "./request-options.ts";
+import { deletePreconditions, JSON_PATCH, MERGE_PATCH, verbatim } from "./request-options.ts";
 import { whileThrottled } from "./throttled.ts";
 
 export type { V1Pod, V1Secret } from "@kubernetes/client-node";
@@ -85,11 +85,11 @@ export class RunnerPods {
   async create(pod: V1Pod): Promise<{ result: "created"; pod: V1Pod } | { result: "exists" }> {
     try {
       const created = await whileThrottled(() =>
-        this.#core.createNamespacedPod({
-          namespace: this.namespace,
-          body: pod,
-          fieldManager: this.#fieldManager,
-        }),
+        // As built: the Pod the dry run at start validated, fields client-node's model doesn't know included.
+        this.#core.createNamespacedPod(
+          { namespace: this.namespace, body: pod, fieldManager: this.#fieldManager },
+          verbatim(pod),
+        ),
       );
       return { result: "created", pod: created };
     } catch (error: unknown) {
