@@ -188,4 +188,29 @@ describe("rolling a changed spec out", () => {
     expect(s.github.calls("actions/delete-self-hosted-runner-from-org")).toBe(1);
     expect(s.github.runners().map((runner) => runner.name)).toEqual([fresh.metadata?.name]);
   });
+
+  it("a new spec the apiserver refuses: the queued Pods keep theirs and are released, none is lost", async () => {
+    const s = await scenario();
+    // Nothing runs yet: every job waits, gated.
+    const first = await s.start(setYaml("1", 0).replace("maxRunners: 0", "maxRunners: 0\n    maxQueued: 5"));
+    for (const id of [301, 302]) expect(await s.send("queued", id)).toBe(201);
+    const before = await eventually("two gated Pods", async () => {
+      const now = await s.pods();
+      return now.length === 2 && now.every(gated) ? now : undefined;
+    });
+    await stop(first);
+
+    // Valid for the configuration's rules, refused by the apiserver's strict field validation.
+    const typo = setYaml("2", 2).replace("env: [{", "envv: [{");
+    await s.start(typo);
+    const released = await eventually("both released", async () => {
+      const now = await s.pods();
+      return now.length === 2 && !now.some(gated) ? now : undefined;
+    });
+    for (const pod of released) {
+      const old = byName(before, pod.metadata!.name!);
+      expect(pod.metadata?.uid).toBe(old?.metadata?.uid);
+      expect(hashOf(pod)).toBe(hashOf(old));
+    }
+  });
 });

@@ -6,11 +6,34 @@ import { KubeError, kubeApiError } from "./api-error.ts";
 import type { KubeClient } from "./client.ts";
 import { verbatim } from "./request-options.ts";
 
+export const DRY_RUN = { dryRun: "All", fieldValidation: "Strict", fieldManager: "dind-k8s" } as const;
+
 export interface DryRunRefusal {
   kind: "Pod" | "Secret";
   name: string;
   /** The apiserver's words (its Status message). */
   message: string;
+}
+
+/**
+ * The apiserver's refusal of a dry-run `create` (its Status message), or undefined when it would store the object.
+ * AlreadyExists counts as accepted: the name is checked last, after validation and admission passed. No answer, or
+ * one about the request itself (401, 5xx), is not a verdict on the object: thrown.
+ */
+export async function dryRunRefusal(
+  what: string,
+  create: () => Promise<unknown>,
+): Promise<string | undefined> {
+  try {
+    await create();
+    return undefined;
+  } catch (error: unknown) {
+    const answer = kubeApiError(error);
+    if (answer?.status === 409) return undefined;
+    if (!answer || answer.status === 401 || answer.status >= 500)
+      throw new KubeError(`dry run of ${what}`, error);
+    return answer.detail;
+  }
 }
 
 /** What the apiserver refuses of `objects` (nothing: it would create both). Throws when it can't be asked. */
@@ -20,30 +43,17 @@ export async function dryRunCreate(
   objects: { pod: V1Pod; secret: V1Secret },
 ): Promise<DryRunRefusal[]> {
   const core = kube.api(CoreV1Api);
-  const options = { namespace, dryRun: "All", fieldValidation: "Strict", fieldManager: "dind-k8s" };
   const refusals: DryRunRefusal[] = [];
-  const attempt = async (
-    kind: DryRunRefusal["kind"],
-    body: V1Pod | V1Secret,
-    create: () => Promise<unknown>,
-  ) => {
-    const name = body.metadata?.name ?? "";
-    try {
-      await create();
-    } catch (error: unknown) {
-      const answer = kubeApiError(error);
-      // No answer (no connection, a timeout) or one about the request itself is not a verdict on the object.
-      if (!answer || answer.status === 401 || answer.status >= 500) {
-        throw new KubeError(`dry run of ${kind} ${namespace}/${name}`, error);
-      }
-      refusals.push({ kind, name, message: answer.detail });
-    }
-  };
-  await attempt("Pod", objects.pod, () =>
-    core.createNamespacedPod({ ...options, body: objects.pod }, verbatim(objects.pod)),
+  const { pod, secret } = objects;
+  const podName = pod.metadata?.name ?? "";
+  const podRefusal = await dryRunRefusal(`Pod ${namespace}/${podName}`, () =>
+    core.createNamespacedPod({ ...DRY_RUN, namespace, body: pod }, verbatim(pod)),
   );
-  await attempt("Secret", objects.secret, () =>
-    core.createNamespacedSecret({ ...options, body: objects.secret }, verbatim(objects.secret)),
+  if (podRefusal) refusals.push({ kind: "Pod", name: podName, message: podRefusal });
+  const secretName = secret.metadata?.name ?? "";
+  const secretRefusal = await dryRunRefusal(`Secret ${namespace}/${secretName}`, () =>
+    core.createNamespacedSecret({ ...DRY_RUN, namespace, body: secret }, verbatim(secret)),
   );
+  if (secretRefusal) refusals.push({ kind: "Secret", name: secretName, message: secretRefusal });
   return refusals;
 }

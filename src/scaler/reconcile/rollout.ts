@@ -56,6 +56,20 @@ export class Rollout {
       ...(hash ? { [ANNOTATIONS.specHash]: hash } : {}),
       [ANNOTATIONS.queuedAt]: new Date(view.createdAtMs).toISOString(),
     };
+    // The old Pod goes only once the apiserver takes the new one (an admission policy may have changed since the
+    // start's dry run): a refused spec leaves the job on the spec it has rather than without a Pod.
+    const refusal = await pods.refusal(fresh);
+    if (refusal) {
+      log.error(
+        "the cluster refuses the set's current spec; the queued Pod is released with the one it has",
+        {
+          runnerSet: set.name,
+          pod: view.name,
+          refusal,
+        },
+      );
+      return view;
+    }
     // Only the object we read: a Pod changed since (its job started, say) is left for the next pass.
     if ((await pods.delete(view.name, view.uid, view.pod.metadata?.resourceVersion)) !== "deleted")
       return undefined;
