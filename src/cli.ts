@@ -63,24 +63,58 @@ function wholeNumberFlag(
 }
 
 const checkConfig: Command = {
-  summary: "validate a configuration file and list every problem",
-  usage: `Usage: dind-k8s check-config --config FILE
+  summary: "validate a configuration file and list every problem; --server: ask the cluster too",
+  usage: `Usage: dind-k8s check-config --config FILE [--server [--kubeconfig FILE]]
 
 Validates FILE (YAML) against the configuration schema and the rules between keys. Prints every problem with
 its key path and line; exits 0 when the file is valid, 2 when it isn't.
 
+With --server, each runner set's Pod and Secret, as the scaler would create them for a job, are also sent to the
+cluster as a server-side dry run (dryRun=All, fieldValidation=Strict): the apiserver validates them, admission
+policies and webhooks judge them, nothing is stored. What it refuses is printed in its words with the set's name
+(exit 2); exit 1 when the cluster can't be asked. The scaler runs the same check when it starts.
+
 Options:
-  --config FILE   the configuration file
-  -h, --help      show this help`,
+  --config FILE       the configuration file
+  --server            also dry-run each set's Pod and Secret on the cluster, in kubernetes.namespace
+  --kubeconfig FILE   kubeconfig for --server (default: as serve, kubectl's lookup)
+  -h, --help          show this help`,
   async run(args, io) {
-    const flags = parseFlags(args, { config: { type: "string" } });
+    const flags = parseFlags(args, {
+      config: { type: "string" },
+      server: { type: "boolean" },
+      kubeconfig: { type: "string" },
+    });
     if (flags.help) {
       io.stdout(`${this.usage}\n`);
       return EXIT.ok;
     }
     const file = requireFlag(flags.config, "--config FILE");
+    if (flags.kubeconfig !== undefined && !flags.server)
+      throw new UsageError("--kubeconfig goes with --server");
     const config = await loadConfig(file, io.readFile);
     io.stdout(`${file}: valid. ${describeSets(config)}\n`);
+    if (!flags.server) return EXIT.ok;
+    // Loaded only here: the plain check needs no Kubernetes client.
+    const { checkConfigOnServer } = await import("./scaler/server-check.ts");
+    const outcome = await checkConfigOnServer(
+      config,
+      typeof flags.kubeconfig === "string" ? flags.kubeconfig : undefined,
+    );
+    if (outcome.kind === "unreachable") {
+      io.stderr(`${file}: can't check against the cluster: ${outcome.message}\n`);
+      return EXIT.failure;
+    }
+    if (outcome.problems.length > 0) {
+      const count = outcome.problems.length === 1 ? "1 object" : `${outcome.problems.length} objects`;
+      io.stderr(
+        `${file}: the cluster (${outcome.source}) refuses ${count}:\n${outcome.problems.map((p) => `  ${p}`).join("\n")}\n`,
+      );
+      return EXIT.badConfig;
+    }
+    io.stdout(
+      `${file}: the cluster (${outcome.source}) accepts the Pod and Secret of every runner set (dry run, strict field validation, ${outcome.sidecars} sidecars).\n`,
+    );
     return EXIT.ok;
   },
 };

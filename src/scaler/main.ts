@@ -11,6 +11,7 @@ import { KubeConfigError, loadKubeClient } from "./kube/load.ts";
 import { serverVersion } from "./kube/server-version.ts";
 import { sidecarModeFor } from "./model/sidecar-mode.ts";
 import { createLogger, type Level } from "./observe/log.ts";
+import { checkOnServer } from "./server-check.ts";
 import { startScaler } from "./service.ts";
 import { githubAuthSource, webhookSecretSource } from "./startup/secret-reload.ts";
 import { StartupError } from "./startup/startup-error.ts";
@@ -66,6 +67,19 @@ export async function serve(options: ServeOptions): Promise<number> {
   }
   const setting = config.kubernetes.sidecars;
   const sidecars = sidecarModeFor(setting, setting === "auto" ? await serverVersion(kube) : undefined);
+  // The runner Pods this configuration makes, dry-run on the cluster: a template the apiserver (or an admission
+  // policy) refuses stops the start, instead of every job. An apiserver that can't be asked doesn't: intake must
+  // take webhooks as soon as it can, and the first job's create reports the same refusal.
+  const refused = await checkOnServer(config, kube, sidecars).catch((error: unknown) => {
+    log.warn("could not dry-run the runner Pods on the cluster; starting anyway", { error: String(error) });
+    return [];
+  });
+  if (refused.length > 0) {
+    await kube.close();
+    throw new StartupError(
+      `the cluster refuses the runner Pods of this configuration (server-side dry run):\n  ${refused.join("\n  ")}`,
+    );
+  }
 
   const scaler = await startScaler({
     config,

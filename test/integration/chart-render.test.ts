@@ -17,6 +17,7 @@ import {
   type V1Role,
 } from "@kubernetes/client-node";
 import { beforeAll, describe, expect, inject, it } from "vitest";
+import { parse } from "yaml";
 import { maxQueuedOf } from "../../src/scaler/config/schema.ts";
 import { SCALER_ROLE_RULES } from "../../src/scaler/kube/rbac.ts";
 import { buildRunnerPod } from "../../src/scaler/runner-pod/build-runner-pod.ts";
@@ -31,6 +32,7 @@ import {
   valuesFile,
 } from "../helpers/chart.ts";
 import { adminKubeConfig, apiStatus, createTestNamespace } from "../helpers/kube.ts";
+import { TEMPLATE_EXAMPLES, templateExample } from "../helpers/templates.ts";
 
 const env = inject("testenv");
 const fixtures = readdirSync(VALUES_FIXTURES).filter((name) => name.endsWith(".yaml"));
@@ -412,6 +414,28 @@ describe("helm template applied with strict field validation", () => {
   });
 });
 
+describe("runner Pod templates", () => {
+  it("the README's examples pass the values schema and reach the scaler's configuration whole", async () => {
+    const sets = parse(TEMPLATE_EXAMPLES.map(templateExample).join("")) as Record<string, unknown>[];
+    const objects = await renderChart(env, {
+      release: "ci",
+      namespace: "dind-k8s",
+      files: [join(VALUES_FIXTURES, "minimal.yaml")],
+      values: { runnerSets: sets },
+    });
+    const config = chartConfig(objects);
+    expect(config.runnerSets.map((set) => set.template)).toEqual(sets.map((set) => set.template));
+    // The Pod the scaler builds from the ConfigMap is the merged one (the CA bundle example's volume and mounts).
+    const { pod } = buildRunnerPod(
+      config.runnerSets[0]!,
+      { kind: "job", jobId: 1, runAttempt: 1 },
+      { namespace: config.kubernetes.namespace, sidecars: "native" },
+    );
+    expect(pod.spec?.volumes?.map((volume) => volume.name)).toContain("corp-ca");
+    expect(pod.spec?.initContainers?.find((c) => c.name === "dind")?.volumeMounts?.[0]?.name).toBe("corp-ca");
+  });
+});
+
 describe("helm itself", () => {
   it("installs, upgrades and uninstalls the release on the apiserver", async () => {
     const ns = await createTestNamespace(env, "chart-helm");
@@ -533,6 +557,11 @@ describe("bad values", () => {
       "org and repo",
       { github: { repo: "a/b" } },
       "github.org (my-org) and github.repo (a/b) are both set: runners register with one of them. Keep github.org for the organization's runners, or github.repo for one repository's, and remove the other",
+    ],
+    [
+      "a Pod template that names its Pods",
+      oneSet({ template: { metadata: { name: "mine" } } }),
+      "at '/runnerSets/0/template/metadata': additional properties 'name' not allowed",
     ],
     [
       "a secret path in values",

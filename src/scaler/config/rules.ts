@@ -3,12 +3,8 @@
 import { cleartextProblem } from "../model/cleartext-url.ts";
 import { QUANTITY_PATTERN, quantityToBytes } from "../model/quantity.ts";
 import type { Problem } from "./problems.ts";
-
-type Raw = Record<string, unknown>;
-
-function mapping(value: unknown): Raw | undefined {
-  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Raw) : undefined;
-}
+import { mapping, type Raw } from "./raw.ts";
+import { checkTemplate } from "./template-rules.ts";
 
 function has(object: Raw, key: string): boolean {
   return object[key] !== undefined;
@@ -110,6 +106,7 @@ function checkRunnerSet(set: Raw, index: number, problems: Problem[]) {
       message: `loopDisk needs a privileged dind (it mounts a loop device); the ${profile} profile isn't: use emptyDir, memory or ephemeralVolume`,
     });
   }
+  checkTemplate(set.template, [...path, "template"], profile, problems);
   const cache = mapping(set.cache);
   if (cache !== undefined) checkCache(cache, path, profile, storageType, problems);
   const env = mapping(set.runner)?.env;

@@ -9,6 +9,7 @@ import {
   DEFAULT_RUNNER_DOCKER_GID,
   DEFAULT_RUNNER_IMAGE,
 } from "./defaults.ts";
+import { podTemplateSchema } from "./pod-template.ts";
 import {
   absolutePath,
   annotationMap,
@@ -294,6 +295,7 @@ export const runnerSetSchema = strictObject({
     .optional()
     .describe("ServiceAccount of the runner Pods; its token is never mounted."),
   imagePullSecrets: list(dnsSubdomain(), "a list of Secret names").optional(),
+  template: podTemplateSchema.optional(),
 });
 
 const positive = (what: string) => wholeNumber(1).optional().describe(what);

@@ -5,9 +5,10 @@ import { CoreV1Api, type CoreV1Event, type V1Pod, type V1Secret } from "@kuberne
 import { LABELS } from "../model/keys.ts";
 import { KubeError, kubeStatus } from "./api-error.ts";
 import type { KubeClient } from "./client.ts";
+import { DRY_RUN, dryRunRefusal } from "./dry-run.ts";
 import { PodCache } from "./pod-cache.ts";
 import { SCALER_LEASE_NAME } from "./rbac.ts";
-import { deletePreconditions, JSON_PATCH, MERGE_PATCH } from "./request-options.ts";
+import { deletePreconditions, JSON_PATCH, MERGE_PATCH, verbatim } from "./request-options.ts";
 import { whileThrottled } from "./throttled.ts";
 
 export type { V1Pod, V1Secret } from "@kubernetes/client-node";
@@ -85,17 +86,30 @@ export class RunnerPods {
   async create(pod: V1Pod): Promise<{ result: "created"; pod: V1Pod } | { result: "exists" }> {
     try {
       const created = await whileThrottled(() =>
-        this.#core.createNamespacedPod({
-          namespace: this.namespace,
-          body: pod,
-          fieldManager: this.#fieldManager,
-        }),
+        // As built, and as strictly as the dry run at start judged it: a field client-node's model doesn't know is
+        // sent, and one the apiserver doesn't know is refused instead of dropped with a warning.
+        this.#core.createNamespacedPod(
+          {
+            namespace: this.namespace,
+            body: pod,
+            fieldManager: this.#fieldManager,
+            fieldValidation: "Strict",
+          },
+          verbatim(pod),
+        ),
       );
       return { result: "created", pod: created };
     } catch (error: unknown) {
       if (kubeStatus(error) === 409) return { result: "exists" };
       throw new KubeError(`create Pod ${this.namespace}/${pod.metadata?.name}`, error);
     }
+  }
+
+  /** The apiserver's refusal of `pod` in a dry run (strict fields, admission), or undefined when it takes it. */
+  refusal(pod: V1Pod): Promise<string | undefined> {
+    return dryRunRefusal(`Pod ${this.namespace}/${pod.metadata?.name}`, () =>
+      this.#core.createNamespacedPod({ ...DRY_RUN, namespace: this.namespace, body: pod }, verbatim(pod)),
+    );
   }
 
   async read(name: string): Promise<V1Pod | undefined> {

@@ -35,6 +35,8 @@ export const ANNOTATIONS = {
   releasedAt: `${KEY_PREFIX}/released-at`,
   /** When the job was queued (ISO): a Pod replaced to get a cache claim keeps its original's place. */
   queuedAt: `${KEY_PREFIX}/queued-at`,
+  /** A hash of the Pod its runner set produces (runner-pod/spec-hash.ts): a stale one is rolled out. */
+  specHash: `${KEY_PREFIX}/spec-hash`,
   /** On a cache claim: which Pod holds it, as JSON. */
   cacheLease: `${KEY_PREFIX}/cache-lease`,
   /** On a cache claim: its last use and the start script's report, as JSON. */

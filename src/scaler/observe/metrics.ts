@@ -62,6 +62,12 @@ export function createMetrics({ processMetrics = true }: { processMetrics?: bool
       labelNames: ["runner_set", "phase"] as const,
       registers: [registry],
     }),
+    runnersStale: new Gauge({
+      name: `${prefix}runners_stale`,
+      help: "Runner Pods made with another spec than their set produces now, by runner set and phase: queued ones are recreated before release, idle warm ones replaced, busy ones finish their job.",
+      labelNames: ["runner_set", "phase"] as const,
+      registers: [registry],
+    }),
     jobStartupSeconds: new Histogram({
       name: `${prefix}job_startup_seconds`,
       help: "From the runner Pod's creation (job queued) to its gate being released.",

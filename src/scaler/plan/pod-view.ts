@@ -32,6 +32,8 @@ export interface RunnerPodView {
   phase: string | undefined;
   /** The Pod reached Running (its containers started). */
   running: boolean;
+  /** The hash of the spec it was made with (runner-pod/spec-hash.ts); undefined for a Pod made before hashes. */
+  specHash: string | undefined;
 }
 
 function runnerTerminated(pod: V1Pod): boolean {
@@ -84,5 +86,6 @@ function buildView(pod: V1Pod): RunnerPodView {
     runnerId: Number.isSafeInteger(runnerId) && runnerId > 0 ? runnerId : undefined,
     phase,
     running: phase === "Running",
+    specHash: annotations[ANNOTATIONS.specHash],
   };
 }

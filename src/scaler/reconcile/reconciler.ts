@@ -1,5 +1,7 @@
 // The control loop. Runs on informer events (debounced) and on a timer, one pass at a time, in the
 // one replica that holds the lease. Each pass plans every runner set from the Pod cache and acts.
+// Size: the pass and its per-set steps share the timing, back-off, surplus and replacement state; the steps with
+// state of their own (release, rollout, recovery, orphans) are in their own files.
 import type { CachePool } from "../cache/pool.ts";
 import type { RunnerSet } from "../config/load.ts";
 import type { RunnerPods, V1Pod } from "../kube/runner-pods.ts";
@@ -9,9 +11,11 @@ import type { Logger } from "../observe/log.ts";
 import type { Metrics } from "../observe/metrics.ts";
 import { planSet } from "../plan/plan-set.ts";
 import { type RunnerPodView, viewPod } from "../plan/pod-view.ts";
+import { planRollout } from "../plan/rollout.ts";
 import { OrphanSweep } from "./orphans.ts";
 import type { Recovery } from "./recovery.ts";
 import { Releaser } from "./release.ts";
+import { Rollout } from "./rollout.ts";
 import type { RunnerRegistry } from "./runner-registry.ts";
 
 export interface ReconcilerOptions {
@@ -104,6 +108,7 @@ export class Reconciler {
   #planMs = 0;
   #planning = 0;
   readonly #releaser: Releaser;
+  readonly #rollout: Rollout;
   readonly #orphans: OrphanSweep;
   /** Job Pods deleted as stuck, to create again once the old one is gone: name → (set, target). */
   readonly #replacements = new Map<string, { set: RunnerSet; pod: V1Pod }>();
@@ -121,7 +126,8 @@ export class Reconciler {
     this.#timing = options.timing;
     this.cache = options.cache;
     this.recovery = options.recovery;
-    this.#releaser = new Releaser({ ...options, stopped: () => this.#stopped });
+    this.#rollout = new Rollout(options);
+    this.#releaser = new Releaser({ ...options, rollout: this.#rollout, stopped: () => this.#stopped });
     this.#orphans = new OrphanSweep(options);
   }
 
@@ -229,6 +235,10 @@ export class Reconciler {
       metrics.runners.set({ runner_set: set.name, phase: state }, count);
     }
     if (views.some((view) => view.running) && backoff) this.#backoff.delete(set.name);
+    const specHash = this.#rollout.currentHash(set);
+    const removed = new Set([...plan.surplus, ...plan.stuck].map((view) => view.name));
+    const rollout = planRollout(views, specHash, removed);
+    this.#rollout.report(set, rollout, specHash);
 
     const step = (name: string) => (error: unknown) => {
       metrics.reconcileErrors.inc({ step: name });
@@ -256,13 +266,17 @@ export class Reconciler {
       }
       this.#surplusSince.delete(set.name);
     }
+    // Idle warm runners made with an old spec: minIdle brings fresh ones on the next pass.
+    for (const view of rollout.replace) {
+      await this.#removeReleased(view, "its spec is outdated").catch(step("replace-outdated"));
+    }
     for (let i = 0; i < plan.warmToCreate; i++) {
       await pods
         .create(this.#options.podFor(set, { kind: "warm", id: randomId() }))
         .catch(step("create-warm"));
     }
     await inBatches(plan.release, this.#timing.releaseConcurrency, (view) =>
-      this.#releaser.release(set, view).catch(step("release")),
+      this.#releaser.release(set, view, specHash).catch(step("release")),
     );
   }
 
@@ -324,13 +338,19 @@ export class Reconciler {
   }
 
   async #removeSurplus(view: RunnerPodView): Promise<void> {
-    const { pods, log } = this.#options;
     if (view.state === "queued") {
+      const { pods } = this.#options;
       if (view.kind === "warm") await pods.delete(view.name, view.uid);
       // A job Pod whose job another runner took: keep it as a tombstone for dedup.
       else await pods.patchMetadata(view.name, { labels: { [LABELS.jobState]: "done" } });
       return;
     }
+    await this.#removeReleased(view, "surplus");
+  }
+
+  /** A released runner removed, unless it took a job meanwhile. */
+  async #removeReleased(view: RunnerPodView, why: string): Promise<void> {
+    const { pods, log } = this.#options;
     // Released: GitHub is the arbiter. 422 means the runner took a job meanwhile: keep it.
     const outcome = await this.#deregister(view);
     if (outcome === "busy") {
@@ -339,6 +359,6 @@ export class Reconciler {
     }
     await pods.delete(view.name, view.uid);
     await pods.deleteSecret(view.name);
-    log.info("surplus runner removed", { pod: view.name, outcome });
+    log.info("runner removed", { pod: view.name, why, outcome });
   }
 }

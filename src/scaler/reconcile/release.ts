@@ -7,9 +7,11 @@ import { ANNOTATIONS, LABELS, SCHEDULING_GATE } from "../model/keys.ts";
 import type { Logger } from "../observe/log.ts";
 import type { Metrics } from "../observe/metrics.ts";
 import type { RunnerPodView } from "../plan/pod-view.ts";
+import { isStale } from "../plan/rollout.ts";
 import { buildJitSecret } from "../runner-pod/build-runner-pod.ts";
 import { claimOf } from "../runner-pod/cache-claim.ts";
 import { WORK_FOLDER } from "../runner-pod/layout.ts";
+import type { Rollout } from "./rollout.ts";
 import type { RunnerRegistry } from "./runner-registry.ts";
 
 export interface ReleaserOptions {
@@ -20,6 +22,8 @@ export interface ReleaserOptions {
   runnerGroup: string | undefined;
   log: Logger;
   metrics: Metrics;
+  /** Recreates a gated Pod made with an old spec before it is released. */
+  rollout: Rollout;
   /** True once the reconciler was told to stop (it lost the Lease): nothing more is released. */
   stopped(): boolean;
 }
@@ -31,13 +35,28 @@ export class Releaser {
     this.#options = options;
   }
 
-  async release(set: RunnerSet, queued: RunnerPodView): Promise<void> {
+  /** `specHash`: the hash the set's Pods get now; a gated Pod made with another is made again first. */
+  async release(set: RunnerSet, queued: RunnerPodView, specHash: string): Promise<void> {
     const { pods, github, cache, metrics, log, stopped } = this.#options;
     if (stopped()) return;
     let view = queued;
     let runnerId: number | undefined;
     // A release interrupted after the Secret was created must not register a second runner.
     const hasSecret = await pods.secretExists(view.name);
+    // Not a Pod whose Secret exists (the Secret is owned by that Pod) or that holds a cache claim (it was made for
+    // the claim from the set's current spec, moments ago).
+    if (!hasSecret && !claimOf(view.pod) && isStale(view, specHash)) {
+      const fresh = await this.#options.rollout.refresh(set, view);
+      if (!fresh) {
+        log.info("release deferred to the next pass", {
+          runnerSet: set.name,
+          pod: view.name,
+          why: "the Pod changed while it was being made with the current spec",
+        });
+        return;
+      }
+      view = fresh;
+    }
     // The daemon's data on a warm cache claim, if one is free. Not for a Pod whose Secret exists: the Secret is
     // owned by that Pod, and replacing the Pod would take the Secret with it.
     if (cache && set.cache && !hasSecret && !claimOf(view.pod)) {

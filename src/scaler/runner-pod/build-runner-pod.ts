@@ -27,7 +27,9 @@ import {
 } from "./layout.ts";
 import { runnerPodName } from "./names.ts";
 import { RUNNER_LEGACY_SCRIPT } from "./scripts.ts";
+import { SPEC_HASH_TARGET, specHash } from "./spec-hash.ts";
 import { effectiveStorage, storageMounts, storageVolumes } from "./storage.ts";
+import { mergeTemplate } from "./template.ts";
 
 export interface RunnerPodOptions {
   namespace: string;
@@ -47,11 +49,20 @@ export interface RunnerPodObjects {
 export const JIT_CONFIG_KEY = "jitConfig";
 export const JIT_CONFIG_PLACEHOLDER = "PLACEHOLDER-jit-config-created-when-the-scheduling-gate-is-released";
 
+/** The Pod and Secret of `target`, the Pod stamped with its set's spec hash (spec-hash.ts). */
 export function buildRunnerPod(
   set: RunnerSet,
   target: RunnerTarget,
   options: RunnerPodOptions,
 ): RunnerPodObjects {
+  const objects = buildUnstamped(set, target, options);
+  const key = `${options.namespace}/${options.sidecars}`;
+  const hash = specHash(set, key, () => buildUnstamped(set, SPEC_HASH_TARGET, options).pod);
+  objects.pod.metadata!.annotations![ANNOTATIONS.specHash] = hash;
+  return objects;
+}
+
+function buildUnstamped(set: RunnerSet, target: RunnerTarget, options: RunnerPodOptions): RunnerPodObjects {
   const name = runnerPodName(set.name, target);
   const profile = set.runtime.profile;
   const layout = daemonLayoutFor(profile);
@@ -140,7 +151,7 @@ export function buildRunnerPod(
   const podSecurityContext: V1PodSecurityContext | undefined =
     profile === "rootless" ? { fsGroup: set.runner.dockerGid } : undefined;
 
-  const pod: V1Pod = {
+  const built: V1Pod = {
     apiVersion: "v1",
     kind: "Pod",
     metadata: { name, namespace: options.namespace, labels, annotations },
@@ -170,6 +181,8 @@ export function buildRunnerPod(
     },
   };
 
+  // The set's own Pod template, completed with the above (template.ts has the precedence).
+  const pod = mergeTemplate(built, set.template);
   return { pod, secret: buildJitSecret(pod, options.jitConfig ?? JIT_CONFIG_PLACEHOLDER, options.podUid) };
 }
 

@@ -2,6 +2,7 @@
 // variant, and the names of the Pod's volumes. The builder, the storage options and the cache claim share these.
 import { DEFAULT_RUNNER_HOME } from "../config/defaults.ts";
 import type { RunnerSet } from "../config/schema.ts";
+import { VOLUME } from "../model/pod-parts.ts";
 
 // The actions-runner image's layout (images/Dockerfile: WORKDIR /home/runner).
 export const RUNNER_HOME = DEFAULT_RUNNER_HOME;
@@ -37,14 +38,7 @@ export function dataRootFor(profile: RunnerSet["runtime"]["profile"]): string {
   return profile === "rootless" ? ROOTLESS.dataRoot : ROOTFUL.dataRoot;
 }
 
-export const VOLUME = {
-  work: "work",
-  externals: "externals",
-  socket: "dind-sock",
-  storage: "dind-storage",
-  loop: "dind-loop",
-  lifecycle: "dind-k8s-lifecycle",
-} as const;
+export { VOLUME };
 
 /** The volume holding the daemon's data root (emptyDir, tmpfs, an ephemeral claim, or a cache claim). */
 export const STORAGE_VOLUME = VOLUME.storage;

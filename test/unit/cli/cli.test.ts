@@ -4,6 +4,7 @@ import { loadAllYaml, type V1Pod, type V1Secret } from "@kubernetes/client-node"
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { type Command, type Io, main } from "../../../src/cli.ts";
+import { configWithSets, templateExample } from "../../helpers/templates.ts";
 
 const fixtures = join(import.meta.dirname, "../../fixtures/config");
 const minimal = join(fixtures, "minimal.yaml");
@@ -140,6 +141,44 @@ describe("dind-k8s check-config", () => {
     expect(code).toBe(2);
     expect(stderr).toContain(`dind-k8s check-config: ${message}`);
     expect(stderr).toContain("Usage: dind-k8s check-config --config FILE");
+  });
+});
+
+describe("dind-k8s check-config and render with a Pod template", () => {
+  const file = "/etc/templates.yaml";
+  const text = configWithSets(templateExample("proxy-env"));
+
+  it("a contradiction: the key and why, with its line, exit 2", async () => {
+    const bad = text.replace(
+      "          - name: runner\n",
+      "          - name: runner\n            env: [{ name: DOCKER_HOST, value: tcp://x }]\n",
+    );
+    const { code, stderr } = await cli(["check-config", "--config", file], { [file]: bad });
+    expect(code).toBe(2);
+    expect(stderr).toMatch(
+      /runnerSets\[0\]\.template\.spec\.containers\[0\]\.env\[0\]\.name: "DOCKER_HOST" is set by dind-k8s: .* \(line \d+\)/,
+    );
+  });
+
+  it("--kubeconfig without --server is a usage error", async () => {
+    const { code, stderr } = await cli(["check-config", "--config", file, "--kubeconfig", "/k"], {
+      [file]: text,
+    });
+    expect(code).toBe(2);
+    expect(stderr).toContain("dind-k8s check-config: --kubeconfig goes with --server");
+  });
+
+  it("render prints the merged Pod: the template's envFrom on runner and dind, dind-k8s's parts completed", async () => {
+    const { code, stdout } = await cli(["render", "--config", file, "--set", "proxied"], { [file]: text });
+    expect(code).toBe(0);
+    const [pod] = loadAllYaml(stdout) as [V1Pod];
+    const all = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+    for (const name of ["runner", "dind"]) {
+      const container = all.find((c) => c.name === name);
+      expect(container?.envFrom).toEqual([{ configMapRef: { name: "corp-proxy" } }]);
+      expect(container?.image).toBeDefined();
+    }
+    expect(pod.metadata?.annotations?.["dind-k8s.io/spec-hash"]).toMatch(/^[0-9a-f]{16}$/);
   });
 });
 

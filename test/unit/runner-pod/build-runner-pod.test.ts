@@ -72,6 +72,7 @@ describe("the default profile (privileged dind, emptyDir, native sidecar)", () =
       "dind-k8s.io/repository": "o/r",
       "dind-k8s.io/run-id": "99",
       "dind-k8s.io/workflow": "CI",
+      "dind-k8s.io/spec-hash": expect.stringMatching(/^[0-9a-f]{16}$/),
     });
   });
 
@@ -382,6 +383,7 @@ describe("warm runners", () => {
     expect(pod.metadata?.annotations).toStrictEqual({
       "cluster-autoscaler.kubernetes.io/safe-to-evict": "false",
       "dind-k8s.io/runner-labels": "dind-k8s,everything",
+      "dind-k8s.io/spec-hash": expect.stringMatching(/^[0-9a-f]{16}$/),
     });
   });
 });
@@ -389,7 +391,10 @@ describe("warm runners", () => {
 describe("a job without run id, repository or workflow (a redelivered or hand-made target)", () => {
   it("gets only the annotations it has values for", () => {
     const { pod } = buildRunnerPod(set("default"), { kind: "job", jobId: 1, runAttempt: 1 }, native);
-    expect(pod.metadata?.annotations).toStrictEqual({ "dind-k8s.io/runner-labels": "dind-k8s" });
+    expect(pod.metadata?.annotations).toStrictEqual({
+      "dind-k8s.io/runner-labels": "dind-k8s",
+      "dind-k8s.io/spec-hash": expect.stringMatching(/^[0-9a-f]{16}$/),
+    });
   });
 });
 
