@@ -14,10 +14,16 @@ import { freePort, waitUntil } from "./net.ts";
  * with its Pod), a deleted namespace is emptied and removed, every namespace gets its `default` ServiceAccount
  * (Pods are refused without it) and its kube-root-ca.crt ConfigMap (which every Pod's token volume projects). And
  * the node lifecycle controller: a new Node carries the not-ready taint (admission adds it) until this controller
- * sees it Ready and takes the taint off; without it the scheduler places nothing on kwok's Nodes.
+ * sees it Ready and takes the taint off; without it the scheduler places nothing on kwok's Nodes. And the volume
+ * ones: a claim binds to its PersistentVolume (the scheduler places a Pod only once its claims are bound), and a
+ * claim or volume in use is kept until no Pod uses it (the apiserver's StorageObjectInUseProtection admission puts
+ * their finalizers on; without these controllers a deleted claim — and its namespace — would never go).
  */
 export const CONTROLLERS = [
   "garbage-collector-controller",
+  "persistentvolume-binder-controller",
+  "persistentvolumeclaim-protection-controller",
+  "persistentvolume-protection-controller",
   "node-lifecycle-controller",
   "namespace-controller",
   "serviceaccount-controller",

@@ -20,10 +20,8 @@ export const NODE_CAPACITY = { cpu: "16", memory: "64Gi", pods: "110" } as const
 export const NODE_NAMES = ["kwok-node-1", "kwok-node-2", "kwok-node-3"] as const;
 
 /**
- * kwok's Nodes take only Pods that tolerate this taint (the tests' runner sets do, realNodesRunnerSetYaml), so a test
- * that still plays the kubelet itself (cache-pool: it writes the dind sidecar's termination message, which these
- * Stages do not) binds its Pods to a Node that does not exist without the real scheduler and kwok racing it. Once
- * none does, the taint can go.
+ * kwok's Nodes take only Pods that tolerate this taint (the tests' runner sets do, realNodesRunnerSetYaml): a Pod a
+ * test makes only to look at (admission, a dry run) is never run by accident.
  */
 export const KWOK_TAINT = { key: "kwok.dind-k8s.test/node", value: "fake", effect: "NoSchedule" } as const;
 export const KWOK_TOLERATION = {

@@ -1,6 +1,9 @@
 // The cache volume pool on the real apiserver, run by the real scaler (as the shipped Role) with the GitHub
-// stand-in; the test plays the kubelet and GitHub's events. A watcher lists the Pods all along and fails the test
-// if two Pods that exist at the same moment (terminating ones included) mount one claim.
+// stand-in. The real scheduler places the Pods once their claims are bound (the real PersistentVolume controller
+// binds each to a volume made here), and refuses a second Pod on a ReadWriteOncePod claim; kwok runs them and ends
+// them in two steps (the runner exits, then dind with its report — test/env/kwok-stages.yaml); the real protection
+// controller lets a claim go only when no Pod uses it. The test plays GitHub's events. A watcher lists the Pods all
+// along and fails the test if two Pods that exist at the same moment (terminating ones included) mount one claim.
 import {
   CoreV1Api,
   PatchStrategy,
@@ -15,16 +18,11 @@ import type { ReconcilerTiming } from "../../src/scaler/reconcile/reconciler.ts"
 import { buildRunnerPod } from "../../src/scaler/runner-pod/build-runner-pod.ts";
 import { claimOf } from "../../src/scaler/runner-pod/cache-claim.ts";
 import type { RunningScaler } from "../../src/scaler/service.ts";
+import { KWOK_TAINT } from "../env/kwok.ts";
 import { eventually as poll } from "../helpers/eventually.ts";
 import { type GitHubStandIn, startGitHubStandIn } from "../helpers/github-standin.ts";
-import {
-  collectGarbage,
-  createTestNamespace,
-  finalizeTerminatingPods,
-  schedulePod,
-  setPodPhase,
-  type TestNamespace,
-} from "../helpers/kube.ts";
+import { createTestNamespace, type TestNamespace } from "../helpers/kube.ts";
+import { podInPhase } from "../helpers/kwok.ts";
 import { startTestScaler, testConfigYaml, WEBHOOK_SECRET } from "../helpers/scaler.ts";
 
 const eventually = <T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000) =>
@@ -50,7 +48,14 @@ const SETS = [
   "    maxRunners: 3",
   "    minIdle: 0",
   "    cache: { volumes: 2, size: 1Gi }",
+  `    tolerations: [{ key: ${KWOK_TAINT.key}, operator: Equal, value: ${KWOK_TAINT.value}, effect: ${KWOK_TAINT.effect} }]`,
 ].join("\n");
+
+// The annotations kwok's Stages end a cache Pod by (test/env/kwok-stages.yaml).
+const RUNNER_EXITED = "kwok.dind-k8s.test/runner-exited";
+const DIND_EXITED = "kwok.dind-k8s.test/dind-exited";
+const DIND_REPORT = "kwok.dind-k8s.test/dind-report";
+const DIND_EXIT_CODE = "kwok.dind-k8s.test/dind-exit-code";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const gated = (pod: V1Pod) => (pod.spec?.schedulingGates ?? []).length > 0;
@@ -74,14 +79,16 @@ interface World {
   claims(): Promise<V1PersistentVolumeClaim[]>;
   /** Fails the test with the snapshot if two existing Pods mount one claim; returns the mounts. */
   assertExclusive(): Promise<Map<string, string>>;
-  /** The kubelet: schedule and run; end with the dind report a cache Pod's start script writes. */
+  /** Waits until the scheduler and kwok run the Pod. */
   run(name: string): Promise<void>;
   runnerExits(name: string): Promise<void>;
   podEnds(name: string, report?: { clean: boolean; dataBytes: number }): Promise<void>;
   finish(name: string, report?: { clean: boolean; dataBytes: number }): Promise<void>;
+  /** Waits until no Pod is terminating (kwok confirmed each deletion; the garbage collector takes their Secrets). */
   settle(): Promise<void>;
   violations: string[];
   stopWatching(): Promise<void>;
+  removeVolumes(): Promise<void>;
 }
 
 const worlds: World[] = [];
@@ -92,14 +99,55 @@ afterEach(async () => {
     expect(world.github.violations).toEqual([]);
     await world.github.close();
     expect(world.violations).toEqual([]);
+    await world.removeVolumes();
   }
 });
+
+/** The claims of the set "cached" (cache-claim.ts names them `<set>-cache-<index>`). */
+const CLAIMS = ["cached-cache-0", "cached-cache-1"];
+
+/**
+ * A PersistentVolume for each claim, bound to it ahead (claimRef by name): the real PersistentVolume controller
+ * binds the claim once the scaler makes it, and nothing of another test file can take the volume. hostPath, as
+ * kwok mounts nothing.
+ */
+async function makeVolumes(ns: TestNamespace): Promise<() => Promise<void>> {
+  const core = ns.kc.makeApiClient(CoreV1Api);
+  const names = CLAIMS.map((claim) => `${ns.name}-${claim}`);
+  await Promise.all(
+    CLAIMS.map((claim, index) =>
+      core.createPersistentVolume({
+        body: {
+          metadata: { name: names[index] },
+          spec: {
+            capacity: { storage: "1Gi" },
+            accessModes: ["ReadWriteOncePod"],
+            persistentVolumeReclaimPolicy: "Retain",
+            storageClassName: "",
+            hostPath: { path: `/var/lib/dind-k8s-test/${names[index]}` },
+            claimRef: { namespace: ns.name, name: claim },
+          },
+        },
+      }),
+    ),
+  );
+  return async () => {
+    await Promise.all(
+      names.map((name) =>
+        core.deletePersistentVolume({ name }).catch((error: unknown) => {
+          if ((error as { code?: number }).code !== 404) throw error;
+        }),
+      ),
+    );
+  };
+}
 
 async function world(): Promise<World> {
   const ns = await createTestNamespace(env, "cache-pool", { podSecurity: "privileged" });
   const github = await startGitHubStandIn({ target: { kind: "org", org: ORG }, token: TOKEN });
   const core = ns.kc.makeApiClient(CoreV1Api);
   const violations: string[] = [];
+  const removeVolumes = await makeVolumes(ns);
 
   const mountsOf = (pods: V1Pod[]) => {
     const mounts = new Map<string, string>();
@@ -130,6 +178,7 @@ async function world(): Promise<World> {
     scaler: undefined as unknown as RunningScaler,
     scalers: [],
     violations,
+    removeVolumes,
     async startScaler(identity, runnerSets = SETS) {
       const client = createGitHubApi({
         apiUrl: github.url,
@@ -171,63 +220,43 @@ async function world(): Promise<World> {
       return mounts;
     },
     async run(name) {
-      await schedulePod(ns.kc, ns.name, name);
-      await setPodPhase(ns.kc, ns.name, name, "Running");
+      await podInPhase(ns.kc, ns.name, name, "Running");
     },
     async runnerExits(name) {
-      // The kubelet's view when the runner has exited and the dind sidecar still shuts down: the scaler deletes
-      // the Pod, which stays Terminating (it is bound) until the kubelet confirms.
-      const pod = await core.readNamespacedPod({ name, namespace: ns.name });
-      const now = new Date();
-      pod.status = {
-        ...pod.status,
-        containerStatuses: (pod.status?.containerStatuses ?? []).map((status) => ({
-          ...status,
-          ready: false,
-          state: { terminated: { exitCode: 0, startedAt: now, finishedAt: now } },
-        })),
-      };
-      await core.replaceNamespacedPodStatus({ name, namespace: ns.name, body: pod });
+      // The runner exits while the dind sidecar still stops its daemon: the scaler deletes the Pod, which stays
+      // Terminating until dind has exited (kwok waits for it, as a kubelet waits for its containers).
+      await core.patchNamespacedPod(
+        { name, namespace: ns.name, body: { metadata: { annotations: { [RUNNER_EXITED]: "0" } } } },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      );
       await eventually(`${name} deleted by the scaler (Terminating)`, async () => {
         const current = await core.readNamespacedPod({ name, namespace: ns.name });
         return Boolean(current.metadata?.deletionTimestamp);
       });
     },
     async podEnds(name, report) {
-      // Then dind exits and the kubelet writes the final status (with dind's termination message) and removes
+      // Then dind exits with the report its start script writes as the termination message, and kwok removes
       // the Pod right away, as a kubelet does: the scaler may only see the Pod's last state in the delete event.
-      const pod = await core.readNamespacedPod({ name, namespace: ns.name });
-      const now = new Date();
-      pod.status = {
-        ...pod.status,
-        phase: "Succeeded",
-        initContainerStatuses: (pod.status?.initContainerStatuses ?? []).map((status) =>
-          status.name === "dind"
-            ? {
-                ...status,
-                ready: false,
-                state: {
-                  terminated: {
-                    exitCode: report?.clean === false ? 137 : 0,
-                    startedAt: now,
-                    finishedAt: now,
-                    ...(report ? { message: JSON.stringify(report) } : {}),
-                  },
-                },
-              }
-            : status,
-        ),
-      };
-      await core.replaceNamespacedPodStatus({ name, namespace: ns.name, body: pod });
-      await core.deleteNamespacedPod({ name, namespace: ns.name, gracePeriodSeconds: 0 });
+      const annotations: Record<string, string> = { [DIND_EXITED]: "true" };
+      if (report) annotations[DIND_REPORT] = JSON.stringify(report);
+      if (report?.clean === false) annotations[DIND_EXIT_CODE] = "137";
+      await core.patchNamespacedPod(
+        { name, namespace: ns.name, body: { metadata: { annotations } } },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      );
+      await eventually(`${name} gone`, async () => {
+        const pods = await core.listNamespacedPod({ namespace: ns.name });
+        return !pods.items.some((pod) => pod.metadata?.name === name && pod.metadata.deletionTimestamp);
+      });
     },
     async finish(name, report) {
       await this.runnerExits(name);
       await this.podEnds(name, report);
     },
     async settle() {
-      await finalizeTerminatingPods(ns.kc, ns.name);
-      await collectGarbage(ns.kc, ns.name);
+      await eventually("no Pod terminating", async () =>
+        (await this.pods()).every((pod) => !pod.metadata?.deletionTimestamp),
+      );
     },
     async stopWatching() {
       watching = false;
@@ -434,19 +463,14 @@ describe("the cache volume pool", () => {
     const busyClaim = claimOf(busy)!;
     const before = new Map((await w.claims()).map((claim) => [claim.metadata!.name!, claim.metadata!.uid!]));
 
-    // The operator doubles the size. The PVC protection controller's part (the claim goes once its finalizer is
-    // removed, which it does when no Pod uses the claim) is played here.
+    // The operator doubles the size. The real protection controller lets a deleted claim go once no Pod uses
+    // it; the scaler must not even ask for the busy one.
     await w.scaler.stop();
     w.scalers.splice(0);
     await w.startScaler(undefined, SETS.replace("size: 1Gi", "size: 2Gi"));
     const finalize = async ({ busyMayGo = false } = {}) => {
       for (const claim of await w.claims()) {
-        if (!claim.metadata?.deletionTimestamp) continue;
-        if (!busyMayGo) expect(claim.metadata.name).not.toBe(busyClaim);
-        await w.core.patchNamespacedPersistentVolumeClaim(
-          { name: claim.metadata.name!, namespace: w.ns.name, body: { metadata: { finalizers: null } } },
-          setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
-        );
+        if (claim.metadata?.deletionTimestamp && !busyMayGo) expect(claim.metadata.name).not.toBe(busyClaim);
       }
     };
     const sizeOf = (claim: V1PersistentVolumeClaim) => String(claim.spec?.resources?.requests?.storage);
@@ -484,24 +508,26 @@ describe("the cache volume pool", () => {
       const claims = await w.claims();
       return claims.length === 2 ? claims.filter((c) => c.metadata?.name === "cached-cache-1") : undefined;
     });
-    // The PersistentVolume controller's verdict when the bound volume disappears.
-    await w.core.replaceNamespacedPersistentVolumeClaimStatus({
-      name: "cached-cache-1",
-      namespace: w.ns.name,
-      body: { ...first!, status: { phase: "Lost" } },
+    await eventually("claim 1 bound to its volume", async () => {
+      const claim = (await w.claims()).find((c) => c.metadata?.name === "cached-cache-1");
+      return claim?.status?.phase === "Bound";
     });
-    await eventually("a new claim 1", async () => {
-      for (const claim of await w.claims()) {
-        if (claim.metadata?.deletionTimestamp) {
-          await w.core.patchNamespacedPersistentVolumeClaim(
-            { name: claim.metadata.name!, namespace: w.ns.name, body: { metadata: { finalizers: null } } },
-            setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
-          );
-        }
-      }
-      const again = (await w.claims()).find((c) => c.metadata?.name === "cached-cache-1");
-      return again && again.metadata?.uid !== first!.metadata?.uid && !again.metadata?.deletionTimestamp;
-    });
+    // A person deletes the volume under the claim (and takes off the protection finalizer that would keep it
+    // while bound): the real PersistentVolume controller marks the claim Lost.
+    const volume = `${w.ns.name}-cached-cache-1`;
+    await w.core.deletePersistentVolume({ name: volume });
+    await w.core.patchPersistentVolume(
+      { name: volume, body: { metadata: { finalizers: null } } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+    await eventually(
+      "a new claim 1",
+      async () => {
+        const again = (await w.claims()).find((c) => c.metadata?.name === "cached-cache-1");
+        return again && again.metadata?.uid !== first!.metadata?.uid && !again.metadata?.deletionTimestamp;
+      },
+      60_000,
+    );
     const metrics = await w.scaler.metrics.registry.metrics();
     expect(metricSum(metrics, "dind_k8s_cache_recycled_total", 'runner_set="cached",reason="lost"')).toBe(1);
   });
@@ -536,21 +562,25 @@ describe("the cache volume pool", () => {
   it("a scaler that died between deleting a gated Pod and creating it on a claim: the next one recreates and releases it", async () => {
     const w = await world();
     await w.startScaler();
-    await eventually("the pool's claims", async () => (await w.claims()).length === 2);
+    // Bound: the PersistentVolume controller is done with them (a write of its own would race the patch below).
+    await eventually(
+      "the pool's claims, bound",
+      async () =>
+        (await w.claims()).filter((claim) => claim.status?.phase === "Bound" && claim.metadata?.finalizers)
+          .length === 2,
+    );
     await w.scaler.stop();
 
     // What the dead scaler left: the lease on claim 0 ("replacing", with the job), and no Pod.
     const set = parseConfig(testConfigYaml(w.ns.name, SETS), "test.yaml").runnerSets[0]!;
     const target = { kind: "job", jobId: 42, runAttempt: 1, repository: "octo-org/repo" } as const;
     const { pod } = buildRunnerPod(set, target, { namespace: w.ns.name, sidecars: "native" });
-    const claim = (await w.claims()).find((c) => c.metadata?.name === "cached-cache-0")!;
     await w.core.patchNamespacedPersistentVolumeClaim(
       {
         name: "cached-cache-0",
         namespace: w.ns.name,
         body: {
           metadata: {
-            resourceVersion: claim.metadata?.resourceVersion,
             annotations: {
               [ANNOTATIONS.cacheLease]: JSON.stringify({
                 pod: pod.metadata?.name,
