@@ -338,11 +338,23 @@ export async function prepareParts({ install }: { install: boolean }): Promise<P
   if (Array.isArray(apt)) {
     throw new MissingPartError(`missing test environment parts: ${apt.join("; ")}; ${aptHint}`);
   }
-  const kubernetes = install ? await buildKubernetes() : kubernetesPaths();
-  const helm = install ? await goInstall(GO_TOOLS.helm) : goToolPath(GO_TOOLS.helm);
-  const act = install ? await goInstall(GO_TOOLS.act) : goToolPath(GO_TOOLS.act);
-  const kwok = install ? await goInstall(GO_TOOLS.kwok) : goToolPath(GO_TOOLS.kwok);
-  const actionlint = install ? await buildActionlint(log) : actionlintPath();
+  // The Go builds side by side: on a new machine one's module downloads overlap another's compiling (the Go
+  // build and module caches are safe to share between concurrent builds).
+  const [kubernetes, helm, act, kwok, actionlint] = install
+    ? await Promise.all([
+        buildKubernetes(),
+        goInstall(GO_TOOLS.helm),
+        goInstall(GO_TOOLS.act),
+        goInstall(GO_TOOLS.kwok),
+        buildActionlint(log),
+      ])
+    : [
+        kubernetesPaths(),
+        goToolPath(GO_TOOLS.helm),
+        goToolPath(GO_TOOLS.act),
+        goToolPath(GO_TOOLS.kwok),
+        actionlintPath(),
+      ];
   const built: [string, string][] = [
     ...Object.entries(kubernetes),
     ["helm", helm],
