@@ -5,6 +5,7 @@ import { request } from "node:http";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Daemon } from "./daemon.ts";
+import type { Janitor } from "./janitor.ts";
 import { waitUntil } from "./net.ts";
 
 const execFileAsync = promisify(execFile);
@@ -68,12 +69,14 @@ async function createBridge(): Promise<{ name: string; remove(): Promise<void> }
 export async function startDockerd(
   dockerd: string,
   runDir: string,
+  janitor?: Pick<Janitor, "addBridge">,
 ): Promise<{ daemon: Daemon; socketPath: string; stop(): Promise<void> }> {
   const root = join(runDir, "docker");
   await mkdir(root, { recursive: true });
   const socketPath = join(root, "docker.sock");
   const logFile = join(runDir, "dockerd.log");
   const bridge = await createBridge();
+  janitor?.addBridge(bridge.name);
   const daemon = Daemon.start(
     "dockerd",
     dockerd,

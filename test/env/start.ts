@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { startCluster } from "./cluster.ts";
 import type { Daemon } from "./daemon.ts";
 import { importBusyboxImage, startDockerd } from "./docker.ts";
+import { startJanitor } from "./janitor.ts";
 import { prepareParts } from "./parts.ts";
 import { startProxy } from "./proxy.ts";
 import type { TestEnv } from "./types.ts";
@@ -20,15 +21,18 @@ export interface StartedTestEnv {
 export async function startTestEnv({ install }: { install: boolean }): Promise<StartedTestEnv> {
   const parts = await prepareParts({ install });
   const runDir = await mkdtemp(join(process.env.DIND_K8S_RUN_DIR ?? tmpdir(), "dind-k8s-testenv-"));
+  const keepDir = Boolean(process.env.DIND_K8S_KEEP_RUN_DIR);
+  const janitor = startJanitor(runDir, { keepDir });
   const daemons: Pick<Daemon, "stop">[] = [];
   const stop = async () => {
     // Reverse start order: dockerd first, then the apiserver, then etcd.
     for (const daemon of daemons.reverse()) await daemon.stop();
-    if (process.env.DIND_K8S_KEEP_RUN_DIR) {
+    if (keepDir) {
       process.stderr.write(`testenv: kept ${runDir}\n`);
     } else {
       await rm(runDir, { recursive: true, force: true, maxRetries: 3 });
     }
+    await janitor.stop();
   };
   try {
     const [cluster, docker, proxy] = await Promise.all([
@@ -45,7 +49,7 @@ export async function startTestEnv({ install }: { install: boolean }): Promise<S
         daemons.push(...started.daemons);
         return started;
       }),
-      startDockerd(parts.dockerd, runDir).then((started) => {
+      startDockerd(parts.dockerd, runDir, janitor).then((started) => {
         daemons.push({ stop: started.stop });
         return started;
       }),

@@ -1,8 +1,10 @@
-// The test environment must never leave a process behind, even when the test run is killed.
-import { spawn } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+// The test environment must never leave a process behind, nor its run dir, bridge or firewall rules, even when the
+// test run is killed.
+import { execFile, spawn } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 
 const here = import.meta.dirname;
@@ -51,4 +53,69 @@ describe("Daemon", () => {
     parent.kill("SIGKILL");
     expect(await eventually(() => !alive(daemonPid))).toBe(true);
   });
+});
+
+describe("a test environment cut short", () => {
+  const execFileAsync = promisify(execFile);
+  const bridgeOf = async (runDir: string) => {
+    const { stdout } = await execFileAsync("ps", ["-eo", "args"]);
+    const line = stdout.split("\n").find((args) => args.includes(`--data-root=${runDir}`));
+    return /--bridge=(\S+)/.exec(line ?? "")?.[1];
+  };
+  const leftovers = async (runDir: string, bridge: string) => {
+    const left: string[] = [];
+    if (await stat(runDir).catch(() => undefined)) left.push(`the run dir ${runDir}`);
+    if (
+      await execFileAsync("ip", ["link", "show", bridge]).then(
+        () => true,
+        () => false,
+      )
+    ) {
+      left.push(`the bridge ${bridge}`);
+    }
+    for (const table of ["filter", "nat"]) {
+      const { stdout } = await execFileAsync("iptables", ["-t", table, "-S"]);
+      for (const rule of stdout.split("\n").filter((line) => line.includes(bridge))) left.push(rule);
+    }
+    return left;
+  };
+
+  // SIGKILL of the Node process (the OOM killer, kill -9): no teardown at all, the guards and the janitor alone.
+  // SIGINT to the whole process group, as a terminal's Ctrl-C sends it: the janitor gets it too and must outlive it.
+  for (const signal of ["SIGKILL", "SIGINT"] as const) {
+    it(`leaves no run dir, bridge or firewall rule behind when killed with ${signal}`, async () => {
+      const parent = await mkdtemp(join(tmpdir(), "dind-k8s-cut-short-"));
+      try {
+        const cli = spawn(process.execPath, [join(here, "../env/cli.ts"), "--start"], {
+          env: { ...process.env, DIND_K8S_RUN_DIR: parent },
+          stdio: ["ignore", "pipe", "ignore"],
+          detached: true,
+        });
+        let out = "";
+        cli.stdout.on("data", (chunk: Buffer) => {
+          out += chunk.toString();
+        });
+        expect(await eventually(() => out.includes("kubernetes-version="), 120_000)).toBe(true);
+        const runDir = join(
+          parent,
+          (await readdir(parent)).find((name) => name.startsWith("dind-k8s-testenv-"))!,
+        );
+        const bridge = (await bridgeOf(join(runDir, "docker")))!;
+        expect(bridge).toMatch(/^dk8s-/);
+        expect(await leftovers(runDir, bridge)).toContain(`the bridge ${bridge}`);
+        if (signal === "SIGINT") process.kill(-cli.pid!, signal);
+        else cli.kill(signal);
+        let left: string[] = [];
+        expect(
+          await eventually(async () => {
+            left = await leftovers(runDir, bridge);
+            return left.length === 0;
+          }, 30_000),
+          left.join("; "),
+        ).toBe(true);
+      } finally {
+        await rm(parent, { recursive: true, force: true });
+      }
+    }, 180_000);
+  }
 });
