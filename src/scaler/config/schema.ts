@@ -152,7 +152,9 @@ const dind = strictObject({
   resources: resources.optional(),
   args: list(z.string(), "a list of dockerd arguments")
     .default([])
-    .describe("Extra dockerd arguments, appended after the ones dind-k8s sets. TCP hosts are refused."),
+    .describe(
+      "Extra dockerd arguments, appended after the ones dind-k8s sets. -H/--host and --config-file are refused: the daemon listens on the Pod's unix socket only.",
+    ),
   mtu: z
     .union([z.literal("auto"), wholeNumber(68, 65535)], {
       error: (issue) =>

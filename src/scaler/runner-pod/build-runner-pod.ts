@@ -27,6 +27,7 @@ import {
 } from "./layout.ts";
 import { runnerPodName } from "./names.ts";
 import { RUNNER_LEGACY_SCRIPT } from "./scripts.ts";
+import { assertDaemonOnSocket } from "./security.ts";
 import { effectiveStorage, storageMounts, storageVolumes } from "./storage.ts";
 
 export interface RunnerPodOptions {
@@ -170,6 +171,7 @@ export function buildRunnerPod(
     },
   };
 
+  assertDaemonOnSocket(pod, layout.socketPath);
   return { pod, secret: buildJitSecret(pod, options.jitConfig ?? JIT_CONFIG_PLACEHOLDER, options.podUid) };
 }
 

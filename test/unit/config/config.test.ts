@@ -20,6 +20,9 @@ const fixtures = join(import.meta.dirname, "../../fixtures/config");
 const minimalText = readFileSync(join(fixtures, "minimal.yaml"), "utf8");
 
 /** The problems of a config, as the user sees them (without the trailing line numbers unless asked). */
+const LISTENER_WHY =
+  "dind-k8s puts dockerd on the Pod's unix socket only; a TCP listener would give whoever reaches the Pod the daemon (with a privileged dind, the node)";
+
 function problemsOf(text: string, { withLines = false } = {}): string[] {
   try {
     parseConfig(text, "test.yaml");
@@ -321,7 +324,7 @@ describe("refused configurations: the exact messages", () => {
       "a TCP host for dockerd",
       withSet("    dind: { args: [--host=tcp://0.0.0.0:2375] }\n"),
       [
-        'runnerSets[0].dind.args[0]: expected no --host argument, got "--host=tcp://0.0.0.0:2375": dind-k8s sets the unix socket and never opens TCP',
+        `runnerSets[0].dind.args[0]: expected no -H/--host argument, got "--host=tcp://0.0.0.0:2375": ${LISTENER_WHY}`,
       ],
     ],
     [
@@ -661,8 +664,20 @@ describe("refused configurations: generic wordings, odd shapes and the cross-key
       "-H and --host as separate arguments",
       withSet("    dind: { args: ['-H', 'unix:///x.sock', '--host', 'tcp://0.0.0.0:2375'] }\n"),
       [
-        'runnerSets[0].dind.args[0]: expected no --host argument, got "-H": dind-k8s sets the unix socket and never opens TCP',
-        'runnerSets[0].dind.args[2]: expected no --host argument, got "--host": dind-k8s sets the unix socket and never opens TCP',
+        `runnerSets[0].dind.args[0]: expected no -H/--host argument, got "-H": ${LISTENER_WHY}`,
+        `runnerSets[0].dind.args[2]: expected no -H/--host argument, got "--host": ${LISTENER_WHY}`,
+      ],
+    ],
+    [
+      "-H joined to its value, grouped behind -D, and a config file (daemon.json can name hosts)",
+      withSet(
+        "    dind: { args: ['-Htcp://0.0.0.0:2375', '-DHtcp://0.0.0.0:2376', '--config-file=/etc/d.json', '--config-file', '/d.json', '-lHIGH'] }\n",
+      ),
+      [
+        `runnerSets[0].dind.args[0]: expected no -H/--host argument, got "-Htcp://0.0.0.0:2375": ${LISTENER_WHY}`,
+        `runnerSets[0].dind.args[1]: expected no -H/--host argument, got "-DHtcp://0.0.0.0:2376": ${LISTENER_WHY}`,
+        `runnerSets[0].dind.args[2]: expected no --config-file argument, got "--config-file=/etc/d.json": a daemon.json can name "hosts" (TCP included) behind the arguments' back, and ${LISTENER_WHY}`,
+        `runnerSets[0].dind.args[3]: expected no --config-file argument, got "--config-file": a daemon.json can name "hosts" (TCP included) behind the arguments' back, and ${LISTENER_WHY}`,
       ],
     ],
     [

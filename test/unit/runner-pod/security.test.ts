@@ -1,0 +1,81 @@
+// The runner Pod's guards against being turned on its node: the daemon's listeners, the containers' security
+// contexts, resource defaults. Built from the profiles fixture, like build-runner-pod.test.ts.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { V1Container, V1Pod } from "@kubernetes/client-node";
+import { describe, expect, it } from "vitest";
+import { parseConfig, type RunnerSet } from "../../../src/scaler/config/load.ts";
+import type { RunnerTarget } from "../../../src/scaler/model/target.ts";
+import { buildRunnerPod } from "../../../src/scaler/runner-pod/build-runner-pod.ts";
+import { assertDaemonOnSocket } from "../../../src/scaler/runner-pod/security.ts";
+
+const fixture = join(import.meta.dirname, "../../fixtures/config/profiles.yaml");
+const config = parseConfig(readFileSync(fixture, "utf8"), fixture);
+const set = (name: string): RunnerSet => {
+  const found = config.runnerSets.find((s) => s.name === name);
+  if (!found) throw new Error(`no set ${name} in the fixture`);
+  return found;
+};
+const job: RunnerTarget = { kind: "job", jobId: 7, runAttempt: 1, repository: "o/r" };
+const build = (s: RunnerSet, sidecars: "native" | "legacy" = "native") =>
+  buildRunnerPod(s, job, { namespace: "runners", sidecars }).pod;
+const container = (pod: V1Pod, name: string): V1Container => {
+  const found = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].find(
+    (c) => c.name === name,
+  );
+  if (!found) throw new Error(`no container ${name}`);
+  return found;
+};
+
+describe("the daemon listens on the Pod's unix socket only", () => {
+  const SOCKET = "/var/run/docker.sock";
+  const withDind = (change: (dind: V1Container) => void): V1Pod => {
+    const pod = structuredClone(build(set("default")));
+    change(container(pod, "dind"));
+    return pod;
+  };
+
+  it("every Pod the builder makes passes the check (it runs inside buildRunnerPod)", () => {
+    for (const s of config.runnerSets) {
+      expect(() => build(s, "native")).not.toThrow();
+      expect(() => build(s, "legacy")).not.toThrow();
+    }
+  });
+
+  it.each([
+    ["a second --host", ["--host=tcp://0.0.0.0:2375"], "expected no -H/--host argument"],
+    ["-H joined to a TCP address", ["-Htcp://0.0.0.0:2375"], "expected no -H/--host argument"],
+    ["-H grouped behind -D", ["-DH", "tcp://0.0.0.0:2375"], "expected no -H/--host argument"],
+    ["--host with its value apart", ["--host", "tcp://0.0.0.0:2375"], "expected no -H/--host argument"],
+    ["a daemon.json", ["--config-file=/etc/docker/daemon.json"], "expected no --config-file argument"],
+  ])("refuses %s in the finished dind container's args", (_what, extra, message) => {
+    const pod = withDind((dind) => {
+      dind.args = [...(dind.args ?? []), ...extra];
+    });
+    expect(() => assertDaemonOnSocket(pod, SOCKET)).toThrow(message);
+    expect(() => assertDaemonOnSocket(pod, SOCKET)).toThrow("a TCP listener would give whoever reaches");
+  });
+
+  it("refuses DOCKER_HOST in the dind container's environment", () => {
+    const pod = withDind((dind) => {
+      dind.env = [...(dind.env ?? []), { name: "DOCKER_HOST", value: "tcp://0.0.0.0:2375" }];
+    });
+    expect(() => assertDaemonOnSocket(pod, SOCKET)).toThrow(
+      "env: expected no DOCKER_HOST in the dind container's environment",
+    );
+  });
+
+  it("allows only its own --host, once: a copy of it is a second listener flag", () => {
+    const pod = withDind((dind) => {
+      dind.args = [...(dind.args ?? []), `--host=unix://${SOCKET}`];
+    });
+    expect(() => assertDaemonOnSocket(pod, SOCKET)).toThrow("expected no -H/--host argument");
+  });
+
+  it("keeps other flags, one-letter ones too (-D, -l with a value that has an H in it)", () => {
+    const pod = withDind((dind) => {
+      dind.args = [...(dind.args ?? []), "-D", "-lHIGH", "--log-level=warn", "--debug"];
+    });
+    expect(() => assertDaemonOnSocket(pod, SOCKET)).not.toThrow();
+  });
+});
