@@ -1,12 +1,17 @@
 // The one description of the configuration file. The validator (config.ts) and the chart's values.schema.json
 // (scripts/gen-schema.ts) are both generated from it, so they cannot drift apart.
+// Size: the configuration file's whole shape, read top to bottom as the file is written; its parts are small and
+// only mean something together (every set option next to the others).
 import { z } from "zod";
 import {
   DEFAULT_DIND_IMAGE,
+  DEFAULT_DOCKER_SIZE_LIMIT,
   DEFAULT_LOOP_DISK_SIZE,
   DEFAULT_QUEUED_PER_RUNNER,
   DEFAULT_RUNNER_DOCKER_GID,
   DEFAULT_RUNNER_IMAGE,
+  DEFAULT_RUNNER_UID,
+  describeDefaultResources,
 } from "./defaults.ts";
 import {
   absolutePath,
@@ -122,7 +127,9 @@ const kubernetes = strictObject({
 const resources = strictObject({
   requests: z.record(z.string(), quantity()).optional(),
   limits: z.record(z.string(), quantity()).optional(),
-}).describe("Container resources, as in a Pod spec (cpu, memory, ephemeral-storage …).");
+}).describe(
+  `Container resources, as in a Pod spec (cpu, memory, ephemeral-storage …). Each resource name the set doesn't give gets dind-k8s's default: ${describeDefaultResources()}.`,
+);
 
 const envVar = strictObject({ name: envVarName(), value: z.string() });
 
@@ -137,6 +144,17 @@ const runner = strictObject({
     .default(DEFAULT_RUNNER_DOCKER_GID)
     .describe(
       "Group id of the docker group in the runner image; dockerd gives its socket to this group (123 in ghcr.io/actions/actions-runner).",
+    ),
+  uid: wholeNumber(1)
+    .default(DEFAULT_RUNNER_UID)
+    .describe(
+      "User id the runner and init-externals run as (runAsNonRoot needs a number; 1001 is the runner user of ghcr.io/actions/actions-runner).",
+    ),
+  sudo: z
+    .boolean()
+    .default(false)
+    .describe(
+      "Let jobs use sudo in the runner container: allows privilege escalation (sudo is setuid root) and keeps the runtime's default capabilities. Off: no privilege escalation, every capability dropped, and sudo fails.",
     ),
 })
   .prefault({})
@@ -179,7 +197,11 @@ const storage = z
     [
       strictObject({
         type: z.literal("emptyDir"),
-        sizeLimit: quantity().optional().describe("Evict the Pod when /var/lib/docker grows past this."),
+        sizeLimit: quantity()
+          .optional()
+          .describe(
+            `Evict the Pod when /var/lib/docker grows past this. Default ${DEFAULT_DOCKER_SIZE_LIMIT}.`,
+          ),
       }),
       strictObject({
         type: z.literal("memory"),

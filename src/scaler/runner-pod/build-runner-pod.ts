@@ -5,7 +5,6 @@ import type {
   V1Container,
   V1EnvVar,
   V1Pod,
-  V1PodSecurityContext,
   V1Secret,
   V1Volume,
   V1VolumeMount,
@@ -15,7 +14,7 @@ import type { RunnerSet } from "../config/schema.ts";
 import { ANNOTATIONS, LABELS, SCHEDULING_GATE } from "../model/keys.ts";
 import type { SidecarMode } from "../model/sidecar-mode.ts";
 import type { RunnerTarget } from "../model/target.ts";
-import { dindContainer, pullPolicy, resources } from "./dind-container.ts";
+import { dindContainer, pullPolicy } from "./dind-container.ts";
 import {
   daemonLayoutFor,
   EXTERNALS_COPY_DIR,
@@ -26,8 +25,14 @@ import {
   WORK_DIR,
 } from "./layout.ts";
 import { runnerPodName } from "./names.ts";
+import { initResources, runnerResources } from "./resources.ts";
 import { RUNNER_LEGACY_SCRIPT } from "./scripts.ts";
-import { assertDaemonOnSocket } from "./security.ts";
+import {
+  assertDaemonOnSocket,
+  initSecurityContext,
+  podSecurityContext,
+  runnerSecurityContext,
+} from "./security.ts";
 import { effectiveStorage, storageMounts, storageVolumes } from "./storage.ts";
 
 export interface RunnerPodOptions {
@@ -98,6 +103,8 @@ export function buildRunnerPod(
     // The runner image's tools (node for JavaScript actions) must be visible to `container:` jobs, whose
     // containers dind starts: copy them to a volume both see at the same path.
     command: ["cp", "-r", `${EXTERNALS_DIR}/.`, `${EXTERNALS_COPY_DIR}/`],
+    resources: initResources(),
+    securityContext: initSecurityContext(set),
     volumeMounts: [{ name: VOLUME.externals, mountPath: EXTERNALS_COPY_DIR }],
   };
 
@@ -121,7 +128,8 @@ export function buildRunnerPod(
       ? ["/bin/sh", "-c", RUNNER_LEGACY_SCRIPT, "runner", `${RUNNER_HOME}/run.sh`]
       : [`${RUNNER_HOME}/run.sh`],
     env: runnerEnv,
-    ...resources(set.runner.resources),
+    resources: runnerResources(set),
+    securityContext: runnerSecurityContext(set),
     volumeMounts: sharedMounts(),
   };
 
@@ -136,10 +144,7 @@ export function buildRunnerPod(
   const runtimeClassName =
     set.runtime.runtimeClassName ??
     (profile === "kata" || profile === "sysbox" ? DEFAULT_RUNTIME_CLASS[profile] : undefined);
-  // Rootless dind runs with the runner's docker group as its gid, so the socket it creates is usable by the
-  // runner; fsGroup makes a PVC root writable for it (emptyDirs already are).
-  const podSecurityContext: V1PodSecurityContext | undefined =
-    profile === "rootless" ? { fsGroup: set.runner.dockerGid } : undefined;
+  const securityContext = podSecurityContext(set);
 
   const pod: V1Pod = {
     apiVersion: "v1",
@@ -156,7 +161,7 @@ export function buildRunnerPod(
       ...(runtimeClassName ? { runtimeClassName } : {}),
       // sysbox maps the Pod's root to an unprivileged host uid; that is what makes a non-privileged dind safe.
       ...(profile === "sysbox" ? { hostUsers: false } : {}),
-      ...(podSecurityContext ? { securityContext: podSecurityContext } : {}),
+      ...(securityContext ? { securityContext } : {}),
       ...(set.priorityClassName ? { priorityClassName: set.priorityClassName } : {}),
       ...(set.nodeSelector ? { nodeSelector: set.nodeSelector } : {}),
       ...(set.tolerations ? { tolerations: set.tolerations } : {}),

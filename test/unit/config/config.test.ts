@@ -8,6 +8,7 @@ import {
   DEFAULT_DIND_ROOTLESS_IMAGE,
   DEFAULT_RUNNER_DOCKER_GID,
   DEFAULT_RUNNER_IMAGE,
+  DEFAULT_RUNNER_UID,
 } from "../../../src/scaler/config/defaults.ts";
 import { ConfigError, loadConfig, parseConfig } from "../../../src/scaler/config/load.ts";
 import { describeValue } from "../../../src/scaler/config/primitives.ts";
@@ -50,7 +51,12 @@ describe("the minimal configuration", () => {
     expect(config.kubernetes).toEqual({ namespace: "dind-runners", sidecars: "auto" });
     const [set] = config.runnerSets;
     expect(set).toMatchObject({ name: "dind-k8s", labels: ["dind-k8s"], maxRunners: 10, minIdle: 0 });
-    expect(set?.runner).toEqual({ image: DEFAULT_RUNNER_IMAGE, dockerGid: DEFAULT_RUNNER_DOCKER_GID });
+    expect(set?.runner).toEqual({
+      image: DEFAULT_RUNNER_IMAGE,
+      dockerGid: DEFAULT_RUNNER_DOCKER_GID,
+      uid: DEFAULT_RUNNER_UID,
+      sudo: false,
+    });
     expect(set?.dind).toEqual({ args: [], mtu: "auto", registryMirrors: [] });
     expect(set?.runtime).toEqual({ profile: "privileged" });
     expect(set?.storage).toBeUndefined();
@@ -751,14 +757,14 @@ describe("refused configurations: generic wordings, odd shapes and the cross-key
       "an unknown key close to none",
       withSet("    runner: { envxyz: 1 }\n"),
       [
-        "runnerSets[0].runner.envxyz: unknown key (allowed here: image, imagePullPolicy, resources, env, dockerGid)",
+        "runnerSets[0].runner.envxyz: unknown key (allowed here: image, imagePullPolicy, resources, env, dockerGid, uid, sudo)",
       ],
     ],
     [
       "an unknown key two edits away",
       withSet("    runner: { imagexx: 1 }\n"),
       [
-        'runnerSets[0].runner.imagexx: unknown key; did you mean "image"? (allowed here: image, imagePullPolicy, resources, env, dockerGid)',
+        'runnerSets[0].runner.imagexx: unknown key; did you mean "image"? (allowed here: image, imagePullPolicy, resources, env, dockerGid, uid, sudo)',
       ],
     ],
     [

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { parseConfig, type RunnerSet } from "../../../src/scaler/config/load.ts";
+import { quantityAbove } from "../../../src/scaler/model/quantity.ts";
 import type { RunnerTarget } from "../../../src/scaler/model/target.ts";
 import { buildRunnerPod } from "../../../src/scaler/runner-pod/build-runner-pod.ts";
 import { assertDaemonOnSocket } from "../../../src/scaler/runner-pod/security.ts";
@@ -77,5 +78,88 @@ describe("the daemon listens on the Pod's unix socket only", () => {
       dind.args = [...(dind.args ?? []), "-D", "-lHIGH", "--log-level=warn", "--debug"];
     });
     expect(() => assertDaemonOnSocket(pod, SOCKET)).not.toThrow();
+  });
+});
+
+describe("security contexts: the least the runner image allows", () => {
+  const TIGHT = {
+    runAsNonRoot: true,
+    runAsUser: 1001,
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: ["ALL"] },
+  };
+
+  it.each(["default", "everything", "memory", "ephemeral", "loop", "kata", "rootless"])(
+    "%s: seccomp RuntimeDefault for the whole Pod (its privileged dind is never filtered by the runtime)",
+    (name) => {
+      const pod = build(set(name));
+      expect(pod.spec?.securityContext?.seccompProfile).toEqual({ type: "RuntimeDefault" });
+      expect(container(pod, "dind").securityContext?.privileged).toBe(true);
+    },
+  );
+
+  it("sysbox: dind isn't privileged, so the profile goes on the runner and init-externals, not the Pod", () => {
+    const pod = build(set("sysbox"));
+    expect(pod.spec?.securityContext).toBeUndefined();
+    expect(container(pod, "dind").securityContext).toEqual({});
+    for (const name of ["runner", "init-externals"]) {
+      expect(container(pod, name).securityContext?.seccompProfile).toEqual({ type: "RuntimeDefault" });
+    }
+  });
+
+  it.each(["native", "legacy"] as const)(
+    "%s sidecars: the runner runs as the image's user by number, no escalation, no capabilities",
+    (sidecars) => {
+      const pod = build(set("default"), sidecars);
+      expect(container(pod, "runner").securityContext).toStrictEqual(TIGHT);
+      expect(container(pod, "init-externals").securityContext).toStrictEqual({
+        ...TIGHT,
+        readOnlyRootFilesystem: true,
+      });
+    },
+  );
+
+  it("runner.sudo keeps what sudo needs (escalation, default capabilities) on the runner only", () => {
+    const base = set("default");
+    const pod = build({ ...base, runner: { ...base.runner, sudo: true } });
+    expect(container(pod, "runner").securityContext).toStrictEqual({
+      runAsNonRoot: true,
+      runAsUser: 1001,
+      allowPrivilegeEscalation: true,
+    });
+    expect(container(pod, "init-externals").securityContext?.allowPrivilegeEscalation).toBe(false);
+  });
+
+  it("runner.uid for an image with another user", () => {
+    const base = set("default");
+    const pod = build({ ...base, runner: { ...base.runner, uid: 2000 } });
+    expect(container(pod, "runner").securityContext?.runAsUser).toBe(2000);
+    expect(container(pod, "init-externals").securityContext?.runAsUser).toBe(2000);
+  });
+});
+
+describe("resource defaults", () => {
+  it.each(config.runnerSets.map((s) => s.name))(
+    "%s: every container has memory and ephemeral-storage limits, and requests no larger than them",
+    (name) => {
+      const pod = build(set(name));
+      for (const c of [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]) {
+        expect(c.resources?.limits?.memory, `${c.name} memory`).toBeDefined();
+        expect(c.resources?.limits?.["ephemeral-storage"], `${c.name} ephemeral-storage`).toBeDefined();
+        for (const [resource, request] of Object.entries(c.resources?.requests ?? {})) {
+          const limit = c.resources?.limits?.[resource];
+          if (limit !== undefined) expect(quantityAbove(request, limit), `${c.name} ${resource}`).toBe(false);
+        }
+      }
+    },
+  );
+
+  it("the Docker data emptyDir gets a sizeLimit unless the set names one", () => {
+    const volume = (pod: V1Pod) => pod.spec?.volumes?.find((v) => v.name === "dind-storage");
+    expect(volume(build(set("default")))?.emptyDir).toEqual({ sizeLimit: "40Gi" });
+    const own = { ...set("default"), storage: { type: "emptyDir" as const, sizeLimit: "5Gi" } };
+    expect(volume(build(own))?.emptyDir).toEqual({ sizeLimit: "5Gi" });
+    const unsized = { ...set("default"), storage: { type: "emptyDir" as const } };
+    expect(volume(build(unsized))?.emptyDir).toEqual({ sizeLimit: "40Gi" });
   });
 });
