@@ -94,6 +94,15 @@ export const chartKeysSchema = strictObject({
   rbac: strictObject({
     create: enabled("Create the Role and RoleBinding in the runner namespace."),
   }).optional(),
+  admissionPolicy: strictObject({
+    enabled: enabled(
+      "Bound what the scaler may create in the runner namespace with a ValidatingAdmissionPolicy.",
+    ),
+    extraImages: list(
+      matching(/^[^\s]+$/, "an image reference, or a prefix ending in *"),
+      "a list of images",
+    ).optional(),
+  }).optional(),
   service: strictObject({
     type: oneOf(["ClusterIP", "NodePort", "LoadBalancer"]).optional(),
     port: wholeNumber(1, 65535).optional(),

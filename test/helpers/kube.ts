@@ -150,6 +150,8 @@ const PLURALS: Record<string, string> = {
   Ingress: "ingresses",
   Job: "jobs",
   ServiceMonitor: "servicemonitors",
+  ValidatingAdmissionPolicy: "validatingadmissionpolicies",
+  ValidatingAdmissionPolicyBinding: "validatingadmissionpolicybindings",
 };
 
 /**

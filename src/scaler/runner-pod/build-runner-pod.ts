@@ -53,6 +53,14 @@ export interface RunnerPodObjects {
 export const JIT_CONFIG_KEY = "jitConfig";
 export const JIT_CONFIG_PLACEHOLDER = "PLACEHOLDER-jit-config-created-when-the-scheduling-gate-is-released";
 
+/** On every runner Pod and its Secret: the NetworkPolicy and the admission policy select them by these. */
+const RUNNER_LABELS = {
+  [LABELS.name]: "dind-k8s",
+  [LABELS.component]: "runner",
+  [LABELS.managedBy]: "dind-k8s",
+  [LABELS.partOf]: "dind-k8s",
+} as const;
+
 export function buildRunnerPod(
   set: RunnerSet,
   target: RunnerTarget,
@@ -67,10 +75,7 @@ export function buildRunnerPod(
 
   const labels: Record<string, string> = {
     ...set.podLabels,
-    [LABELS.name]: "dind-k8s",
-    [LABELS.component]: "runner",
-    [LABELS.managedBy]: "dind-k8s",
-    [LABELS.partOf]: "dind-k8s",
+    ...RUNNER_LABELS,
     [LABELS.runnerSet]: set.name,
     [LABELS.kind]: target.kind,
     ...(target.kind === "job"
@@ -191,7 +196,8 @@ export function buildJitSecret(pod: V1Pod, jitConfig: string, podUid?: string): 
     metadata: {
       name,
       namespace: pod.metadata?.namespace,
-      labels: { ...pod.metadata?.labels },
+      // A Pod read back from the scaler's cache keeps only dind-k8s.io/ labels: the fixed ones are set again.
+      labels: { ...pod.metadata?.labels, ...RUNNER_LABELS },
       ...(podUid
         ? {
             ownerReferences: [

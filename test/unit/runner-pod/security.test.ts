@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { parseConfig, type RunnerSet } from "../../../src/scaler/config/load.ts";
 import { quantityAbove } from "../../../src/scaler/model/quantity.ts";
 import type { RunnerTarget } from "../../../src/scaler/model/target.ts";
-import { buildRunnerPod } from "../../../src/scaler/runner-pod/build-runner-pod.ts";
+import { buildJitSecret, buildRunnerPod } from "../../../src/scaler/runner-pod/build-runner-pod.ts";
 import { assertDaemonOnSocket } from "../../../src/scaler/runner-pod/security.ts";
 
 const fixture = join(import.meta.dirname, "../../fixtures/config/profiles.yaml");
@@ -161,5 +161,23 @@ describe("resource defaults", () => {
     expect(volume(build(own))?.emptyDir).toEqual({ sizeLimit: "5Gi" });
     const unsized = { ...set("default"), storage: { type: "emptyDir" as const } };
     expect(volume(build(unsized))?.emptyDir).toEqual({ sizeLimit: "40Gi" });
+  });
+});
+
+describe("the JIT config Secret", () => {
+  it("carries the runner labels the admission policy checks, also for a Pod read back with only its own labels", () => {
+    const secret = buildJitSecret(
+      { metadata: { name: "p", namespace: "n", labels: { "dind-k8s.io/runner-set": "default" } } },
+      "jit",
+    );
+    expect(secret.metadata?.labels).toEqual({
+      "dind-k8s.io/runner-set": "default",
+      "app.kubernetes.io/name": "dind-k8s",
+      "app.kubernetes.io/component": "runner",
+      "app.kubernetes.io/managed-by": "dind-k8s",
+      "app.kubernetes.io/part-of": "dind-k8s",
+    });
+    expect(secret.type).toBe("Opaque");
+    expect(Object.keys(secret.stringData ?? {})).toEqual(["jitConfig"]);
   });
 });
