@@ -160,7 +160,7 @@ describe("admitted: what the scaler's builder makes", () => {
     const { pod } = await render("default", "native");
     const cached = withCacheClaim(
       pod,
-      { ...set, cache: { volumes: 1, size: "10Gi" } },
+      { ...set, cache: { volumes: 1, size: "10Gi", scope: "repository" } },
       {
         claim: "default-cache-0",
         check: true,

@@ -240,6 +240,11 @@ const cache = strictObject({
     .describe(
       "StorageClass of the claims; the cluster's default when omitted. It must support ReadWriteOncePod (CSI drivers do).",
     ),
+  scope: oneOf(["repository", "runnerSet"])
+    .default("repository")
+    .describe(
+      "repository: a claim holds the images and build cache of one repository's jobs; a claim last used for another repository is emptied before use, and warm runners (whose repository is unknown) use the set's own storage. runnerSet: any job of the set gets any claim as it is — one repository's job can then leave images (a retagged base image) that another's builds on: for trusted code only.",
+    ),
   pruneAbove: quantity()
     .optional()
     .describe(
