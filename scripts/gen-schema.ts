@@ -48,6 +48,12 @@ const resources = strictObject({
 
 const enabled = (what: string) => z.boolean().optional().describe(what);
 
+// An IPv4 or IPv6 CIDR as a NetworkPolicy ipBlock takes it; the apiserver checks the numbers.
+const cidr = matching(
+  /^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]*)\/[0-9]{1,3}$/,
+  "a CIDR such as 169.254.0.0/16 or fe80::/10",
+);
+
 // A Go duration as Prometheus takes it: 30s, 1m, 1m30s.
 const duration = matching(/^([0-9]+(ms|s|m|h))+$/, "a duration such as 30s or 1m");
 
@@ -87,6 +93,15 @@ export const chartKeysSchema = strictObject({
   }).optional(),
   rbac: strictObject({
     create: enabled("Create the Role and RoleBinding in the runner namespace."),
+  }).optional(),
+  admissionPolicy: strictObject({
+    enabled: enabled(
+      "Bound what the scaler may create in the runner namespace with a ValidatingAdmissionPolicy.",
+    ),
+    extraImages: list(
+      matching(/^[^\s]+$/, "an image reference, or a prefix ending in *"),
+      "a list of images",
+    ).optional(),
   }).optional(),
   service: strictObject({
     type: oneOf(["ClusterIP", "NodePort", "LoadBalancer"]).optional(),
@@ -149,6 +164,8 @@ export const chartKeysSchema = strictObject({
     restrictEgress: enabled("Also restrict egress of runner Pods to networkPolicy.egress."),
     // NetworkPolicyEgressRule objects, copied verbatim; the apiserver validates them.
     egress: list(z.record(z.string(), z.unknown()), "a list of NetworkPolicy egress rules").optional(),
+    blockedCIDRs: list(cidr, "a list of CIDRs").optional(),
+    clusterCIDRs: list(cidr, "a list of CIDRs").optional(),
   }).optional(),
   runnerQuota: strictObject({
     enabled: enabled("A ResourceQuota on count/pods in the runner namespace."),

@@ -16,7 +16,7 @@ export const EXIT_CODE_ANNOTATION = "kwok.dind-k8s.test/exit-code";
 const MANAGED = { key: "kwok.x-k8s.io/node", value: "fake" } as const;
 
 /** Capacity of each fake Node: enough for the chaos test's runners, small enough that a set can ask for more. */
-export const NODE_CAPACITY = { cpu: "16", memory: "64Gi", pods: "110" } as const;
+export const NODE_CAPACITY = { cpu: "16", memory: "64Gi", "ephemeral-storage": "1Ti", pods: "110" } as const;
 export const NODE_NAMES = ["kwok-node-1", "kwok-node-2", "kwok-node-3"] as const;
 
 /**

@@ -167,6 +167,8 @@ const PLURALS: Record<string, string> = {
   Ingress: "ingresses",
   Job: "jobs",
   ServiceMonitor: "servicemonitors",
+  ValidatingAdmissionPolicy: "validatingadmissionpolicies",
+  ValidatingAdmissionPolicyBinding: "validatingadmissionpolicybindings",
 };
 
 /**

@@ -201,7 +201,9 @@ describe("the dind start script on a cache volume", () => {
     const driver = (await execFileAsync("ls", [join(dir, "data", "image")])).stdout.trim().split("\n")[0]!;
     await writeFile(join(dir, "data", "image", driver, "repositories.json"), "{trunc");
     const run = await startScript(dir, { DIND_K8S_CACHE_CHECK: "1", DIND_K8S_CACHE_PRUNE_ABOVE: "0" });
-    expect(run.stderr()).toContain("could not start or list its images on the cache volume: emptying it");
+    expect(run.stderr()).toContain(
+      "could not start, list its images or remove what a job left on the cache volume: emptying it",
+    );
     expect(await docker(run.host, ["image", "ls", "-q"])).toBe("");
     // And it is a working daemon: the cache fills again.
     await loadBusybox(run.host);
@@ -217,3 +219,117 @@ describe("the dind start script on a cache volume", () => {
     expect(await run.stop()).toBe(0);
   });
 });
+
+describe("what a job leaves on a cache volume: images and build cache, never running state", () => {
+  const BRIDGE = `dk8s-left${process.pid % 1000}`;
+  afterAll(async () => {
+    // The user-defined network's bridge lives in this host's namespace (in a Pod, in dind's, gone with it).
+    await execFileAsync("ip", ["link", "delete", BRIDGE]).catch(() => {});
+  });
+
+  /** Job A on a fresh claim: an image it built, and a restarting container on a named volume and a network. */
+  async function jobA(dir: string): Promise<void> {
+    const a = await startScript(dir, { DIND_K8S_CACHE_PRUNE_ABOVE: String(10 * 2 ** 30) });
+    try {
+      await loadBusybox(a.host);
+      await buildLayers(a.host, dir, "built-by-a:1");
+      await docker(a.host, ["volume", "create", "left-volume"]);
+      await docker(a.host, [
+        "network",
+        "create",
+        "--driver=bridge",
+        `--opt=com.docker.network.bridge.name=${BRIDGE}`,
+        "--subnet=10.239.77.0/24",
+        "left-network",
+      ]);
+      // --network none: this test's daemons have no default bridge; the network is A's all the same.
+      await docker(a.host, [
+        "run",
+        "-d",
+        "--name=left-behind",
+        "--restart=always",
+        "--network=none",
+        "-v",
+        "left-volume:/data",
+        // Each start of the container leaves a line here, outside the data root.
+        "-v",
+        `${join(dir, "starts")}:/starts`,
+        env.docker.busyboxImage,
+        "sh",
+        "-c",
+        'trap "exit 0" TERM; date >> /starts/log; while :; do sleep 1; done',
+      ]);
+      expect(await docker(a.host, ["ps", "-q", "--filter", "name=left-behind"])).not.toBe("");
+    } finally {
+      expect(await a.stop()).toBe(0);
+    }
+  }
+
+  it("job B's daemon on the same data root starts with none of A's containers, volumes, networks, with A's images", async () => {
+    const dir = freshDir();
+    await jobA(dir);
+
+    // The premise: a plain daemon on that data root brings A's container back up, on its volume and network.
+    const plain = await startOwnDockerd({ dockerd: env.parts.dockerd, dir });
+    try {
+      // Its own log file: A ran through the start script, whose output went elsewhere.
+      await waitForServing(plain, 1);
+      await eventuallyRunning(plain.host);
+      expect(await starts(dir)).toBe(2);
+      expect(await docker(plain.host, ["volume", "ls", "-q"])).toContain("left-volume");
+      expect(await docker(plain.host, ["network", "ls", "--format", "{{.Name}}"])).toContain("left-network");
+    } finally {
+      await plain.stop();
+    }
+
+    const b = await startScript(dir, { DIND_K8S_CACHE_PRUNE_ABOVE: String(10 * 2 ** 30) });
+    try {
+      // The first answer on the real socket (what the runner sees) already has none of it.
+      expect(await docker(b.host, ["ps", "-aq"])).toBe("");
+      expect(await docker(b.host, ["volume", "ls", "-q"])).toBe("");
+      expect((await docker(b.host, ["network", "ls", "--format", "{{.Name}}"])).split("\n").sort()).toEqual([
+        "host",
+        "none",
+      ]);
+      // Nor did the container run again on the way, not even on the maintenance daemon.
+      expect(b.stderr()).toContain("removing the containers and volumes a job left");
+      expect(await starts(dir)).toBe(2);
+      const images = await docker(b.host, ["image", "ls", "--format", "{{.Repository}}"]);
+      expect(images).toContain("built-by-a");
+      expect(images).toContain(env.docker.busyboxImage.split(":")[0]);
+      // And the build cache: B's build of the same Dockerfile takes every step from it.
+      expect((await buildLayers(b.host, dir, "built-by-b:1")).match(/Using cache/g)).toHaveLength(2);
+    } finally {
+      expect(await b.stop()).toBe(0);
+    }
+  }, 180_000);
+
+  it("a claim last used for another repository starts empty (DIND_K8S_CACHE_WIPE)", async () => {
+    const dir = freshDir();
+    await jobA(dir);
+    const y = await startScript(dir, {
+      DIND_K8S_CACHE_PRUNE_ABOVE: String(10 * 2 ** 30),
+      DIND_K8S_CACHE_WIPE: "1",
+    });
+    try {
+      expect(y.stderr()).toContain("last used for another repository; emptying it");
+      expect(await docker(y.host, ["image", "ls", "-q"])).toBe("");
+      expect(await docker(y.host, ["ps", "-aq"])).toBe("");
+      expect(await docker(y.host, ["volume", "ls", "-q"])).toBe("");
+    } finally {
+      expect(await y.stop()).toBe(0);
+    }
+  }, 120_000);
+});
+
+const starts = async (dir: string) =>
+  (await readFile(join(dir, "starts", "log"), "utf8")).split("\n").filter(Boolean).length;
+
+async function eventuallyRunning(host: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!(await docker(host, ["ps", "-q", "--filter", "name=left-behind"]))) {
+    if (Date.now() > deadline)
+      throw new Error("A's --restart=always container did not come back on a plain daemon");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

@@ -74,7 +74,12 @@ interface World {
   scalers: RunningScaler[];
   /** Starts a scaler (reconciling always, or under leader election as `identity`) and points the hook at it. */
   startScaler(identity?: string, runnerSets?: string): Promise<void>;
-  send(action: "queued" | "in_progress" | "completed", jobId: number, runnerName?: string): Promise<number>;
+  send(
+    action: "queued" | "in_progress" | "completed",
+    jobId: number,
+    runnerName?: string,
+    repository?: string,
+  ): Promise<number>;
   pods(): Promise<V1Pod[]>;
   claims(): Promise<V1PersistentVolumeClaim[]>;
   /** Fails the test with the snapshot if two existing Pods mount one claim; returns the mounts. */
@@ -199,12 +204,13 @@ async function world(): Promise<World> {
       this.scalers.push(this.scaler);
       github.setHook({ url: `${this.scaler.url}/webhook`, secret: WEBHOOK_SECRET });
     },
-    async send(action, jobId, runnerName) {
+    async send(action, jobId, runnerName, repository) {
       const payload = workflowJobPayload({
         action,
         jobId,
         labels: ["self-hosted", "dind-k8s"],
         runnerName: runnerName ?? null,
+        ...(repository ? { repository } : {}),
       });
       return (await github.deliver("workflow_job", payload)).statusCode;
     },
@@ -303,7 +309,9 @@ describe("the cache volume pool", () => {
     const fallback = wave1.filter((pod) => !claimOf(pod));
     expect(onClaim).toHaveLength(2);
     expect(fallback).toHaveLength(1);
-    expect(fallback[0]!.spec?.volumes?.find((v) => v.name === "dind-storage")?.emptyDir).toEqual({});
+    expect(fallback[0]!.spec?.volumes?.find((v) => v.name === "dind-storage")?.emptyDir).toEqual({
+      sizeLimit: "40Gi",
+    });
     // Fresh claims: nothing to check before use.
     for (const pod of onClaim) expect(dindEnv(pod).DIND_K8S_CACHE_CHECK).toBeUndefined();
     // Each released Pod has its JIT Secret, owned by the Pod that runs (the replacement).
@@ -448,6 +456,79 @@ describe("the cache volume pool", () => {
       'runner_set="cached",result="hit"',
     );
     expect(followerHits).toBe(2);
+  });
+
+  it("per repository: a claim last used for X is emptied before Y's job, recorded on it; Y's next job keeps it", async () => {
+    const w = await world();
+    await w.startScaler(undefined, SETS.replace("volumes: 2", "volumes: 1"));
+    await eventually("the pool's claim", async () => (await w.claims()).length === 1);
+    const repositoryOf = async () =>
+      (await w.claims())[0]?.metadata?.annotations?.[ANNOTATIONS.cacheRepository];
+    const releaseAndFinish = async (jobId: number, repository: string) => {
+      expect(await w.send("queued", jobId, undefined, repository)).toBe(201);
+      const pod = await eventually(`job ${jobId} released on the claim`, async () => {
+        const found = (await w.pods()).find((p) => p.metadata?.name === podName(jobId));
+        return found && !gated(found) && claimOf(found) ? found : undefined;
+      });
+      expect(await repositoryOf()).toBe(repository);
+      await w.run(podName(jobId));
+      await w.finish(podName(jobId), { clean: true, dataBytes: 1 });
+      await w.settle();
+      await eventually(`the claim free after job ${jobId}`, async () => {
+        const claim = (await w.claims())[0];
+        return claim && !claim.metadata?.annotations?.[ANNOTATIONS.cacheLease];
+      });
+      return dindEnv(pod);
+    };
+    // A fresh claim: nothing to empty.
+    expect((await releaseAndFinish(31, "octo-org/x")).DIND_K8S_CACHE_WIPE).toBeUndefined();
+    // Another repository: the start script empties the claim first.
+    expect((await releaseAndFinish(32, "octo-org/y")).DIND_K8S_CACHE_WIPE).toBe("1");
+    // The same repository again: its images and build cache are kept.
+    expect((await releaseAndFinish(33, "octo-org/y")).DIND_K8S_CACHE_WIPE).toBeUndefined();
+    await w.assertExclusive();
+  });
+
+  it("per repository: a warm runner, whose repository is unknown, is released on the set's own storage", async () => {
+    const w = await world();
+    await w.startScaler(undefined, SETS.replace("minIdle: 0", "minIdle: 1"));
+    const warm = await eventually("the warm runner released", async () => {
+      const pod = (await w.pods()).find((p) => p.metadata?.labels?.["dind-k8s.io/kind"] === "warm");
+      return pod && !gated(pod) ? pod : undefined;
+    });
+    expect(claimOf(warm)).toBeUndefined();
+    expect(await cacheReleases(w, "miss")).toBe(1);
+    expect((await w.claims()).every((claim) => !claim.metadata?.annotations?.[ANNOTATIONS.cacheLease])).toBe(
+      true,
+    );
+  });
+
+  it("scope runnerSet: any job gets the claim as it is, and the claim records no repository", async () => {
+    const w = await world();
+    await w.startScaler(
+      undefined,
+      SETS.replace("volumes: 2, size: 1Gi", "volumes: 1, size: 1Gi, scope: runnerSet"),
+    );
+    await eventually("the pool's claim", async () => (await w.claims()).length === 1);
+    for (const [jobId, repository] of [
+      [41, "octo-org/x"],
+      [42, "octo-org/y"],
+    ] as const) {
+      expect(await w.send("queued", jobId, undefined, repository)).toBe(201);
+      const pod = await eventually(`job ${jobId} released on the claim`, async () => {
+        const found = (await w.pods()).find((p) => p.metadata?.name === podName(jobId));
+        return found && !gated(found) && claimOf(found) ? found : undefined;
+      });
+      expect(dindEnv(pod).DIND_K8S_CACHE_WIPE).toBeUndefined();
+      expect((await w.claims())[0]?.metadata?.annotations?.[ANNOTATIONS.cacheRepository]).toBeUndefined();
+      await w.run(podName(jobId));
+      await w.finish(podName(jobId), { clean: true, dataBytes: 1 });
+      await w.settle();
+      await eventually(`the claim free after job ${jobId}`, async () => {
+        const claim = (await w.claims())[0];
+        return claim && !claim.metadata?.annotations?.[ANNOTATIONS.cacheLease];
+      });
+    }
   });
 
   it("claims made for other settings are recycled once free, never under a Pod", async () => {

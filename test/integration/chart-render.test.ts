@@ -408,6 +408,11 @@ describe("helm template applied with strict field validation", () => {
         "Service",
         "Service",
         "ServiceAccount",
+        // The admission policy bounding the scaler's Pods and Secrets, and their bindings (cluster-scoped).
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "ValidatingAdmissionPolicyBinding",
       ].sort(),
     );
     expect(findObject(objects, "Role").metadata?.namespace).toBe(releaseNamespace);

@@ -16,6 +16,8 @@ export interface CacheLease {
   target?: JobTarget;
   /** The original Pod's creation time, for the recreated Pod's place in the queue. */
   queuedAt?: string;
+  /** The claim held another repository's data when leased: the Pod empties it before use. */
+  wipe?: boolean;
 }
 
 export interface CacheLastUse {
@@ -41,3 +43,5 @@ export const leaseOf = (claim: V1PersistentVolumeClaim) =>
   parseJson<CacheLease>(claim.metadata?.annotations?.[ANNOTATIONS.cacheLease]);
 export const lastUseOf = (claim: V1PersistentVolumeClaim) =>
   parseJson<CacheLastUse>(claim.metadata?.annotations?.[ANNOTATIONS.cacheLastUse]);
+export const repositoryOf = (claim: V1PersistentVolumeClaim) =>
+  claim.metadata?.annotations?.[ANNOTATIONS.cacheRepository];

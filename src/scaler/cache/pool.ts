@@ -32,6 +32,7 @@ import {
   withCacheClaim,
 } from "../runner-pod/cache-claim.ts";
 import { type CacheLastUse, type CacheLease, lastUseOf, leaseOf } from "./claim-annotations.ts";
+import { holdsOtherData, takeClaim } from "./claim-scope.ts";
 import { type CacheMetrics, createCacheMetrics } from "./metrics.ts";
 
 interface Slot {
@@ -248,6 +249,7 @@ export class CachePool {
       const pod = withCacheClaim(this.#options.podFor(set, lease.target), set, {
         claim: slot.name,
         check: slot.lastUse !== undefined && !slot.lastUse.clean,
+        wipe: lease.wipe === true,
         queuedAt: lease.queuedAt ?? lease.at,
       });
       const created = await pods.create(pod);
@@ -354,22 +356,36 @@ export class CachePool {
       annotations: { ...built.metadata?.annotations, ...view.pod.metadata?.annotations },
     };
     const free = this.#free.get(set.name) ?? [];
+    const target = jobTargetOf(view.pod);
+    // Per repository: a warm runner takes a job of any repository, so it can't be given one's cache.
+    const repository = set.cache?.scope === "repository" ? (target?.repository ?? null) : undefined;
+    if (!slot && repository === null) {
+      return { result: "miss", reason: "cache claims are per repository and this runner's isn't known yet" };
+    }
+    // A reserved claim's lease says whether it is to be emptied (its repository annotation is already ours).
+    let wipe = slot ? leaseOf(slot.claim)?.wipe === true : false;
     while (!slot) {
-      const candidate = free.shift();
+      const candidate = takeClaim(free, repository ?? undefined);
       if (!candidate) return { result: "miss", reason: "every cache claim is in use" };
-      const target = jobTargetOf(view.pod);
+      const emptied = typeof repository === "string" && holdsOtherData(candidate.claim, repository);
       const lease: CacheLease = {
         pod: view.name,
         state: "replacing",
         at: now.toISOString(),
         ...(target ? { target } : {}),
         queuedAt: new Date(view.createdAtMs).toISOString(),
+        ...(emptied ? { wipe: true } : {}),
       };
       // Taken only if nobody wrote the claim since it was read (another replica that still thinks it leads).
-      if (
-        (await this.#annotate(candidate, { [ANNOTATIONS.cacheLease]: JSON.stringify(lease) })) === "updated"
-      ) {
+      // The repository is recorded with the lease: from now on the claim's data is this repository's (scope
+      // runnerSet: mixed, so no repository).
+      const annotations = {
+        [ANNOTATIONS.cacheLease]: JSON.stringify(lease),
+        [ANNOTATIONS.cacheRepository]: repository ?? null,
+      };
+      if ((await this.#annotate(candidate, annotations)) === "updated") {
         slot = candidate;
+        wipe = emptied;
       }
     }
 
@@ -384,6 +400,7 @@ export class CachePool {
     const replacement = withCacheClaim(built, set, {
       claim: slot.name,
       check: slot.lastUse !== undefined && !slot.lastUse.clean,
+      wipe,
       queuedAt: new Date(view.createdAtMs).toISOString(),
     });
     const created = await pods.create(replacement);
@@ -406,6 +423,7 @@ export class CachePool {
       pod: view.name,
       claim: slot.name,
       check: slot.lastUse !== undefined && !slot.lastUse.clean,
+      wipe,
     });
     return { result: "attached", view: fresh, claim: slot.name };
   }

@@ -22,3 +22,39 @@ export const DEFAULT_LOOP_DISK_SIZE = "20Gi";
 
 /** A runner set's backlog bound when `maxQueued` is not set: this many queued jobs per runner it may run. */
 export const DEFAULT_QUEUED_PER_RUNNER = 20;
+
+/**
+ * Resources of the runner and dind containers when a set names none (each resource name separately: a set that
+ * sets only cpu keeps these memory and ephemeral-storage values). No CPU limits: throttling a build only makes it
+ * slower. Memory and ephemeral-storage limits bound what one job can take from its node.
+ */
+export const DEFAULT_RESOURCES = {
+  runner: {
+    requests: { cpu: "250m", memory: "512Mi", "ephemeral-storage": "1Gi" },
+    limits: { memory: "4Gi", "ephemeral-storage": "20Gi" },
+  },
+  dind: {
+    requests: { cpu: "250m", memory: "512Mi", "ephemeral-storage": "5Gi" },
+    limits: { memory: "8Gi", "ephemeral-storage": "10Gi" },
+  },
+} as const;
+
+/** DEFAULT_RESOURCES in words, for the schema's description (and so the chart's README). */
+export function describeDefaultResources(): string {
+  const list = (values: Record<string, string>) =>
+    Object.entries(values)
+      .map(([name, value]) => `${name} ${value}`)
+      .join(", ");
+  const container = (name: keyof typeof DEFAULT_RESOURCES) =>
+    `${name} requests ${list(DEFAULT_RESOURCES[name].requests)}, limits ${list(DEFAULT_RESOURCES[name].limits)}`;
+  return `${container("runner")}; ${container("dind")} plus the Docker data emptyDir's sizeLimit or loop disk's size (the kubelet charges those to the Pod); no CPU limit`;
+}
+
+/**
+ * sizeLimit of the emptyDir that holds /var/lib/docker when a set's storage names none: past it, the kubelet
+ * evicts the Pod instead of letting one job fill the node's disk.
+ */
+export const DEFAULT_DOCKER_SIZE_LIMIT = "40Gi";
+
+/** The runner image's user (actions/runner images/Dockerfile: `adduser --uid 1001 runner`). */
+export const DEFAULT_RUNNER_UID = 1001;

@@ -2,6 +2,7 @@
 // on the raw input next to the schema, even when some other key is malformed, so one run lists every problem.
 import { cleartextProblem } from "../model/cleartext-url.ts";
 import { QUANTITY_PATTERN, quantityToBytes } from "../model/quantity.ts";
+import { refusedDaemonArgs } from "./daemon-listeners.ts";
 import type { Problem } from "./problems.ts";
 import { mapping, type Raw } from "./raw.ts";
 import { checkTemplate } from "./template-rules.ts";
@@ -123,14 +124,10 @@ function checkRunnerSet(set: Raw, index: number, problems: Problem[]) {
   }
   const args = mapping(set.dind)?.args;
   if (Array.isArray(args)) {
-    args.forEach((arg, i) => {
-      if (typeof arg === "string" && /^(-H|--host)(=|$)/.test(arg)) {
-        problems.push({
-          path: [...path, "dind", "args", i],
-          message: `expected no --host argument, got ${JSON.stringify(arg)}: dind-k8s sets the unix socket and never opens TCP`,
-        });
-      }
-    });
+    const strings = args.map((arg) => (typeof arg === "string" ? arg : ""));
+    for (const { index, message } of refusedDaemonArgs(strings)) {
+      problems.push({ path: [...path, "dind", "args", index], message });
+    }
   }
 }
 

@@ -1,13 +1,17 @@
 // The one description of the configuration file. The validator (config.ts) and the chart's values.schema.json
 // (scripts/gen-schema.ts) are both generated from it, so they cannot drift apart.
-// Size: one schema read top to bottom as the configuration file is; its parts are small and refer to each other.
+// Size: the configuration file's whole shape, read top to bottom as the file is written; its parts are small and
+// only mean something together (every set option next to the others).
 import { z } from "zod";
 import {
   DEFAULT_DIND_IMAGE,
+  DEFAULT_DOCKER_SIZE_LIMIT,
   DEFAULT_LOOP_DISK_SIZE,
   DEFAULT_QUEUED_PER_RUNNER,
   DEFAULT_RUNNER_DOCKER_GID,
   DEFAULT_RUNNER_IMAGE,
+  DEFAULT_RUNNER_UID,
+  describeDefaultResources,
 } from "./defaults.ts";
 import { podTemplateSchema } from "./pod-template.ts";
 import {
@@ -134,7 +138,9 @@ const kubernetes = strictObject({
 const resources = strictObject({
   requests: z.record(z.string(), quantity()).optional(),
   limits: z.record(z.string(), quantity()).optional(),
-}).describe("Container resources, as in a Pod spec (cpu, memory, ephemeral-storage …).");
+}).describe(
+  `Container resources, as in a Pod spec (cpu, memory, ephemeral-storage …). Each resource name the set doesn't give gets dind-k8s's default: ${describeDefaultResources()}.`,
+);
 
 const envVar = strictObject({ name: envVarName(), value: z.string() });
 
@@ -150,6 +156,17 @@ const runner = strictObject({
     .describe(
       "Group id of the docker group in the runner image; dockerd gives its socket to this group (123 in ghcr.io/actions/actions-runner).",
     ),
+  uid: wholeNumber(1)
+    .default(DEFAULT_RUNNER_UID)
+    .describe(
+      "User id the runner and init-externals run as (runAsNonRoot needs a number; 1001 is the runner user of ghcr.io/actions/actions-runner).",
+    ),
+  sudo: z
+    .boolean()
+    .default(false)
+    .describe(
+      "Let jobs use sudo in the runner container: allows privilege escalation (sudo is setuid root) and keeps the runtime's default capabilities. Off: no privilege escalation, every capability dropped, and sudo fails.",
+    ),
 })
   .prefault({})
   .describe("The runner container.");
@@ -164,7 +181,9 @@ const dind = strictObject({
   resources: resources.optional(),
   args: list(z.string(), "a list of dockerd arguments")
     .default([])
-    .describe("Extra dockerd arguments, appended after the ones dind-k8s sets. TCP hosts are refused."),
+    .describe(
+      "Extra dockerd arguments, appended after the ones dind-k8s sets. -H/--host and --config-file are refused: the daemon listens on the Pod's unix socket only.",
+    ),
   mtu: z
     .union([z.literal("auto"), wholeNumber(68, 65535)], {
       error: (issue) =>
@@ -189,7 +208,11 @@ const storage = z
     [
       strictObject({
         type: z.literal("emptyDir"),
-        sizeLimit: quantity().optional().describe("Evict the Pod when /var/lib/docker grows past this."),
+        sizeLimit: quantity()
+          .optional()
+          .describe(
+            `Evict the Pod when /var/lib/docker grows past this. Default ${DEFAULT_DOCKER_SIZE_LIMIT}.`,
+          ),
       }),
       strictObject({
         type: z.literal("memory"),
@@ -227,6 +250,11 @@ const cache = strictObject({
     .optional()
     .describe(
       "StorageClass of the claims; the cluster's default when omitted. It must support ReadWriteOncePod (CSI drivers do).",
+    ),
+  scope: oneOf(["repository", "runnerSet"])
+    .default("repository")
+    .describe(
+      "repository: a claim holds the images and build cache of one repository's jobs; a claim last used for another repository is emptied before use, and warm runners (whose repository is unknown) use the set's own storage. runnerSet: any job of the set gets any claim as it is — one repository's job can then leave images (a retagged base image) that another's builds on: for trusted code only.",
     ),
   pruneAbove: quantity()
     .optional()

@@ -41,6 +41,8 @@ export const ANNOTATIONS = {
   cacheLease: `${KEY_PREFIX}/cache-lease`,
   /** On a cache claim: its last use and the start script's report, as JSON. */
   cacheLastUse: `${KEY_PREFIX}/cache-last-use`,
+  /** On a cache claim: the repository (owner/name) whose jobs its data comes from; absent when mixed or unknown. */
+  cacheRepository: `${KEY_PREFIX}/cache-repository`,
   /** On the leader Lease: the redelivery sweep's cursor. */
   redeliveryCursor: `${KEY_PREFIX}/redelivery-cursor`,
   /** On the leader Lease: the id of the newest delivery-log entry the poll handled (github.intake poll/both). */

@@ -26,8 +26,7 @@ const DECIMAL: Record<string, number> = {
   E: 1e18,
 };
 
-/** Bytes (rounded up to a whole byte) of a quantity such as 10Gi, 500M, 1e9 or 1048576. */
-export function quantityToBytes(quantity: string): number {
+function quantityValue(quantity: string): number {
   const match = QUANTITY_PATTERN.exec(quantity);
   if (match === null) throw new Error(`not a Kubernetes quantity: ${JSON.stringify(quantity)}`);
   const number = Number(match[1]);
@@ -36,7 +35,17 @@ export function quantityToBytes(quantity: string): number {
   if (suffix in BINARY) factor = BINARY[suffix]!;
   else if (suffix in DECIMAL) factor = DECIMAL[suffix]!;
   else factor = 10 ** Number(suffix.slice(1));
-  return Math.ceil(number * factor);
+  return number * factor;
+}
+
+/** Bytes (rounded up to a whole byte) of a quantity such as 10Gi, 500M, 1e9 or 1048576. */
+export function quantityToBytes(quantity: string): number {
+  return Math.ceil(quantityValue(quantity));
+}
+
+/** True when quantity a is more than b; exact for fractions (250m CPU is more than 100m). */
+export function quantityAbove(a: string, b: string): boolean {
+  return quantityValue(a) > quantityValue(b);
 }
 
 /** The sum as a quantity; Mi when it divides evenly (as people write memory), bytes otherwise. */

@@ -5,7 +5,6 @@ import type {
   V1Container,
   V1EnvVar,
   V1Pod,
-  V1PodSecurityContext,
   V1Secret,
   V1Volume,
   V1VolumeMount,
@@ -15,7 +14,7 @@ import type { RunnerSet } from "../config/schema.ts";
 import { ANNOTATIONS, LABELS, SCHEDULING_GATE } from "../model/keys.ts";
 import type { SidecarMode } from "../model/sidecar-mode.ts";
 import type { RunnerTarget } from "../model/target.ts";
-import { dindContainer, pullPolicy, resources } from "./dind-container.ts";
+import { dindContainer, pullPolicy } from "./dind-container.ts";
 import {
   daemonLayoutFor,
   EXTERNALS_COPY_DIR,
@@ -26,7 +25,14 @@ import {
   WORK_DIR,
 } from "./layout.ts";
 import { runnerPodName } from "./names.ts";
+import { initResources, runnerResources } from "./resources.ts";
 import { RUNNER_LEGACY_SCRIPT } from "./scripts.ts";
+import {
+  assertDaemonOnSocket,
+  initSecurityContext,
+  podSecurityContext,
+  runnerSecurityContext,
+} from "./security.ts";
 import { SPEC_HASH_TARGET, specHash } from "./spec-hash.ts";
 import { effectiveStorage, storageMounts, storageVolumes } from "./storage.ts";
 import { mergeTemplate } from "./template.ts";
@@ -48,6 +54,14 @@ export interface RunnerPodObjects {
 
 export const JIT_CONFIG_KEY = "jitConfig";
 export const JIT_CONFIG_PLACEHOLDER = "PLACEHOLDER-jit-config-created-when-the-scheduling-gate-is-released";
+
+/** On every runner Pod and its Secret: the NetworkPolicy and the admission policy select them by these. */
+const RUNNER_LABELS = {
+  [LABELS.name]: "dind-k8s",
+  [LABELS.component]: "runner",
+  [LABELS.managedBy]: "dind-k8s",
+  [LABELS.partOf]: "dind-k8s",
+} as const;
 
 /** The Pod and Secret of `target`, the Pod stamped with its set's spec hash (spec-hash.ts). */
 export function buildRunnerPod(
@@ -72,10 +86,7 @@ function buildUnstamped(set: RunnerSet, target: RunnerTarget, options: RunnerPod
 
   const labels: Record<string, string> = {
     ...set.podLabels,
-    [LABELS.name]: "dind-k8s",
-    [LABELS.component]: "runner",
-    [LABELS.managedBy]: "dind-k8s",
-    [LABELS.partOf]: "dind-k8s",
+    ...RUNNER_LABELS,
     [LABELS.runnerSet]: set.name,
     [LABELS.kind]: target.kind,
     ...(target.kind === "job"
@@ -108,6 +119,8 @@ function buildUnstamped(set: RunnerSet, target: RunnerTarget, options: RunnerPod
     // The runner image's tools (node for JavaScript actions) must be visible to `container:` jobs, whose
     // containers dind starts: copy them to a volume both see at the same path.
     command: ["cp", "-r", `${EXTERNALS_DIR}/.`, `${EXTERNALS_COPY_DIR}/`],
+    resources: initResources(),
+    securityContext: initSecurityContext(set),
     volumeMounts: [{ name: VOLUME.externals, mountPath: EXTERNALS_COPY_DIR }],
   };
 
@@ -131,7 +144,8 @@ function buildUnstamped(set: RunnerSet, target: RunnerTarget, options: RunnerPod
       ? ["/bin/sh", "-c", RUNNER_LEGACY_SCRIPT, "runner", `${RUNNER_HOME}/run.sh`]
       : [`${RUNNER_HOME}/run.sh`],
     env: runnerEnv,
-    ...resources(set.runner.resources),
+    resources: runnerResources(set),
+    securityContext: runnerSecurityContext(set),
     volumeMounts: sharedMounts(),
   };
 
@@ -146,10 +160,7 @@ function buildUnstamped(set: RunnerSet, target: RunnerTarget, options: RunnerPod
   const runtimeClassName =
     set.runtime.runtimeClassName ??
     (profile === "kata" || profile === "sysbox" ? DEFAULT_RUNTIME_CLASS[profile] : undefined);
-  // Rootless dind runs with the runner's docker group as its gid, so the socket it creates is usable by the
-  // runner; fsGroup makes a PVC root writable for it (emptyDirs already are).
-  const podSecurityContext: V1PodSecurityContext | undefined =
-    profile === "rootless" ? { fsGroup: set.runner.dockerGid } : undefined;
+  const securityContext = podSecurityContext(set);
 
   const built: V1Pod = {
     apiVersion: "v1",
@@ -166,7 +177,7 @@ function buildUnstamped(set: RunnerSet, target: RunnerTarget, options: RunnerPod
       ...(runtimeClassName ? { runtimeClassName } : {}),
       // sysbox maps the Pod's root to an unprivileged host uid; that is what makes a non-privileged dind safe.
       ...(profile === "sysbox" ? { hostUsers: false } : {}),
-      ...(podSecurityContext ? { securityContext: podSecurityContext } : {}),
+      ...(securityContext ? { securityContext } : {}),
       ...(set.priorityClassName ? { priorityClassName: set.priorityClassName } : {}),
       ...(set.nodeSelector ? { nodeSelector: set.nodeSelector } : {}),
       ...(set.tolerations ? { tolerations: set.tolerations } : {}),
@@ -183,6 +194,7 @@ function buildUnstamped(set: RunnerSet, target: RunnerTarget, options: RunnerPod
 
   // The set's own Pod template, completed with the above (template.ts has the precedence).
   const pod = mergeTemplate(built, set.template);
+  assertDaemonOnSocket(pod, layout.socketPath);
   return { pod, secret: buildJitSecret(pod, options.jitConfig ?? JIT_CONFIG_PLACEHOLDER, options.podUid) };
 }
 
@@ -197,7 +209,8 @@ export function buildJitSecret(pod: V1Pod, jitConfig: string, podUid?: string): 
     metadata: {
       name,
       namespace: pod.metadata?.namespace,
-      labels: { ...pod.metadata?.labels },
+      // A Pod read back from the scaler's cache keeps only dind-k8s.io/ labels: the fixed ones are set again.
+      labels: { ...pod.metadata?.labels, ...RUNNER_LABELS },
       ...(podUid
         ? {
             ownerReferences: [

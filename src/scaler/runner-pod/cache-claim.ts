@@ -81,6 +81,8 @@ export interface CacheClaimUse {
   claim: string;
   /** The last Pod on the claim ended without stopping its daemon cleanly: check the data before use. */
   check: boolean;
+  /** The claim holds data of another repository (or of unknown ones): empty it before use. */
+  wipe?: boolean;
   /** The original's creation time (ISO), kept for first-come order. */
   queuedAt: string;
 }
@@ -106,6 +108,7 @@ export function withCacheClaim(pod: V1Pod, set: RunnerSet, use: CacheClaimUse): 
     { name: "DIND_K8S_DATA_ROOT", value: dataRootFor(set.runtime.profile) },
     { name: "DIND_K8S_CACHE_PRUNE_ABOVE", value: String(pruneAboveBytes(cache)) },
     ...(use.check ? [{ name: "DIND_K8S_CACHE_CHECK", value: "1" }] : []),
+    ...(use.wipe ? [{ name: "DIND_K8S_CACHE_WIPE", value: "1" }] : []),
   ];
   const names = new Set(env.map((variable) => variable.name));
   dind.env = [...(dind.env ?? []).filter((variable) => !names.has(variable.name)), ...env];

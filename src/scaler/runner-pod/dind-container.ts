@@ -1,17 +1,12 @@
 // The dind container: dockerd on the Pod's unix socket (never TCP), the start script that sets MTU, loop disk and
 // stop file, the security context of each runtime profile, and the startup probe the runner waits on. Pure.
-import type {
-  V1Container,
-  V1EnvVar,
-  V1ResourceRequirements,
-  V1SecurityContext,
-} from "@kubernetes/client-node";
+import type { V1Container, V1EnvVar, V1SecurityContext } from "@kubernetes/client-node";
 import { DEFAULT_DIND_IMAGE, DEFAULT_DIND_ROOTLESS_IMAGE } from "../config/defaults.ts";
-import type { Resources, RunnerSet, Storage } from "../config/schema.ts";
+import type { RunnerSet, Storage } from "../config/schema.ts";
 import { quantityToBytes } from "../model/quantity.ts";
 import { type DaemonLayout, LOOP_DIR, ROOTLESS_UID } from "./layout.ts";
+import { dindResources } from "./resources.ts";
 import { DIND_START_SCRIPT } from "./scripts.ts";
-import { memoryForTmpfs } from "./storage.ts";
 
 export function dindContainer(
   set: RunnerSet,
@@ -62,20 +57,10 @@ export function dindContainer(
       timeoutSeconds: 5,
       failureThreshold: 180,
     },
-    ...resources(memoryForTmpfs(set.dind.resources, storage)),
+    resources: dindResources(set, storage),
   };
   if (!stopFile) container.restartPolicy = "Always";
   return container;
-}
-
-export function resources(value: Resources | undefined): { resources?: V1ResourceRequirements } {
-  if (!value || (!value.requests && !value.limits)) return {};
-  return {
-    resources: {
-      ...(value.requests ? { requests: value.requests } : {}),
-      ...(value.limits ? { limits: value.limits } : {}),
-    },
-  };
 }
 
 export function pullPolicy(policy: string | undefined): { imagePullPolicy?: string } {

@@ -20,6 +20,11 @@
  *   DIND_K8S_CACHE_PRUNE_ABOVE bytes (first what nothing used for 24 h, then everything unused). On exit the
  *   script reports the data size and whether dockerd stopped cleanly as the container's termination message,
  *   which the scaler keeps on the claim for the next Pod and for metrics.
+ * - A cache volume carries images and build cache to the next job, never a job's running state. Before any daemon
+ *   starts on it: every container's restart policy is set to "no" (so no daemon starts a container a job left),
+ *   swarm and plugin state are removed; containers and volumes the previous job left are removed through the
+ *   maintenance daemon, and the network store is deleted once no container is left (dockerd makes its default
+ *   networks again). DIND_K8S_CACHE_WIPE: the claim was last used for another repository: it is emptied first.
  */
 export const DIND_START_SCRIPT = `set -eu
 say() { echo "dind-k8s: $*" >&2; }
@@ -81,16 +86,43 @@ maintenance_ready() {
   done
   return 1
 }
+empty_data_root() {
+  rm -rf "$DIND_K8S_DATA_ROOT"/* "$DIND_K8S_DATA_ROOT"/.[!.]* "$DIND_K8S_DATA_ROOT"/..?*
+}
+# What a previous job left that the next daemon would run or hand to the next job: containers (with a restart
+# policy dockerd would start them), volumes, networks, swarm services, plugins.
+left_state() {
+  for kind in containers volumes; do
+    [ -n "$(find "$DIND_K8S_DATA_ROOT/$kind" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | head -n 1)" ] && return 0
+  done
+  return 1
+}
+clear_left_state() {
+  docker --host="unix://$sock" ps -aq | xargs -r docker --host="unix://$sock" rm -f -v >/dev/null &&
+    docker --host="unix://$sock" volume ls -q | xargs -r docker --host="unix://$sock" volume rm -f >/dev/null
+}
 if [ -n "\${DIND_K8S_CACHE_VOLUME:-}" ]; then
   mkdir -p "$DIND_K8S_DATA_ROOT"
+  if [ -n "\${DIND_K8S_CACHE_WIPE:-}" ]; then
+    say "cache volume: last used for another repository; emptying it"
+    empty_data_root
+  fi
   used="$(cache_bytes)"
+  for config in "$DIND_K8S_DATA_ROOT"/containers/*/hostconfig.json; do
+    [ -e "$config" ] || continue
+    sed -i 's/"RestartPolicy":{"Name":"[a-z-]*"/"RestartPolicy":{"Name":"no"/' "$config"
+  done
+  rm -rf "$DIND_K8S_DATA_ROOT/swarm" "$DIND_K8S_DATA_ROOT/plugins"
+  clear=""
+  left_state && clear=1
   limit="\${DIND_K8S_CACHE_PRUNE_ABOVE:-0}"
   over=""
   [ "$limit" -gt 0 ] && [ "$used" -gt "$limit" ] && over=1
-  if [ -n "\${DIND_K8S_CACHE_CHECK:-}" ] || [ -n "$over" ]; then
-    say "cache volume: $used bytes; checking it\${over:+ and pruning (above $limit)}"
+  if [ -n "\${DIND_K8S_CACHE_CHECK:-}" ] || [ -n "$over" ] || [ -n "$clear" ]; then
+    say "cache volume: $used bytes; checking it\${clear:+, removing the containers and volumes a job left}\${over:+ and pruning (above $limit)}"
     maintenance_daemon "\${DIND_K8S_CACHE_SOCKET:-/tmp/dind-k8s-cache.sock}" "$@"
-    if maintenance_ready && docker --host="unix://$sock" image ls -q >/dev/null 2>&1; then
+    if maintenance_ready && docker --host="unix://$sock" image ls -q >/dev/null 2>&1 &&
+      { [ -z "$clear" ] || clear_left_state; }; then
       if [ -n "$over" ]; then
         docker --host="unix://$sock" system prune --all --force --filter until=24h >&2 || true
         used="$(cache_bytes)"
@@ -103,12 +135,14 @@ if [ -n "\${DIND_K8S_CACHE_VOLUME:-}" ]; then
       kill -TERM "$maint" 2>/dev/null || true
       wait "$maint" 2>/dev/null || true
     else
-      say "dockerd could not start or list its images on the cache volume: emptying it"
+      say "dockerd could not start, list its images or remove what a job left on the cache volume: emptying it"
       kill -TERM "$maint" 2>/dev/null || true
       wait "$maint" 2>/dev/null || true
-      rm -rf "$DIND_K8S_DATA_ROOT"/* "$DIND_K8S_DATA_ROOT"/.[!.]* "$DIND_K8S_DATA_ROOT"/..?*
+      empty_data_root
     fi
   fi
+  # No container is left: the networks a job created go with the store (dockerd makes bridge, host, none again).
+  rm -f "$DIND_K8S_DATA_ROOT/network/files/local-kv.db"
 fi
 say "starting: $*"
 if [ -z "\${DIND_K8S_STOP_FILE:-}" ] && [ -z "\${DIND_K8S_CACHE_VOLUME:-}" ]; then

@@ -1,17 +1,21 @@
 // The daemon's data root on the storage a set asks for: an emptyDir, tmpfs, a generic ephemeral claim, or a loop
 // disk (Kata: virtio-fs can't be an overlay upper). Pure.
 import type { V1Volume, V1VolumeMount } from "@kubernetes/client-node";
-import { DEFAULT_LOOP_DISK_SIZE } from "../config/defaults.ts";
+import { DEFAULT_DOCKER_SIZE_LIMIT, DEFAULT_LOOP_DISK_SIZE } from "../config/defaults.ts";
 import type { Resources, RunnerSet, Storage } from "../config/schema.ts";
 import { addQuantities } from "../model/quantity.ts";
 import { type DaemonLayout, LOOP_DIR, VOLUME } from "./layout.ts";
 
-/** Storage when the set names none: emptyDir, or a loop disk under kata where emptyDir can't carry overlayfs. */
+/**
+ * Storage when the set names none: emptyDir, or a loop disk under kata where emptyDir can't carry overlayfs. An
+ * emptyDir always has a sizeLimit (DEFAULT_DOCKER_SIZE_LIMIT unless the set gives one).
+ */
 export function effectiveStorage(set: RunnerSet): Storage {
+  if (set.storage?.type === "emptyDir") return { sizeLimit: DEFAULT_DOCKER_SIZE_LIMIT, ...set.storage };
   if (set.storage) return set.storage;
   return set.runtime.profile === "kata"
     ? { type: "loopDisk", size: DEFAULT_LOOP_DISK_SIZE }
-    : { type: "emptyDir" };
+    : { type: "emptyDir", sizeLimit: DEFAULT_DOCKER_SIZE_LIMIT };
 }
 
 /** tmpfs pages are charged to the writer's memory cgroup: grow dind's request (and limit, if set) by its size. */

@@ -44,7 +44,14 @@ describe("cache configuration", () => {
     const set = setWith(
       "    cache: { volumes: 3, size: 50Gi, storageClassName: fast-ssd, pruneAbove: 40Gi }\n",
     );
-    expect(set.cache).toEqual({ volumes: 3, size: "50Gi", storageClassName: "fast-ssd", pruneAbove: "40Gi" });
+    // Per repository unless the set says otherwise.
+    expect(set.cache).toEqual({
+      volumes: 3,
+      size: "50Gi",
+      storageClassName: "fast-ssd",
+      pruneAbove: "40Gi",
+      scope: "repository",
+    });
   });
 
   it.each([
@@ -135,14 +142,16 @@ describe("the claims of a pool", () => {
   it("a claim without a recorded size is outdated (and reading it doesn't throw)", () => {
     expect(claimOutdated({}, set.cache!)).toBe(true);
     expect(claimOutdated({ spec: {} }, set.cache!)).toBe(true);
-    expect(claimOutdated({ spec: { resources: {} } }, { volumes: 1, size: "20Gi" })).toBe(true);
+    expect(
+      claimOutdated({ spec: { resources: {} } }, { volumes: 1, size: "20Gi", scope: "repository" }),
+    ).toBe(true);
   });
 
   it("a claim that got the cluster's default class is not outdated when the set names no class", () => {
     const claim = buildCacheClaim(setWith("    cache: { volumes: 1, size: 20Gi }\n"), 0, "runners");
     // The apiserver fills in the default StorageClass.
     claim.spec!.storageClassName = "standard";
-    expect(claimOutdated(claim, { volumes: 1, size: "20Gi" })).toBe(false);
+    expect(claimOutdated(claim, { volumes: 1, size: "20Gi", scope: "repository" })).toBe(false);
   });
 
   it("are outdated when the size or the class changed", () => {
@@ -155,8 +164,12 @@ describe("the claims of a pool", () => {
   });
 
   it("prune at 80% of the size unless told otherwise", () => {
-    expect(pruneAboveBytes({ volumes: 1, size: "10Gi" })).toBe(Math.floor(10 * 2 ** 30 * 0.8));
-    expect(pruneAboveBytes({ volumes: 1, size: "10Gi", pruneAbove: "1Gi" })).toBe(2 ** 30);
+    expect(pruneAboveBytes({ volumes: 1, size: "10Gi", scope: "repository" })).toBe(
+      Math.floor(10 * 2 ** 30 * 0.8),
+    );
+    expect(pruneAboveBytes({ volumes: 1, size: "10Gi", scope: "repository", pruneAbove: "1Gi" })).toBe(
+      2 ** 30,
+    );
   });
 });
 
@@ -235,6 +248,14 @@ describe("a runner Pod on a claim", () => {
     ]);
     expect(replaced.spec?.volumes?.map((v) => v.name)).toEqual(pod.spec?.volumes?.map((v) => v.name));
     expect(replaced.metadata?.annotations?.[ANNOTATIONS.queuedAt]).toBe("2026-01-01T00:00:00Z");
+  });
+
+  it("tells the start script to empty a claim that holds another repository's data", () => {
+    const set = setWith("    cache: { volumes: 1, size: 10Gi }\n");
+    const { pod } = buildRunnerPod(set, job, { namespace: "runners", sidecars: "native" });
+    const use = { claim: "c", check: false, queuedAt: "2026-01-01T00:00:00Z" };
+    expect(envOf(withCacheClaim(pod, set, { ...use, wipe: true })).DIND_K8S_CACHE_WIPE).toBe("1");
+    expect(envOf(withCacheClaim(pod, set, { ...use, wipe: false })).DIND_K8S_CACHE_WIPE).toBeUndefined();
   });
 });
 

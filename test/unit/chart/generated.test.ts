@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { rbacRulesTemplate } from "../../../scripts/gen-chart-rbac.ts";
+import { rbacRulesTemplate, runnerImagesTemplate } from "../../../scripts/gen-chart-rbac.ts";
 import {
   paramProblems,
   paramsMarkdown,
@@ -26,6 +26,12 @@ describe("templates/_rbac-rules.tpl", () => {
       rbacRulesTemplate(),
     )?.[1];
     expect(parse(body ?? "")).toEqual(SCALER_ROLE_RULES);
+  });
+});
+
+describe("templates/_runner-images.tpl", () => {
+  it("is what scripts/gen-chart-rbac.ts generates from the default images (run it when this fails)", () => {
+    expect(read("templates/_runner-images.tpl")).toBe(runnerImagesTemplate());
   });
 });
 

@@ -8,6 +8,7 @@ import {
   DEFAULT_DIND_ROOTLESS_IMAGE,
   DEFAULT_RUNNER_DOCKER_GID,
   DEFAULT_RUNNER_IMAGE,
+  DEFAULT_RUNNER_UID,
 } from "../../../src/scaler/config/defaults.ts";
 import { ConfigError, loadConfig, parseConfig } from "../../../src/scaler/config/load.ts";
 import { describeValue } from "../../../src/scaler/config/primitives.ts";
@@ -20,6 +21,9 @@ const fixtures = join(import.meta.dirname, "../../fixtures/config");
 const minimalText = readFileSync(join(fixtures, "minimal.yaml"), "utf8");
 
 /** The problems of a config, as the user sees them (without the trailing line numbers unless asked). */
+const LISTENER_WHY =
+  "dind-k8s puts dockerd on the Pod's unix socket only; a TCP listener would give whoever reaches the Pod the daemon (with a privileged dind, the node)";
+
 function problemsOf(text: string, { withLines = false } = {}): string[] {
   try {
     parseConfig(text, "test.yaml");
@@ -49,7 +53,12 @@ describe("the minimal configuration", () => {
     expect(config.kubernetes).toEqual({ namespace: "dind-runners", sidecars: "auto" });
     const [set] = config.runnerSets;
     expect(set).toMatchObject({ name: "dind-k8s", labels: ["dind-k8s"], maxRunners: 10, minIdle: 0 });
-    expect(set?.runner).toEqual({ image: DEFAULT_RUNNER_IMAGE, dockerGid: DEFAULT_RUNNER_DOCKER_GID });
+    expect(set?.runner).toEqual({
+      image: DEFAULT_RUNNER_IMAGE,
+      dockerGid: DEFAULT_RUNNER_DOCKER_GID,
+      uid: DEFAULT_RUNNER_UID,
+      sudo: false,
+    });
     expect(set?.dind).toEqual({ args: [], mtu: "auto", registryMirrors: [] });
     expect(set?.runtime).toEqual({ profile: "privileged" });
     expect(set?.storage).toBeUndefined();
@@ -335,7 +344,7 @@ describe("refused configurations: the exact messages", () => {
       "a TCP host for dockerd",
       withSet("    dind: { args: [--host=tcp://0.0.0.0:2375] }\n"),
       [
-        'runnerSets[0].dind.args[0]: expected no --host argument, got "--host=tcp://0.0.0.0:2375": dind-k8s sets the unix socket and never opens TCP',
+        `runnerSets[0].dind.args[0]: expected no -H/--host argument, got "--host=tcp://0.0.0.0:2375": ${LISTENER_WHY}`,
       ],
     ],
     [
@@ -675,8 +684,20 @@ describe("refused configurations: generic wordings, odd shapes and the cross-key
       "-H and --host as separate arguments",
       withSet("    dind: { args: ['-H', 'unix:///x.sock', '--host', 'tcp://0.0.0.0:2375'] }\n"),
       [
-        'runnerSets[0].dind.args[0]: expected no --host argument, got "-H": dind-k8s sets the unix socket and never opens TCP',
-        'runnerSets[0].dind.args[2]: expected no --host argument, got "--host": dind-k8s sets the unix socket and never opens TCP',
+        `runnerSets[0].dind.args[0]: expected no -H/--host argument, got "-H": ${LISTENER_WHY}`,
+        `runnerSets[0].dind.args[2]: expected no -H/--host argument, got "--host": ${LISTENER_WHY}`,
+      ],
+    ],
+    [
+      "-H joined to its value, grouped behind -D, and a config file (daemon.json can name hosts)",
+      withSet(
+        "    dind: { args: ['-Htcp://0.0.0.0:2375', '-DHtcp://0.0.0.0:2376', '--config-file=/etc/d.json', '--config-file', '/d.json', '-lHIGH'] }\n",
+      ),
+      [
+        `runnerSets[0].dind.args[0]: expected no -H/--host argument, got "-Htcp://0.0.0.0:2375": ${LISTENER_WHY}`,
+        `runnerSets[0].dind.args[1]: expected no -H/--host argument, got "-DHtcp://0.0.0.0:2376": ${LISTENER_WHY}`,
+        `runnerSets[0].dind.args[2]: expected no --config-file argument, got "--config-file=/etc/d.json": a daemon.json can name "hosts" (TCP included) behind the arguments' back, and ${LISTENER_WHY}`,
+        `runnerSets[0].dind.args[3]: expected no --config-file argument, got "--config-file": a daemon.json can name "hosts" (TCP included) behind the arguments' back, and ${LISTENER_WHY}`,
       ],
     ],
     [
@@ -750,14 +771,14 @@ describe("refused configurations: generic wordings, odd shapes and the cross-key
       "an unknown key close to none",
       withSet("    runner: { envxyz: 1 }\n"),
       [
-        "runnerSets[0].runner.envxyz: unknown key (allowed here: image, imagePullPolicy, resources, env, dockerGid)",
+        "runnerSets[0].runner.envxyz: unknown key (allowed here: image, imagePullPolicy, resources, env, dockerGid, uid, sudo)",
       ],
     ],
     [
       "an unknown key two edits away",
       withSet("    runner: { imagexx: 1 }\n"),
       [
-        'runnerSets[0].runner.imagexx: unknown key; did you mean "image"? (allowed here: image, imagePullPolicy, resources, env, dockerGid)',
+        'runnerSets[0].runner.imagexx: unknown key; did you mean "image"? (allowed here: image, imagePullPolicy, resources, env, dockerGid, uid, sudo)',
       ],
     ],
     [

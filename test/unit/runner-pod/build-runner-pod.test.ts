@@ -87,7 +87,7 @@ describe("the default profile (privileged dind, emptyDir, native sidecar)", () =
     expect(pod.spec?.runtimeClassName).toBeUndefined();
     expect(pod.spec?.hostUsers).toBeUndefined();
     // fsGroup is only for the rootless daemon: elsewhere it would chown every volume for nothing.
-    expect(pod.spec?.securityContext).toBeUndefined();
+    expect(pod.spec?.securityContext).toEqual({ seccompProfile: { type: "RuntimeDefault" } });
   });
 
   it("copies externals first, then starts dind as a native sidecar, and runs only the runner as a container", () => {
@@ -146,7 +146,7 @@ describe("the default profile (privileged dind, emptyDir, native sidecar)", () =
       { name: "work", emptyDir: {} },
       { name: "externals", emptyDir: {} },
       { name: "dind-sock", emptyDir: {} },
-      { name: "dind-storage", emptyDir: {} },
+      { name: "dind-storage", emptyDir: { sizeLimit: "40Gi" } },
     ]);
   });
 
@@ -207,7 +207,11 @@ describe("legacy sidecar mode (Kubernetes < 1.29)", () => {
 
 describe("storage profiles", () => {
   it.each([
-    ["default", { "/var/lib/docker": "dind-storage" }, { name: "dind-storage", emptyDir: {} }],
+    [
+      "default",
+      { "/var/lib/docker": "dind-storage" },
+      { name: "dind-storage", emptyDir: { sizeLimit: "40Gi" } },
+    ],
     [
       "everything",
       { "/var/lib/docker": "dind-storage" },
@@ -246,7 +250,10 @@ describe("storage profiles", () => {
 
   it("memory: the tmpfs size is added to dind's memory request and limit", () => {
     const { dind } = containers(buildRunnerPod(set("memory"), job, native).pod);
-    expect(dind.resources).toEqual({ requests: { memory: "8Gi" }, limits: { memory: "10240Mi" } });
+    expect(dind.resources).toEqual({
+      requests: { cpu: "250m", memory: "8704Mi", "ephemeral-storage": "5Gi" },
+      limits: { memory: "10240Mi", "ephemeral-storage": "10Gi" },
+    });
   });
 
   it("loopDisk: dind gets the image path, its size in bytes and the data root to mount it on", () => {
@@ -295,7 +302,7 @@ describe("runtime profiles", () => {
     expect(mountsOf(runner)["/run/user/1000"]).toBe("dind-sock");
     expect(mountsOf(dind)["/run/user/1000"]).toBe("dind-sock");
     expect(mountsOf(dind)["/home/rootless/.local/share/docker"]).toBe("dind-storage");
-    expect(pod.spec?.securityContext).toEqual({ fsGroup: 123 });
+    expect(pod.spec?.securityContext).toEqual({ seccompProfile: { type: "RuntimeDefault" }, fsGroup: 123 });
   });
 
   it("an explicit runtimeClassName wins over the profile's default", () => {
@@ -311,10 +318,18 @@ describe("options of a runner set (the 'everything' set)", () => {
   it("images, pull policies and resources", () => {
     expect(runner.image).toBe("ghcr.io/actions/actions-runner:2.336.0");
     expect(runner.imagePullPolicy).toBe("IfNotPresent");
-    expect(runner.resources).toEqual({ requests: { cpu: "1", memory: "2Gi" }, limits: { memory: "4Gi" } });
+    // What the set gives, completed with the defaults it doesn't name (ephemeral-storage).
+    expect(runner.resources).toEqual({
+      requests: { cpu: "1", memory: "2Gi", "ephemeral-storage": "1Gi" },
+      limits: { memory: "4Gi", "ephemeral-storage": "20Gi" },
+    });
     expect(dind.image).toBe("docker:29.7.2-dind");
     expect(dind.imagePullPolicy).toBe("Always");
-    expect(dind.resources).toEqual({ requests: { cpu: "500m", memory: "1Gi" }, limits: { memory: "8Gi" } });
+    // Its emptyDir's 50Gi are charged to the Pod's ephemeral-storage: dind's limit has room for them.
+    expect(dind.resources).toEqual({
+      requests: { cpu: "500m", memory: "1Gi", "ephemeral-storage": "5Gi" },
+      limits: { memory: "8Gi", "ephemeral-storage": "61440Mi" },
+    });
   });
 
   it("registry mirrors and extra args go to dockerd, after dind-k8s's own", () => {
@@ -410,16 +425,32 @@ describe("resources", () => {
     );
   };
 
-  it("only requests, or only limits, are passed on as given", () => {
+  it("what a set names is kept; every resource name it doesn't gets the default", () => {
     const { runner, dind } = withResources({ requests: { cpu: "1" } }, { limits: { memory: "1Gi" } });
-    expect(runner.resources).toStrictEqual({ requests: { cpu: "1" } });
-    expect(dind.resources).toStrictEqual({ limits: { memory: "1Gi" } });
+    expect(runner.resources).toStrictEqual({
+      requests: { cpu: "1", memory: "512Mi", "ephemeral-storage": "1Gi" },
+      limits: { memory: "4Gi", "ephemeral-storage": "20Gi" },
+    });
+    expect(dind.resources).toStrictEqual({
+      requests: { cpu: "250m", memory: "512Mi", "ephemeral-storage": "5Gi" },
+      limits: { memory: "1Gi", "ephemeral-storage": "51200Mi" },
+    });
   });
 
-  it("an empty resources mapping gives no resources key", () => {
-    const { runner, dind } = withResources({}, {});
-    expect(runner.resources).toBeUndefined();
-    expect(dind.resources).toBeUndefined();
+  it("an empty resources mapping gets every default", () => {
+    const { runner } = withResources({}, {});
+    expect(runner.resources).toStrictEqual(withResources(undefined, undefined).runner.resources);
+  });
+
+  it("a default never contradicts the set: a request above its limit, a limit below its request", () => {
+    const { runner, dind } = withResources(
+      { limits: { cpu: "100m", memory: "256Mi" } },
+      { requests: { memory: "16Gi", "ephemeral-storage": "100Gi" } },
+    );
+    // The defaults (cpu 250m, memory 512Mi) would exceed the set's limits: they become those limits.
+    expect(runner.resources?.requests).toMatchObject({ cpu: "100m", memory: "256Mi" });
+    // The default limits (memory 8Gi, ephemeral-storage 50Gi) would be below the set's requests.
+    expect(dind.resources?.limits).toMatchObject({ memory: "16Gi", "ephemeral-storage": "100Gi" });
   });
 
   describe("tmpfs storage is charged to dind's memory", () => {
@@ -429,14 +460,17 @@ describe("resources", () => {
         .resources;
     };
 
-    it("with no resources of its own, dind requests the tmpfs size and has no limit", () => {
-      expect(onMemory(undefined)).toStrictEqual({ requests: { memory: "8Gi" } });
+    it("with no resources of its own, dind's default memory request and limit grow by the tmpfs size", () => {
+      expect(onMemory(undefined)).toStrictEqual({
+        requests: { cpu: "250m", memory: "8704Mi", "ephemeral-storage": "5Gi" },
+        limits: { memory: "16384Mi", "ephemeral-storage": "10Gi" },
+      });
     });
 
-    it("other requests and limits are kept; a limit without memory stays without", () => {
+    it("the set's own requests and limits are kept and grown the same way", () => {
       expect(onMemory({ requests: { cpu: "1", memory: "1Gi" }, limits: { cpu: "2" } })).toStrictEqual({
-        requests: { cpu: "1", memory: "9216Mi" },
-        limits: { cpu: "2" },
+        requests: { cpu: "1", memory: "9216Mi", "ephemeral-storage": "5Gi" },
+        limits: { cpu: "2", memory: "16384Mi", "ephemeral-storage": "10Gi" },
       });
     });
   });
