@@ -17,11 +17,13 @@ import {
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
 import { main } from "../../src/cli.ts";
-import type { Config } from "../../src/scaler/config/load.ts";
+import { type Config, parseConfig } from "../../src/scaler/config/load.ts";
+import { buildRunnerPod } from "../../src/scaler/runner-pod/build-runner-pod.ts";
 import { withCacheClaim } from "../../src/scaler/runner-pod/cache-claim.ts";
 import { chartConfig, installChart, VALUES_FIXTURES, valuesFile } from "../helpers/chart.ts";
 import { eventually } from "../helpers/eventually.ts";
 import { adminKubeConfig, apiStatus } from "../helpers/kube.ts";
+import { configWithSets, TEMPLATE_EXAMPLES, templateExample } from "../helpers/templates.ts";
 
 const env = inject("testenv");
 const admin = adminKubeConfig(env);
@@ -152,6 +154,17 @@ describe("admitted: what the scaler's builder makes", () => {
           status: 201,
         });
       }
+    }
+  });
+
+  it("the README's Pod template examples, merged into a set of the chart", async () => {
+    const base = config.runnerSets.find((s) => s.name === "default")!;
+    for (const example of TEMPLATE_EXAMPLES) {
+      const [own] = parseConfig(configWithSets(templateExample(example)), `${example}.yaml`).runnerSets;
+      const set = { ...base, template: own!.template };
+      const target = { kind: "job", jobId: 7, runAttempt: 1, repository: "octo-org/app" } as const;
+      const { pod } = buildRunnerPod(set, target, { namespace: runnerNamespace, sidecars: "native" });
+      expect(await createAs("pods", pod), `${example} Pod`).toMatchObject({ status: 201 });
     }
   });
 

@@ -46,12 +46,30 @@ function dindDefaults(storage: Storage): Resources {
   };
 }
 
+/**
+ * A container's own requests and limits: the set's typed key, else what its Pod template gives that container
+ * (template.ts's precedence: typed keys, then the template); the defaults fill in the rest.
+ */
+function ownResources(set: RunnerSet, container: "runner" | "dind"): Resources | undefined {
+  const typed = container === "runner" ? set.runner.resources : set.dind.resources;
+  if (typed) return typed;
+  const spec = set.template?.spec as { containers?: unknown; initContainers?: unknown } | undefined;
+  const lists = [spec?.containers, spec?.initContainers].filter(Array.isArray) as {
+    name?: unknown;
+    resources?: unknown;
+  }[][];
+  const theirs = lists.flat().find((candidate) => candidate?.name === container)?.resources;
+  return theirs && typeof theirs === "object" ? (theirs as Resources) : undefined;
+}
+
 export function runnerResources(set: RunnerSet): V1ResourceRequirements {
-  return withDefaultResources(set.runner.resources, DEFAULT_RESOURCES.runner);
+  return withDefaultResources(ownResources(set, "runner"), DEFAULT_RESOURCES.runner);
 }
 
 export function dindResources(set: RunnerSet, storage: Storage): V1ResourceRequirements {
-  return memoryForTmpfs(withDefaultResources(set.dind.resources, dindDefaults(storage)), storage) ?? {};
+  return (
+    memoryForTmpfs(withDefaultResources(ownResources(set, "dind"), dindDefaults(storage)), storage) ?? {}
+  );
 }
 
 export function initResources(): V1ResourceRequirements {

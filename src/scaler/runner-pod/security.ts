@@ -54,8 +54,21 @@ export function podSecurityContext(set: RunnerSet): V1PodSecurityContext | undef
 export function runnerSecurityContext(set: RunnerSet): V1SecurityContext {
   const seccomp = set.runtime.profile === "sysbox" ? { seccompProfile: RUNTIME_DEFAULT_SECCOMP } : {};
   const user = { runAsNonRoot: true, runAsUser: set.runner.uid };
-  if (set.runner.sudo) return { ...user, allowPrivilegeEscalation: true, ...seccomp };
-  return { ...user, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, ...seccomp };
+  const ours: V1SecurityContext = set.runner.sudo
+    ? { ...user, allowPrivilegeEscalation: true, ...seccomp }
+    : { ...user, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, ...seccomp };
+  // The team's template may say more, or otherwise, field by field (the admission policy still bounds it).
+  return { ...ours, ...templateRunnerSecurityContext(set) };
+}
+
+function templateRunnerSecurityContext(set: RunnerSet): V1SecurityContext | undefined {
+  const containers = (set.template?.spec as { containers?: unknown } | undefined)?.containers;
+  if (!Array.isArray(containers)) return undefined;
+  const runner = (containers as { name?: unknown; securityContext?: unknown }[]).find(
+    (container) => container?.name === "runner",
+  );
+  const context = runner?.securityContext;
+  return context && typeof context === "object" ? (context as V1SecurityContext) : undefined;
 }
 
 /** init-externals only copies files into a volume: nothing else, whatever `runner.sudo` says. */

@@ -3,7 +3,9 @@
 // Precedence, one rule for every field: dind-k8s's own parts, then the set's typed keys, then the template.
 // - The container named `runner` and the init container named `dind` are the template's to start and dind-k8s's
 //   to complete: image, command, the JIT registration, DOCKER_HOST, the socket, _work and externals, the probe.
-//   Their env and volumeMounts are the template's followed by dind-k8s's; every other field of theirs stays.
+//   Their env and volumeMounts are the template's followed by dind-k8s's; every other field of theirs stays. Their
+//   resources are the typed key's, else the template's, completed with the defaults (resources.ts); the runner's
+//   securityContext is dind-k8s's defaults with the template's fields over them (security.ts).
 // - Every other container, init container and volume is the template's, as written. Init containers the
 //   template lists before `dind` start before the daemon; without a `dind` in the template, the daemon starts
 //   first (after `init-externals`, always the very first).

@@ -2,6 +2,7 @@
 // everywhere else, the typed keys sit in between, and the examples of the README come out as the README says.
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
+import { DEFAULT_RESOURCES } from "../../../src/scaler/config/defaults.ts";
 import { parseConfig, type RunnerSet } from "../../../src/scaler/config/load.ts";
 import { ANNOTATIONS, SCHEDULING_GATE } from "../../../src/scaler/model/keys.ts";
 import { buildRunnerPod, type RunnerPodOptions } from "../../../src/scaler/runner-pod/build-runner-pod.ts";
@@ -106,7 +107,8 @@ describe("a template: dind-k8s completes runner and dind and owns what it must",
 
   it("the team's other fields of runner stay", () => {
     expect(runner.envFrom).toEqual([{ configMapRef: { name: "team-env" } }]);
-    expect(runner.securityContext).toEqual({ allowPrivilegeEscalation: false });
+    // The team's fields over dind-k8s's defaults (runner-pod/security.ts), field by field.
+    expect(runner.securityContext).toMatchObject({ allowPrivilegeEscalation: false, runAsNonRoot: true });
     expect(runner.readinessProbe).toEqual({ exec: { command: ["/bin/true"] } });
   });
 
@@ -189,7 +191,7 @@ describe("typed keys over the template: maps merged key by key, lists joined, th
           imagePullPolicy: Never
       initContainers:
         - name: dind
-          resources: { limits: { memory: 8Gi } }
+          resources: { limits: { memory: 6Gi } }
           imagePullPolicy: Never
 `);
   const pod = podOf(both);
@@ -218,10 +220,15 @@ describe("typed keys over the template: maps merged key by key, lists joined, th
     ["priorityClassName", pod.spec?.priorityClassName, "typed-class"],
     ["serviceAccountName", pod.spec?.serviceAccountName, "typed-sa"],
     ["imagePullSecrets", pod.spec?.imagePullSecrets, [{ name: "template-pull" }, { name: "typed-pull" }]],
-    ["runner resources", container(pod, "runner").resources, { requests: { cpu: "2" } }],
+    // The typed key replaces the template's field whole (its memory request goes); defaults fill the rest.
+    [
+      "runner resources",
+      container(pod, "runner").resources?.requests,
+      { ...DEFAULT_RESOURCES.runner.requests, cpu: "2" },
+    ],
     ["runner pull policy", container(pod, "runner").imagePullPolicy, "Always"],
     // No typed key for them: the template's stand.
-    ["dind resources", container(pod, "dind").resources, { limits: { memory: "8Gi" } }],
+    ["dind resources", container(pod, "dind").resources?.limits?.memory, "6Gi"],
     ["dind pull policy", container(pod, "dind").imagePullPolicy, "Never"],
   ])("%s", (_, actual, expected) => {
     expect(actual).toEqual(expected);
