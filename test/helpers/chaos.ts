@@ -27,8 +27,11 @@ import { workflowJobPayload } from "./webhooks.ts";
  * registration is a runner that ran no job.
  */
 export interface ExtraRunnerKinds {
-  /** A name registered again: a release cut short (kill -9) after GitHub registered the runner and before its
-   * Secret was stored, registered anew by the next leader; or a Pod replaced. */
+  /** A release cut short by a kill -9 after GitHub registered the runner and before its Secret was stored: the JIT
+   * configuration died with the process, and the next leader registers the name anew. Bounded by the kills times
+   * the releases in flight at once. */
+  interrupted: number;
+  /** A name registered again with no kill in between (a Pod replaced, a release repeated). */
   reRegistered: number;
   /** A runner whose job another runner took first (GitHub doesn't bind a job to a runner) while the scaler did
    * not know yet — its in_progress delivery late or dropped — so the job's own Pod was released anyway. */
@@ -94,6 +97,9 @@ function random(seed: number): () => number {
     return (state >>> 0) / 2 ** 32;
   };
 }
+
+/** Releases the scaler runs at once in these runs: a kill can interrupt at most this many. */
+const RELEASE_CONCURRENCY = 16;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -162,7 +168,7 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
         orphanSweepMs: 2_000,
         tombstoneTtlMs: 6_000,
         pendingDeadlineMs: 60_000,
-        releaseConcurrency: 16,
+        releaseConcurrency: RELEASE_CONCURRENCY,
       },
       recovery: { redeliveryMs: 1_000, auditMs: 3_000, auditGraceMs: 2_000, redeliveryLookbackMs: 6_000 },
       lease: { leaseDurationMs: 2_000, retryPeriodMs: 250, renewDeadlineMs: 1_500 },
@@ -261,6 +267,7 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
     // --- Kills: spread over the expected run; once, a second replica runs alongside for a while.
     const expectedMs = Math.max(4_000, (options.jobs / options.maxRunners) * (options.jobMs + 600));
     let kills = 0;
+    const killTimes: number[] = [];
     for (let k = 0; k < options.kills; k++) {
       const timer = setTimeout(
         () => {
@@ -268,6 +275,7 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
           if (!victim) return;
           victim.process.kill("SIGKILL");
           kills++;
+          killTimes.push(Date.now());
           log(`chaos: kill -9 replica ${victim.name}`);
           const restart = setTimeout(() => void startReplica(`${victim.name}${k}`), 700);
           timers.add(restart);
@@ -343,8 +351,8 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
           twoRunners: watcher.twoRunners.size,
           releasedAfterDone: watcher.releasedAfterDone.size,
           unusedRegistrations: () => {
-            const kinds = extraRegistrations(github);
-            return kinds.reRegistered + kinds.unneeded;
+            const kinds = extraRegistrations(github, killTimes);
+            return kinds.interrupted + kinds.reRegistered + kinds.unneeded;
           },
         })
       ) {
@@ -364,13 +372,13 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
 
     const leftPods = (await core.listNamespacedPod({ namespace: ns.name })).items.length;
     const leftSecrets = (await core.listNamespacedSecret({ namespace: ns.name })).items.length;
-    const extraKinds = extraRegistrations(github);
+    const extraKinds = extraRegistrations(github, killTimes);
     const report: ChaosReport = {
       jobs: options.jobs,
       lost: jobs.filter((job) => !startCount.has(job.id)).length,
       twoRunners: watcher.twoRunners.size,
       releasedAfterDone: watcher.releasedAfterDone.size,
-      extraRunners: extraKinds.reRegistered + extraKinds.unneeded,
+      extraRunners: extraKinds.interrupted + extraKinds.reRegistered + extraKinds.unneeded,
       extraKinds,
       overCap: Math.max(0, maxReleased - options.maxRunners),
       leaked: leftPods + leftSecrets + github.runners().length,
@@ -398,10 +406,10 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
 
 export function chaosLine(report: ChaosReport): string {
   const kinds = report.extraKinds;
-  return `chaos: jobs=${report.jobs} lost=${report.lost} two_runners=${report.twoRunners} released_after_done=${report.releasedAfterDone} over_cap=${report.overCap} leaked=${report.leaked} extra_runners=${report.extraRunners} extra_bound=${extraRunnersBound(report.jobs)} re_registered=${kinds.reRegistered} unneeded=${kinds.unneeded} converge_s=${report.convergeS.toFixed(1)} github_calls_per_job=${report.githubCallsPerJob.toFixed(2)}`;
+  return `chaos: jobs=${report.jobs} lost=${report.lost} two_runners=${report.twoRunners} released_after_done=${report.releasedAfterDone} over_cap=${report.overCap} leaked=${report.leaked} extra_runners=${report.extraRunners} interrupted=${kinds.interrupted} re_registered=${kinds.reRegistered} unneeded=${kinds.unneeded} extra_bound=${extraRunnersBound(report.jobs)} converge_s=${report.convergeS.toFixed(1)} github_calls_per_job=${report.githubCallsPerJob.toFixed(2)}`;
 }
 
-/** Registrations beyond one per job that a run may make: 2 % of its jobs, and at least 2. */
+/** Registrations beyond one per job that a run may make besides those a kill interrupted: 2 % of its jobs, at least 2. */
 export function extraRunnersBound(jobs: number): number {
   return Math.max(2, Math.floor(jobs * 0.02));
 }
@@ -417,26 +425,32 @@ export function chaosFailures(report: ChaosReport): string[] {
   }
   if (report.overCap > 0) failures.push(`over_cap=${report.overCap}: runners released beyond maxRunners`);
   if (report.leaked > 0) failures.push(`leaked=${report.leaked}: Pods, Secrets or runners left at the end`);
-  if (report.extraRunners > extraRunnersBound(report.jobs)) {
+  const { interrupted, reRegistered, unneeded } = report.extraKinds;
+  if (reRegistered + unneeded > extraRunnersBound(report.jobs)) {
     failures.push(
-      `extra_runners=${report.extraRunners}: more registrations beyond one per job than ${extraRunnersBound(report.jobs)}`,
+      `re_registered+unneeded=${reRegistered + unneeded}: more registrations beyond one per job than ${extraRunnersBound(report.jobs)}`,
+    );
+  }
+  if (interrupted > report.kills * RELEASE_CONCURRENCY) {
+    failures.push(
+      `interrupted=${interrupted}: more than ${RELEASE_CONCURRENCY} releases in flight per kill (${report.kills} kills)`,
     );
   }
   return failures;
 }
 
 /** The registrations that ran no job, by kind (ExtraRunnerKinds). */
-function extraRegistrations(github: GitHubStandIn): ExtraRunnerKinds {
+function extraRegistrations(github: GitHubStandIn, killTimes: readonly number[]): ExtraRunnerKinds {
   const ranJob = new Set(github.jobs().map((job) => job.runnerId));
   const registrations = github.registrations();
-  const perName = new Map<string, number>();
-  for (const { name } of registrations) perName.set(name, (perName.get(name) ?? 0) + 1);
-  const kinds: ExtraRunnerKinds = { reRegistered: 0, unneeded: 0 };
-  for (const { id, name } of registrations) {
-    if (ranJob.has(id)) continue;
-    if (perName.get(name)! > 1) kinds.reRegistered++;
-    else kinds.unneeded++;
-  }
+  const kinds: ExtraRunnerKinds = { interrupted: 0, reRegistered: 0, unneeded: 0 };
+  registrations.forEach(({ id, name, at }, index) => {
+    if (ranJob.has(id)) return;
+    const next = registrations.slice(index + 1).find((later) => later.name === name);
+    if (!next) kinds.unneeded++;
+    else if (killTimes.some((kill) => kill >= at && kill <= next.at)) kinds.interrupted++;
+    else kinds.reRegistered++;
+  });
   return kinds;
 }
 

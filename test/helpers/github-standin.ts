@@ -148,7 +148,7 @@ export interface GitHubStandIn {
   /** The name of every runner registered through generate-jitconfig so far, once per registration. */
   registeredNames(): string[];
   /** Every registration through generate-jitconfig so far: the runner's id and name. */
-  registrations(): { id: number; name: string }[];
+  registrations(): { id: number; name: string; at: number }[];
   /** The API base URL the client is given (includes pathPrefix). */
   url: string;
   origin: string;
@@ -254,7 +254,7 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
   const runners = new Map<number, StandInRunner>();
   /** The name of every runner registered so far, once per registration. */
   const deliveryListeners = new Set<(delivery: StandInDelivery) => void>();
-  const registrations: { id: number; name: string }[] = [];
+  const registrations: { id: number; name: string; at: number }[] = [];
   const repos = new Set<string>(target.kind === "repo" ? [`${target.owner}/${target.repo}`] : []);
   const jobs = new Map<number, StandInJob>();
   const runs = new Map<
@@ -492,7 +492,7 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
       workFolder: workFolder ?? "_work",
     };
     runners.set(runner.id, runner);
-    registrations.push({ id: runner.id, name });
+    registrations.push({ id: runner.id, name, at: Date.now() });
     const encoded = Buffer.from(
       JSON.stringify({ runnerId: runner.id, name, labels, workFolder: runner.workFolder, groupId }),
     ).toString("base64");
