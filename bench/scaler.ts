@@ -110,6 +110,8 @@ export async function startBenchScaler(
     [
       // The bundle, as the image runs it (bench/run.ts builds it first), with the image's Node flags.
       ...(await imageNodeFlags()),
+      // DIND_K8S_BENCH_NODE_FLAGS: more, to look inside (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+      ...(process.env.DIND_K8S_BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? []),
       join(import.meta.dirname, "../dist/scaler/cli.js"),
       ...serveArgs(files, { logLevel: "info" }),
     ],
