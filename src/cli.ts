@@ -9,6 +9,7 @@ import { stringify } from "yaml";
 // Bundled into dist/ by esbuild, so the image needs no package.json beside the CLI.
 import packageJson from "../package.json" with { type: "json" };
 import { type Config, ConfigError, findRunnerSet, loadConfig } from "./scaler/config/load.ts";
+import { nextActivations, windowName } from "./scaler/model/schedule.ts";
 import { type SidecarMode, sidecarModeFor } from "./scaler/model/sidecar-mode.ts";
 import { buildRunnerPod } from "./scaler/runner-pod/build-runner-pod.ts";
 
@@ -16,6 +17,8 @@ export interface Io {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   readFile: (path: string) => Promise<string>;
+  /** The clock check-config reads the next activations of schedule windows from; the real one when omitted. */
+  now?: () => Date;
 }
 
 export interface Command {
@@ -67,7 +70,8 @@ const checkConfig: Command = {
   usage: `Usage: dind-k8s check-config --config FILE
 
 Validates FILE (YAML) against the configuration schema and the rules between keys. Prints every problem with
-its key path and line; exits 0 when the file is valid, 2 when it isn't.
+its key path and line; exits 0 when the file is valid, 2 when it isn't. For a valid file, prints the next three
+activations of each schedule window, in the window's time zone and in UTC.
 
 Options:
   --config FILE   the configuration file
@@ -81,9 +85,46 @@ Options:
     const file = requireFlag(flags.config, "--config FILE");
     const config = await loadConfig(file, io.readFile);
     io.stdout(`${file}: valid. ${describeSets(config)}\n`);
+    const schedules = describeSchedules(config, io.now?.() ?? new Date());
+    if (schedules) io.stdout(schedules);
     return EXIT.ok;
   },
 };
+
+/** A time as read in a time zone: "2026-06-11 08:00 GMT+2". */
+function localTime(date: Date, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat("en-US", {
+    timeZone,
+    hourCycle: "h23",
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    timeZoneName: "shortOffset",
+  }).formatToParts(date);
+  const part = (type: string) => parts.find((p) => p.type === type)?.value ?? "";
+  return `${part("year")}-${part("month")}-${part("day")} ${part("hour")}:${part("minute")} ${part("timeZoneName")}`;
+}
+
+/** Each schedule window with its next three activations, in its own time zone and in UTC. */
+function describeSchedules(config: Config, now: Date): string {
+  const lines: string[] = [];
+  for (const set of config.runnerSets) {
+    (set.schedules ?? []).forEach((window, index) => {
+      const values = `minIdle ${window.minIdle}${window.maxRunners === undefined ? "" : `, maxRunners ${window.maxRunners}`}`;
+      lines.push(
+        `${set.name}: window ${windowName(window, index)} (${JSON.stringify(window.cron)} in ${window.timeZone}, open ${window.duration}): ${values}`,
+      );
+      const next = nextActivations(window, now, 3);
+      if (next.length === 0) lines.push("  no activation after now");
+      for (const date of next) {
+        lines.push(`  opens ${localTime(date, window.timeZone)} (${date.toISOString().slice(0, 16)}Z)`);
+      }
+    });
+  }
+  return lines.length === 0 ? "" : `${lines.join("\n")}\n`;
+}
 
 function describeSets(config: Config): string {
   const count = config.runnerSets.length === 1 ? "1 runner set" : `${config.runnerSets.length} runner sets`;

@@ -1,6 +1,7 @@
 // The one description of the configuration file. The validator (config.ts) and the chart's values.schema.json
 // (scripts/gen-schema.ts) are both generated from it, so they cannot drift apart.
 import { z } from "zod";
+import { capacityKeys } from "./capacity.ts";
 import {
   DEFAULT_DIND_IMAGE,
   DEFAULT_LOOP_DISK_SIZE,
@@ -267,6 +268,7 @@ export const runnerSetSchema = strictObject({
     .describe(
       `At most this many queued (scheduling-gated) job Pods of the set; a queued job past it is answered 503, GitHub records the delivery as failed and the redelivery sweep brings it back. Default ${DEFAULT_QUEUED_PER_RUNNER} × maxRunners.`,
     ),
+  ...capacityKeys,
   runnerGroup: text().optional().describe("Runner group of this set; overrides github.runnerGroup."),
   runner,
   dind,
