@@ -1,8 +1,9 @@
 // The capacity keys of a runner set beyond maxRunners and minIdle: schedule windows that change them at set times,
 // and how free slots are shared between the repositories of a backlog.
+import { z } from "zod";
 import { DURATION_PATTERN } from "../model/duration.ts";
 import { cronProblem, timeZoneProblem } from "../model/schedule.ts";
-import { list, matching, strictObject, text, wholeNumber } from "./primitives.ts";
+import { list, matching, oneOf, strictObject, text, wholeNumber } from "./primitives.ts";
 
 function checked(what: string, problem: (value: string) => string | undefined) {
   return text(what).superRefine((value, context) => {
@@ -42,5 +43,25 @@ export const capacityKeys = {
     .optional()
     .describe(
       "How long before a window opens its values already apply, so its warm runners are ready at its start. Default: the runner start time the scaler measured (the longest of its last 10 runner Pods, creation or release to Running; 1m until it has measured one).",
+    ),
+  fairness: oneOf(["repository", "fifo"])
+    .default("repository")
+    .describe(
+      "How free slots go to a backlog larger than them. repository: round-robin across repositories (weighted by repositoryWeights, capped by maxRunnersPerRepository), oldest first within each. fifo: oldest job first, whatever its repository.",
+    ),
+  repositoryWeights: z
+    .record(
+      matching(/^[A-Za-z0-9][A-Za-z0-9-]{0,38}\/[A-Za-z0-9._-]{1,100}$/, "owner/name of a repository"),
+      wholeNumber(1, 100),
+      { error: "expected a mapping of owner/name to a whole number from 1 to 100" },
+    )
+    .optional()
+    .describe(
+      "Under repository fairness: a repository of weight 3 gets 3 slots for every 1 of a repository of weight 1 (the default) while both have jobs waiting.",
+    ),
+  maxRunnersPerRepository: wholeNumber(1)
+    .optional()
+    .describe(
+      "At most this many runners of the set released for one repository's jobs at once (under either fairness); its other jobs wait even when slots are free.",
     ),
 };

@@ -221,6 +221,11 @@ export class Reconciler {
       pendingDeadlineMs: this.#timing.pendingDeadlineMs,
       idleGraceMs: this.#timing.idleGraceMs,
       mayRelease: backoff === undefined || now.getTime() >= backoff.until,
+      fairness: {
+        mode: set.fairness,
+        weights: set.repositoryWeights,
+        maxPerRepository: set.maxRunnersPerRepository,
+      },
     });
     this.#planning += performance.now() - planStarted;
     for (const [state, count] of Object.entries(plan.counts)) {

@@ -34,6 +34,7 @@ function view(name: string, fields: Partial<RunnerPodView>): RunnerPodView {
     uid: name,
     kind: "warm",
     state: "idle",
+    repository: undefined,
     jobState: undefined,
     createdAtMs: T0,
     releasedAtMs: T0,
