@@ -30,6 +30,11 @@ export interface Row {
   ratio?: number;
   target: string;
   met: boolean;
+  /**
+   * The measure as a multiple of its target's limit, so every row is drawn on one scale: ≤ 1 meets a "≤" target,
+   * 0 meets a "0" target. Rows without it are drawn from ratio or value against the first number of target.
+   */
+  toTarget?: number;
 }
 
 type RowSpec = (values: Record<string, number>) => Row[];
@@ -50,6 +55,7 @@ const SPECS: Record<string, RowSpec> = {
             ratio: v.median_ms! / v.loop_median_ms!,
             target: "≤ 50 ms and ≤ 0.1× loop",
             met: v.median_ms! <= 50 && v.median_ms! / v.loop_median_ms! <= 0.1,
+            toTarget: Math.max(v.median_ms! / 50, v.median_ms! / v.loop_median_ms! / 0.1),
           },
           {
             bench: "action",
@@ -168,6 +174,8 @@ const SPECS: Record<string, RowSpec> = {
             unit: `of ${v.valid_recorded_of}`,
             target: "all, and 0 hostile writes",
             met: v.valid_recorded === v.valid_recorded_of && v.hostile_writes === 0,
+            // Counted failures: valid deliveries not recorded plus hostile writes; 0 meets the target.
+            toTarget: v.valid_recorded_of! - v.valid_recorded! + v.hostile_writes!,
           },
           {
             bench: "abuse",
@@ -178,6 +186,7 @@ const SPECS: Record<string, RowSpec> = {
             ratio: v.series_after! / v.series_before!,
             target: "unchanged",
             met: v.series_after === v.series_before,
+            toTarget: v.series_after! / v.series_before!,
           },
           {
             bench: "abuse",
@@ -250,35 +259,81 @@ export function table(rows: Row[]): string {
 
 const xml = (text: string) => text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
 
-/** A horizontal bar per row: its value against the target (or baseline), green when met. */
+/** Words of `text` in lines of at most `width` characters (a word longer than that gets a line of its own). */
+export function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line !== "" && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === "" ? word : `${line} ${word}`;
+  }
+  if (line !== "") lines.push(line);
+  return lines;
+}
+
+/** A row's position on the common scale: its measure over its target's limit (1 = at the limit). */
+export function toTargetOf(row: Row): number {
+  if (row.toTarget !== undefined) return row.toTarget;
+  const limit = Number(/([\d.]+)/.exec(row.target)?.[1] ?? 1) || 1;
+  return row.ratio !== undefined && /×/.test(row.target) ? row.ratio / limit : row.value / limit;
+}
+
+/**
+ * One block per row: its whole label (wrapped, never cut), then a bar of its measure over its target's limit on
+ * a scale shared by every row (0 to 2× the target, the target a dashed line at 1×; longer bars end in an arrow),
+ * green when met, with the value and the target beside it.
+ */
 export function svg(rows: Row[], title: string): string {
-  const width = 920;
-  const rowHeight = 34;
-  const left = 360;
-  const barMax = width - left - 140;
-  const height = 70 + rows.length * rowHeight;
-  const bars = rows.map((row, i) => {
-    const y = 50 + i * rowHeight;
-    // Ratio rows: bar = ratio on a 0..max(2, ratio) scale; absolute rows: value against the limit in the target.
-    const limit = Number(/([\d.]+)/.exec(row.target)?.[1] ?? 1) || 1;
-    const shown = row.ratio ?? row.value / limit;
-    const scale = Math.max(2, shown);
-    const length = Math.max(2, Math.min(1, shown / scale) * barMax);
+  const width = 980;
+  const margin = 16;
+  const lineHeight = 16;
+  const barHeight = 16;
+  const gap = 12;
+  // 12 px sans-serif averages under 7 px a character: 132 characters fit in the width with the margins.
+  const charsPerLine = Math.floor((width - 2 * margin) / 7);
+  const scaleMax = 2;
+  const barMax = 420;
+  const x0 = margin;
+  const xTarget = x0 + barMax / scaleMax;
+  let y = 56;
+  const blocks: string[] = [];
+  for (const row of rows) {
+    const label = wrap(`${row.bench}: ${row.measure}`, charsPerLine);
+    for (const line of label) {
+      y += lineHeight;
+      blocks.push(`<text x="${margin}" y="${y}" font-size="12">${xml(line)}</text>`);
+    }
+    const position = toTargetOf(row);
+    const clipped = position > scaleMax;
+    const length = Math.max(2, (Math.min(position, scaleMax) / scaleMax) * barMax);
     const color = row.met ? "#2da44e" : "#cf222e";
-    const label = `${row.bench}: ${row.measure}`.slice(0, 58);
-    return [
-      `<text x="${left - 8}" y="${y + 16}" text-anchor="end" font-size="12">${xml(label)}</text>`,
-      `<rect x="${left}" y="${y + 4}" width="${length.toFixed(1)}" height="18" fill="${color}" rx="3"/>`,
-      `<text x="${left + length + 6}" y="${y + 17}" font-size="12">${xml(
-        `${fmt(row.value)} ${row.unit}${row.ratio === undefined ? "" : ` (${row.ratio.toFixed(2)}×)`} · target ${row.target}`,
+    const top = y + 6;
+    blocks.push(
+      `<rect x="${x0}" y="${top}" width="${length.toFixed(1)}" height="${barHeight}" fill="${color}" rx="3"/>`,
+    );
+    if (clipped)
+      blocks.push(
+        `<path d="M${x0 + barMax + 2} ${top} l8 ${barHeight / 2} l-8 ${barHeight / 2} z" fill="${color}"/>`,
+      );
+    blocks.push(
+      `<line x1="${xTarget}" y1="${top - 3}" x2="${xTarget}" y2="${top + barHeight + 3}" stroke="#57606a" stroke-dasharray="3 2"/>`,
+      `<text x="${x0 + barMax + 16}" y="${top + 12}" font-size="12">${xml(
+        `${fmt(row.value)} ${row.unit}${row.ratio === undefined ? "" : ` (${row.ratio.toFixed(2)}×)`} · ${position.toFixed(2)}× target (${row.target})${row.met ? "" : " · MISSED"}`,
       )}</text>`,
-    ].join("");
-  });
+    );
+    y = top + barHeight + gap;
+  }
+  const height = y + margin;
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">`,
     `<rect width="100%" height="100%" fill="#ffffff"/>`,
-    `<text x="16" y="28" font-size="16" font-weight="bold">${xml(title)}</text>`,
-    ...bars,
+    `<text x="${margin}" y="28" font-size="16" font-weight="bold">${xml(title)}</text>`,
+    `<text x="${margin}" y="48" font-size="12" fill="#57606a">${xml(
+      `Each bar: the measure over its target's limit, one scale for all rows (0 to ${scaleMax}×; dashed line = the target; green = met).`,
+    )}</text>`,
+    ...blocks,
     "</svg>",
     "",
   ].join("\n");
