@@ -212,6 +212,21 @@ const SPECS: Record<string, RowSpec> = {
             : []),
         ]
       : [],
+  fairness: (v) =>
+    has(v, "fifo_small_repo_p95_wait_s", "fair_small_repo_p95_wait_s")
+      ? [
+          {
+            bench: "fairness",
+            measure: `p95 wait of a repository's 10 jobs queued 1 s after another's 500 (maxRunners 20, 2 s jobs; real planner, simulated clock; planning 10,000 queued Pods: ${v.plan_ms_10000_fair} ms fair, ${v.plan_ms_10000_fifo} ms FIFO)`,
+            value: v.fair_small_repo_p95_wait_s!,
+            unit: "s",
+            baseline: { label: "FIFO release", value: v.fifo_small_repo_p95_wait_s! },
+            ratio: v.fair_small_repo_p95_wait_s! / v.fifo_small_repo_p95_wait_s!,
+            target: "≤ 0.2× FIFO",
+            met: v.fair_small_repo_p95_wait_s! / v.fifo_small_repo_p95_wait_s! <= 0.2,
+          },
+        ]
+      : [],
   cache: (v) =>
     has(v, "cold_s", "warm_s")
       ? [

@@ -11,6 +11,7 @@ import { benchAbuse } from "./abuse.ts";
 import { benchAction } from "./action.ts";
 import { benchCache } from "./cache.ts";
 import { benchChaos } from "./chaos.ts";
+import { benchFairness } from "./fairness.ts";
 import { type Row, rowsFor, svg, table } from "./report.ts";
 import { benchBurst, benchIntake, benchScale } from "./scaler.ts";
 
@@ -22,6 +23,8 @@ const benches: { name: string; run: (env: () => Promise<TestEnv>) => Promise<str
   { name: "chaos", run: async (env) => benchChaos(await env()) },
   { name: "cache", run: async (env) => benchCache(await env()) },
   { name: "abuse", run: async (env) => benchAbuse(await env()) },
+  // The real planner on a simulated clock: no cluster.
+  { name: "fairness", run: async () => benchFairness() },
 ];
 
 const wanted = process.argv.slice(2);
