@@ -227,6 +227,21 @@ const SPECS: Record<string, RowSpec> = {
           },
         ]
       : [],
+  schedule: (v) =>
+    has(v, "ready_at_start", "ready_at_start_of", "ready_s", "no_lead_ready_s")
+      ? [
+          {
+            bench: "schedule",
+            measure: `warm runners Running when a window raising minIdle to ${v.ready_at_start_of} opens, pre-warmed by the measured start time (lead ${v.lead_s} s; all ${v.ready_at_start_of} ready ${v.ready_s} s from the start; without the lead ${v.no_lead_ready_at_start} at the start, all ${v.no_lead_ready_s} s after)`,
+            value: v.ready_at_start!,
+            unit: `of ${v.ready_at_start_of}`,
+            target: "all, at the start",
+            met: v.ready_at_start === v.ready_at_start_of,
+            // Warm runners missing at the start: 0 meets the target.
+            toTarget: v.ready_at_start_of! - v.ready_at_start!,
+          },
+        ]
+      : [],
   cache: (v) =>
     has(v, "cold_s", "warm_s")
       ? [

@@ -14,6 +14,7 @@ import { benchChaos } from "./chaos.ts";
 import { benchFairness } from "./fairness.ts";
 import { type Row, rowsFor, svg, table } from "./report.ts";
 import { benchBurst, benchIntake, benchScale } from "./scaler.ts";
+import { benchSchedule } from "./schedule.ts";
 
 const benches: { name: string; run: (env: () => Promise<TestEnv>) => Promise<string> }[] = [
   { name: "action", run: () => benchAction() },
@@ -25,6 +26,7 @@ const benches: { name: string; run: (env: () => Promise<TestEnv>) => Promise<str
   { name: "abuse", run: async (env) => benchAbuse(await env()) },
   // The real planner on a simulated clock: no cluster.
   { name: "fairness", run: async () => benchFairness() },
+  { name: "schedule", run: async (env) => benchSchedule(await env()) },
 ];
 
 const wanted = process.argv.slice(2);
