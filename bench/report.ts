@@ -242,6 +242,20 @@ const SPECS: Record<string, RowSpec> = {
           },
         ]
       : [],
+  outage: (v) =>
+    has(v, "lost", "sweep_s", "down_s")
+      ? [
+          {
+            bench: "outage",
+            measure: `${v.jobs} jobs queued while the scaler was unreachable for ${v.down_s} s: every job started on a runner, after the outage (sweep every ${v.sweep_s} s; ${v.lost} lost, ${v.redeliveries} redeliveries)`,
+            value: v.recovered_s ?? Number.POSITIVE_INFINITY,
+            unit: "s",
+            target: `≤ ${v.sweep_s! + 10} s (sweep + 10 s), 0 lost`,
+            met: v.lost === 0 && v.recovered_s !== undefined && v.recovered_s <= v.sweep_s! + 10,
+            toTarget: (v.recovered_s ?? Number.POSITIVE_INFINITY) / (v.sweep_s! + 10),
+          },
+        ]
+      : [],
   cache: (v) =>
     has(v, "cold_s", "warm_s")
       ? [

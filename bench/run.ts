@@ -12,6 +12,7 @@ import { benchAction } from "./action.ts";
 import { benchCache } from "./cache.ts";
 import { benchChaos } from "./chaos.ts";
 import { benchFairness } from "./fairness.ts";
+import { benchOutage } from "./outage.ts";
 import { type Row, rowsFor, svg, table } from "./report.ts";
 import { benchBurst, benchIntake, benchScale } from "./scaler.ts";
 import { benchSchedule } from "./schedule.ts";
@@ -27,6 +28,7 @@ const benches: { name: string; run: (env: () => Promise<TestEnv>) => Promise<str
   // The real planner on a simulated clock: no cluster.
   { name: "fairness", run: async () => benchFairness() },
   { name: "schedule", run: async (env) => benchSchedule(await env()) },
+  { name: "outage", run: async (env) => benchOutage(await env()) },
 ];
 
 const wanted = process.argv.slice(2);

@@ -34,6 +34,14 @@ export interface ChaosOptions {
   timeoutMs: number;
   seed?: number;
   log?: (line: string) => void;
+  /**
+   * The scaler unreachable from GitHub (the Service answers 502; the replicas keep running and reach GitHub) for
+   * `downMs` from just before the burst: every queued delivery fails, and only the redelivery sweep (or the
+   * queued-job audit) brings the jobs back.
+   */
+  outage?: { downMs: number };
+  /** Recovery timings instead of the chaos defaults (sweep every 1 s, audit every 3 s). */
+  recovery?: { redeliveryMs: number; auditMs: number; redeliveryLookbackMs: number };
 }
 
 export interface ChaosReport {
@@ -55,6 +63,8 @@ export interface ChaosReport {
   kills: number;
   droppedEvents: number;
   redeliveries: number;
+  /** With an outage: seconds from its end until every job had started on a runner. */
+  recoveredS?: number;
 }
 
 /** Deterministic pseudo-random numbers, so a failing run can be replayed with its seed. */
@@ -71,9 +81,17 @@ function random(seed: number): () => number {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A Service in front of the replicas: round robin over the live ones; 502 when none answers. */
-async function startBalancer(targets: () => number[]): Promise<{ server: Server; url: string }> {
+async function startBalancer(
+  targets: () => number[],
+  down: () => boolean,
+): Promise<{ server: Server; url: string }> {
   let next = 0;
   const server = createServer((incoming, outgoing) => {
+    if (down()) {
+      incoming.resume();
+      outgoing.writeHead(502).end("no route to the scaler");
+      return;
+    }
     const chunks: Buffer[] = [];
     incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
     incoming.on("end", () => {
@@ -136,7 +154,13 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
         pendingDeadlineMs: 60_000,
         releaseConcurrency: 16,
       },
-      recovery: { redeliveryMs: 1_000, auditMs: 3_000, auditGraceMs: 2_000, redeliveryLookbackMs: 6_000 },
+      recovery: {
+        redeliveryMs: 1_000,
+        auditMs: 3_000,
+        auditGraceMs: 2_000,
+        redeliveryLookbackMs: 6_000,
+        ...options.recovery,
+      },
       lease: { leaseDurationMs: 2_000, retryPeriodMs: 250, renewDeadlineMs: 1_500 },
     };
     const files = await writeServeFiles(env, {
@@ -190,7 +214,8 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
       [...replicas.values()].filter((r) => r.process.exitCode === null).map((r) => r.port);
 
     await startReplica("a").ready;
-    balancer = await startBalancer(livePorts);
+    let down = false;
+    balancer = await startBalancer(livePorts, () => down);
     github.setHook({ url: `${balancer.url}/webhook`, secret: "chaos-secret" });
 
     // --- GitHub's side: deliver an event twice, maybe dropped, maybe late.
@@ -218,6 +243,18 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
         void promise.finally(() => pendingDeliveries.delete(promise));
       }
     };
+
+    // --- The outage, from just before the burst.
+    let upAt: number | undefined;
+    if (options.outage) {
+      down = true;
+      const up = setTimeout(() => {
+        down = false;
+        upAt = Date.now();
+        log("chaos: the scaler is reachable again");
+      }, options.outage.downMs);
+      timers.add(up);
+    }
 
     // --- The burst.
     const started = Date.now();
@@ -264,7 +301,9 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
     const startCount = new Map<number, number>();
     let maxReleased = 0;
     let convergedAt: number | undefined;
+    let allStartedAt: number | undefined;
     while (Date.now() - started < options.timeoutMs) {
+      if (allStartedAt === undefined && startCount.size === options.jobs) allStartedAt = Date.now();
       const pods: V1Pod[] = (await core.listNamespacedPod({ namespace: ns.name })).items;
       const live = pods.filter(
         (pod) =>
@@ -345,6 +384,14 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
       kills,
       droppedEvents,
       redeliveries: github.deliveries().filter((delivery) => delivery.redelivery).length,
+      ...(options.outage
+        ? {
+            recoveredS:
+              allStartedAt === undefined || upAt === undefined
+                ? Number.POSITIVE_INFINITY
+                : (allStartedAt - upAt) / 1000,
+          }
+        : {}),
     };
     if (github.violations.length > 0) {
       throw new Error(
