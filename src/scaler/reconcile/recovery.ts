@@ -13,6 +13,7 @@ import { viewPod } from "../plan/pod-view.ts";
 import type { Backlog } from "../records/backlog.ts";
 import { runnerPodName } from "../runner-pod/names.ts";
 import { routeJob } from "../webhook/route.ts";
+import { inBatches } from "./batches.ts";
 
 export interface RecoveryGitHub {
   listFailedWebhookDeliveries(
@@ -51,6 +52,8 @@ export const DEFAULT_RECOVERY_TIMING: RecoveryTiming = {
 
 /** How soon after a probe redelivery the sweep looks whether it arrived (GitHub redelivers within seconds). */
 const PROBE_CHECK_MS = 5_000;
+/** Redeliveries asked for at once. */
+const REDELIVERY_CONCURRENCY = 8;
 
 export interface RecoveryOptions {
   runnerSets: readonly RunnerSet[];
@@ -77,7 +80,7 @@ export class Recovery {
    */
   readonly #requested = new Map<string, { id: number; deliveredAt: Date }>();
   /** A redelivery asked for alone while our redeliveries fail, to learn whether the hook answers again. */
-  #probe: { guid: string; id: number } | undefined;
+  #probe: { guid: string; id: number; sentAtMs: number } | undefined;
   /** GitHub calls made by the last audit (for the bench and logs). */
   lastAuditCalls = 0;
 
@@ -139,15 +142,16 @@ export class Recovery {
       metrics.githubCalls.inc({ operation: "redeliver" });
       this.#requested.set(delivery.guid, { id: delivery.id, deliveredAt: delivery.deliveredAt });
     };
-    let requested = 0;
+    const fresh: typeof failed = [];
     const failedAgain: typeof failed = [];
     for (const delivery of failed) {
       const asked = this.#requested.get(delivery.guid);
-      if (asked === undefined) {
-        await ask(delivery);
-        requested++;
-      } else if (delivery.id > asked.id) failedAgain.push(delivery);
+      if (asked === undefined) fresh.push(delivery);
+      else if (delivery.id > asked.id) failedAgain.push(delivery);
     }
+    // A few at a time: after an outage there are as many as jobs were queued, and each is one GitHub call.
+    await inBatches(fresh, REDELIVERY_CONCURRENCY, ask);
+    let requested = fresh.length;
     const probe = this.#probe;
     const probeAttempt = probe === undefined ? undefined : listed.get(probe.guid);
     if (probe !== undefined && probeAttempt?.id === probe.id) {
@@ -155,20 +159,21 @@ export class Recovery {
     } else if (probe !== undefined && probeAttempt === undefined) {
       // The probe arrived: the hook answers again. Everything whose redelivery failed goes now.
       this.#probe = undefined;
-      for (const delivery of failedAgain) await ask(delivery);
+      await inBatches(failedAgain, REDELIVERY_CONCURRENCY, ask);
       requested += failedAgain.length;
       if (failedAgain.length > 0)
         log.info("webhook deliveries arrive again: redelivering the ones that failed", {
           count: failedAgain.length,
         });
     } else if (probe !== undefined) {
-      // The probe failed too: still unreachable. The next regular sweep sends another.
+      // The probe failed too: still unreachable. The next sweep, an interval after this probe, sends another.
+      this.#lastSweep = probe.sentAtMs;
       this.#probe = undefined;
     } else if (failedAgain.length > 0) {
       const [first] = failedAgain;
       await ask(first!);
       requested++;
-      this.#probe = { guid: first!.guid, id: first!.id };
+      this.#probe = { guid: first!.guid, id: first!.id, sentAtMs: now.getTime() };
       // Look at the probe soon, not a whole interval later.
       this.#lastSweep = now.getTime() - timing.redeliveryMs + Math.min(PROBE_CHECK_MS, timing.redeliveryMs);
       log.warn("redelivered webhook deliveries failed again; probing the hook with one", {
