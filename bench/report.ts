@@ -3,7 +3,7 @@
 
 /** `name: key=value key=value` → { name, values }. */
 export function parseLine(line: string): { name: string; values: Record<string, number> } | undefined {
-  const match = /^([a-z-]+):\s+(.*)$/.exec(line.trim());
+  const match = /^([a-z_-]+):\s+(.*)$/.exec(line.trim());
   if (!match) return undefined;
   const values: Record<string, number> = {};
   for (const pair of match[2]!.split(/\s+/)) {
@@ -253,6 +253,20 @@ const SPECS: Record<string, RowSpec> = {
             target: `≤ ${v.sweep_s! + 10} s (sweep + 10 s), 0 lost`,
             met: v.lost === 0 && v.recovered_s !== undefined && v.recovered_s <= v.sweep_s! + 10,
             toTarget: (v.recovered_s ?? Number.POSITIVE_INFINITY) / (v.sweep_s! + 10),
+          },
+        ]
+      : [],
+  apiserver_outage: (v) =>
+    has(v, "acked_then_lost", "two_leaders", "down_s")
+      ? [
+          {
+            bench: "apiserver-outage",
+            measure: `${v.jobs} jobs, two replicas, the apiserver cut off from them for ${v.down_s} s mid-burst: deliveries acknowledged then lost, and two leaders at once (every job started ${v.recovered_s} s after the cut ended; ${v.lost} lost, ${v.leaked} leaked)`,
+            value: v.acked_then_lost! + v.two_leaders!,
+            unit: "acked-then-lost + two-leaders",
+            target: "0 and 0",
+            met: v.acked_then_lost === 0 && v.two_leaders === 0 && v.lost === 0,
+            toTarget: v.acked_then_lost! + v.two_leaders!,
           },
         ]
       : [],

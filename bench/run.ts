@@ -9,6 +9,7 @@ import { type StartedTestEnv, startTestEnv } from "../test/env/start.ts";
 import type { TestEnv } from "../test/env/types.ts";
 import { benchAbuse } from "./abuse.ts";
 import { benchAction } from "./action.ts";
+import { benchApiserverOutage } from "./apiserver-outage.ts";
 import { benchCache } from "./cache.ts";
 import { benchChaos } from "./chaos.ts";
 import { benchFairness } from "./fairness.ts";
@@ -29,6 +30,7 @@ const benches: { name: string; run: (env: () => Promise<TestEnv>) => Promise<str
   { name: "fairness", run: async () => benchFairness() },
   { name: "schedule", run: async (env) => benchSchedule(await env()) },
   { name: "outage", run: async (env) => benchOutage(await env()) },
+  { name: "apiserver-outage", run: async (env) => benchApiserverOutage(await env()) },
 ];
 
 const wanted = process.argv.slice(2);

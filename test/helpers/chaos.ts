@@ -5,14 +5,15 @@
 // test side plays the runners: once its Pod runs a runner comes online, GitHub gives it any queued job, the job
 // ends, the runner exits (through kwok's Stage); kwok and the real garbage collector clean up.
 import { type ChildProcess, spawn } from "node:child_process";
-import { openSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { openSync, writeSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import type { TestEnv } from "../env/types.ts";
+import { type CuttableProxy, startCuttableProxy } from "./cuttable-proxy.ts";
 import { type GitHubStandIn, type StandInJob, startGitHubStandIn } from "./github-standin.ts";
 import { createTestNamespace } from "./kube.ts";
 import { endRunner } from "./kwok.ts";
@@ -40,6 +41,13 @@ export interface ChaosOptions {
    * queued-job audit) brings the jobs back.
    */
   outage?: { downMs: number };
+  /**
+   * The apiserver cut off from every replica (a TCP proxy between them stops forwarding: requests hang, nothing
+   * fails fast) for `downMs`, starting `atMs` after the burst began.
+   */
+  apiserverCut?: { atMs: number; downMs: number };
+  /** Two replicas for the whole run, instead of one with a second joining for a while. */
+  twoReplicas?: boolean;
   /** Recovery timings instead of the chaos defaults (sweep every 1 s, audit every 3 s). */
   recovery?: { redeliveryMs: number; auditMs: number; redeliveryLookbackMs: number };
 }
@@ -63,8 +71,12 @@ export interface ChaosReport {
   kills: number;
   droppedEvents: number;
   redeliveries: number;
-  /** With an outage: seconds from its end until every job had started on a runner. */
+  /** With an outage or a cut: seconds from its end until every job had started on a runner. */
   recoveredS?: number;
+  /** Jobs whose queued delivery was answered 2xx and that never ran (must be 0: 2xx means stored). */
+  ackedThenLost: number;
+  /** Most replicas leading at once, from their "started/stopped leading" logs (must be ≤ 1). */
+  maxLeaders: number;
 }
 
 /** Deterministic pseudo-random numbers, so a failing run can be replayed with its seed. */
@@ -143,6 +155,7 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
   const replicas = new Map<string, Replica>();
   let balancer: { server: Server; url: string } | undefined;
   const timers = new Set<NodeJS.Timeout>();
+  const cleanups: (() => Promise<void>)[] = [];
 
   try {
     const tuning = {
@@ -173,6 +186,21 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
       tuning,
     });
 
+    let proxy: CuttableProxy | undefined;
+    if (options.apiserverCut) {
+      const kubeconfig = await readFile(files.kubeconfigPath, "utf8");
+      // exportConfig() writes JSON; a hand-written kubeconfig would be YAML: either way "server": the URL.
+      const server = /"?server"?:\s*"?(https:\/\/[^\s"]+)/.exec(kubeconfig)?.[1];
+      if (!server) throw new Error("chaos: no server in the scaler's kubeconfig");
+      const url = new URL(server);
+      proxy = await startCuttableProxy({ host: url.hostname, port: Number(url.port) });
+      cleanups.push(() => proxy!.close());
+      url.port = String(proxy.port);
+      await writeFile(files.kubeconfigPath, kubeconfig.replace(server, url.origin));
+    }
+
+    // Leadership as the replicas log it, to count leaders at once.
+    const leadership: { at: number; replica: string; leading: boolean }[] = [];
     const chaosLog = process.env.DIND_K8S_CHAOS_LOG
       ? openSync(process.env.DIND_K8S_CHAOS_LOG, "a")
       : undefined;
@@ -184,14 +212,30 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
         process.execPath,
         [
           join(import.meta.dirname, "../../src/cli.ts"),
-          ...serveArgs(files, { port, logLevel: process.env.DIND_K8S_CHAOS_LOG ? "info" : "warn" }),
+          // info: the leadership lines are counted.
+          ...serveArgs(files, { port, logLevel: "info" }),
         ],
         {
           env: process.env,
-          // DIND_K8S_CHAOS_LOG=FILE: the replicas' JSON logs, for finding out why a run went wrong.
-          stdio: ["ignore", chaosLog ?? "ignore", "pipe"],
+          stdio: ["ignore", "pipe", "pipe"],
         },
       );
+      let buffered = "";
+      child.stdout?.on("data", (chunk: Buffer) => {
+        // DIND_K8S_CHAOS_LOG=FILE: the replicas' JSON logs, for finding out why a run went wrong.
+        if (chaosLog !== undefined) writeSync(chaosLog, chunk);
+        buffered += chunk.toString();
+        const lines = buffered.split("\n");
+        buffered = lines.pop() ?? "";
+        for (const line of lines) {
+          if (line.includes('"message":"started leading"'))
+            leadership.push({ at: Date.now(), replica: name, leading: true });
+          else if (line.includes('"message":"stopped leading"'))
+            leadership.push({ at: Date.now(), replica: name, leading: false });
+        }
+      });
+      // A replica that dies leads no more.
+      child.once("exit", () => leadership.push({ at: Date.now(), replica: name, leading: false }));
       const ready = (async () => {
         for (let i = 0; i < 200; i++) {
           if (child.exitCode !== null) return;
@@ -214,12 +258,14 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
       [...replicas.values()].filter((r) => r.process.exitCode === null).map((r) => r.port);
 
     await startReplica("a").ready;
+    if (options.twoReplicas) await startReplica("b").ready;
     let down = false;
     balancer = await startBalancer(livePorts, () => down);
     github.setHook({ url: `${balancer.url}/webhook`, secret: "chaos-secret" });
 
     // --- GitHub's side: deliver an event twice, maybe dropped, maybe late.
     let droppedEvents = 0;
+    const acked = new Set<number>();
     const pendingDeliveries = new Set<Promise<unknown>>();
     const emit = (action: "queued" | "in_progress" | "completed", job: StandInJob, runnerName?: string) => {
       const payload = workflowJobPayload({
@@ -236,7 +282,11 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
       for (let copy = 0; copy < 2; copy++) {
         const send = async () => {
           await sleep(delay + copy * rand() * 50);
-          await github.deliver("workflow_job", payload, drop ? { drop: true } : {}).catch(() => undefined);
+          const result = await github
+            .deliver("workflow_job", payload, drop ? { drop: true } : {})
+            .catch(() => undefined);
+          if (action === "queued" && result && result.statusCode >= 200 && result.statusCode < 300)
+            acked.add(job.id);
         };
         const promise = send();
         pendingDeliveries.add(promise);
@@ -254,6 +304,25 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
         log("chaos: the scaler is reachable again");
       }, options.outage.downMs);
       timers.add(up);
+    }
+
+    // --- The apiserver cut, mid-burst.
+    if (options.apiserverCut && proxy) {
+      const { atMs, downMs } = options.apiserverCut;
+      const cutProxy = proxy;
+      timers.add(
+        setTimeout(() => {
+          cutProxy.cut();
+          log("chaos: apiserver cut off from the scaler");
+        }, atMs),
+      );
+      timers.add(
+        setTimeout(() => {
+          cutProxy.heal();
+          upAt = Date.now();
+          log("chaos: apiserver reachable again");
+        }, atMs + downMs),
+      );
     }
 
     // --- The burst.
@@ -284,16 +353,18 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
       );
       timers.add(timer);
     }
-    const second = setTimeout(() => {
-      log("chaos: second replica joins");
-      const b = startReplica("b");
-      const leave = setTimeout(() => {
-        log("chaos: second replica leaves (SIGTERM)");
-        b.process.kill("SIGTERM");
-      }, expectedMs / 2);
-      timers.add(leave);
-    }, expectedMs / 4);
-    timers.add(second);
+    if (!options.twoReplicas) {
+      const second = setTimeout(() => {
+        log("chaos: second replica joins");
+        const b = startReplica("b");
+        const leave = setTimeout(() => {
+          log("chaos: second replica leaves (SIGTERM)");
+          b.process.kill("SIGTERM");
+        }, expectedMs / 2);
+        timers.add(leave);
+      }, expectedMs / 4);
+      timers.add(second);
+    }
 
     // --- The runners and GitHub's job assignment, until everything has run and is gone.
     const online = new Set<string>();
@@ -384,7 +455,9 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
       kills,
       droppedEvents,
       redeliveries: github.deliveries().filter((delivery) => delivery.redelivery).length,
-      ...(options.outage
+      ackedThenLost: [...acked].filter((id) => !startCount.has(id)).length,
+      maxLeaders: maxConcurrent(leadership),
+      ...(options.outage || options.apiserverCut
         ? {
             recoveredS:
               allStartedAt === undefined || upAt === undefined
@@ -402,10 +475,23 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
   } finally {
     for (const timer of timers) clearTimeout(timer);
     for (const replica of replicas.values()) replica.process.kill("SIGKILL");
+    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
     balancer?.server.close();
     await github.close();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The most replicas leading at the same time, from leadership changes in the order they happened. */
+function maxConcurrent(changes: { at: number; replica: string; leading: boolean }[]): number {
+  const leading = new Set<string>();
+  let most = 0;
+  for (const change of [...changes].sort((a, b) => a.at - b.at)) {
+    if (change.leading) leading.add(change.replica);
+    else leading.delete(change.replica);
+    most = Math.max(most, leading.size);
+  }
+  return most;
 }
 
 export function chaosLine(report: ChaosReport): string {
