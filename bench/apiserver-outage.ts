@@ -17,6 +17,7 @@ export async function benchApiserverOutage(env: TestEnv): Promise<string> {
     jobMs: 500,
     timeoutMs: downMs + 4 * 60_000,
     twoReplicas: true,
+    log: (line) => process.stderr.write(`${line}\n`),
     apiserverCut: { atMs: 1_000, downMs },
     // Sweep every 30 s; the Lease as in every chaos run (2 s, renew deadline 1.5 s).
     recovery: { redeliveryMs: 30_000, auditMs: 10 * 60_000, redeliveryLookbackMs: 10 * 60_000 },

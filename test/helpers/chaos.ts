@@ -442,6 +442,8 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
     const names = github.registeredNames();
     const again = names.filter((name, index) => names.indexOf(name) !== index);
     if (again.length > 0) log(`chaos: registered again: ${again.slice(0, 10).join(" ")}`);
+    const never = jobs.filter((job) => !startCount.has(job.id)).map((job) => job.id);
+    if (never.length > 0) log(`chaos: never started: ${never.slice(0, 20).join(" ")}`);
     const report: ChaosReport = {
       jobs: options.jobs,
       lost: jobs.filter((job) => !startCount.has(job.id)).length,

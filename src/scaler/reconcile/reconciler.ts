@@ -129,6 +129,9 @@ export class Reconciler {
     this.#unsubscribe?.();
     clearInterval(this.#timer);
     clearTimeout(this.#debounce);
+    // A pending pass cleared must be forgotten too: trigger() waits while one is pending, and a leader that
+    // stopped with one pending and led again would never pass again.
+    this.#debounce = undefined;
     clearTimeout(this.#windowTimer);
     await this.#idle;
   }
