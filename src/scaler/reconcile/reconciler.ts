@@ -129,9 +129,7 @@ export class Reconciler {
     this.#unsubscribe?.();
     clearInterval(this.#timer);
     clearTimeout(this.#debounce);
-    // A pending pass cleared must be forgotten too: trigger() waits while one is pending, and a leader that
-    // stopped with one pending and led again would never pass again.
-    this.#debounce = undefined;
+    this.#debounce = undefined; // else trigger() waits on it forever after a restart (a leader leading again)
     clearTimeout(this.#windowTimer);
     await this.#idle;
   }
