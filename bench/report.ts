@@ -3,7 +3,7 @@
 
 /** `name: key=value key=value` → { name, values }. */
 export function parseLine(line: string): { name: string; values: Record<string, number> } | undefined {
-  const match = /^([a-z-]+):\s+(.*)$/.exec(line.trim());
+  const match = /^([a-z_-]+):\s+(.*)$/.exec(line.trim());
   if (!match) return undefined;
   const values: Record<string, number> = {};
   for (const pair of match[2]!.split(/\s+/)) {
@@ -30,6 +30,11 @@ export interface Row {
   ratio?: number;
   target: string;
   met: boolean;
+  /**
+   * The measure as a multiple of its target's limit, so every row is drawn on one scale: ≤ 1 meets a "≤" target,
+   * 0 meets a "0" target. Rows without it are drawn from ratio or value against the first number of target.
+   */
+  toTarget?: number;
 }
 
 type RowSpec = (values: Record<string, number>) => Row[];
@@ -50,6 +55,7 @@ const SPECS: Record<string, RowSpec> = {
             ratio: v.median_ms! / v.loop_median_ms!,
             target: "≤ 50 ms and ≤ 0.1× loop",
             met: v.median_ms! <= 50 && v.median_ms! / v.loop_median_ms! <= 0.1,
+            toTarget: Math.max(v.median_ms! / 50, v.median_ms! / v.loop_median_ms! / 0.1),
           },
           {
             bench: "action",
@@ -199,6 +205,8 @@ const SPECS: Record<string, RowSpec> = {
             unit: `of ${v.valid_recorded_of}`,
             target: "all, and 0 hostile writes",
             met: v.valid_recorded === v.valid_recorded_of && v.hostile_writes === 0,
+            // Counted failures: valid deliveries not recorded plus hostile writes; 0 meets the target.
+            toTarget: v.valid_recorded_of! - v.valid_recorded! + v.hostile_writes!,
           },
           {
             bench: "abuse",
@@ -209,6 +217,7 @@ const SPECS: Record<string, RowSpec> = {
             ratio: v.series_after! / v.series_before!,
             target: "unchanged",
             met: v.series_after === v.series_before,
+            toTarget: v.series_after! / v.series_before!,
           },
           {
             bench: "abuse",
@@ -232,6 +241,64 @@ const SPECS: Record<string, RowSpec> = {
                 },
               ]
             : []),
+        ]
+      : [],
+  fairness: (v) =>
+    has(v, "fifo_small_repo_p95_wait_s", "fair_small_repo_p95_wait_s")
+      ? [
+          {
+            bench: "fairness",
+            measure: `p95 wait of a repository's 10 jobs queued 1 s after another's 500 (maxRunners 20, 2 s jobs; real planner, simulated clock; planning 10,000 queued Pods: ${v.plan_ms_10000_fair} ms fair, ${v.plan_ms_10000_fifo} ms FIFO)`,
+            value: v.fair_small_repo_p95_wait_s!,
+            unit: "s",
+            baseline: { label: "FIFO release", value: v.fifo_small_repo_p95_wait_s! },
+            ratio: v.fair_small_repo_p95_wait_s! / v.fifo_small_repo_p95_wait_s!,
+            target: "≤ 0.2× FIFO",
+            met: v.fair_small_repo_p95_wait_s! / v.fifo_small_repo_p95_wait_s! <= 0.2,
+          },
+        ]
+      : [],
+  schedule: (v) =>
+    has(v, "ready_at_start", "ready_at_start_of", "ready_s", "no_lead_ready_s")
+      ? [
+          {
+            bench: "schedule",
+            measure: `warm runners Running when a window raising minIdle to ${v.ready_at_start_of} opens, pre-warmed by the measured start time (lead ${v.lead_s} s; all ${v.ready_at_start_of} ready ${v.ready_s} s from the start; without the lead ${v.no_lead_ready_at_start} at the start, all ${v.no_lead_ready_s} s after)`,
+            value: v.ready_at_start!,
+            unit: `of ${v.ready_at_start_of}`,
+            target: "all, at the start",
+            met: v.ready_at_start === v.ready_at_start_of,
+            // Warm runners missing at the start: 0 meets the target.
+            toTarget: v.ready_at_start_of! - v.ready_at_start!,
+          },
+        ]
+      : [],
+  outage: (v) =>
+    has(v, "lost", "sweep_s", "down_s")
+      ? [
+          {
+            bench: "outage",
+            measure: `${v.jobs} jobs queued while the scaler was unreachable for ${v.down_s} s: every job started on a runner, after the outage (sweep every ${v.sweep_s} s; ${v.lost} lost, ${v.redeliveries} redeliveries)`,
+            value: v.recovered_s ?? Number.POSITIVE_INFINITY,
+            unit: "s",
+            target: `≤ ${v.sweep_s! + 10} s (sweep + 10 s), 0 lost`,
+            met: v.lost === 0 && v.recovered_s !== undefined && v.recovered_s <= v.sweep_s! + 10,
+            toTarget: (v.recovered_s ?? Number.POSITIVE_INFINITY) / (v.sweep_s! + 10),
+          },
+        ]
+      : [],
+  apiserver_outage: (v) =>
+    has(v, "acked_then_lost", "two_leaders", "down_s")
+      ? [
+          {
+            bench: "apiserver-outage",
+            measure: `${v.jobs} jobs, two replicas, the apiserver cut off from them for ${v.down_s} s mid-burst: deliveries acknowledged then lost, and two leaders at once (every job started ${v.recovered_s} s after the cut ended; ${v.lost} lost, ${v.leaked} leaked)`,
+            value: v.acked_then_lost! + v.two_leaders!,
+            unit: "acked-then-lost + two-leaders",
+            target: "0 and 0",
+            met: v.acked_then_lost === 0 && v.two_leaders === 0 && v.lost === 0,
+            toTarget: v.acked_then_lost! + v.two_leaders!,
+          },
         ]
       : [],
   cache: (v) =>
@@ -281,35 +348,81 @@ export function table(rows: Row[]): string {
 
 const xml = (text: string) => text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
 
-/** A horizontal bar per row: its value against the target (or baseline), green when met. */
+/** Words of `text` in lines of at most `width` characters (a word longer than that gets a line of its own). */
+export function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line !== "" && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === "" ? word : `${line} ${word}`;
+  }
+  if (line !== "") lines.push(line);
+  return lines;
+}
+
+/** A row's position on the common scale: its measure over its target's limit (1 = at the limit). */
+export function toTargetOf(row: Row): number {
+  if (row.toTarget !== undefined) return row.toTarget;
+  const limit = Number(/([\d.]+)/.exec(row.target)?.[1] ?? 1) || 1;
+  return row.ratio !== undefined && /×/.test(row.target) ? row.ratio / limit : row.value / limit;
+}
+
+/**
+ * One block per row: its whole label (wrapped, never cut), then a bar of its measure over its target's limit on
+ * a scale shared by every row (0 to 2× the target, the target a dashed line at 1×; longer bars end in an arrow),
+ * green when met, with the value and the target beside it.
+ */
 export function svg(rows: Row[], title: string): string {
-  const width = 920;
-  const rowHeight = 34;
-  const left = 360;
-  const barMax = width - left - 140;
-  const height = 70 + rows.length * rowHeight;
-  const bars = rows.map((row, i) => {
-    const y = 50 + i * rowHeight;
-    // Ratio rows: bar = ratio on a 0..max(2, ratio) scale; absolute rows: value against the limit in the target.
-    const limit = Number(/([\d.]+)/.exec(row.target)?.[1] ?? 1) || 1;
-    const shown = row.ratio ?? row.value / limit;
-    const scale = Math.max(2, shown);
-    const length = Math.max(2, Math.min(1, shown / scale) * barMax);
+  const width = 980;
+  const margin = 16;
+  const lineHeight = 16;
+  const barHeight = 16;
+  const gap = 12;
+  // 12 px sans-serif averages under 7 px a character: 132 characters fit in the width with the margins.
+  const charsPerLine = Math.floor((width - 2 * margin) / 7);
+  const scaleMax = 2;
+  const barMax = 420;
+  const x0 = margin;
+  const xTarget = x0 + barMax / scaleMax;
+  let y = 56;
+  const blocks: string[] = [];
+  for (const row of rows) {
+    const label = wrap(`${row.bench}: ${row.measure}`, charsPerLine);
+    for (const line of label) {
+      y += lineHeight;
+      blocks.push(`<text x="${margin}" y="${y}" font-size="12">${xml(line)}</text>`);
+    }
+    const position = toTargetOf(row);
+    const clipped = position > scaleMax;
+    const length = Math.max(2, (Math.min(position, scaleMax) / scaleMax) * barMax);
     const color = row.met ? "#2da44e" : "#cf222e";
-    const label = `${row.bench}: ${row.measure}`.slice(0, 58);
-    return [
-      `<text x="${left - 8}" y="${y + 16}" text-anchor="end" font-size="12">${xml(label)}</text>`,
-      `<rect x="${left}" y="${y + 4}" width="${length.toFixed(1)}" height="18" fill="${color}" rx="3"/>`,
-      `<text x="${left + length + 6}" y="${y + 17}" font-size="12">${xml(
-        `${fmt(row.value)} ${row.unit}${row.ratio === undefined ? "" : ` (${row.ratio.toFixed(2)}×)`} · target ${row.target}`,
+    const top = y + 6;
+    blocks.push(
+      `<rect x="${x0}" y="${top}" width="${length.toFixed(1)}" height="${barHeight}" fill="${color}" rx="3"/>`,
+    );
+    if (clipped)
+      blocks.push(
+        `<path d="M${x0 + barMax + 2} ${top} l8 ${barHeight / 2} l-8 ${barHeight / 2} z" fill="${color}"/>`,
+      );
+    blocks.push(
+      `<line x1="${xTarget}" y1="${top - 3}" x2="${xTarget}" y2="${top + barHeight + 3}" stroke="#57606a" stroke-dasharray="3 2"/>`,
+      `<text x="${x0 + barMax + 16}" y="${top + 12}" font-size="12">${xml(
+        `${fmt(row.value)} ${row.unit}${row.ratio === undefined ? "" : ` (${row.ratio.toFixed(2)}×)`} · ${position.toFixed(2)}× target (${row.target})${row.met ? "" : " · MISSED"}`,
       )}</text>`,
-    ].join("");
-  });
+    );
+    y = top + barHeight + gap;
+  }
+  const height = y + margin;
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">`,
     `<rect width="100%" height="100%" fill="#ffffff"/>`,
-    `<text x="16" y="28" font-size="16" font-weight="bold">${xml(title)}</text>`,
-    ...bars,
+    `<text x="${margin}" y="28" font-size="16" font-weight="bold">${xml(title)}</text>`,
+    `<text x="${margin}" y="48" font-size="12" fill="#57606a">${xml(
+      `Each bar: the measure over its target's limit, one scale for all rows (0 to ${scaleMax}×; dashed line = the target; green = met).`,
+    )}</text>`,
+    ...blocks,
     "</svg>",
     "",
   ].join("\n");

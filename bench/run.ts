@@ -9,11 +9,15 @@ import { type StartedTestEnv, startTestEnv } from "../test/env/start.ts";
 import type { TestEnv } from "../test/env/types.ts";
 import { benchAbuse } from "./abuse.ts";
 import { benchAction } from "./action.ts";
+import { benchApiserverOutage } from "./apiserver-outage.ts";
 import { benchCache } from "./cache.ts";
 import { benchChaos } from "./chaos.ts";
+import { benchFairness } from "./fairness.ts";
+import { benchOutage } from "./outage.ts";
 import { benchPoll } from "./poll.ts";
 import { type Row, rowsFor, svg, table } from "./report.ts";
 import { benchBurst, benchIntake, benchScale } from "./scaler.ts";
+import { benchSchedule } from "./schedule.ts";
 
 const benches: { name: string; run: (env: () => Promise<TestEnv>) => Promise<string> }[] = [
   { name: "action", run: () => benchAction() },
@@ -24,6 +28,11 @@ const benches: { name: string; run: (env: () => Promise<TestEnv>) => Promise<str
   { name: "cache", run: async (env) => benchCache(await env()) },
   { name: "abuse", run: async (env) => benchAbuse(await env()) },
   { name: "poll", run: async (env) => benchPoll(await env()) },
+  // The real planner on a simulated clock: no cluster.
+  { name: "fairness", run: async () => benchFairness() },
+  { name: "schedule", run: async (env) => benchSchedule(await env()) },
+  { name: "outage", run: async (env) => benchOutage(await env()) },
+  { name: "apiserver-outage", run: async (env) => benchApiserverOutage(await env()) },
 ];
 
 const wanted = process.argv.slice(2);

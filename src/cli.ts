@@ -8,7 +8,8 @@ import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 // Bundled into dist/ by esbuild, so the image needs no package.json beside the CLI.
 import packageJson from "../package.json" with { type: "json" };
-import { type Config, ConfigError, findRunnerSet, loadConfig } from "./scaler/config/load.ts";
+import { describeSchedules, describeSets } from "./scaler/config/describe.ts";
+import { ConfigError, findRunnerSet, loadConfig } from "./scaler/config/load.ts";
 import { type SidecarMode, sidecarModeFor } from "./scaler/model/sidecar-mode.ts";
 import { buildRunnerPod } from "./scaler/runner-pod/build-runner-pod.ts";
 
@@ -16,6 +17,8 @@ export interface Io {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   readFile: (path: string) => Promise<string>;
+  /** The clock check-config reads the next activations of schedule windows from; the real one when omitted. */
+  now?: () => Date;
 }
 
 export interface Command {
@@ -67,7 +70,8 @@ const checkConfig: Command = {
   usage: `Usage: dind-k8s check-config --config FILE [--server [--kubeconfig FILE]]
 
 Validates FILE (YAML) against the configuration schema and the rules between keys. Prints every problem with
-its key path and line; exits 0 when the file is valid, 2 when it isn't.
+its key path and line; exits 0 when the file is valid, 2 when it isn't. For a valid file, prints the next three
+activations of each schedule window, in the window's time zone and in UTC.
 
 With --server, each runner set's Pod and Secret, as the scaler would create them for a job, are also sent to the
 cluster as a server-side dry run (dryRun=All, fieldValidation=Strict): the apiserver validates them, admission
@@ -94,6 +98,8 @@ Options:
       throw new UsageError("--kubeconfig goes with --server");
     const config = await loadConfig(file, io.readFile);
     io.stdout(`${file}: valid. ${describeSets(config)}\n`);
+    const schedules = describeSchedules(config, io.now?.() ?? new Date());
+    if (schedules) io.stdout(schedules);
     if (!flags.server) return EXIT.ok;
     // Loaded only here: the plain check needs no Kubernetes client.
     const { checkConfigOnServer } = await import("./scaler/server-check.ts");
@@ -118,15 +124,6 @@ Options:
     return EXIT.ok;
   },
 };
-
-function describeSets(config: Config): string {
-  const count = config.runnerSets.length === 1 ? "1 runner set" : `${config.runnerSets.length} runner sets`;
-  const sets = config.runnerSets.map(
-    (set) =>
-      `${set.name} (labels ${set.labels.join(", ")}; ${set.runtime.profile}; maxRunners ${set.maxRunners}, minIdle ${set.minIdle})`,
-  );
-  return `${count}: ${sets.join("; ")}`;
-}
 
 /** Job id shown by render: recognisable as made up, and as long as real ids get. */
 export const PLACEHOLDER_JOB_ID = 12345678901;

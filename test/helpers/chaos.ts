@@ -5,8 +5,8 @@
 // test side plays the runners: once its Pod runs a runner comes online, GitHub gives it any queued job, the job
 // ends, the runner exits (through kwok's Stage); kwok and the real garbage collector clean up.
 import { type ChildProcess, spawn } from "node:child_process";
-import { openSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { openSync, writeSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -15,6 +15,7 @@ import { CoreV1Api, type KubeConfig, makeInformer, type V1Pod } from "@kubernete
 import { ANNOTATIONS, LABELS } from "../../src/scaler/model/keys.ts";
 import { freePort } from "../env/net.ts";
 import type { TestEnv } from "../env/types.ts";
+import { type CuttableProxy, startCuttableProxy } from "./cuttable-proxy.ts";
 import { type Fault, withFaults } from "./faults/faults.ts";
 import { type GitHubStandIn, type StandInJob, startGitHubStandIn } from "./github-standin.ts";
 import { createTestNamespace } from "./kube.ts";
@@ -63,6 +64,21 @@ export interface ChaosOptions {
   }) => boolean;
   /** Run the scaler replicas built with these bugs (tests that prove an assertion catches them). */
   faults?: readonly Fault[];
+  /**
+   * The scaler unreachable from GitHub (the Service answers 502; the replicas keep running and reach GitHub) for
+   * `downMs` from just before the burst: every queued delivery fails, and only the redelivery sweep (or the
+   * queued-job audit) brings the jobs back.
+   */
+  outage?: { downMs: number };
+  /**
+   * The apiserver cut off from every replica (a TCP proxy between them stops forwarding: requests hang, nothing
+   * fails fast) for `downMs`, starting `atMs` after the burst began.
+   */
+  apiserverCut?: { atMs: number; downMs: number };
+  /** Two replicas for the whole run, instead of one with a second joining for a while. */
+  twoReplicas?: boolean;
+  /** Recovery timings instead of the chaos defaults (sweep every 1 s, audit every 3 s). */
+  recovery?: { redeliveryMs: number; auditMs: number; redeliveryLookbackMs: number };
 }
 
 export interface ChaosReport {
@@ -85,6 +101,12 @@ export interface ChaosReport {
   kills: number;
   droppedEvents: number;
   redeliveries: number;
+  /** With an outage or a cut: seconds from its end until every job had started on a runner. */
+  recoveredS?: number;
+  /** Jobs whose queued delivery was answered 2xx and that never ran (must be 0: 2xx means stored). */
+  ackedThenLost: number;
+  /** Most replicas leading at once, from their "started/stopped leading" logs (must be ≤ 1). */
+  maxLeaders: number;
 }
 
 /** Deterministic pseudo-random numbers, so a failing run can be replayed with its seed. */
@@ -104,9 +126,17 @@ const RELEASE_CONCURRENCY = 16;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A Service in front of the replicas: round robin over the live ones; 502 when none answers. */
-async function startBalancer(targets: () => number[]): Promise<{ server: Server; url: string }> {
+async function startBalancer(
+  targets: () => number[],
+  down: () => boolean,
+): Promise<{ server: Server; url: string }> {
   let next = 0;
   const server = createServer((incoming, outgoing) => {
+    if (down()) {
+      incoming.resume();
+      outgoing.writeHead(502).end("no route to the scaler");
+      return;
+    }
     const chunks: Buffer[] = [];
     incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
     incoming.on("end", () => {
@@ -159,6 +189,7 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
   let balancer: { server: Server; url: string } | undefined;
   const timers = new Set<NodeJS.Timeout>();
   let stopWatching = () => {};
+  const cleanups: (() => Promise<void>)[] = [];
 
   try {
     const tuning = {
@@ -170,7 +201,13 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
         pendingDeadlineMs: 60_000,
         releaseConcurrency: RELEASE_CONCURRENCY,
       },
-      recovery: { redeliveryMs: 1_000, auditMs: 3_000, auditGraceMs: 2_000, redeliveryLookbackMs: 6_000 },
+      recovery: {
+        redeliveryMs: 1_000,
+        auditMs: 3_000,
+        auditGraceMs: 2_000,
+        redeliveryLookbackMs: 6_000,
+        ...options.recovery,
+      },
       lease: { leaseDurationMs: 2_000, retryPeriodMs: 250, renewDeadlineMs: 1_500 },
     };
     const files = await writeServeFiles(env, {
@@ -183,6 +220,21 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
       tuning,
     });
 
+    let proxy: CuttableProxy | undefined;
+    if (options.apiserverCut) {
+      const kubeconfig = await readFile(files.kubeconfigPath, "utf8");
+      // exportConfig() writes JSON; a hand-written kubeconfig would be YAML: either way "server": the URL.
+      const server = /"?server"?:\s*"?(https:\/\/[^\s"]+)/.exec(kubeconfig)?.[1];
+      if (!server) throw new Error("chaos: no server in the scaler's kubeconfig");
+      const url = new URL(server);
+      proxy = await startCuttableProxy({ host: url.hostname, port: Number(url.port) });
+      cleanups.push(() => proxy!.close());
+      url.port = String(proxy.port);
+      await writeFile(files.kubeconfigPath, kubeconfig.replace(server, url.origin));
+    }
+
+    // Leadership as the replicas log it, to count leaders at once.
+    const leadership: { at: number; replica: string; leading: boolean }[] = [];
     const chaosLog = process.env.DIND_K8S_CHAOS_LOG
       ? openSync(process.env.DIND_K8S_CHAOS_LOG, "a")
       : undefined;
@@ -195,14 +247,30 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
         [
           ...faulty.execArgv,
           join(import.meta.dirname, "../../src/cli.ts"),
-          ...serveArgs(files, { port, logLevel: process.env.DIND_K8S_CHAOS_LOG ? "info" : "warn" }),
+          // info: the leadership lines are counted.
+          ...serveArgs(files, { port, logLevel: "info" }),
         ],
         {
           env: { ...process.env, ...faulty.env },
-          // DIND_K8S_CHAOS_LOG=FILE: the replicas' JSON logs, for finding out why a run went wrong.
-          stdio: ["ignore", chaosLog ?? "ignore", "pipe"],
+          stdio: ["ignore", "pipe", "pipe"],
         },
       );
+      let buffered = "";
+      child.stdout?.on("data", (chunk: Buffer) => {
+        // DIND_K8S_CHAOS_LOG=FILE: the replicas' JSON logs, for finding out why a run went wrong.
+        if (chaosLog !== undefined) writeSync(chaosLog, chunk);
+        buffered += chunk.toString();
+        const lines = buffered.split("\n");
+        buffered = lines.pop() ?? "";
+        for (const line of lines) {
+          if (line.includes('"message":"started leading"'))
+            leadership.push({ at: Date.now(), replica: name, leading: true });
+          else if (line.includes('"message":"stopped leading"'))
+            leadership.push({ at: Date.now(), replica: name, leading: false });
+        }
+      });
+      // A replica that dies leads no more.
+      child.once("exit", () => leadership.push({ at: Date.now(), replica: name, leading: false }));
       const ready = (async () => {
         for (let i = 0; i < 200; i++) {
           if (child.exitCode !== null) return;
@@ -225,11 +293,14 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
       [...replicas.values()].filter((r) => r.process.exitCode === null).map((r) => r.port);
 
     await (await startReplica("a")).ready;
-    balancer = await startBalancer(livePorts);
+    if (options.twoReplicas) await (await startReplica("b")).ready;
+    let down = false;
+    balancer = await startBalancer(livePorts, () => down);
     github.setHook({ url: `${balancer.url}/webhook`, secret: "chaos-secret" });
 
     // --- GitHub's side: deliver an event twice, maybe dropped, maybe late.
     let droppedEvents = 0;
+    const acked = new Set<number>();
     const pendingDeliveries = new Set<Promise<unknown>>();
     const emit = (action: "queued" | "in_progress" | "completed", job: StandInJob, runnerName?: string) => {
       const payload = workflowJobPayload({
@@ -246,13 +317,48 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
       for (let copy = 0; copy < 2; copy++) {
         const send = async () => {
           await sleep(delay + copy * rand() * 50);
-          await github.deliver("workflow_job", payload, drop ? { drop: true } : {}).catch(() => undefined);
+          const result = await github
+            .deliver("workflow_job", payload, drop ? { drop: true } : {})
+            .catch(() => undefined);
+          if (action === "queued" && result && result.statusCode >= 200 && result.statusCode < 300)
+            acked.add(job.id);
         };
         const promise = send();
         pendingDeliveries.add(promise);
         void promise.finally(() => pendingDeliveries.delete(promise));
       }
     };
+
+    // --- The outage, from just before the burst.
+    let upAt: number | undefined;
+    if (options.outage) {
+      down = true;
+      const up = setTimeout(() => {
+        down = false;
+        upAt = Date.now();
+        log("chaos: the scaler is reachable again");
+      }, options.outage.downMs);
+      timers.add(up);
+    }
+
+    // --- The apiserver cut, mid-burst.
+    if (options.apiserverCut && proxy) {
+      const { atMs, downMs } = options.apiserverCut;
+      const cutProxy = proxy;
+      timers.add(
+        setTimeout(() => {
+          cutProxy.cut();
+          log("chaos: apiserver cut off from the scaler");
+        }, atMs),
+      );
+      timers.add(
+        setTimeout(() => {
+          cutProxy.heal();
+          upAt = Date.now();
+          log("chaos: apiserver reachable again");
+        }, atMs + downMs),
+      );
+    }
 
     // --- The burst.
     const started = Date.now();
@@ -284,16 +390,18 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
       );
       timers.add(timer);
     }
-    const second = setTimeout(async () => {
-      log("chaos: second replica joins");
-      const b = await startReplica("b");
-      const leave = setTimeout(() => {
-        log("chaos: second replica leaves (SIGTERM)");
-        b.process.kill("SIGTERM");
-      }, expectedMs / 2);
-      timers.add(leave);
-    }, expectedMs / 4);
-    timers.add(second);
+    if (!options.twoReplicas) {
+      const second = setTimeout(async () => {
+        log("chaos: second replica joins");
+        const b = await startReplica("b");
+        const leave = setTimeout(() => {
+          log("chaos: second replica leaves (SIGTERM)");
+          b.process.kill("SIGTERM");
+        }, expectedMs / 2);
+        timers.add(leave);
+      }, expectedMs / 4);
+      timers.add(second);
+    }
 
     // --- The runners and GitHub's job assignment, until everything has run and is gone.
     const online = new Set<string>();
@@ -303,7 +411,9 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
     stopWatching = watcher.stop;
     let maxReleased = 0;
     let convergedAt: number | undefined;
+    let allStartedAt: number | undefined;
     while (Date.now() - started < options.timeoutMs) {
+      if (allStartedAt === undefined && startCount.size === options.jobs) allStartedAt = Date.now();
       const pods: V1Pod[] = (await core.listNamespacedPod({ namespace: ns.name })).items;
       const live = pods.filter(releasedAndLive);
       maxReleased = Math.max(maxReleased, live.length);
@@ -373,6 +483,8 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
     const leftPods = (await core.listNamespacedPod({ namespace: ns.name })).items.length;
     const leftSecrets = (await core.listNamespacedSecret({ namespace: ns.name })).items.length;
     const extraKinds = extraRegistrations(github, killTimes);
+    const never = jobs.filter((job) => !startCount.has(job.id)).map((job) => job.id);
+    if (never.length > 0) log(`chaos: never started: ${never.slice(0, 20).join(" ")}`);
     const report: ChaosReport = {
       jobs: options.jobs,
       lost: jobs.filter((job) => !startCount.has(job.id)).length,
@@ -387,6 +499,16 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
       kills,
       droppedEvents,
       redeliveries: github.deliveries().filter((delivery) => delivery.redelivery).length,
+      ackedThenLost: [...acked].filter((id) => !startCount.has(id)).length,
+      maxLeaders: maxConcurrent(leadership),
+      ...(options.outage || options.apiserverCut
+        ? {
+            recoveredS:
+              allStartedAt === undefined || upAt === undefined
+                ? Number.POSITIVE_INFINITY
+                : (allStartedAt - upAt) / 1000,
+          }
+        : {}),
     };
     if (github.violations.length > 0) {
       throw new Error(
@@ -398,10 +520,23 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
     stopWatching();
     for (const timer of timers) clearTimeout(timer);
     for (const replica of replicas.values()) replica.process.kill("SIGKILL");
+    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
     balancer?.server.close();
     await github.close();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The most replicas leading at the same time, from leadership changes in the order they happened. */
+function maxConcurrent(changes: { at: number; replica: string; leading: boolean }[]): number {
+  const leading = new Set<string>();
+  let most = 0;
+  for (const change of [...changes].sort((a, b) => a.at - b.at)) {
+    if (change.leading) leading.add(change.replica);
+    else leading.delete(change.replica);
+    most = Math.max(most, leading.size);
+  }
+  return most;
 }
 
 export function chaosLine(report: ChaosReport): string {

@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, inject, it } from "vitest";
 import { LeaderElector } from "../../src/scaler/kube/leader-election.ts";
 import { SCALER_LEASE_NAME, SCALER_ROLE_RULES } from "../../src/scaler/kube/rbac.ts";
 import { silentLogger } from "../../src/scaler/observe/log.ts";
+import { type CuttableProxy, startCuttableProxy } from "../helpers/cuttable-proxy.ts";
 import {
   createTestNamespace,
   kubeClientOf,
@@ -28,13 +29,22 @@ async function until(check: () => boolean, timeoutMs: number): Promise<number> {
   return Date.now() - started;
 }
 
-async function candidate(identity: string) {
+async function candidate(identity: string, { via }: { via?: CuttableProxy } = {}) {
   const kubeConfig = await restrictedKubeConfig(
     env,
     ns.name,
     `scaler-${identity}`,
     SCALER_ROLE_RULES.map((rule) => ({ ...rule }) as V1PolicyRule),
   );
+  if (via) {
+    // The same apiserver (its certificate names 127.0.0.1), through the proxy's port.
+    const cluster = kubeConfig.getCurrentCluster()!;
+    const server = new URL(cluster.server);
+    server.port = String(via.port);
+    kubeConfig.clusters = kubeConfig.clusters.map((c) =>
+      c.name === cluster.name ? { ...c, server: server.origin } : c,
+    );
+  }
   const events: string[] = [];
   const elector = new LeaderElector({
     kube: await kubeClientOf(kubeConfig),
@@ -87,5 +97,39 @@ describe("leader election", () => {
     const handoverMs = await until(() => c.elector.leading, LEASE_MS * 3);
     expect(handoverMs).toBeLessThan(LEASE_MS / 2);
     await c.elector.stop();
+  });
+
+  it("a leader cut off from the apiserver (requests hang, no error) stops leading before another takes over", async () => {
+    const apiserver = new URL(ns.kc.getCurrentCluster()!.server);
+    const proxy = await startCuttableProxy({ host: apiserver.hostname, port: Number(apiserver.port) });
+    try {
+      const a = await candidate("cut-a", { via: proxy });
+      const b = await candidate("cut-b");
+      const lease = () =>
+        ns.kc
+          .makeApiClient(CoordinationV1Api)
+          .deleteNamespacedLease({ name: SCALER_LEASE_NAME, namespace: ns.name })
+          .catch(() => undefined);
+      await lease();
+      a.elector.start();
+      await until(() => a.elector.leading, 5_000);
+      b.elector.start();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      // The partition: a's renewals hang (client-node gives up after 30 s), they don't fail.
+      proxy.cut();
+      let aLeadingWhenBStarted: boolean | undefined;
+      await until(() => {
+        if (b.elector.leading && aLeadingWhenBStarted === undefined) aLeadingWhenBStarted = a.elector.leading;
+        return b.elector.leading;
+      }, LEASE_MS * 5);
+      // a stepped down at its renew deadline, without an answer from the apiserver: never two leaders.
+      expect(aLeadingWhenBStarted).toBe(false);
+      expect(a.events).toEqual(["start", "stop"]);
+      proxy.heal();
+      await b.elector.stop();
+      await a.elector.stop();
+    } finally {
+      await proxy.close();
+    }
   });
 });

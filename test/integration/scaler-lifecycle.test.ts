@@ -5,6 +5,7 @@ import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { createGitHubApi } from "../../src/scaler/github/client.ts";
 import { ANNOTATIONS, LABELS } from "../../src/scaler/model/keys.ts";
+import { nextActivations } from "../../src/scaler/model/schedule.ts";
 import type { ReconcilerTiming } from "../../src/scaler/reconcile/reconciler.ts";
 import type { RecoveryTiming } from "../../src/scaler/reconcile/recovery.ts";
 import { JIT_CONFIG_KEY } from "../../src/scaler/runner-pod/build-runner-pod.ts";
@@ -353,6 +354,42 @@ describe("capacity", () => {
     // One busy + two idle; nothing beyond.
     const live = (await w.pods()).filter((pod) => !gated(pod));
     expect(live).toHaveLength(3);
+  });
+});
+
+describe("schedules", () => {
+  it("a window's warm runners are Running when it opens (pre-warmed by the lead time) and go when it closes", async () => {
+    // Windows open at :00, :20 and :40 of every minute (croner's seconds field) for 8 s, in a time zone.
+    const window = { cron: "0,20,40 * * * * *", duration: "8s", timeZone: "Asia/Kolkata", minIdle: 2 };
+    const w = await world({
+      runnerSets: [
+        realNodesRunnerSetYaml("dind-k8s", 4, 0),
+        "    scheduleLeadTime: 4s",
+        `    schedules: [{ cron: "${window.cron}", duration: ${window.duration}, timeZone: ${window.timeZone}, minIdle: 2 }]`,
+      ].join("\n"),
+    });
+    const warmRunning = async () =>
+      (await w.pods()).filter(
+        (pod) =>
+          pod.metadata?.labels?.[LABELS.kind] === "warm" &&
+          !pod.metadata.deletionTimestamp &&
+          pod.status?.phase === "Running",
+      ).length;
+    // A start at least 6 s away, so the lead time (4 s) begins after this point.
+    let [opens] = nextActivations(window, new Date(Date.now() + 6_000), 1);
+    expect(await warmRunning()).toBe(0);
+    // Outside the window and its lead time: no warm runner (minIdle 0).
+    const sleepUntil = (ms: number) =>
+      new Promise((resolve) => setTimeout(resolve, Math.max(0, ms - Date.now())));
+    await sleepUntil(opens!.getTime() - 4_500);
+    expect(await warmRunning()).toBe(0);
+    await sleepUntil(opens!.getTime());
+    expect(await warmRunning()).toBe(2);
+    expect(w.github.runners()).toHaveLength(2);
+    // After the window (8 s) and the idle grace (400 ms), the warm runners are surplus and removed.
+    opens = new Date(opens!.getTime() + 8_000);
+    await sleepUntil(opens.getTime() + 2_000);
+    await eventually("warm runners removed after the window", async () => (await warmRunning()) === 0);
   });
 });
 

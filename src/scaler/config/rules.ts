@@ -92,6 +92,19 @@ function checkRunnerSet(set: Raw, index: number, problems: Problem[]) {
       message: `expected at most maxRunners (${set.maxRunners}), got ${set.minIdle}`,
     });
   }
+  if (Array.isArray(set.schedules)) {
+    set.schedules.forEach((value, i) => {
+      const window = mapping(value);
+      if (window === undefined || !count(window.minIdle)) return;
+      const limit = count(window.maxRunners) ? window.maxRunners : set.maxRunners;
+      if (count(limit) && window.minIdle > limit) {
+        problems.push({
+          path: [...path, "schedules", i, "minIdle"],
+          message: `expected at most ${count(window.maxRunners) ? "the window's maxRunners" : "maxRunners"} (${limit}), got ${window.minIdle}`,
+        });
+      }
+    });
+  }
   const profile = mapping(set.runtime)?.profile ?? "privileged";
   const storageType = mapping(set.storage)?.type;
   const knownType = STORAGE_TYPES.includes(String(storageType));

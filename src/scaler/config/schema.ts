@@ -3,6 +3,7 @@
 // Size: the configuration file's whole shape, read top to bottom as the file is written; its parts are small and
 // only mean something together (every set option next to the others).
 import { z } from "zod";
+import { capacityKeys } from "./capacity.ts";
 import {
   DEFAULT_DIND_IMAGE,
   DEFAULT_DOCKER_SIZE_LIMIT,
@@ -307,6 +308,7 @@ export const runnerSetSchema = strictObject({
     .describe(
       `At most this many queued (scheduling-gated) job Pods of the set; a queued job past it is answered 503, GitHub records the delivery as failed and the redelivery sweep brings it back. Default ${DEFAULT_QUEUED_PER_RUNNER} × maxRunners.`,
     ),
+  ...capacityKeys,
   runnerGroup: text().optional().describe("Runner group of this set; overrides github.runnerGroup."),
   runner,
   dind,

@@ -46,6 +46,8 @@ export class LeaderElector {
   #leading = false;
   #stopped = false;
   #timer: NodeJS.Timeout | undefined;
+  /** Steps down at the renew deadline even while a renewal hangs (an apiserver cut off answers nothing). */
+  #watchdog: NodeJS.Timeout | undefined;
   #observed: { holder: string; renewTime: string; at: number } | undefined;
   #lastRenewal = 0;
   #tick: Promise<void> = Promise.resolve();
@@ -89,6 +91,16 @@ export class LeaderElector {
         });
     };
     loop();
+    // The loop checks the deadline only after a renewal settles, and a request to an unreachable apiserver may
+    // take the client's whole timeout (30 s) — longer than the lease: another replica would lead meanwhile.
+    this.#watchdog = setInterval(
+      () => {
+        if (this.#leading && Date.now() - this.#lastRenewal > this.#options.renewDeadlineMs) {
+          void this.#stepDown("could not renew the Lease before the renew deadline");
+        }
+      },
+      Math.max(10, Math.min(this.#options.retryPeriodMs, 250)),
+    );
   }
 
   /**
@@ -98,6 +110,7 @@ export class LeaderElector {
   async stop({ release = true }: { release?: boolean } = {}): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearInterval(this.#watchdog);
     await this.#tick;
     if (this.#leading && !release) {
       this.#leading = false;

@@ -68,6 +68,24 @@ export function createMetrics({ processMetrics = true }: { processMetrics?: bool
       labelNames: ["runner_set", "phase"] as const,
       registers: [registry],
     }),
+    scheduleWindowActive: new Gauge({
+      name: `${prefix}schedule_window_active`,
+      help: "1 while a runner set's schedule window applies (from its lead time before its start to its end), 0 otherwise, by runner set and window.",
+      labelNames: ["runner_set", "window"] as const,
+      registers: [registry],
+    }),
+    effectiveCapacity: new Gauge({
+      name: `${prefix}runner_set_capacity`,
+      help: "A runner set's minIdle and maxRunners as the reconciler uses them now (its schedule's open windows, else its plain values), by runner set and value.",
+      labelNames: ["runner_set", "value"] as const,
+      registers: [registry],
+    }),
+    scheduleLeadSeconds: new Gauge({
+      name: `${prefix}schedule_lead_seconds`,
+      help: "How long before a schedule window opens its values apply: scheduleLeadTime, or the runner start time measured (the longest of the last 10).",
+      labelNames: ["runner_set"] as const,
+      registers: [registry],
+    }),
     jobStartupSeconds: new Histogram({
       name: `${prefix}job_startup_seconds`,
       help: "From the runner Pod's creation (job queued) to its gate being released.",

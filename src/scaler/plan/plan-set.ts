@@ -1,5 +1,6 @@
 // Pure: what a runner set needs next — releases, warm runners, deletions — from the views of its Pods. The
 // reconciler acts on the plan; nothing here reads a clock or talks to a server.
+import { chooseReleases, type Fairness } from "./fair-release.ts";
 import type { PodState, RunnerPodView } from "./pod-view.ts";
 
 export interface SetPlan {
@@ -9,7 +10,7 @@ export interface SetPlan {
   expiredTombstones: RunnerPodView[];
   /** Released Pods that never reached Running before the deadline. */
   stuck: RunnerPodView[];
-  /** Gated Pods to release now, oldest first. */
+  /** Gated Pods to release now: oldest first, or round-robin across repositories (see fairness). */
   release: RunnerPodView[];
   /** Warm Pods to create. */
   warmToCreate: number;
@@ -29,6 +30,8 @@ export interface PlanInput {
   idleGraceMs: number;
   /** False while the set is backing off after repeated failures. */
   mayRelease: boolean;
+  /** How free slots are shared across repositories; oldest first (fifo) when omitted. */
+  fairness?: Fairness | undefined;
 }
 
 // Names are DNS labels (ASCII): compared by code unit, which is all a tie-break needs and much cheaper than
@@ -39,7 +42,8 @@ const byAge = (a: RunnerPodView, b: RunnerPodView) =>
 /**
  * GitHub does not bind a JIT runner to a job: any idle runner with matching labels takes any queued job.
  * So a set is planned on counts: runners wanted = jobs still waiting + minIdle; runners offered = idle
- * runners + gated Pods. Releases fill free slots FIFO up to maxRunners.
+ * runners + gated Pods. Releases fill free slots up to maxRunners: oldest first, or when the backlog is larger
+ * than the free slots, round-robin across repositories (fair-release.ts).
  */
 export function planSet(input: PlanInput): SetPlan {
   const { views, now } = input;
@@ -69,6 +73,8 @@ export function planSet(input: PlanInput): SetPlan {
   // A job still waiting for a runner: its own Pod exists and neither in_progress nor completed came.
   let waitingJobs = 0;
   let active = 0;
+  // Released job Pods per repository: what each repository already has, for the fair share of the free slots.
+  const released = new Map<string, number>();
   for (const view of views) {
     if (
       view.kind === "job" &&
@@ -78,7 +84,11 @@ export function planSet(input: PlanInput): SetPlan {
     ) {
       waitingJobs++;
     }
-    if ((view.state === "idle" || view.state === "busy") && !stuckNames.has(view.name)) active++;
+    if ((view.state === "idle" || view.state === "busy") && !stuckNames.has(view.name)) {
+      active++;
+      if (view.repository !== undefined)
+        released.set(view.repository, (released.get(view.repository) ?? 0) + 1);
+    }
   }
   // Put in FIFO order only when something is taken from the front: with every slot full, a pass over a backlog
   // of 10,000 jobs sorts nothing.
@@ -122,9 +132,9 @@ export function planSet(input: PlanInput): SetPlan {
   let release: RunnerPodView[] = [];
   if (input.mayRelease && slots > 0) {
     const surplusNames = new Set(surplus.map((view) => view.name));
-    release = queuedByAge()
-      .filter((view) => !surplusNames.has(view.name))
-      .slice(0, slots);
+    const candidates =
+      surplusNames.size === 0 ? queuedByAge() : queuedByAge().filter((view) => !surplusNames.has(view.name));
+    release = chooseReleases(candidates, slots, released, input.fairness ?? { mode: "fifo" });
   }
 
   return { finished, expiredTombstones, stuck, release, warmToCreate, surplus, counts };

@@ -22,6 +22,8 @@ export interface RunnerPodView {
   uid: string | undefined;
   kind: "job" | "warm";
   state: PodState;
+  /** owner/name of the job's repository (job Pods; undefined for warm ones and Pods recorded without it). */
+  repository: string | undefined;
   /** The job's own state, for job Pods: undefined while queued. */
   jobState: "started" | "done" | undefined;
   /** When its job was queued (ms since the epoch): a number, not a Date, as 10,000 Dates cost a MB of heap. */
@@ -77,6 +79,7 @@ function buildView(pod: V1Pod): RunnerPodView {
     uid: pod.metadata?.uid,
     kind: labels[LABELS.kind] === "warm" ? "warm" : "job",
     state,
+    repository: annotations[ANNOTATIONS.repository],
     jobState,
     // A Pod replaced to get a cache claim keeps its original's place in the queue.
     createdAtMs: new Date(

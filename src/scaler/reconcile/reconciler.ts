@@ -6,17 +6,20 @@ import type { CachePool } from "../cache/pool.ts";
 import type { RunnerSet } from "../config/load.ts";
 import type { RunnerPods, V1Pod } from "../kube/runner-pods.ts";
 import { ANNOTATIONS, LABELS } from "../model/keys.ts";
+import type { Capacity } from "../model/schedule.ts";
 import { jobTargetOf, type RunnerTarget } from "../model/target.ts";
 import type { Logger } from "../observe/log.ts";
 import type { Metrics } from "../observe/metrics.ts";
 import { planSet } from "../plan/plan-set.ts";
 import { type RunnerPodView, viewPod } from "../plan/pod-view.ts";
 import { planRollout } from "../plan/rollout.ts";
+import { inBatches, randomId } from "./batches.ts";
 import { OrphanSweep } from "./orphans.ts";
 import type { Recovery } from "./recovery.ts";
 import { Releaser } from "./release.ts";
 import { Rollout } from "./rollout.ts";
 import type { RunnerRegistry } from "./runner-registry.ts";
+import { SetCapacity } from "./set-capacity.ts";
 
 export interface ReconcilerOptions {
   runnerSets: readonly RunnerSet[];
@@ -74,25 +77,6 @@ export const DEFAULT_RECONCILER_TIMING: ReconcilerTiming = {
   cacheLeaseGraceMs: 2 * 60_000,
 };
 
-async function inBatches<T>(
-  items: readonly T[],
-  size: number,
-  act: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(size, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await act(item);
-    }
-  });
-  await Promise.all(workers);
-}
-
-function randomId(): string {
-  return Math.random().toString(36).slice(2, 10).padEnd(8, "0");
-}
-
 export class Reconciler {
   readonly #options: ReconcilerOptions;
   readonly #timing: ReconcilerTiming;
@@ -110,6 +94,9 @@ export class Reconciler {
   readonly #releaser: Releaser;
   readonly #rollout: Rollout;
   readonly #orphans: OrphanSweep;
+  readonly #capacity: SetCapacity;
+  /** A pass when a schedule window next starts or stops applying, if sooner than the next resync. */
+  #windowTimer: NodeJS.Timeout | undefined;
   /** Job Pods deleted as stuck, to create again once the old one is gone: name → (set, target). */
   readonly #replacements = new Map<string, { set: RunnerSet; pod: V1Pod }>();
   readonly #backoff = new Map<string, { failures: number; until: number }>();
@@ -129,6 +116,7 @@ export class Reconciler {
     this.#rollout = new Rollout(options);
     this.#releaser = new Releaser({ ...options, rollout: this.#rollout, stopped: () => this.#stopped });
     this.#orphans = new OrphanSweep(options);
+    this.#capacity = new SetCapacity(options.runnerSets, options.metrics, options.log);
   }
 
   start(): void {
@@ -147,6 +135,8 @@ export class Reconciler {
     this.#unsubscribe?.();
     clearInterval(this.#timer);
     clearTimeout(this.#debounce);
+    this.#debounce = undefined; // else trigger() waits on it forever after a restart (a leader leading again)
+    clearTimeout(this.#windowTimer);
     await this.#idle;
   }
 
@@ -195,12 +185,19 @@ export class Reconciler {
     // Planning time of this pass: the grouping above plus each set's planSet (see planShareFactor).
     this.#planning = performance.now() - started;
     await this.#createReplacements();
+    let changesAtMs = Number.POSITIVE_INFINITY;
     for (const set of runnerSets) {
-      await this.#reconcileSet(set, bySet.get(set.name) ?? [], now).catch((error: unknown) => {
+      const capacity = this.#capacity.at(set, now);
+      changesAtMs = Math.min(changesAtMs, capacity.changesAtMs);
+      await this.#reconcileSet(set, bySet.get(set.name) ?? [], now, capacity).catch((error: unknown) => {
         metrics.reconcileErrors.inc({ step: "set" });
         this.#options.log.error("reconcile pass failed", { runnerSet: set.name, error: String(error) });
       });
     }
+    clearTimeout(this.#windowTimer);
+    const untilChange = changesAtMs - now.getTime();
+    if (!this.#stopped && untilChange < this.#timing.resyncMs)
+      this.#windowTimer = setTimeout(() => this.trigger(), Math.max(0, untilChange));
     if (now.getTime() - this.#lastOrphanSweep >= this.#timing.orphanSweepMs) {
       this.#lastOrphanSweep = now.getTime();
       await this.#orphans.sweep().catch((error: unknown) => {
@@ -216,19 +213,26 @@ export class Reconciler {
     metrics.reconcilePassSeconds.observe((performance.now() - started) / 1000);
   }
 
-  async #reconcileSet(set: RunnerSet, views: RunnerPodView[], now: Date): Promise<void> {
+  async #reconcileSet(set: RunnerSet, views: RunnerPodView[], now: Date, capacity: Capacity): Promise<void> {
     const { pods, metrics, log } = this.#options;
     const backoff = this.#backoff.get(set.name);
     const planStarted = performance.now();
+    this.#capacity.observe(set, views, now.getTime());
     const plan = planSet({
       views,
-      maxRunners: set.maxRunners,
-      minIdle: set.minIdle,
+      // The schedule's values at this instant (its lead time included), else the set's own.
+      maxRunners: capacity.maxRunners,
+      minIdle: capacity.minIdle,
       now,
       tombstoneTtlMs: this.#timing.tombstoneTtlMs,
       pendingDeadlineMs: this.#timing.pendingDeadlineMs,
       idleGraceMs: this.#timing.idleGraceMs,
       mayRelease: backoff === undefined || now.getTime() >= backoff.until,
+      fairness: {
+        mode: set.fairness,
+        weights: set.repositoryWeights,
+        maxPerRepository: set.maxRunnersPerRepository,
+      },
     });
     this.#planning += performance.now() - planStarted;
     for (const [state, count] of Object.entries(plan.counts)) {

@@ -13,6 +13,7 @@ import { viewPod } from "../plan/pod-view.ts";
 import type { Backlog } from "../records/backlog.ts";
 import { runnerPodName } from "../runner-pod/names.ts";
 import { routeJob } from "../webhook/route.ts";
+import { inBatches } from "./batches.ts";
 
 export interface RecoveryGitHub {
   listFailedWebhookDeliveries(
@@ -49,6 +50,11 @@ export const DEFAULT_RECOVERY_TIMING: RecoveryTiming = {
   auditJobLookups: 50,
 };
 
+/** How soon after a probe redelivery the sweep looks whether it arrived (GitHub redelivers within seconds). */
+const PROBE_CHECK_MS = 5_000;
+/** Redeliveries asked for at once. */
+const REDELIVERY_CONCURRENCY = 8;
+
 export interface RecoveryOptions {
   runnerSets: readonly RunnerSet[];
   pods: RunnerPods;
@@ -70,8 +76,13 @@ export class Recovery {
   #lastSweep = 0;
   #lastAudit = 0;
   #since: Date | undefined;
-  /** Delivery GUIDs we asked GitHub to redeliver, so a slow redelivery is not requested twice. */
-  readonly #requested = new Set<string>();
+  /**
+   * Deliveries we asked GitHub to redeliver, by GUID: the attempt asked for, so a slow redelivery is not requested
+   * twice and one that failed too (a newer failed attempt) is seen, and when that attempt was made.
+   */
+  readonly #requested = new Map<string, { id: number; deliveredAt: Date }>();
+  /** A redelivery asked for alone while our redeliveries fail, to learn whether the hook answers again. */
+  #probe: { guid: string; id: number; sentAtMs: number } | undefined;
   /** GitHub calls made by the last audit (for the bench and logs). */
   lastAuditCalls = 0;
 
@@ -103,23 +114,79 @@ export class Recovery {
     }
   }
 
+  /**
+   * Asks GitHub to redeliver each failed workflow_job delivery once. When redeliveries fail too (the hook still
+   * unreachable: an outage of the scaler or of the path to it), they are not all asked again on every sweep: one
+   * is sent alone as a probe and looked at PROBE_CHECK_MS later; once a probe arrives, every delivery whose
+   * redelivery failed is asked again in that sweep. So after an outage every job's delivery is back within one
+   * sweep interval and a few seconds, and an outage costs a listing and one redelivery per interval.
+   */
   async sweepDeliveries(now: Date): Promise<number> {
     const { github, timing, log, metrics } = this.#options;
     const lookback = new Date(now.getTime() - timing.redeliveryLookbackMs);
-    const since = this.#since ?? this.#options.cursor?.load() ?? lookback;
-    const failed = await github.listFailedWebhookDeliveries(since < lookback ? lookback : since);
+    for (const [guid, asked] of this.#requested)
+      if (asked.deliveredAt < lookback) this.#requested.delete(guid);
+    let since = this.#since ?? this.#options.cursor?.load() ?? lookback;
+    // Reach back to the oldest redelivery still unresolved: its failed attempt must stay in the listing.
+    for (const asked of this.#requested.values()) if (asked.deliveredAt < since) since = asked.deliveredAt;
+    if (since < lookback) since = lookback;
+    const failed = (await github.listFailedWebhookDeliveries(since)).filter(
+      (d) => d.event === "workflow_job",
+    );
     metrics.githubCalls.inc({ operation: "list-deliveries" });
-    let requested = 0;
-    for (const delivery of failed) {
-      if (delivery.event !== "workflow_job" || this.#requested.has(delivery.guid)) continue;
+    const listed = new Map(failed.map((delivery) => [delivery.guid, delivery]));
+    // Asked for, within the listing, and no longer failed: delivered.
+    for (const [guid, asked] of this.#requested)
+      if (!listed.has(guid) && asked.deliveredAt >= since) this.#requested.delete(guid);
+
+    const ask = async (delivery: (typeof failed)[number]) => {
       await github.redeliverWebhook(delivery.id);
       metrics.githubCalls.inc({ operation: "redeliver" });
-      this.#requested.add(delivery.guid);
+      this.#requested.set(delivery.guid, { id: delivery.id, deliveredAt: delivery.deliveredAt });
+    };
+    const fresh: typeof failed = [];
+    const failedAgain: typeof failed = [];
+    for (const delivery of failed) {
+      const asked = this.#requested.get(delivery.guid);
+      if (asked === undefined) fresh.push(delivery);
+      else if (delivery.id > asked.id) failedAgain.push(delivery);
+    }
+    // A few at a time: after an outage there are as many as jobs were queued, and each is one GitHub call.
+    await inBatches(fresh, REDELIVERY_CONCURRENCY, ask);
+    let requested = fresh.length;
+    const probe = this.#probe;
+    const probeAttempt = probe === undefined ? undefined : listed.get(probe.guid);
+    if (probe !== undefined && probeAttempt?.id === probe.id) {
+      // The probe's redelivery hasn't happened yet: wait for it.
+    } else if (probe !== undefined && probeAttempt === undefined) {
+      // The probe arrived: the hook answers again. Everything whose redelivery failed goes now.
+      this.#probe = undefined;
+      await inBatches(failedAgain, REDELIVERY_CONCURRENCY, ask);
+      requested += failedAgain.length;
+      if (failedAgain.length > 0)
+        log.info("webhook deliveries arrive again: redelivering the ones that failed", {
+          count: failedAgain.length,
+        });
+    } else if (probe !== undefined) {
+      // The probe failed too: still unreachable. The next sweep, an interval after this probe, sends another.
+      this.#lastSweep = probe.sentAtMs;
+      this.#probe = undefined;
+    } else if (failedAgain.length > 0) {
+      const [first] = failedAgain;
+      await ask(first!);
       requested++;
+      this.#probe = { guid: first!.guid, id: first!.id, sentAtMs: now.getTime() };
+      // Look at the probe soon, not a whole interval later.
+      this.#lastSweep = now.getTime() - timing.redeliveryMs + Math.min(PROBE_CHECK_MS, timing.redeliveryMs);
+      log.warn("redelivered webhook deliveries failed again; probing the hook with one", {
+        failedAgain: failedAgain.length,
+      });
     }
     // Next time, look back only to a little before this sweep: deliveries that fail meanwhile are newer.
     this.#since = new Date(now.getTime() - 60_000);
-    this.#options.cursor?.save(this.#since);
+    let cursor = this.#since;
+    for (const asked of this.#requested.values()) if (asked.deliveredAt < cursor) cursor = asked.deliveredAt;
+    this.#options.cursor?.save(cursor);
     if (requested > 0) log.info("asked GitHub to redeliver failed webhook deliveries", { count: requested });
     return requested;
   }

@@ -9,7 +9,12 @@ import { configWithSets, templateExample } from "../../helpers/templates.ts";
 const fixtures = join(import.meta.dirname, "../../fixtures/config");
 const minimal = join(fixtures, "minimal.yaml");
 
-async function cli(args: string[], files: Record<string, string> = {}, table?: Record<string, Command>) {
+async function cli(
+  args: string[],
+  files: Record<string, string> = {},
+  table?: Record<string, Command>,
+  now?: () => Date,
+) {
   let stdout = "";
   let stderr = "";
   const io: Io = {
@@ -20,6 +25,7 @@ async function cli(args: string[], files: Record<string, string> = {}, table?: R
       stderr += text;
     },
     readFile: async (path) => files[path] ?? (await readFile(path, "utf8")),
+    ...(now ? { now } : {}),
   };
   const code = await main(args, io, table);
   return { code, stdout, stderr };
@@ -122,6 +128,63 @@ describe("dind-k8s check-config", () => {
         "",
       ].join("\n"),
     );
+  });
+
+  it("a valid file with schedules: each window's next three activations, local and UTC", async () => {
+    const text = `${await readFile(minimal, "utf8")}    schedules:
+      - name: working-hours
+        cron: "0 8 * * 1-5"
+        duration: 10h
+        timeZone: Europe/Berlin
+        minIdle: 4
+      - cron: "30 2 * * *"
+        duration: 1h
+        timeZone: Europe/Berlin
+        minIdle: 1
+        maxRunners: 12
+`;
+    // Friday 27 March 2026, noon UTC: Berlin's clocks go forward on Sunday the 29th.
+    const { code, stdout, stderr } = await cli(
+      ["check-config", "--config", "/etc/scheduled.yaml"],
+      { "/etc/scheduled.yaml": text },
+      undefined,
+      () => new Date("2026-03-27T12:00:00Z"),
+    );
+    expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
+    expect(stdout.split("\n").slice(1)).toEqual([
+      'dind-k8s: window working-hours ("0 8 * * 1-5" in Europe/Berlin, open 10h): minIdle 4',
+      "  opens 2026-03-30 08:00 GMT+2 (2026-03-30T06:00Z)",
+      "  opens 2026-03-31 08:00 GMT+2 (2026-03-31T06:00Z)",
+      "  opens 2026-04-01 08:00 GMT+2 (2026-04-01T06:00Z)",
+      'dind-k8s: window schedules[1] ("30 2 * * *" in Europe/Berlin, open 1h): minIdle 1, maxRunners 12',
+      "  opens 2026-03-28 02:30 GMT+1 (2026-03-28T01:30Z)",
+      "  opens 2026-03-29 03:00 GMT+2 (2026-03-29T01:00Z)",
+      "  opens 2026-03-30 02:30 GMT+2 (2026-03-30T00:30Z)",
+      "",
+    ]);
+  });
+
+  it("a bad schedule window: each key named with what was expected", async () => {
+    const text = `${await readFile(minimal, "utf8")}    schedules:
+      - cron: "0 25 * * *"
+        duration: ten hours
+        timeZone: Europe/Berlinn
+        minIdle: 11
+`;
+    const { code, stderr } = await cli(["check-config", "--config", "/etc/bad.yaml"], {
+      "/etc/bad.yaml": text,
+    });
+    expect(code).toBe(2);
+    expect(stderr).toContain(
+      'runnerSets[0].schedules[0].cron: expected a cron expression (minute hour day-of-month month day-of-week, e.g. "0 8 * * 1-5"), got "0 25 * * *": Invalid value for hour: 25',
+    );
+    expect(stderr).toContain(
+      'runnerSets[0].schedules[0].duration: expected a duration such as 90s, 45m, 10h or 1h30m, got "ten hours"',
+    );
+    expect(stderr).toContain(
+      'runnerSets[0].schedules[0].timeZone: expected an IANA time zone such as Europe/Berlin, America/New_York or UTC, got "Europe/Berlinn"',
+    );
+    expect(stderr).toContain("runnerSets[0].schedules[0].minIdle: expected at most maxRunners (10), got 11");
   });
 
   it("a missing file, exit 2", async () => {

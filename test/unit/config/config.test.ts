@@ -247,7 +247,7 @@ describe("refused configurations: the exact messages", () => {
       "a typo in a key",
       withSet("").replace("maxRunners: 10", "maxRunners: 10\n    maxRunner: 3"),
       [
-        'runnerSets[0].maxRunner: unknown key; did you mean "maxRunners"? (allowed here: name, labels, maxRunners, minIdle, maxQueued, runnerGroup, runner, dind, storage, cache, runtime, nodeSelector, tolerations, affinity, podLabels, podAnnotations, priorityClassName, serviceAccountName, imagePullSecrets, template)',
+        'runnerSets[0].maxRunner: unknown key; did you mean "maxRunners"? (allowed here: name, labels, maxRunners, minIdle, maxQueued, schedules, scheduleLeadTime, fairness, repositoryWeights, maxRunnersPerRepository, runnerGroup, runner, dind, storage, cache, runtime, nodeSelector, tolerations, affinity, podLabels, podAnnotations, priorityClassName, serviceAccountName, imagePullSecrets, template)',
       ],
     ],
     [

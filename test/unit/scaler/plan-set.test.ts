@@ -18,6 +18,7 @@ interface PodSpec {
   releasedMinutesAgo?: number;
   runnerExited?: boolean;
   deleting?: boolean;
+  repository?: string;
 }
 
 function pod(spec: PodSpec): V1Pod {
@@ -25,6 +26,7 @@ function pod(spec: PodSpec): V1Pod {
   if (spec.jobState) labels[LABELS.jobState] = spec.jobState;
   const annotations: Record<string, string> = {};
   if (spec.busy) annotations[ANNOTATIONS.busyWith] = "42";
+  if (spec.repository) annotations[ANNOTATIONS.repository] = spec.repository;
   if (spec.releasedMinutesAgo !== undefined) {
     annotations[ANNOTATIONS.releasedAt] = minutesAgo(spec.releasedMinutesAgo).toISOString();
     annotations[ANNOTATIONS.runnerId] = "7";
@@ -356,5 +358,96 @@ describe("planSet", () => {
     expect(result.stuck).toEqual(["stuck"]);
     // slots: 3 - active(slow) = 2
     expect(result.release).toEqual(["j1", "j2"]);
+  });
+});
+
+describe("planSet: fair release across repositories", () => {
+  /** `count` queued jobs of `repository`, named <prefix>1…, the first the oldest, all older than `after` minutes. */
+  const queuedJobs = (repository: string, prefix: string, count: number, after = 0): PodSpec[] =>
+    Array.from({ length: count }, (_, i) => ({
+      name: `${prefix}${i + 1}`,
+      repository,
+      createdMinutesAgo: after + count - i,
+    }));
+  const running = (repository: string, prefix: string, count: number): PodSpec[] =>
+    Array.from({ length: count }, (_, i) => ({
+      name: `${prefix}-run${i + 1}`,
+      repository,
+      releasedMinutesAgo: 1,
+      busy: true,
+      phase: "Running",
+      jobState: "started" as const,
+    }));
+  const big = queuedJobs("octo/big", "a", 6, 10); // queued first: older than every job of octo/small
+  const small = queuedJobs("octo/small", "b", 2);
+  const repository = { mode: "repository" } as const;
+
+  it.each([
+    [
+      "round-robin, oldest first within a repository",
+      [...big, ...small],
+      { maxRunners: 4 },
+      ["a1", "b1", "a2", "b2"],
+    ],
+    [
+      "fifo restores arrival order: the small repository waits behind the big one",
+      [...big, ...small],
+      { maxRunners: 4, fairness: { mode: "fifo" as const } },
+      ["a1", "a2", "a3", "a4"],
+    ],
+    [
+      "what already runs counts: a repository with 3 runners yields the free slot to one with none",
+      [...running("octo/big", "a", 3), ...big, ...small],
+      { maxRunners: 4 },
+      ["b1"],
+    ],
+    [
+      "weights: 3 slots to 1 while both wait",
+      [...big, ...small],
+      { maxRunners: 4, fairness: { ...repository, weights: { "octo/big": 3 } } },
+      ["a1", "b1", "a2", "a3"],
+    ],
+    [
+      "maxRunnersPerRepository leaves slots free rather than exceed it",
+      [...running("octo/big", "a", 1), ...big, ...small],
+      { maxRunners: 6, fairness: { ...repository, maxPerRepository: 2 } },
+      ["b1", "a1", "b2"],
+    ],
+    [
+      "maxRunnersPerRepository holds under fifo too",
+      [...big, ...small],
+      { maxRunners: 5, fairness: { mode: "fifo" as const, maxPerRepository: 2 } },
+      ["a1", "a2", "b1", "b2"],
+    ],
+    [
+      "a backlog that fits the free slots is released whole, oldest first",
+      [...big.slice(0, 2), ...small],
+      { maxRunners: 4 },
+      ["a1", "a2", "b1", "b2"],
+    ],
+    [
+      "warm Pods and Pods recorded without a repository share one queue, never capped",
+      [
+        { name: "w1", kind: "warm" as const, createdMinutesAgo: 30 },
+        { name: "w2", kind: "warm" as const, createdMinutesAgo: 29 },
+        ...big,
+        ...small,
+      ],
+      { maxRunners: 3, minIdle: 2, fairness: { ...repository, maxPerRepository: 1 } },
+      ["w1", "a1", "b1"],
+    ],
+  ])("%s", (_why, pods, overrides, release) => {
+    expect(plan(pods, { fairness: repository, ...overrides }).release).toEqual(release);
+  });
+
+  it("the 500-and-10 backlog: the 10 late jobs of a second repository get half of the free slots at once", () => {
+    const views = [...queuedJobs("octo/big", "a", 500, 10), ...queuedJobs("octo/small", "b", 10)];
+    const result = plan(views, { maxRunners: 20, fairness: repository });
+    expect(result.release.filter((name) => name.startsWith("b"))).toEqual(
+      Array.from({ length: 10 }, (_, i) => `b${i + 1}`),
+    );
+    expect(
+      plan(views, { maxRunners: 20, fairness: { mode: "fifo" } }).release.some((n) => n.startsWith("b")),
+    ).toBe(false);
   });
 });

@@ -1,0 +1,28 @@
+// Recovery after an outage: the scaler unreachable from GitHub for 120 s (its Service answers 502; the replica
+// keeps running and reaches GitHub) while 200 jobs are queued, then reachable again. Every queued delivery failed;
+// the redelivery sweep (every 30 s here) must bring each job its runner within one sweep interval of the end of the
+// outage (target: + 10 s). The queued-job audit is left at its default (10 minutes), so it's the sweep that is
+// measured. Real `dind-k8s serve`, apiserver, scheduler and kwok's Nodes (test/helpers/chaos.ts).
+import type { TestEnv } from "../test/env/types.ts";
+import { runChaos } from "../test/helpers/chaos.ts";
+
+const SWEEP_MS = 30_000;
+
+export async function benchOutage(env: TestEnv): Promise<string> {
+  const downMs = 120_000;
+  const report = await runChaos(env, {
+    jobs: 200,
+    // Room for every job at once: what is measured is how fast the backlog comes back, not how fast 200 jobs
+    // drain through fewer runners.
+    maxRunners: 200,
+    kills: 0,
+    dropRate: 0,
+    reorderRate: 0,
+    jobMs: 500,
+    timeoutMs: downMs + 12 * 60_000,
+    outage: { downMs },
+    recovery: { redeliveryMs: SWEEP_MS, auditMs: 10 * 60_000, redeliveryLookbackMs: 10 * 60_000 },
+  });
+  const recovered = report.recoveredS ?? Number.POSITIVE_INFINITY;
+  return `outage: jobs=${report.jobs} down_s=${downMs / 1000} recovered_s=${Number.isFinite(recovered) ? recovered.toFixed(1) : "never"} lost=${report.lost} sweep_s=${SWEEP_MS / 1000} redeliveries=${report.redeliveries} leaked=${report.leaked} over_cap=${report.overCap}`;
+}

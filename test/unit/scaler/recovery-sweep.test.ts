@@ -1,0 +1,126 @@
+// The redelivery sweep across an outage of the hook: GitHub's side is a fake that records each delivery attempt
+// and fails it while the hook is down, as GitHub does (it never retries on its own).
+import { describe, expect, it } from "vitest";
+import type { RunnerPods } from "../../../src/scaler/kube/runner-pods.ts";
+import { silentLogger } from "../../../src/scaler/observe/log.ts";
+import { createMetrics } from "../../../src/scaler/observe/metrics.ts";
+import { Recovery, type RecoveryGitHub } from "../../../src/scaler/reconcile/recovery.ts";
+
+interface Attempt {
+  id: number;
+  guid: string;
+  deliveredAtMs: number;
+  ok: boolean;
+}
+
+function fakeGitHub(clock: () => number) {
+  const attempts: Attempt[] = [];
+  let nextId = 1;
+  let up = false;
+  let redeliveries = 0;
+  const attempt = (guid: string) => attempts.push({ id: nextId++, guid, deliveredAtMs: clock(), ok: up });
+  const github: RecoveryGitHub = {
+    async listFailedWebhookDeliveries(since) {
+      const inWindow = attempts.filter((a) => a.deliveredAtMs >= since.getTime());
+      const delivered = new Set(inWindow.filter((a) => a.ok).map((a) => a.guid));
+      const newest = new Map<string, Attempt>();
+      for (const a of inWindow) if (!a.ok && !delivered.has(a.guid)) newest.set(a.guid, a);
+      return [...newest.values()].map((a) => ({
+        id: a.id,
+        guid: a.guid,
+        event: "workflow_job",
+        deliveredAt: new Date(a.deliveredAtMs),
+      }));
+    },
+    async redeliverWebhook(deliveryId) {
+      redeliveries++;
+      // GitHub redelivers at once here; the attempt succeeds only when the hook answers.
+      attempt(attempts.find((a) => a.id === deliveryId)!.guid);
+    },
+    async listQueuedJobs() {
+      return [];
+    },
+    async getWorkflowJob() {
+      return { status: "queued", runnerName: null };
+    },
+    callCount: () => 0,
+  };
+  return {
+    github,
+    deliver: attempt,
+    setUp: (value: boolean) => {
+      up = value;
+    },
+    delivered: (guid: string) => attempts.some((a) => a.guid === guid && a.ok),
+    redeliveries: () => redeliveries,
+  };
+}
+
+const T0 = Date.parse("2026-08-06T12:00:00Z");
+const SWEEP_MS = 30_000;
+
+describe("the redelivery sweep after an outage of the hook", () => {
+  it("asks again for deliveries whose redelivery failed, once a probe gets through, within a sweep and 5 s", async () => {
+    let now = T0;
+    const fake = fakeGitHub(() => now);
+    const recovery = new Recovery({
+      runnerSets: [],
+      pods: { cached: () => [], cachedPod: () => undefined } as unknown as RunnerPods,
+      github: fake.github,
+      podFor: () => ({}),
+      log: silentLogger,
+      metrics: createMetrics({ processMetrics: false }),
+      timing: {
+        redeliveryMs: SWEEP_MS,
+        redeliveryLookbackMs: 3_600_000,
+        auditMs: 3_600_000,
+        auditGraceMs: 60_000,
+        auditJobLookups: 10,
+      },
+    });
+    const guids = Array.from({ length: 50 }, (_, i) => `guid-${i}`);
+    // The hook is down: every queued delivery fails; the sweep (every 30 s, passes every second) keeps going.
+    for (const guid of guids) fake.deliver(guid);
+    const upAtMs = T0 + 125_000;
+    let recoveredAtMs: number | undefined;
+    for (; now <= T0 + 300_000; now += 1_000) {
+      if (now === upAtMs) fake.setUp(true);
+      await recovery.maybeRun(new Date(now));
+      if (recoveredAtMs === undefined && guids.every(fake.delivered)) recoveredAtMs = now;
+    }
+    expect(recoveredAtMs).toBeDefined();
+    // Within one sweep interval of the hook's return, plus the probe's check.
+    expect(recoveredAtMs! - upAtMs).toBeLessThanOrEqual(SWEEP_MS + 5_000);
+    // During the outage: each delivery asked once, then one probe per sweep — not every delivery every sweep.
+    const duringOutage = guids.length + Math.ceil(125_000 / SWEEP_MS);
+    expect(fake.redeliveries()).toBeLessThanOrEqual(duringOutage + guids.length);
+    expect(fake.redeliveries()).toBeGreaterThan(guids.length);
+  });
+
+  it("asks once for a delivery that fails while the hook answers (no probe, no repeat)", async () => {
+    let now = T0;
+    const fake = fakeGitHub(() => now);
+    fake.setUp(true);
+    const recovery = new Recovery({
+      runnerSets: [],
+      pods: { cached: () => [], cachedPod: () => undefined } as unknown as RunnerPods,
+      github: fake.github,
+      podFor: () => ({}),
+      log: silentLogger,
+      metrics: createMetrics({ processMetrics: false }),
+      timing: {
+        redeliveryMs: SWEEP_MS,
+        redeliveryLookbackMs: 3_600_000,
+        auditMs: 3_600_000,
+        auditGraceMs: 60_000,
+        auditJobLookups: 10,
+      },
+    });
+    fake.setUp(false);
+    fake.deliver("lost-once");
+    fake.setUp(true);
+    for (; now <= T0 + 120_000; now += 1_000) await recovery.maybeRun(new Date(now));
+    expect(fake.delivered("lost-once")).toBe(true);
+    expect(fake.redeliveries()).toBe(1);
+  });
+});
