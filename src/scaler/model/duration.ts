@@ -1,14 +1,19 @@
 // Durations as people write them in the configuration: 90s, 45m, 10h, 1h30m, 2d. One definition of the shape:
 // config validation and the schedule share it.
 
-/** Days, hours, minutes and seconds, largest first, each at most once, at least one. */
-export const DURATION_PATTERN = /^(?=\d)(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
+/**
+ * Days, hours, minutes and seconds, largest first, each at most once, at least one. Also the chart's JSON schema
+ * pattern, which helm checks with Go's regexp (RE2): no lookaround, so "at least one" is spelled out.
+ */
+export const DURATION_PATTERN =
+  /^(?:\d+d(?:\d+h)?(?:\d+m)?(?:\d+s)?|\d+h(?:\d+m)?(?:\d+s)?|\d+m(?:\d+s)?|\d+s)$/;
+const DURATION_PARTS = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
 
 const UNIT_MS = [86_400_000, 3_600_000, 60_000, 1_000] as const;
 
 /** Milliseconds of a duration such as 1h30m; undefined when the text isn't one. */
 export function durationMs(text: string): number | undefined {
-  const match = DURATION_PATTERN.exec(text);
+  const match = DURATION_PATTERN.test(text) ? DURATION_PARTS.exec(text) : null;
   if (!match) return undefined;
   let total = 0;
   for (let i = 0; i < UNIT_MS.length; i++) total += Number(match[i + 1] ?? 0) * UNIT_MS[i]!;

@@ -42,6 +42,23 @@ describe("values.schema.json", () => {
     expect(committed).toEqual(chartValuesJsonSchema());
   });
 
+  it("has only patterns Go's regexp (RE2) compiles — helm checks the schema with it: no lookaround, no backreferences", () => {
+    const unsupported: string[] = [];
+    const walk = (node: unknown, path: string) => {
+      if (Array.isArray(node)) for (const [i, child] of node.entries()) walk(child, `${path}[${i}]`);
+      else if (typeof node === "object" && node !== null) {
+        for (const [key, child] of Object.entries(node as Record<string, unknown>)) {
+          if (key === "pattern" && typeof child === "string" && /\(\?<?[=!]|\\[1-9]/.test(child)) {
+            unsupported.push(`${path}: ${child}`);
+          }
+          walk(child, `${path}.${key}`);
+        }
+      }
+    };
+    walk(committed, "$");
+    expect(unsupported).toEqual([]);
+  });
+
   it("closes every object: additionalProperties is false wherever properties are listed", () => {
     const open: string[] = [];
     const walk = (node: unknown, path: string) => {
