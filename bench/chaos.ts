@@ -13,7 +13,8 @@ export async function benchChaos(env: TestEnv): Promise<string> {
     timeoutMs: 900_000,
   });
   const line = chaosLine(report);
-  const failures = chaosFailures(report);
+  // What must never happen fails the bench; registrations beyond one per job are a target row (met or not).
+  const failures = chaosFailures(report).filter((failure) => !failure.startsWith("re_registered+unneeded="));
   if (failures.length > 0) throw new Error(`${line} — ${failures.join("; ")}`);
   return line;
 }

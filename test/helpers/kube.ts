@@ -13,6 +13,7 @@ import {
 } from "@kubernetes/client-node";
 import type { KubeClient } from "../../src/scaler/kube/client.ts";
 import { kubeClientFromKubeConfig } from "../../src/scaler/kube/load.ts";
+import { whileThrottled } from "../../src/scaler/kube/throttled.ts";
 import type { TestEnv } from "../env/types.ts";
 import { eventually } from "./eventually.ts";
 
@@ -94,7 +95,7 @@ export async function createTestNamespace(
     labels["pod-security.kubernetes.io/enforce"] = podSecurity;
     labels["pod-security.kubernetes.io/enforce-version"] = "latest";
   }
-  await core.createNamespace({ body: { metadata: { name, labels } } });
+  await whileThrottled(() => core.createNamespace({ body: { metadata: { name, labels } } }));
   created.push({ name, kc });
   await eventually(
     `the default ServiceAccount of namespace ${name}`,
@@ -117,23 +118,31 @@ export async function restrictedKubeConfig(
   const admin = adminKubeConfig(env);
   const core = admin.makeApiClient(CoreV1Api);
   const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
-  await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: serviceAccount } } });
+  await whileThrottled(() =>
+    core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: serviceAccount } } }),
+  );
   if (rules.length > 0) {
-    await rbac.createNamespacedRole({ namespace, body: { metadata: { name: serviceAccount }, rules } });
-    await rbac.createNamespacedRoleBinding({
-      namespace,
-      body: {
-        metadata: { name: serviceAccount },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: serviceAccount },
-        subjects: [{ kind: "ServiceAccount", name: serviceAccount, namespace }],
-      },
-    });
+    await whileThrottled(() =>
+      rbac.createNamespacedRole({ namespace, body: { metadata: { name: serviceAccount }, rules } }),
+    );
+    await whileThrottled(() =>
+      rbac.createNamespacedRoleBinding({
+        namespace,
+        body: {
+          metadata: { name: serviceAccount },
+          roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: serviceAccount },
+          subjects: [{ kind: "ServiceAccount", name: serviceAccount, namespace }],
+        },
+      }),
+    );
   }
-  const tokenRequest = await core.createNamespacedServiceAccountToken({
-    name: serviceAccount,
-    namespace,
-    body: { spec: { audiences: [], expirationSeconds: 3600 } },
-  });
+  const tokenRequest = await whileThrottled(() =>
+    core.createNamespacedServiceAccountToken({
+      name: serviceAccount,
+      namespace,
+      body: { spec: { audiences: [], expirationSeconds: 3600 } },
+    }),
+  );
   const token = tokenRequest.status?.token;
   if (!token) throw new Error(`TokenRequest for ${namespace}/${serviceAccount} returned no token`);
   return kubeConfigFor(env, { name: `system:serviceaccount:${namespace}:${serviceAccount}`, token });
