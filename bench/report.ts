@@ -173,7 +173,7 @@ const SPECS: Record<string, RowSpec> = {
             bench: "chaos",
             measure: `${v.jobs} jobs, drops, duplicates, reordering, kill -9 ×3 (converged in ${v.converge_s} s, ${v.github_calls_per_job} GitHub calls/job)`,
             value: v.lost! + v.two_runners! + v.released_after_done! + v.over_cap! + v.leaked!,
-            unit: "lost+two-runners+released-after-done+over-cap+leaked",
+            unit: "lost, doubled, late, over cap or leaked",
             target: "0",
             met: v.lost! + v.two_runners! + v.released_after_done! + v.over_cap! + v.leaked! === 0,
           },
