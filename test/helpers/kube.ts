@@ -181,22 +181,18 @@ const PLURALS: Record<string, string> = {
 };
 
 /**
- * POST an object with `fieldValidation=Strict`, so an unknown or duplicated field is an error
- * (client-node's generic create has no such option). Resolves with the stored object; rejects
- * with the apiserver's message.
+ * POST `body` (JSON) to the apiserver at `path` with a bearer token: the status, the raw text and the Status
+ * message (the text itself when it isn't JSON).
  */
-export function createStrict<T extends KubernetesObject>(
+export function postAs(
   env: TestEnv,
-  object: T,
-  token = env.kube.adminToken,
-): Promise<T> {
-  const kind = object.kind ?? "";
-  const plural = PLURALS[kind];
-  if (!plural) throw new Error(`createStrict: add the plural of kind ${kind} to PLURALS`);
-  const body = JSON.stringify(object);
+  path: string,
+  body: unknown,
+  token: string,
+): Promise<{ status: number; text: string; message: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
-      `${env.kube.server}${collectionPath(object, plural)}?fieldValidation=Strict`,
+      `${env.kube.server}${path}`,
       {
         method: "POST",
         ca: env.kube.caPem,
@@ -209,20 +205,40 @@ export function createStrict<T extends KubernetesObject>(
           text += chunk;
         });
         res.on("end", () => {
-          if (res.statusCode === 201 || res.statusCode === 200) resolve(JSON.parse(text) as T);
-          else {
-            let message = text;
-            try {
-              message = (JSON.parse(text) as { message?: string }).message ?? text;
-            } catch {
-              // not JSON: keep the raw text
-            }
-            reject(new Error(`create ${kind} ${object.metadata?.name}: HTTP ${res.statusCode}: ${message}`));
+          let message = text;
+          try {
+            message = String((JSON.parse(text) as { message?: string }).message ?? text);
+          } catch {
+            // not JSON: keep the raw text
           }
+          resolve({ status: res.statusCode ?? 0, text, message });
         });
       },
     );
     req.on("error", reject);
-    req.end(body);
+    req.end(JSON.stringify(body));
   });
+}
+
+/**
+ * POST an object with `fieldValidation=Strict`, so an unknown or duplicated field is an error
+ * (client-node's generic create has no such option). Resolves with the stored object; rejects
+ * with the apiserver's message.
+ */
+export async function createStrict<T extends KubernetesObject>(
+  env: TestEnv,
+  object: T,
+  token = env.kube.adminToken,
+): Promise<T> {
+  const kind = object.kind ?? "";
+  const plural = PLURALS[kind];
+  if (!plural) throw new Error(`createStrict: add the plural of kind ${kind} to PLURALS`);
+  const { status, text, message } = await postAs(
+    env,
+    `${collectionPath(object, plural)}?fieldValidation=Strict`,
+    object,
+    token,
+  );
+  if (status === 201 || status === 200) return JSON.parse(text) as T;
+  throw new Error(`create ${kind} ${object.metadata?.name}: HTTP ${status}: ${message}`);
 }

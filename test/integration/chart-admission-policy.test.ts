@@ -3,7 +3,6 @@
 // Role. Every Pod and Secret `dind-k8s render` prints for the chart's configuration is admitted (dry run: admission
 // runs in full, nothing is stored); Pods the Role alone would allow but the builder never makes are each denied with
 // the policy's message.
-import { request } from "node:https";
 import { join } from "node:path";
 import {
   CoreV1Api,
@@ -22,7 +21,7 @@ import { buildRunnerPod } from "../../src/scaler/runner-pod/build-runner-pod.ts"
 import { withCacheClaim } from "../../src/scaler/runner-pod/cache-claim.ts";
 import { chartConfig, installChart, VALUES_FIXTURES, valuesFile } from "../helpers/chart.ts";
 import { eventually } from "../helpers/eventually.ts";
-import { adminKubeConfig, apiStatus } from "../helpers/kube.ts";
+import { adminKubeConfig, apiStatus, postAs } from "../helpers/kube.ts";
 import { configWithSets, TEMPLATE_EXAMPLES, templateExample } from "../helpers/templates.ts";
 
 const env = inject("testenv");
@@ -42,35 +41,17 @@ async function ignoreConflict(create: () => Promise<unknown>): Promise<void> {
 }
 
 /** POST as the scaler's ServiceAccount, dry run (admission runs, nothing is stored): status and message. */
-function createAs(resource: "pods" | "secrets", body: unknown): Promise<{ status: number; message: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${env.kube.server}/api/v1/namespaces/${runnerNamespace}/${resource}?dryRun=All&fieldValidation=Strict`,
-      {
-        method: "POST",
-        ca: env.kube.caPem,
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      },
-      (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => {
-          text += chunk;
-        });
-        res.on("end", () => {
-          let message = "";
-          try {
-            message = String((JSON.parse(text) as { message?: string }).message ?? "");
-          } catch {
-            message = text;
-          }
-          resolve({ status: res.statusCode ?? 0, message });
-        });
-      },
-    );
-    req.on("error", reject);
-    req.end(JSON.stringify(body));
-  });
+async function createAs(
+  resource: "pods" | "secrets",
+  body: unknown,
+): Promise<{ status: number; message: string }> {
+  const { status, message } = await postAs(
+    env,
+    `/api/v1/namespaces/${runnerNamespace}/${resource}?dryRun=All&fieldValidation=Strict`,
+    body,
+    token,
+  );
+  return { status, message };
 }
 
 /** What `dind-k8s render` prints for a set of the chart's configuration: the Pod and the Secret. */
