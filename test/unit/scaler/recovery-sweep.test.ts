@@ -59,25 +59,30 @@ function fakeGitHub(clock: () => number) {
 const T0 = Date.parse("2026-08-06T12:00:00Z");
 const SWEEP_MS = 30_000;
 
+/** Recovery with no runner sets and no Pods: only its redelivery sweep, every SWEEP_MS. */
+function sweepOnly(github: ReturnType<typeof fakeGitHub>["github"]): Recovery {
+  return new Recovery({
+    runnerSets: [],
+    pods: { cached: () => [], cachedPod: () => undefined } as unknown as RunnerPods,
+    github,
+    podFor: () => ({}),
+    log: silentLogger,
+    metrics: createMetrics({ processMetrics: false }),
+    timing: {
+      redeliveryMs: SWEEP_MS,
+      redeliveryLookbackMs: 3_600_000,
+      auditMs: 3_600_000,
+      auditGraceMs: 60_000,
+      auditJobLookups: 10,
+    },
+  });
+}
+
 describe("the redelivery sweep after an outage of the hook", () => {
   it("asks again for deliveries whose redelivery failed, once a probe gets through, within a sweep and 5 s", async () => {
     let now = T0;
     const fake = fakeGitHub(() => now);
-    const recovery = new Recovery({
-      runnerSets: [],
-      pods: { cached: () => [], cachedPod: () => undefined } as unknown as RunnerPods,
-      github: fake.github,
-      podFor: () => ({}),
-      log: silentLogger,
-      metrics: createMetrics({ processMetrics: false }),
-      timing: {
-        redeliveryMs: SWEEP_MS,
-        redeliveryLookbackMs: 3_600_000,
-        auditMs: 3_600_000,
-        auditGraceMs: 60_000,
-        auditJobLookups: 10,
-      },
-    });
+    const recovery = sweepOnly(fake.github);
     const guids = Array.from({ length: 50 }, (_, i) => `guid-${i}`);
     // The hook is down: every queued delivery fails; the sweep (every 30 s, passes every second) keeps going.
     for (const guid of guids) fake.deliver(guid);
@@ -101,21 +106,7 @@ describe("the redelivery sweep after an outage of the hook", () => {
     let now = T0;
     const fake = fakeGitHub(() => now);
     fake.setUp(true);
-    const recovery = new Recovery({
-      runnerSets: [],
-      pods: { cached: () => [], cachedPod: () => undefined } as unknown as RunnerPods,
-      github: fake.github,
-      podFor: () => ({}),
-      log: silentLogger,
-      metrics: createMetrics({ processMetrics: false }),
-      timing: {
-        redeliveryMs: SWEEP_MS,
-        redeliveryLookbackMs: 3_600_000,
-        auditMs: 3_600_000,
-        auditGraceMs: 60_000,
-        auditJobLookups: 10,
-      },
-    });
+    const recovery = sweepOnly(fake.github);
     fake.setUp(false);
     fake.deliver("lost-once");
     fake.setUp(true);
