@@ -20,6 +20,14 @@ export const NODE_CAPACITY = { cpu: "16", memory: "64Gi", "ephemeral-storage": "
 export const NODE_NAMES = ["kwok-node-1", "kwok-node-2", "kwok-node-3"] as const;
 
 /**
+ * kwok renews each Node's Lease in kube-node-lease, the heartbeat a kubelet sends. Without it, nothing renews a
+ * Node after its first status, so every node-monitor-grace-period (50 s) the node lifecycle controller marked all
+ * Nodes NotReady and tainted them unreachable:NoExecute, and the scheduler refused Pods until kwok's node-ready Stage
+ * set them Ready again — a test that started a Pod in that window waited, and one that read the taints failed.
+ */
+export const NODE_LEASE_SECONDS = 40;
+
+/**
  * kwok's Nodes take only Pods that tolerate this taint (the tests' runner sets do, realNodesRunnerSetYaml): a Pod a
  * test makes only to look at (admission, a dry run) is never run by accident.
  */
@@ -92,6 +100,7 @@ export async function startKwok(kwok: string, access: ControlPlaneAccess, runDir
       `--manage-nodes-with-annotation-selector=${MANAGED.key}=${MANAGED.value}`,
       "--cidr=10.244.0.0/16",
       "--node-ip=127.0.0.1",
+      `--node-lease-duration-seconds=${NODE_LEASE_SECONDS}`,
       "--v=INFO",
     ],
     logFile,

@@ -3,9 +3,9 @@
 // controller-manager under their own identities, the kubelet stand-in, dockerd, helm, act).
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
+import { CoordinationV1Api, CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { KWOK_TAINT, KWOK_TOLERATION, NODE_CAPACITY, NODE_NAMES } from "../env/kwok.ts";
+import { KWOK_TAINT, KWOK_TOLERATION, NODE_CAPACITY, NODE_LEASE_SECONDS, NODE_NAMES } from "../env/kwok.ts";
 import { ACT_VERSION, HELM_VERSION, KUBERNETES_VERSION } from "../env/versions.ts";
 import { docker } from "../helpers/docker.ts";
 import { eventually } from "../helpers/eventually.ts";
@@ -333,6 +333,22 @@ describe("kwok", () => {
       expect(node.spec?.taints).toEqual([KWOK_TAINT]);
     }
   });
+
+  it("renews each Node's Lease, so the node lifecycle controller never marks them NotReady", async () => {
+    const leases = adminKubeConfig(env).makeApiClient(CoordinationV1Api);
+    const renewed = (name: string) =>
+      leases.readNamespacedLease({ name, namespace: "kube-node-lease" }).then((lease) => {
+        expect(lease.spec?.leaseDurationSeconds).toBe(NODE_LEASE_SECONDS);
+        return new Date(lease.spec?.renewTime ?? 0).getTime();
+      });
+    const first = await Promise.all(NODE_NAMES.map(renewed));
+    // kwok renews a quarter of the way through the lease, as a kubelet does; the controller's grace period is 50 s.
+    await eventually(
+      "every Node's Lease renewed again",
+      async () => (await Promise.all(NODE_NAMES.map(renewed))).every((at, i) => at > first[i]!),
+      { timeoutMs: NODE_LEASE_SECONDS * 1000, intervalMs: 1000 },
+    );
+  }, 60_000);
 });
 
 describe("dockerd", () => {
