@@ -624,6 +624,24 @@ describe("bad values", () => {
       "runnerQuota.pods: 100 is fewer than the runner sets may hold (210: each set's maxQueued",
     ],
     [
+      "a Pod quota that fits maxRunners but not a schedule window's higher one",
+      {
+        runnerQuota: { pods: 300 },
+        runnerSets: [
+          {
+            name: "dind-k8s",
+            labels: ["dind-k8s"],
+            maxRunners: 10,
+            minIdle: 0,
+            schedules: [
+              { cron: "0 8 * * 1-5", duration: "10h", timeZone: "UTC", minIdle: 2, maxRunners: 50 },
+            ],
+          },
+        ],
+      },
+      "runnerQuota.pods: 300 is fewer than the runner sets may hold (1050: each set's maxQueued",
+    ],
+    [
       "egress rules that would be ignored",
       { networkPolicy: { egress: [{ ports: [{ port: 443 }] }] } },
       "networkPolicy.egress is set but networkPolicy.restrictEgress is false",

@@ -306,7 +306,7 @@ export const runnerSetSchema = strictObject({
   maxQueued: wholeNumber(0)
     .optional()
     .describe(
-      `At most this many queued (scheduling-gated) job Pods of the set; a queued job past it is answered 503, GitHub records the delivery as failed and the redelivery sweep brings it back. Default ${DEFAULT_QUEUED_PER_RUNNER} × maxRunners.`,
+      `At most this many queued (scheduling-gated) job Pods of the set; a queued job past it is answered 503, GitHub records the delivery as failed and the redelivery sweep brings it back. Default ${DEFAULT_QUEUED_PER_RUNNER} × maxRunners (the highest of maxRunners and the schedule windows' maxRunners).`,
     ),
   ...capacityKeys,
   runnerGroup: text().optional().describe("Runner group of this set; overrides github.runnerGroup."),
@@ -391,7 +391,15 @@ export type Storage = NonNullable<RunnerSet["storage"]>;
 export type CacheConfig = NonNullable<RunnerSet["cache"]>;
 export type Resources = z.output<typeof resources>;
 
-/** How many queued job Pods the set may have: `maxQueued`, or DEFAULT_QUEUED_PER_RUNNER per runner. */
-export function maxQueuedOf(set: Pick<RunnerSet, "maxQueued" | "maxRunners">): number {
-  return set.maxQueued ?? DEFAULT_QUEUED_PER_RUNNER * set.maxRunners;
+/** The most runners the set may run at any time: maxRunners, or a schedule window's higher one. */
+export function peakRunnersOf(set: Pick<RunnerSet, "maxRunners" | "schedules">): number {
+  return Math.max(set.maxRunners, ...(set.schedules ?? []).map((window) => window.maxRunners ?? 0));
+}
+
+/**
+ * How many queued job Pods the set may have: `maxQueued`, or DEFAULT_QUEUED_PER_RUNNER per runner at the set's peak
+ * (a window that allows 50 runners by day needs the backlog of 50 then, though nights allow 5).
+ */
+export function maxQueuedOf(set: Pick<RunnerSet, "maxQueued" | "maxRunners" | "schedules">): number {
+  return set.maxQueued ?? DEFAULT_QUEUED_PER_RUNNER * peakRunnersOf(set);
 }

@@ -10,7 +10,7 @@ import { viewPod } from "../plan/pod-view.ts";
 const RECOUNT_MS = 100;
 
 /** What the backlog reads of a runner set. */
-type BoundedSet = Pick<RunnerSet, "name" | "maxQueued" | "maxRunners">;
+type BoundedSet = Pick<RunnerSet, "name" | "maxQueued" | "maxRunners" | "schedules">;
 
 export interface Backlog {
   /** Takes a place in the set's backlog for a job about to be recorded; false when the set is full. */

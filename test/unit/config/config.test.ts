@@ -84,6 +84,15 @@ describe("the minimal configuration", () => {
     expect(maxQueuedOf(own!)).toBe(7);
   });
 
+  it("bounds the backlog at the set's peak: a window's higher maxRunners raises it, a lower one doesn't", () => {
+    const window = (maxRunners: number) =>
+      `      - cron: "0 8 * * 1-5"\n        duration: 10h\n        timeZone: UTC\n        minIdle: 1\n        maxRunners: ${maxRunners}\n`;
+    const [day] = parseConfig(withSet(`    schedules:\n${window(50)}${window(3)}`), "day.yaml").runnerSets;
+    expect(maxQueuedOf(day!)).toBe(20 * 50);
+    const [night] = parseConfig(withSet(`    schedules:\n${window(3)}`), "night.yaml").runnerSets;
+    expect(maxQueuedOf(night!)).toBe(200);
+  });
+
   it("pins the runner image and the docker gid of the actions-runner image", () => {
     expect(DEFAULT_RUNNER_IMAGE).toMatch(/^ghcr\.io\/actions\/actions-runner:\d+\.\d+\.\d+$/);
     // The rootless dind is the same Docker release as the rootful one.
