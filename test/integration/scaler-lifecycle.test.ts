@@ -461,6 +461,75 @@ describe("repair", () => {
 describe("never lose a job", () => {
   const RECOVERY: Partial<RecoveryTiming> = { redeliveryMs: 300, auditMs: 400, auditGraceMs: 300 };
 
+  /**
+   * A runner released for job A takes job B (GitHub hands queued jobs to any idle runner of their labels) and
+   * exits. A's Pod was A's only record: `own` says what GitHub did with A meanwhile.
+   */
+  async function runnerTookAnotherJob(own: "queued" | "taken elsewhere") {
+    const w = await world({ runnerSets: realNodesRunnerSetYaml("dind-k8s", 1, 0) });
+    const repo = "octo-org/example-workflow";
+    const [a, b] = [0, 1].map(() => w.github.addQueuedJob({ labels: ["self-hosted", "dind-k8s"], repo }));
+    const deliver = (
+      action: "queued" | "in_progress" | "completed",
+      job: { id: number; runId: number },
+      runner?: string,
+    ) =>
+      w.github.deliver(
+        "workflow_job",
+        workflowJobPayload({
+          action,
+          jobId: job.id,
+          runId: job.runId,
+          repository: repo,
+          runnerName: runner ?? null,
+        }),
+      );
+    await deliver("queued", a!);
+    await deliver("queued", b!);
+    const podA = `dind-k8s-${a!.id}-1`;
+    const find = async () => (await w.pods()).find((pod) => pod.metadata?.name === podA);
+    const first = await eventually("A's Pod released (maxRunners 1: B waits gated)", async () => {
+      const pod = await find();
+      return pod && !gated(pod) ? pod : undefined;
+    });
+    await w.run(podA);
+    w.github.setRunnerStatus(podA, "online");
+    w.github.startJob(b!.id, podA);
+    await deliver("in_progress", b!, podA);
+    if (own === "taken elsewhere") {
+      // A ran on a runner of some other pool, and its in_progress never reached us.
+      w.github.cancelJob(a!.id);
+    }
+    w.github.completeJob(b!.id);
+    await deliver("completed", b!, podA);
+    await w.finish(podA);
+    await eventually(
+      "A's finished Pod removed",
+      async () => (await find())?.metadata?.uid !== first.metadata?.uid,
+    );
+    return { w, find, first };
+  }
+
+  it("a runner that ran another job leaves its own, still queued, job a fresh gated Pod", async () => {
+    const { find, first } = await runnerTookAnotherJob("queued");
+    const fresh = await eventually("a fresh Pod for A", async () => {
+      const pod = await find();
+      return pod && pod.metadata?.uid !== first.metadata?.uid ? pod : undefined;
+    });
+    expect(fresh.metadata?.labels?.[LABELS.jobState]).toBeUndefined();
+    await eventually("A's fresh Pod released to a new runner", async () => {
+      const pod = await find();
+      return pod !== undefined && !gated(pod);
+    });
+  });
+
+  it("…and none when GitHub says that job is no longer queued", async () => {
+    const { w, find } = await runnerTookAnotherJob("taken elsewhere");
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(await find()).toBeUndefined();
+    expect(w.github.calls("actions/get-job-for-workflow-run")).toBe(1);
+  });
+
   it("a dropped queued delivery is redelivered through GitHub's API and gets its runner", async () => {
     const w = await world({ recovery: { ...RECOVERY, auditMs: 3_600_000 } });
     expect(await w.send("queued", 1101, { drop: true })).toBe(0);

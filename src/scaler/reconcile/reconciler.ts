@@ -7,7 +7,7 @@ import type { RunnerSet } from "../config/load.ts";
 import type { RunnerPods, V1Pod } from "../kube/runner-pods.ts";
 import { ANNOTATIONS, LABELS } from "../model/keys.ts";
 import type { Capacity } from "../model/schedule.ts";
-import { jobTargetOf, type RunnerTarget } from "../model/target.ts";
+import { type JobTarget, jobTargetOf, type RunnerTarget } from "../model/target.ts";
 import type { Logger } from "../observe/log.ts";
 import type { Metrics } from "../observe/metrics.ts";
 import { planSet } from "../plan/plan-set.ts";
@@ -252,7 +252,7 @@ export class Reconciler {
     if (set.cache) await this.cache?.sync(set, views, now).catch(step("cache"));
 
     for (const view of plan.finished) {
-      await this.#removeFinished(view).catch(step("delete-finished"));
+      await this.#removeFinished(set, view).catch(step("delete-finished"));
     }
     for (const view of plan.expiredTombstones) {
       await pods.delete(view.name, view.uid).catch(step("delete-tombstone"));
@@ -291,15 +291,34 @@ export class Reconciler {
     return outcome;
   }
 
-  async #removeFinished(view: RunnerPodView): Promise<void> {
+  async #removeFinished(set: RunnerSet, view: RunnerPodView): Promise<void> {
     const { pods, log } = this.#options;
     // An ephemeral runner deregisters itself after its job; one that never ran a job (crashed, or the Pod
     // failed before it connected) stays registered offline unless we remove it.
     if (!view.pod.metadata?.annotations?.[ANNOTATIONS.busyWith])
       await this.#deregister(view).catch(() => "unknown");
+    // The Pod is its job's record. Its runner took another job (or none), and neither in_progress nor completed
+    // came for its own: if GitHub still has that job queued, a fresh gated Pod keeps it, or nothing would run it.
+    const target = view.jobState === undefined ? jobTargetOf(view.pod) : undefined;
+    const waiting = target !== undefined && (await this.#stillQueued(target));
     await pods.delete(view.name, view.uid);
     await pods.deleteSecret(view.name);
-    log.info("finished runner removed", { pod: view.name, phase: view.phase });
+    if (waiting) this.#replacements.set(view.name, { set, pod: this.#options.podFor(set, target) });
+    log.info("finished runner removed", {
+      pod: view.name,
+      phase: view.phase,
+      ...(waiting ? { jobStillQueued: true } : {}),
+    });
+  }
+
+  /** Asked only for a finished Pod whose own job never showed up started; a failed look-up counts as queued. */
+  async #stillQueued(target: JobTarget): Promise<boolean> {
+    if (!target.repository) return true;
+    const job = await this.#options.github
+      .getWorkflowJob(target.repository, target.jobId)
+      .catch(() => undefined);
+    this.#options.metrics.githubCalls.inc({ operation: "get-job" });
+    return job === undefined || job.status === "queued" || job.status === "waiting";
   }
 
   async #replaceStuck(set: RunnerSet, view: RunnerPodView): Promise<void> {

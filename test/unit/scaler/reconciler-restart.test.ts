@@ -29,6 +29,7 @@ describe("Reconciler stop and start", () => {
         listRunners: async () => [],
         runnerGroupId: async () => 1,
         rateLimitRemaining: () => undefined,
+        getWorkflowJob: async () => ({ status: "queued" }),
       },
       podFor: () => ({}),
       log: silentLogger,
