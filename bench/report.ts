@@ -292,7 +292,7 @@ const SPECS: Record<string, RowSpec> = {
       ? [
           {
             bench: "apiserver-outage",
-            measure: `${v.jobs} jobs, two replicas, the apiserver cut off from them for ${v.down_s} s mid-burst: deliveries acknowledged then lost, and two leaders at once (every job started ${v.recovered_s} s after the cut ended; ${v.lost} lost, ${v.leaked} leaked)`,
+            measure: `${v.jobs} jobs, two replicas, the apiserver cut off from them for ${v.down_s} s mid-burst${v.restarted ? ", then restarted" : ""}: deliveries acknowledged then lost, and two leaders at once (${v.recovered_s === undefined ? "not every job started" : `every job started ${v.recovered_s} s after it was back`}; ${v.lost} lost, ${v.leaked} leaked)`,
             value: v.acked_then_lost! + v.two_leaders!,
             unit: "acked-then-lost + two-leaders",
             target: "0 and 0",

@@ -32,7 +32,10 @@ const benches: { name: string; run: (env: () => Promise<TestEnv>) => Promise<str
   { name: "fairness", run: async () => benchFairness() },
   { name: "schedule", run: async (env) => benchSchedule(await env()) },
   { name: "outage", run: async (env) => benchOutage(await env()) },
-  { name: "apiserver-outage", run: async (env) => benchApiserverOutage(await env()) },
+  {
+    name: "apiserver-outage",
+    run: async (env) => benchApiserverOutage(await env(), () => started!.restartApiserver()),
+  },
 ];
 
 const wanted = process.argv.slice(2);

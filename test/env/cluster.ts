@@ -15,7 +15,12 @@ export interface RunningCluster {
   adminClientCert: { certPem: string; keyPem: string };
   adminKubeconfigPath: string;
   version: string;
-  daemons: Daemon[];
+  daemons: Pick<Daemon, "stop">[];
+  /**
+   * Stops kube-apiserver (SIGTERM: it drains, as on a control-plane upgrade) and starts it again on the same port,
+   * etcd and certificates; resolves once it is ready again. For the bench of an apiserver restart mid-burst.
+   */
+  restartApiserver(): Promise<void>;
 }
 
 /** Issuer and audience of ServiceAccount tokens, as on a real cluster. */
@@ -139,7 +144,7 @@ export async function startCluster(
   },
   runDir: string,
 ): Promise<RunningCluster> {
-  const daemons: Daemon[] = [];
+  const daemons: Pick<Daemon, "stop">[] = [];
   try {
     const etcd = await startEtcd(parts.etcd, runDir);
     daemons.push(etcd.daemon);
@@ -168,45 +173,49 @@ export async function startCluster(
     const server = `https://127.0.0.1:${port}`;
     const certDir = join(pki, "serving");
     const logFile = join(runDir, "kube-apiserver.log");
-    const apiserver = Daemon.start(
-      "kube-apiserver",
-      parts.kubeApiserver,
-      [
-        `--etcd-servers=${etcd.url}`,
-        "--bind-address=127.0.0.1",
-        "--advertise-address=127.0.0.1",
-        `--secure-port=${port}`,
-        // Without --tls-cert-file the apiserver writes a self-signed CA + serving cert (SANs include 127.0.0.1).
-        `--cert-dir=${certDir}`,
-        "--authorization-mode=RBAC",
-        `--token-auth-file=${tokenFile}`,
-        `--client-ca-file=${clientCaFile}`,
-        `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
-        `--api-audiences=${SERVICE_ACCOUNT_ISSUER}`,
-        `--service-account-key-file=${saPub}`,
-        `--service-account-signing-key-file=${saKey}`,
-        "--service-cluster-ip-range=10.96.0.0/16",
-        // The runner Pod's dind sidecar is privileged in the default profile.
-        "--allow-privileged=true",
-        // No Endpoints for the "kubernetes" Service: its address would be loopback, which Endpoints refuse.
-        "--endpoint-reconciler-type=none",
-        "--profiling=false",
-        "--v=1",
-      ],
-      logFile,
-    );
-    daemons.push(apiserver);
+    const startApiserver = () =>
+      Daemon.start(
+        "kube-apiserver",
+        parts.kubeApiserver,
+        [
+          `--etcd-servers=${etcd.url}`,
+          "--bind-address=127.0.0.1",
+          "--advertise-address=127.0.0.1",
+          `--secure-port=${port}`,
+          // Without --tls-cert-file the apiserver writes a self-signed CA + serving cert (SANs include 127.0.0.1).
+          `--cert-dir=${certDir}`,
+          "--authorization-mode=RBAC",
+          `--token-auth-file=${tokenFile}`,
+          `--client-ca-file=${clientCaFile}`,
+          `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
+          `--api-audiences=${SERVICE_ACCOUNT_ISSUER}`,
+          `--service-account-key-file=${saPub}`,
+          `--service-account-signing-key-file=${saKey}`,
+          "--service-cluster-ip-range=10.96.0.0/16",
+          // The runner Pod's dind sidecar is privileged in the default profile.
+          "--allow-privileged=true",
+          // No Endpoints for the "kubernetes" Service: its address would be loopback, which Endpoints refuse.
+          "--endpoint-reconciler-type=none",
+          "--profiling=false",
+          "--v=1",
+        ],
+        logFile,
+      );
+    let apiserver = startApiserver();
+    daemons.push({ stop: () => apiserver.stop() });
 
     let caPem = "";
-    await waitUntil(
-      "kube-apiserver",
-      async () => {
-        if (!caPem) caPem = await readFile(join(certDir, "apiserver.crt"), "utf8");
-        const { status } = await apiGet(server, caPem, adminToken, "/readyz");
-        return status === 200;
-      },
-      { timeoutMs: 90_000, exited: apiserver.exited, logFile },
-    );
+    const ready = () =>
+      waitUntil(
+        "kube-apiserver",
+        async () => {
+          if (!caPem) caPem = await readFile(join(certDir, "apiserver.crt"), "utf8");
+          const { status } = await apiGet(server, caPem, adminToken, "/readyz");
+          return status === 200;
+        },
+        { timeoutMs: 90_000, exited: apiserver.exited, logFile },
+      );
+    await ready();
     const version = JSON.parse((await apiGet(server, caPem, adminToken, "/version")).body) as {
       gitVersion: string;
     };
@@ -240,6 +249,12 @@ export async function startCluster(
       adminKubeconfigPath,
       version: version.gitVersion,
       daemons,
+      async restartApiserver() {
+        await apiserver.stop();
+        // Its serving certificate stays in --cert-dir, so clients keep trusting the same CA.
+        apiserver = startApiserver();
+        await ready();
+      },
     };
   } catch (error: unknown) {
     for (const daemon of daemons.reverse()) await daemon.stop();

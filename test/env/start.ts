@@ -12,6 +12,8 @@ import type { TestEnv } from "./types.ts";
 export interface StartedTestEnv {
   env: TestEnv;
   stop(): Promise<void>;
+  /** Stops kube-apiserver and starts it again on the same port and etcd (RunningCluster.restartApiserver). */
+  restartApiserver(): Promise<void>;
 }
 
 /**
@@ -73,7 +75,7 @@ export async function startTestEnv({ install }: { install: boolean }): Promise<S
       docker: { host: `unix://${docker.socketPath}`, socketPath: docker.socketPath, busyboxImage },
       proxy: { url: proxy.url, logFile: proxy.logFile },
     };
-    return { env, stop };
+    return { env, stop, restartApiserver: () => cluster.restartApiserver() };
   } catch (error: unknown) {
     await stop();
     throw error;

@@ -75,6 +75,11 @@ export interface ChaosOptions {
    * fails fast) for `downMs`, starting `atMs` after the burst began.
    */
   apiserverCut?: { atMs: number; downMs: number };
+  /**
+   * `afterCutMs` after the cut ends, kube-apiserver itself is stopped and started again (connections refused, every
+   * watch ends); recovered_s then counts from when it is ready again.
+   */
+  apiserverRestart?: { afterCutMs: number; restart: () => Promise<void> };
   /** Two replicas for the whole run, instead of one with a second joining for a while. */
   twoReplicas?: boolean;
   /** Recovery timings instead of the chaos defaults (sweep every 1 s, audit every 3 s). */
@@ -103,8 +108,10 @@ export interface ChaosReport {
   redeliveries: number;
   /** With an outage or a cut: seconds from its end until every job had started on a runner. */
   recoveredS?: number;
-  /** Jobs whose queued delivery was answered 2xx and that never ran (must be 0: 2xx means stored). */
+  /** Jobs whose queued delivery or redelivery was answered 2xx and that never ran (must be 0: 2xx means stored). */
   ackedThenLost: number;
+  /** Jobs whose Pod was marked done while GitHub still had them queued (must be 0: nothing would run them). */
+  doneWhileQueued: number;
   /** Most replicas leading at once, from their "started/stopped leading" logs (must be ≤ 1). */
   maxLeaders: number;
 }
@@ -300,7 +307,14 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
 
     // --- GitHub's side: deliver an event twice, maybe dropped, maybe late.
     let droppedEvents = 0;
+    // Every queued delivery the scaler answered 2xx, GitHub's redeliveries included: each says "stored".
     const acked = new Set<number>();
+    const stopAcks = github.onDelivery((delivery) => {
+      if (delivery.action !== "queued" || delivery.statusCode < 200 || delivery.statusCode >= 300) return;
+      const jobId = jobIdOf(delivery.payload);
+      if (jobId !== undefined) acked.add(jobId);
+    });
+    cleanups.push(async () => stopAcks());
     const pendingDeliveries = new Set<Promise<unknown>>();
     const emit = (action: "queued" | "in_progress" | "completed", job: StandInJob, runnerName?: string) => {
       const payload = workflowJobPayload({
@@ -317,11 +331,7 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
       for (let copy = 0; copy < 2; copy++) {
         const send = async () => {
           await sleep(delay + copy * rand() * 50);
-          const result = await github
-            .deliver("workflow_job", payload, drop ? { drop: true } : {})
-            .catch(() => undefined);
-          if (action === "queued" && result && result.statusCode >= 200 && result.statusCode < 300)
-            acked.add(job.id);
+          await github.deliver("workflow_job", payload, drop ? { drop: true } : {}).catch(() => undefined);
         };
         const promise = send();
         pendingDeliveries.add(promise);
@@ -342,6 +352,8 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
     }
 
     // --- The apiserver cut, mid-burst.
+    /** While kube-apiserver restarts, the harness's own reads fail too: it waits, as the runners would. */
+    let restarting = false;
     if (options.apiserverCut && proxy) {
       const { atMs, downMs } = options.apiserverCut;
       const cutProxy = proxy;
@@ -358,6 +370,27 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
           log("chaos: apiserver reachable again");
         }, atMs + downMs),
       );
+      const restart = options.apiserverRestart;
+      if (restart) {
+        timers.add(
+          setTimeout(
+            () => {
+              restarting = true;
+              log("chaos: kube-apiserver restarting");
+              void restart
+                .restart()
+                .then(() => {
+                  upAt = Date.now();
+                  log("chaos: kube-apiserver ready again");
+                })
+                .finally(() => {
+                  restarting = false;
+                });
+            },
+            atMs + downMs + restart.afterCutMs,
+          ),
+        );
+      }
     }
 
     // --- The burst.
@@ -406,6 +439,8 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
     // --- The runners and GitHub's job assignment, until everything has run and is gone.
     const online = new Set<string>();
     const runningJob = new Map<string, { job: StandInJob; endsAt: number }>();
+    /** Runners whose job is over, for kwok to end (the exit-code annotation). */
+    const toEnd = new Set<string>();
     const startCount = new Map<number, number>();
     const watcher = await watchJobs(ns.kc, ns.name, github, log);
     stopWatching = watcher.stop;
@@ -414,7 +449,15 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
     let allStartedAt: number | undefined;
     while (Date.now() - started < options.timeoutMs) {
       if (allStartedAt === undefined && startCount.size === options.jobs) allStartedAt = Date.now();
-      const pods: V1Pod[] = (await core.listNamespacedPod({ namespace: ns.name })).items;
+      const listed = await core.listNamespacedPod({ namespace: ns.name }).catch((error: unknown) => {
+        if (restarting) return undefined;
+        throw error;
+      });
+      if (!listed) {
+        await sleep(250);
+        continue;
+      }
+      const pods: V1Pod[] = listed.items;
       const live = pods.filter(releasedAndLive);
       maxReleased = Math.max(maxReleased, live.length);
 
@@ -450,8 +493,16 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
         runningJob.delete(runnerName);
         github.completeJob(job.id);
         emit("completed", job, runnerName);
-        // Its Pod may be gone already (deleted as surplus or replaced): then there is nothing to end.
-        await endRunner(ns.kc, ns.name, runnerName).catch(() => undefined);
+        toEnd.add(runnerName);
+      }
+      for (const runnerName of toEnd) {
+        // Its Pod may be gone already (deleted as surplus or replaced): then there is nothing to end. Tried again
+        // while kube-apiserver restarts.
+        const ended = await endRunner(ns.kc, ns.name, runnerName).then(
+          () => true,
+          () => !restarting,
+        );
+        if (ended) toEnd.delete(runnerName);
       }
 
       const allDone = github.jobs().every((job) => job.status === "completed");
@@ -469,7 +520,7 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
         log("chaos: stopped early (stopWhen)");
         break;
       }
-      if (allDone && pendingDeliveries.size === 0) {
+      if (allDone && pendingDeliveries.size === 0 && !restarting) {
         const secrets = (await core.listNamespacedSecret({ namespace: ns.name })).items.length;
         const left = (await core.listNamespacedPod({ namespace: ns.name })).items.length;
         if (left === 0 && secrets === 0 && github.runners().length === 0) {
@@ -485,6 +536,20 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
     const extraKinds = extraRegistrations(github, killTimes);
     const never = jobs.filter((job) => !startCount.has(job.id)).map((job) => job.id);
     if (never.length > 0) log(`chaos: never started: ${never.slice(0, 20).join(" ")}`);
+    // What GitHub did with the first few: each attempt to deliver their events, when and how it was answered.
+    for (const id of never.slice(0, 5)) {
+      const attempts = github
+        .deliveries()
+        .filter(
+          (delivery) =>
+            (JSON.parse(delivery.payload) as { workflow_job?: { id?: number } }).workflow_job?.id === id,
+        )
+        .map(
+          (d) =>
+            `${d.action}${d.redelivery ? "(re)" : ""}@${((d.deliveredAt.getTime() - started) / 1000).toFixed(1)}s=${d.statusCode}`,
+        );
+      log(`chaos: job ${id}: ${attempts.join(" ") || "no deliveries"}`);
+    }
     const report: ChaosReport = {
       jobs: options.jobs,
       lost: jobs.filter((job) => !startCount.has(job.id)).length,
@@ -500,6 +565,7 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
       droppedEvents,
       redeliveries: github.deliveries().filter((delivery) => delivery.redelivery).length,
       ackedThenLost: [...acked].filter((id) => !startCount.has(id)).length,
+      doneWhileQueued: watcher.doneWhileQueued.size,
       maxLeaders: maxConcurrent(leadership),
       ...(options.outage || options.apiserverCut
         ? {
@@ -541,7 +607,7 @@ function maxConcurrent(changes: { at: number; replica: string; leading: boolean 
 
 export function chaosLine(report: ChaosReport): string {
   const kinds = report.extraKinds;
-  return `chaos: jobs=${report.jobs} lost=${report.lost} two_runners=${report.twoRunners} released_after_done=${report.releasedAfterDone} over_cap=${report.overCap} leaked=${report.leaked} extra_runners=${report.extraRunners} interrupted=${kinds.interrupted} re_registered=${kinds.reRegistered} unneeded=${kinds.unneeded} extra_bound=${extraRunnersBound(report.jobs)} converge_s=${report.convergeS.toFixed(1)} github_calls_per_job=${report.githubCallsPerJob.toFixed(2)}`;
+  return `chaos: jobs=${report.jobs} lost=${report.lost} two_runners=${report.twoRunners} released_after_done=${report.releasedAfterDone} done_while_queued=${report.doneWhileQueued} over_cap=${report.overCap} leaked=${report.leaked} extra_runners=${report.extraRunners} interrupted=${kinds.interrupted} re_registered=${kinds.reRegistered} unneeded=${kinds.unneeded} extra_bound=${extraRunnersBound(report.jobs)} converge_s=${report.convergeS.toFixed(1)} github_calls_per_job=${report.githubCallsPerJob.toFixed(2)}`;
 }
 
 /** Registrations beyond one per job that a run may make besides those a kill interrupted: 2 % of its jobs, at least 2. */
@@ -557,6 +623,11 @@ export function chaosFailures(report: ChaosReport): string[] {
     failures.push(`two_runners=${report.twoRunners}: jobs given to two runners at once`);
   if (report.releasedAfterDone > 0) {
     failures.push(`released_after_done=${report.releasedAfterDone}: runners released for jobs already over`);
+  }
+  if (report.doneWhileQueued > 0) {
+    failures.push(
+      `done_while_queued=${report.doneWhileQueued}: jobs settled as done while GitHub still had them queued`,
+    );
   }
   if (report.overCap > 0) failures.push(`over_cap=${report.overCap}: runners released beyond maxRunners`);
   if (report.leaked > 0) failures.push(`leaked=${report.leaked}: Pods, Secrets or runners left at the end`);
@@ -611,6 +682,8 @@ async function watchJobs(
 ) {
   const twoRunners = new Set<number>();
   const releasedAfterDone = new Set<string>();
+  /** Jobs whose Pod was marked done while GitHub still had them queued: nothing would ever run them. */
+  const doneWhileQueued = new Set<number>();
   const completedAck = new Map<number, number>();
   const unsubscribe = github.onDelivery((delivery) => {
     if (delivery.action !== "completed" || delivery.statusCode < 200 || delivery.statusCode >= 300) return;
@@ -623,6 +696,16 @@ async function watchJobs(
     const uid = pod.metadata?.uid;
     const jobId = Number(pod.metadata?.labels?.[LABELS.jobId]);
     if (!uid || !Number.isSafeInteger(jobId)) return;
+    if (pod.metadata?.labels?.[LABELS.jobState] === "done" && !doneWhileQueued.has(jobId)) {
+      const job = github.jobs().find((candidate) => candidate.id === jobId);
+      if (job?.status === "queued") {
+        doneWhileQueued.add(jobId);
+        const writes = (pod.metadata?.managedFields ?? []).map(
+          (field) => `${field.manager}/${field.operation}@${field.time?.toISOString?.() ?? field.time}`,
+        );
+        log(`chaos: job ${jobId} marked done while GitHub has it queued (writes: ${writes.join(", ")})`);
+      }
+    }
     if (type === "DELETED" || !releasedAndLive(pod)) {
       live.delete(uid);
       return;
@@ -651,6 +734,7 @@ async function watchJobs(
   return {
     twoRunners,
     releasedAfterDone,
+    doneWhileQueued,
     stop() {
       stopped = true;
       void informer.stop();
