@@ -32,5 +32,6 @@ export async function benchApiserverOutage(
     `apiserver_outage: jobs=${report.jobs} down_s=${downMs / 1000} acked_then_lost=${report.ackedThenLost}`,
     `two_leaders=${Math.max(0, report.maxLeaders - 1)} restarted=1 recovered_s=${Number.isFinite(recovered) ? recovered.toFixed(1) : "never"}`,
     `lost=${report.lost} leaked=${report.leaked} over_cap=${report.overCap} redeliveries=${report.redeliveries}`,
+    `relists=${report.cacheRelists} replicas=2`,
   ].join(" ");
 }

@@ -308,11 +308,21 @@ export async function main(
       io.stderr(`dind-k8s ${name}: ${error.message}\n\n${command.usage}\n`);
       return EXIT.usage;
     }
-    io.stderr(
-      `dind-k8s ${name}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
+    io.stderr(`dind-k8s ${name}: ${withCauses(error)}\n`);
     return EXIT.failure;
   }
+}
+
+/** The error's stack, then each cause's message: undici's "fetch failed" says what failed only in its cause. */
+function withCauses(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  let text = error.stack ?? error.message;
+  let cause: unknown = error.cause;
+  for (let depth = 0; cause !== undefined && depth < 5; depth++) {
+    text += `\ncaused by: ${cause instanceof Error ? cause.message : String(cause)}`;
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+  return text;
 }
 
 export const processIo: Io = {

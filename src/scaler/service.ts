@@ -84,7 +84,11 @@ const GITHUB_PROBE_MS = 30_000;
 export async function startScaler(options: ScalerOptions): Promise<RunningScaler> {
   const { config, log } = options;
   const metrics = createMetrics();
-  const pods = new RunnerPods({ kube: options.kube, namespace: config.kubernetes.namespace });
+  const pods = new RunnerPods({
+    kube: options.kube,
+    namespace: config.kubernetes.namespace,
+    onCacheList: () => metrics.podCacheLists.inc(),
+  });
   const records = createJobRecords({ config, pods, sidecars: options.sidecars });
   const intake = createIntake({
     secrets: options.webhookSecrets,

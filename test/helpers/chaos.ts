@@ -112,6 +112,8 @@ export interface ChaosReport {
   ackedThenLost: number;
   /** Jobs whose Pod was marked done while GitHub still had them queued (must be 0: nothing would run them). */
   doneWhileQueued: number;
+  /** LISTs by the live replicas' Pod caches beyond the first of each: watches that could not resume. */
+  cacheRelists: number;
   /** Most replicas leading at once, from their "started/stopped leading" logs (must be ≤ 1). */
   maxLeaders: number;
 }
@@ -531,6 +533,17 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
       await sleep(100);
     }
 
+    // LISTs of each live replica's Pod cache beyond its first: watches that could not resume.
+    let cacheRelists = 0;
+    for (const replica of replicas.values()) {
+      const text = await fetch(`http://127.0.0.1:${replica.port}/metrics`).then(
+        (response) => response.text(),
+        () => "",
+      );
+      const lists = /^dind_k8s_pod_cache_lists_total (\d+)/m.exec(text)?.[1];
+      if (lists === undefined) throw new Error(`chaos: replica ${replica.name} has no Pod cache LIST count`);
+      cacheRelists += Math.max(0, Number(lists) - 1);
+    }
     const leftPods = (await core.listNamespacedPod({ namespace: ns.name })).items.length;
     const leftSecrets = (await core.listNamespacedSecret({ namespace: ns.name })).items.length;
     const extraKinds = extraRegistrations(github, killTimes);
@@ -566,6 +579,7 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
       redeliveries: github.deliveries().filter((delivery) => delivery.redelivery).length,
       ackedThenLost: [...acked].filter((id) => !startCount.has(id)).length,
       doneWhileQueued: watcher.doneWhileQueued.size,
+      cacheRelists,
       maxLeaders: maxConcurrent(leadership),
       ...(options.outage || options.apiserverCut
         ? {

@@ -535,12 +535,14 @@ describe("the Pod cache on client-node's list and Watch", () => {
     for (let i = 0; i < 5; i++)
       await core.createNamespacedPod({ namespace: ns.name, body: pod(`listed-${i}`) });
     // Pages of 2 (three LISTs with continue tokens); watches of 1 s, so the next changes arrive on later watches.
+    let lists = 0;
     const cache = new PodCache({
       kube,
       namespace: ns.name,
       labelSelector: "cache-test=yes",
       pageSize: 2,
       watchTimeoutSeconds: 1,
+      onList: () => lists++,
     });
     await cache.start();
     try {
@@ -566,6 +568,8 @@ describe("the Pod cache on client-node's list and Watch", () => {
       expect(cache.get("watched")?.metadata?.creationTimestamp).toBeInstanceOf(Date);
       expect(cache.get("listed-1")).toBeUndefined();
       expect(cache.lastError).toBeUndefined();
+      // Every server-ended watch resumed from its resourceVersion: still the one LIST of the start.
+      expect(lists).toBe(1);
     } finally {
       await cache.stop();
     }

@@ -24,6 +24,8 @@ export interface PodCacheOptions {
    * would cost a full relist of every Pod).
    */
   watchTimeoutSeconds?: number;
+  /** Called after each complete LIST: the first, and each time a watch could not resume. */
+  onList?: () => void;
 }
 
 interface WatchEvent {
@@ -47,7 +49,7 @@ export class PodCache {
   readonly #deleted = new Set<(pod: V1Pod) => void>();
 
   constructor(options: PodCacheOptions) {
-    this.#options = { pageSize: 100, watchTimeoutSeconds: 25, ...options };
+    this.#options = { pageSize: 100, watchTimeoutSeconds: 25, onList: () => {}, ...options };
     this.#core = options.kube.api(CoreV1Api);
   }
 
@@ -126,6 +128,7 @@ export class PodCache {
     this.#resourceVersion = resourceVersion;
     this.#synced = true;
     this.#lastError = undefined;
+    this.#options.onList();
     this.#emitChange();
   }
 

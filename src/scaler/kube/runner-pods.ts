@@ -18,6 +18,8 @@ export interface RunnerPodsOptions {
   namespace: string;
   /** Identifies this scaler in managedFields and Events. */
   fieldManager?: string;
+  /** Called after each complete LIST of the Pod cache (PodCacheOptions.onList). */
+  onCacheList?: () => void;
 }
 
 const SELECTOR = `${LABELS.managedBy}=dind-k8s,${LABELS.component}=runner`;
@@ -30,11 +32,16 @@ export class RunnerPods {
   readonly #fieldManager: string;
   readonly #cache: PodCache;
 
-  constructor({ kube, namespace, fieldManager = "dind-k8s" }: RunnerPodsOptions) {
+  constructor({ kube, namespace, fieldManager = "dind-k8s", onCacheList }: RunnerPodsOptions) {
     this.namespace = namespace;
     this.#core = kube.api(CoreV1Api);
     this.#fieldManager = fieldManager;
-    this.#cache = new PodCache({ kube, namespace, labelSelector: SELECTOR });
+    this.#cache = new PodCache({
+      kube,
+      namespace,
+      labelSelector: SELECTOR,
+      ...(onCacheList ? { onList: onCacheList } : {}),
+    });
   }
 
   /** DeleteOptions with preconditions (uid, resourceVersion) when given: the apiserver answers 409 if they fail. */

@@ -138,6 +138,11 @@ export function createMetrics({ processMetrics = true }: { processMetrics?: bool
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     }),
+    podCacheLists: new Counter({
+      name: `${prefix}pod_cache_lists_total`,
+      help: "Complete LISTs of the runner Pods by the scaler's cache: one at start, then one each time its watch could not resume from where it was (after an apiserver restart, or a resourceVersion compacted away). Climbing steadily: a relist storm.",
+      registers: [registry],
+    }),
     reconcileErrors: new Counter({
       name: `${prefix}reconcile_errors_total`,
       help: "Errors of the reconcile loop, by step.",

@@ -4,6 +4,7 @@
 // state of their own (release, rollout, recovery, orphans) are in their own files.
 import type { CachePool } from "../cache/pool.ts";
 import type { RunnerSet } from "../config/load.ts";
+import { GitHubApiError } from "../github/errors.ts";
 import type { RunnerPods, V1Pod } from "../kube/runner-pods.ts";
 import { ANNOTATIONS, LABELS } from "../model/keys.ts";
 import type { Capacity } from "../model/schedule.ts";
@@ -97,8 +98,11 @@ export class Reconciler {
   readonly #capacity: SetCapacity;
   /** A pass when a schedule window next starts or stops applying, if sooner than the next resync. */
   #windowTimer: NodeJS.Timeout | undefined;
-  /** Job Pods deleted as stuck, to create again once the old one is gone: name → (set, target). */
-  readonly #replacements = new Map<string, { set: RunnerSet; pod: V1Pod }>();
+  /**
+   * Job Pods to create again once the old one is gone: stuck ones, and finished ones whose runner took another job
+   * (`ifStillQueued`: only if GitHub still has that job queued when the old Pod is gone).
+   */
+  readonly #replacements = new Map<string, { set: RunnerSet; pod: V1Pod; ifStillQueued?: JobTarget }>();
   readonly #backoff = new Map<string, { failures: number; until: number }>();
   /** Since when each set has had runners beyond what it needs. */
   readonly #surplusSince = new Map<string, number>();
@@ -292,33 +296,41 @@ export class Reconciler {
   }
 
   async #removeFinished(set: RunnerSet, view: RunnerPodView): Promise<void> {
-    const { pods, log } = this.#options;
+    const { log } = this.#options;
     // An ephemeral runner deregisters itself after its job; one that never ran a job (crashed, or the Pod
     // failed before it connected) stays registered offline unless we remove it.
     if (!view.pod.metadata?.annotations?.[ANNOTATIONS.busyWith])
       await this.#deregister(view).catch(() => "unknown");
     // The Pod is its job's record. Its runner took another job (or none), and neither in_progress nor completed
-    // came for its own: if GitHub still has that job queued, a fresh gated Pod keeps it, or nothing would run it.
-    const target = view.jobState === undefined ? jobTargetOf(view.pod) : undefined;
-    const waiting = target !== undefined && (await this.#stillQueued(target));
-    await pods.delete(view.name, view.uid);
-    await pods.deleteSecret(view.name);
-    if (waiting) this.#replacements.set(view.name, { set, pod: this.#options.podFor(set, target) });
-    log.info("finished runner removed", {
-      pod: view.name,
-      phase: view.phase,
-      ...(waiting ? { jobStillQueued: true } : {}),
-    });
+    // came for its own: if GitHub still has that job queued once this Pod is gone, a fresh gated Pod keeps it, or
+    // nothing would run it. Asked only then: an event that arrives meanwhile lands on the old Pod, or as a tombstone.
+    await this.#deleteKeepingJob(set, view, { askGitHub: true });
+    log.info("finished runner removed", { pod: view.name, phase: view.phase });
   }
 
-  /** Asked only for a finished Pod whose own job never showed up started; a failed look-up counts as queued. */
+  /**
+   * Deletes the Pod and its Secret; if its job never showed up started, the same job gets a fresh gated Pod (same
+   * name, so dedup still holds) once the old one is gone — with `askGitHub`, only if GitHub still has it queued then.
+   */
+  async #deleteKeepingJob(set: RunnerSet, view: RunnerPodView, { askGitHub }: { askGitHub: boolean }) {
+    await this.#options.pods.delete(view.name, view.uid);
+    await this.#options.pods.deleteSecret(view.name);
+    const target = view.jobState === undefined ? jobTargetOf(view.pod) : undefined;
+    if (target) {
+      const pod = this.#options.podFor(set, target);
+      this.#replacements.set(view.name, { set, pod, ...(askGitHub ? { ifStillQueued: target } : {}) });
+    }
+  }
+
+  /** GitHub's word on a job whose runner Pod ended without running it; a look-up that failed counts as queued. */
   async #stillQueued(target: JobTarget): Promise<boolean> {
     if (!target.repository) return true;
-    const job = await this.#options.github
-      .getWorkflowJob(target.repository, target.jobId)
-      .catch(() => undefined);
     this.#options.metrics.githubCalls.inc({ operation: "get-job" });
-    return job === undefined || job.status === "queued" || job.status === "waiting";
+    const job = await this.#options.github.getWorkflowJob(target.repository, target.jobId).then(
+      (found) => found.status,
+      (error: unknown) => (error instanceof GitHubApiError && error.status === 404 ? "not-found" : "unknown"),
+    );
+    return job === "queued" || job === "waiting" || job === "unknown";
   }
 
   async #replaceStuck(set: RunnerSet, view: RunnerPodView): Promise<void> {
@@ -334,13 +346,7 @@ export class Reconciler {
     );
     metrics.podsReplaced.inc({ runner_set: set.name, reason });
     if (view.state !== "busy") await this.#deregister(view).catch(() => "unknown");
-    await pods.delete(view.name, view.uid);
-    await pods.deleteSecret(view.name);
-    const target = view.jobState === undefined ? jobTargetOf(view.pod) : undefined;
-    if (target) {
-      // Same job, fresh Pod (same name, so dedup still holds) once the old one is gone.
-      this.#replacements.set(view.name, { set, pod: this.#options.podFor(set, target) });
-    }
+    await this.#deleteKeepingJob(set, view, { askGitHub: false });
     const previous = this.#backoff.get(set.name)?.failures ?? 0;
     const delay = Math.min(this.#timing.backoffMs * 2 ** previous, this.#timing.maxBackoffMs);
     this.#backoff.set(set.name, { failures: previous + 1, until: Date.now() + delay });
@@ -353,9 +359,19 @@ export class Reconciler {
   }
 
   async #createReplacements(): Promise<void> {
-    for (const [name, { pod }] of this.#replacements) {
+    for (const [name, replacement] of this.#replacements) {
       if (this.#options.pods.cachedPod(name)) continue;
-      const created = await this.#options.pods.create(pod).catch(() => undefined);
+      if (replacement.ifStillQueued) {
+        if (!(await this.#stillQueued(replacement.ifStillQueued))) {
+          this.#replacements.delete(name);
+          continue;
+        }
+        this.#options.log.info("a finished runner's own job is still queued: its Pod is made again", {
+          pod: name,
+        });
+        delete replacement.ifStillQueued;
+      }
+      const created = await this.#options.pods.create(replacement.pod).catch(() => undefined);
       if (created) this.#replacements.delete(name);
     }
   }

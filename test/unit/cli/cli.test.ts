@@ -94,6 +94,22 @@ describe("dind-k8s", () => {
     expect(code).toBe(1);
     expect(stderr).toContain("dind-k8s broken: Error: boom");
   });
+
+  it("names each cause of an unexpected failure (fetch's 'fetch failed' says what failed only in its cause)", async () => {
+    const broken: Command = {
+      summary: "x",
+      usage: "x",
+      run: async () => {
+        const refused = new Error("connect ECONNREFUSED 127.0.0.1:6443");
+        throw new TypeError("fetch failed", { cause: refused });
+      },
+    };
+    const { code, stderr } = await cli(["broken"], {}, { broken });
+    expect(code).toBe(1);
+    expect(stderr).toMatch(
+      /^dind-k8s broken: TypeError: fetch failed\n[\s\S]*\ncaused by: connect ECONNREFUSED 127\.0\.0\.1:6443\n$/,
+    );
+  });
 });
 
 describe("dind-k8s check-config", () => {
