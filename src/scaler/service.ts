@@ -4,6 +4,7 @@ import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { CachePool } from "./cache/pool.ts";
 import type { Config } from "./config/load.ts";
+import { acceptsWebhooks } from "./config/schema.ts";
 import { closeGracefully, createHttpServer, type HttpLimits } from "./http/server.ts";
 import { CacheClaims } from "./kube/cache-claims.ts";
 import type { KubeClient } from "./kube/client.ts";
@@ -92,6 +93,7 @@ export async function startScaler(options: ScalerOptions): Promise<RunningScaler
   const records = createJobRecords({ config, pods, sidecars: options.sidecars });
   const intake = createIntake({
     secrets: options.webhookSecrets,
+    webhooks: acceptsWebhooks(config),
     runnerSets: config.runnerSets,
     owner: {
       org: config.github.org,

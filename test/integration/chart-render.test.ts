@@ -261,6 +261,13 @@ describe("helm template applied with strict field validation", () => {
     expect(objects.filter((o) => o.kind === "Ingress")).toEqual([]);
     const services = objects.filter((o) => o.kind === "Service");
     expect(services.map((service) => service.metadata?.name)).toEqual([expect.stringMatching(/-ops$/)]);
+    // No webhook secret given, none needed: nothing mounts one, and the configuration names none.
+    expect(chartConfig(objects).github.webhookSecretFile).toBeUndefined();
+    const deployment = findObject<V1Deployment>(objects, "Deployment");
+    expect(deployment.spec?.template.spec?.volumes?.map((volume) => volume.name)).not.toContain(
+      "webhook-secret",
+    );
+    expect(objects.filter((o) => o.kind === "Secret")).toEqual([]);
   });
 
   it("sysbox-baseline.yaml: a baseline runner namespace admits the sysbox runner Pod the scaler would create", async () => {
@@ -527,6 +534,7 @@ describe("NOTES.txt", () => {
     expect(result.stderr).toBe("");
     const notes = result.stdout.slice(result.stdout.indexOf("NOTES:"));
     expect(notes).toContain("1. No inbound traffic: the scaler takes jobs from GitHub's delivery log");
+    expect(notes).toContain("Webhook secret: none (github.intake poll takes no webhooks");
     expect(notes).toContain("Payload URL:   any https URL, e.g. https://dind-k8s.invalid/webhook");
     expect(notes).toContain('Events:        "Workflow jobs" only');
     expect(notes).not.toContain("ingress");
@@ -586,7 +594,7 @@ describe("bad values", () => {
     [
       "no webhook secret",
       { webhookSecret: { existingSecret: "" } },
-      "webhookSecret: the scaler refuses unsigned webhooks. Create a Secret (kubectl -n dind-k8s create secret generic dind-k8s-webhook",
+      "webhookSecret: the scaler refuses unsigned webhooks (only github.intake poll needs none). Create a Secret (kubectl -n dind-k8s create secret generic dind-k8s-webhook",
     ],
     [
       "both webhook secrets",

@@ -4,7 +4,7 @@
 // leader change.
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { parseConfig } from "../../src/scaler/config/load.ts";
+import { type Config, parseConfig } from "../../src/scaler/config/load.ts";
 import { createGitHubApi, type GitHubApi } from "../../src/scaler/github/client.ts";
 import { ANNOTATIONS, LABELS } from "../../src/scaler/model/keys.ts";
 import type { RunningScaler } from "../../src/scaler/service.ts";
@@ -41,6 +41,7 @@ interface World {
   core: CoreV1Api;
   github: GitHubStandIn;
   client: GitHubApi;
+  config: Config;
   start(options?: { identity?: string }): Promise<RunningScaler>;
   /** A workflow_job event GitHub records in the hook's delivery log (sent to the hook's URL, which may fail). */
   send(
@@ -70,10 +71,12 @@ async function world(intake: "poll" | "both", { maxRunners = 3 } = {}): Promise<
   // maxRunners 0: Pods stay gated (no release, no JIT call), room for every job in the backlog.
   const sets =
     maxRunners === 0 ? runnerSetYaml("dind-k8s", 0, 100) : realNodesRunnerSetYaml("dind-k8s", maxRunners);
-  const text = testConfigYaml(ns.name, sets).replace(
+  let text = testConfigYaml(ns.name, sets).replace(
     `  org: ${ORG}`,
     `  org: ${ORG}\n  intake: ${intake}\n  pollInterval: 1`,
   );
+  // Poll alone needs no webhook secret: it reads the log through the API, and takes no webhooks.
+  if (intake === "poll") text = text.replace(/^ {2}webhookSecretFile: .*\n/m, "");
   const config = parseConfig(text, "poll.yaml");
   const core = ns.kc.makeApiClient(CoreV1Api);
   return {
@@ -81,12 +84,14 @@ async function world(intake: "poll" | "both", { maxRunners = 3 } = {}): Promise<
     core,
     github,
     client,
+    config,
     async start({ identity } = {}) {
       const scaler = await startTestScaler(env, {
         namespace: ns.name,
         config,
         github: client,
         timing: FAST,
+        ...(intake === "poll" ? { secrets: [] } : {}),
         ...(identity ? { reconcile: { leaderElection: { identity, ...ELECTION } } } : {}),
       });
       let stopped = false;
@@ -130,7 +135,16 @@ function fetchesPerDelivery(github: GitHubStandIn): Map<string, number> {
 describe("intake poll: no inbound traffic", () => {
   it("a job flows queued → gated Pod → released → Running → done → cleaned up, with GitHub unable to reach the scaler", async () => {
     const w = await world("poll");
-    await w.start();
+    const scaler = await w.start();
+    expect(w.config.github.webhookSecretFile).toBeUndefined();
+    // No secret, no webhooks: a POST is refused before its body is read, whatever it carries.
+    const posted = await fetch(`${scaler.url}/webhook`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-github-event": "workflow_job" },
+      body: "{}",
+    });
+    expect(posted.status).toBe(404);
+    expect(await posted.text()).toContain("this scaler takes no webhooks: github.intake is poll");
     // GitHub records the delivery as failed: it could not connect.
     expect(await w.send("queued", 201)).toBe(0);
     // Another organization's job, in the same log: the owner check drops it, as intake does for a webhook.

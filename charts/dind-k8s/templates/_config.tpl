@@ -16,7 +16,9 @@ what only the chart knows: where it mounts the Secrets, and the runner ServiceAc
 {{- $_ := set $auth "tokenFile" (printf "%s/github/%s" $dir .Values.githubCredentials.tokenKey) -}}
 {{- end -}}
 {{- $_ := set $github "auth" $auth -}}
+{{- if include "dind-k8s.webhookSecretSet" . -}}
 {{- $_ := set $github "webhookSecretFile" (printf "%s/webhook/%s" $dir .Values.webhookSecret.key) -}}
+{{- end -}}
 {{- $sets := list -}}
 {{- range .Values.runnerSets -}}
 {{- $set := deepCopy . -}}

@@ -56,6 +56,11 @@ app.kubernetes.io/component: scaler
 {{- default (printf "%s-runner" (include "dind-k8s.fullname" .)) .Values.runnerServiceAccount.name -}}
 {{- end -}}
 
+{{/* "true" when a webhook secret is given (existing or to create); empty otherwise (intake poll may go without). */}}
+{{- define "dind-k8s.webhookSecretSet" -}}
+{{- if or .Values.webhookSecret.existingSecret .Values.webhookSecret.value -}}true{{- end -}}
+{{- end -}}
+
 {{- define "dind-k8s.webhookSecretName" -}}
 {{- default (printf "%s-webhook" (include "dind-k8s.fullname" .)) .Values.webhookSecret.existingSecret -}}
 {{- end -}}
@@ -104,8 +109,8 @@ Deployment, so `helm template` and `helm install` stop before anything is render
 {{- if and $webhook.existingSecret $webhook.value -}}
 {{- fail "webhookSecret: set existingSecret (a Secret you created) or value (the chart creates one), not both" -}}
 {{- end -}}
-{{- if not (or $webhook.existingSecret $webhook.value) -}}
-{{- fail (printf "webhookSecret: the scaler refuses unsigned webhooks. Create a Secret (kubectl -n %s create secret generic dind-k8s-webhook --from-literal=webhook-secret=\"$(openssl rand -hex 32)\") and set webhookSecret.existingSecret=dind-k8s-webhook, or set webhookSecret.value" .Release.Namespace) -}}
+{{- if and (not (include "dind-k8s.webhookSecretSet" .)) (ne (.Values.github.intake | default "webhook") "poll") -}}
+{{- fail (printf "webhookSecret: the scaler refuses unsigned webhooks (only github.intake poll needs none). Create a Secret (kubectl -n %s create secret generic dind-k8s-webhook --from-literal=webhook-secret=\"$(openssl rand -hex 32)\") and set webhookSecret.existingSecret=dind-k8s-webhook, or set webhookSecret.value" .Release.Namespace) -}}
 {{- end -}}
 {{- $github := .Values.github -}}
 {{- if and $github.org $github.repo -}}

@@ -39,7 +39,18 @@ function checkGithub(github: Raw, problems: Problem[]) {
       typeof value === "string" && /^https?:\/\//.test(value) ? cleartextProblem(value) : undefined;
     if (problem) problems.push({ path: ["github", key], message: problem });
   }
-  exactlyOne(github, ["github"], ["webhookSecretFile", "webhookSecretEnv"], problems, "the webhook secret");
+  const secretKeys = ["webhookSecretFile", "webhookSecretEnv"];
+  // The poll reads deliveries through GitHub's API with our credentials: it has no signature to check.
+  const noSecretNeeded = github.intake === "poll" && !secretKeys.some((key) => has(github, key));
+  if (!noSecretNeeded) {
+    exactlyOne(
+      github,
+      ["github"],
+      secretKeys,
+      problems,
+      "the webhook secret; with intake poll it may be left out",
+    );
+  }
   const auth = mapping(github.auth);
   if (auth === undefined) return;
   const appKeys = ["appId", "installationId", "privateKeyFile", "privateKeyEnv"].filter((k) => has(auth, k));

@@ -92,8 +92,14 @@ const github = strictObject({
     .optional()
     .describe("Runner group the runners join (organization runners only); the default group when omitted."),
   auth: githubAuth,
-  webhookSecretFile: absolutePath().optional().describe("File holding the webhook secret."),
-  webhookSecretEnv: envVarName().optional().describe("Environment variable holding the webhook secret."),
+  webhookSecretFile: absolutePath()
+    .optional()
+    .describe(
+      "File holding the webhook secret. Required unless intake is poll; with poll and no secret, POST /webhook is refused (404).",
+    ),
+  webhookSecretEnv: envVarName()
+    .optional()
+    .describe("Environment variable holding the webhook secret (instead of webhookSecretFile)."),
   hookId: wholeNumber(1)
     .optional()
     .describe(
@@ -113,7 +119,12 @@ const github = strictObject({
   .meta({
     allOf: [
       { oneOf: [{ required: ["org"] }, { required: ["repo"] }] },
-      { oneOf: [{ required: ["webhookSecretFile"] }, { required: ["webhookSecretEnv"] }] },
+      {
+        if: { required: ["intake"], properties: { intake: { const: "poll" } } },
+        // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then, a plain object never awaited
+        then: { not: { required: ["webhookSecretFile", "webhookSecretEnv"] } },
+        else: { oneOf: [{ required: ["webhookSecretFile"] }, { required: ["webhookSecretEnv"] }] },
+      },
       // A token's redelivery sweep reads the deliveries of one webhook: its id is required (rules.ts says why).
       {
         if: {
@@ -390,6 +401,14 @@ export type RunnerSet = z.output<typeof runnerSetSchema>;
 export type Storage = NonNullable<RunnerSet["storage"]>;
 export type CacheConfig = NonNullable<RunnerSet["cache"]>;
 export type Resources = z.output<typeof resources>;
+
+/** Whether the scaler takes webhooks: always, except with intake poll and no webhook secret set. */
+export function acceptsWebhooks(config: {
+  github: Pick<Config["github"], "intake" | "webhookSecretFile" | "webhookSecretEnv">;
+}): boolean {
+  const { intake, webhookSecretFile, webhookSecretEnv } = config.github;
+  return intake !== "poll" || webhookSecretFile !== undefined || webhookSecretEnv !== undefined;
+}
 
 /** The most runners the set may run at any time: maxRunners, or a schedule window's higher one. */
 export function peakRunnersOf(set: Pick<RunnerSet, "maxRunners" | "schedules">): number {

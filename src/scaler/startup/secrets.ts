@@ -1,6 +1,7 @@
 // The scaler's secrets, read where the configuration says — a mounted file or an environment variable, never the
 // configuration itself — with errors that name the key to fix.
 import type { Config } from "../config/load.ts";
+import { acceptsWebhooks } from "../config/schema.ts";
 import type { GitHubAuth } from "../github/types.ts";
 import { StartupError } from "./startup-error.ts";
 
@@ -36,13 +37,16 @@ export async function secretFrom(
 
 /**
  * The webhook secrets, one per line: the current one first and, during a rotation, the previous one after it.
- * The scaler refuses to start without one: it never accepts unsigned webhooks.
+ * The scaler refuses to start without one: it never accepts unsigned webhooks. None (an empty list) only with
+ * intake poll and no secret configured: then it takes no webhooks at all.
  */
 export async function readWebhookSecrets(
   config: Config,
   env: NodeJS.ProcessEnv,
   read: Read,
 ): Promise<string[]> {
+  // intake poll without a secret: no webhooks are taken, so there is nothing to sign them with.
+  if (!acceptsWebhooks(config)) return [];
   const text = await secretFrom(
     "webhook secret",
     {

@@ -40,6 +40,11 @@ export interface IntakeOptions {
    * asked on every delivery, so secrets re-read from a file take effect at once.
    */
   secrets: readonly string[] | (() => readonly string[]);
+  /**
+   * false: this scaler takes no webhooks (intake poll with no webhook secret): every POST is refused 404 before its
+   * body is read, and no secret is needed; take() works as ever. Default true.
+   */
+  webhooks?: boolean;
   runnerSets: readonly { name: string; labels: readonly string[] }[];
   /** Deliveries of any other account or installation are dropped (202) before anything is written. */
   owner: ConfiguredOwner;
@@ -103,10 +108,27 @@ function reply(status: number, message: string): WebhookResponse {
   return { status, body: `${JSON.stringify({ message })}\n` };
 }
 
-export function createIntake({ secrets, runnerSets, owner, recorder, log, metrics }: IntakeOptions): Intake {
+export function createIntake({
+  secrets,
+  webhooks = true,
+  runnerSets,
+  owner,
+  recorder,
+  log,
+  metrics,
+}: IntakeOptions): Intake {
   const currentSecrets = typeof secrets === "function" ? secrets : () => secrets;
   const usable = (list: readonly string[]) => list.length > 0 && list.every((secret) => secret.length > 0);
-  if (!usable(currentSecrets())) {
+  const screen = (headers: Headers): Refusal | undefined =>
+    webhooks
+      ? screenHeaders(headers)
+      : {
+          outcome: "webhooks-off",
+          status: 404,
+          message:
+            "this scaler takes no webhooks: github.intake is poll and no webhook secret is set (it reads GitHub's delivery log instead)",
+        };
+  if (webhooks && !usable(currentSecrets())) {
     throw new Error("a webhook secret is required: set github.webhookSecretFile or github.webhookSecretEnv");
   }
   let verifiers: { secrets: readonly string[]; webhooks: Webhooks[] } = { secrets: [], webhooks: [] };
@@ -138,7 +160,7 @@ export function createIntake({ secrets, runnerSets, owner, recorder, log, metric
 
   async function deliver({ headers, body }: WebhookRequest): Promise<WebhookResponse> {
     const started = performance.now();
-    const refusal = screenHeaders(headers);
+    const refusal = screen(headers);
     if (refusal) return refused(refusal, started);
     const event = headers["x-github-event"] ?? "";
     const signature = headers["x-hub-signature-256"] ?? "";
@@ -262,7 +284,7 @@ export function createIntake({ secrets, runnerSets, owner, recorder, log, metric
 
   return {
     screen(headers) {
-      const refusal = screenHeaders(headers);
+      const refusal = screen(headers);
       return refusal ? refused(refusal, performance.now()) : undefined;
     },
     refuse: (refusal) => refused(refusal, performance.now()),

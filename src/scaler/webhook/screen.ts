@@ -19,7 +19,8 @@ export type Outcome =
   | "backlog-full"
   | "recorded"
   | "duplicate"
-  | "kubernetes-error";
+  | "kubernetes-error"
+  | "webhooks-off";
 
 export interface Refusal {
   outcome: Outcome;

@@ -70,6 +70,13 @@ describe("the minimal configuration", () => {
       intake: "poll",
       pollInterval: 2,
     });
+    // The poll reads the delivery log with the App's or token's credentials: no webhook secret needed with poll alone.
+    const noSecret = (intake: string) =>
+      github(`  intake: ${intake}\n`).replace("  webhookSecretFile: /secrets/webhook-secret\n", "");
+    expect(parseConfig(noSecret("poll"), "poll.yaml").github.webhookSecretFile).toBeUndefined();
+    expect(problemsOf(noSecret("both"))).toEqual([
+      "github: required: set webhookSecretFile or webhookSecretEnv (the webhook secret; with intake poll it may be left out)",
+    ]);
     expect(problemsOf(github("  intake: pull\n  pollInterval: 0\n"))).toEqual([
       'github.intake: expected one of "webhook", "poll", "both", got "pull"',
       "github.pollInterval: expected a whole number from 1 to 300, got 0",
@@ -263,7 +270,7 @@ describe("refused configurations: the exact messages", () => {
       "an inline webhook secret",
       minimalText.replace("webhookSecretFile: /secrets/webhook-secret", "webhookSecret: hunter2"),
       [
-        "github: required: set webhookSecretFile or webhookSecretEnv (the webhook secret)",
+        "github: required: set webhookSecretFile or webhookSecretEnv (the webhook secret; with intake poll it may be left out)",
         "github.webhookSecret: unknown key; secrets are never written in the configuration: put it in a file and set webhookSecretFile (or webhookSecretEnv)",
       ],
     ],
@@ -842,7 +849,7 @@ describe("where a problem is reported", () => {
         withLines: true,
       }),
     ).toEqual([
-      "github: required: set webhookSecretFile or webhookSecretEnv (the webhook secret) (line 2)",
+      "github: required: set webhookSecretFile or webhookSecretEnv (the webhook secret; with intake poll it may be left out) (line 2)",
       "github.webhookSecret: unknown key; secrets are never written in the configuration: put it in a file and set webhookSecretFile (or webhookSecretEnv) (line 5)",
     ]);
     expect(

@@ -45,6 +45,17 @@ describe("the webhook secrets", () => {
     );
   });
 
+  it("are none with intake poll and no secret configured (no webhooks are taken); with one, it is read", async () => {
+    const poll = configWith("  intake: poll\n  auth:\n    tokenEnv: GH_TOKEN");
+    expect(await readWebhookSecrets(poll, {}, files({}))).toEqual([]);
+    const pollWithSecret = configWith(
+      "  intake: poll\n  webhookSecretEnv: HOOK\n  auth:\n    tokenEnv: GH_TOKEN",
+    );
+    await expect(readWebhookSecrets(pollWithSecret, {}, files({}))).rejects.toThrow(
+      "github.webhookSecretEnv",
+    );
+  });
+
   it("name the key and the path when the file can't be read", async () => {
     await expect(readWebhookSecrets(config, {}, files({}))).rejects.toThrow(
       "github.webhookSecretFile: cannot read the webhook secret from /s/webhook (ENOENT); mount the Secret there",
