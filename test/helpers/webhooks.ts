@@ -20,6 +20,8 @@ export interface JobPayloadOptions {
   runAttempt?: number;
   labels?: string[];
   runnerName?: string | null;
+  /** The id of the runner that took the job; none unless given (runner_id null). */
+  runnerId?: number | null;
   conclusion?: string | null;
   repository?: string;
 }
@@ -39,7 +41,7 @@ export function workflowJobPayload(options: JobPayloadOptions): Record<string, u
     labels: options.labels ?? ["self-hosted", "dind-k8s"],
     status: options.action,
     runner_name: options.runnerName ?? null,
-    runner_id: options.runnerName ? 1 : null,
+    runner_id: options.runnerId ?? null,
     conclusion: options.action === "completed" ? (options.conclusion ?? "success") : null,
   };
   return copy;

@@ -72,9 +72,17 @@ export function createJobRecords({ config, pods, sidecars }: JobRecordsOptions):
     async recordStarted(setName, job) {
       const jobPod = runnerPodName(setName, jobTarget(job));
       const busy = { [ANNOTATIONS.busyWith]: String(job.jobId) };
-      // Runner name = Pod name. Usually the job's own runner took it: one write marks both.
+      // Runner name = Pod name, and a job's Pod made again keeps its name: an event of an earlier runner of that
+      // name (late, or redelivered after an outage) must not mark the Pod's current, idle runner busy, or it
+      // would never be taken away. The runner id tells them apart when both are known.
+      const sameRunner = (pod: string) => {
+        if (job.runnerId === null) return true;
+        const current = pods.cachedPod(pod)?.metadata?.annotations?.[ANNOTATIONS.runnerId];
+        return current === undefined || Number(current) === job.runnerId;
+      };
+      // Usually the job's own runner took it: one write marks both.
       if (job.runnerName === jobPod) {
-        await pods.markJobStarted(jobPod, busy);
+        await pods.markJobStarted(jobPod, sameRunner(jobPod) ? busy : {});
         return;
       }
       // Another runner took it: the job's own Pod no longer waits for it, and that runner is busy (never
@@ -82,7 +90,9 @@ export function createJobRecords({ config, pods, sidecars }: JobRecordsOptions):
       // many, which the reconciler acts on only after idleGraceMs; the other order looks one too few, and a
       // warm runner would be created at once.
       await pods.markJobStarted(jobPod);
-      if (job.runnerName) await pods.patchMetadata(job.runnerName, { annotations: busy });
+      if (job.runnerName && sameRunner(job.runnerName)) {
+        await pods.patchMetadata(job.runnerName, { annotations: busy });
+      }
     },
 
     async recordCompleted(setName, job) {

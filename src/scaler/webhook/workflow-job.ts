@@ -17,6 +17,8 @@ export interface WorkflowJobEvent {
   installationId: number | undefined;
   workflowName: string | undefined;
   runnerName: string | null;
+  /** The id of the runner that took it: tells this runner from an earlier one of the same name. */
+  runnerId: number | null;
   conclusion: string | null;
 }
 
@@ -44,6 +46,7 @@ const payloadSchema = z.object(
         labels: z.array(z.string(expecting("a string")), expecting("a list of strings")),
         workflow_name: optionalText,
         runner_name: optionalText,
+        runner_id: z.int().min(1).nullable().optional().catch(undefined),
         conclusion: optionalText,
       },
       expecting("an object"),
@@ -82,6 +85,7 @@ export function parseWorkflowJob(payload: unknown): WorkflowJobEvent {
     installationId: installation?.id,
     workflowName: job.workflow_name,
     runnerName: job.runner_name ? job.runner_name : null,
+    runnerId: job.runner_id ?? null,
     conclusion: job.conclusion ?? null,
   };
 }

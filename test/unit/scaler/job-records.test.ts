@@ -68,11 +68,12 @@ function podsRecordingPlans(stored: Map<string, V1Pod>, minIdle: number) {
       write(name, metadata),
     markJobStarted: async (name: string, annotations: Record<string, string> = {}) =>
       write(name, { labels: { [LABELS.jobState]: "started" }, annotations }),
+    cachedPod: (name: string) => stored.get(name),
   } as unknown as RunnerPods;
   return { pods, plans };
 }
 
-const job = (runnerName: string): WorkflowJobEvent => ({
+const job = (runnerName: string, runnerId: number | null = null): WorkflowJobEvent => ({
   action: "in_progress",
   jobId: 801,
   runId: 9,
@@ -82,6 +83,7 @@ const job = (runnerName: string): WorkflowJobEvent => ({
   installationId: undefined,
   workflowName: undefined,
   runnerName,
+  runnerId,
   conclusion: null,
 });
 
@@ -114,5 +116,29 @@ describe("recordStarted", () => {
     expect(plans).toEqual(plans.map((plan) => ({ ...plan, warmToCreate: 0 })));
     expect(stored.get("dind-k8s-warm-a")?.metadata?.annotations?.[ANNOTATIONS.busyWith]).toBe("801");
     expect(stored.get(jobPod)?.metadata?.labels?.[LABELS.jobState]).toBe("started");
+  });
+
+  it("a late in_progress of an earlier runner of the same name leaves the Pod's current runner idle", async () => {
+    // The runner Pod dind-k8s-warm-a now runs runner 7 (released()); runner 3, an earlier one of that name, took
+    // job 801 before an outage and its in_progress arrives only now, redelivered.
+    const jobPod = runnerPodName("dind-k8s", {
+      kind: "job",
+      jobId: 801,
+      runAttempt: 1,
+      repository: "my-org/app",
+    });
+    const stored = new Map<string, V1Pod>([
+      ["dind-k8s-warm-a", released("dind-k8s-warm-a", "warm")],
+      [jobPod, released(jobPod, "job")],
+    ]);
+    const { pods } = podsRecordingPlans(stored, 0);
+    const records = createJobRecords({ config, pods, sidecars: "native" });
+    await records.recordStarted("dind-k8s", job("dind-k8s-warm-a", 3));
+    // The job no longer waits; the idle runner is not marked busy (it would never be taken away).
+    expect(stored.get(jobPod)?.metadata?.labels?.[LABELS.jobState]).toBe("started");
+    expect(stored.get("dind-k8s-warm-a")?.metadata?.annotations?.[ANNOTATIONS.busyWith]).toBeUndefined();
+    // The current runner's own event marks it busy.
+    await records.recordStarted("dind-k8s", job("dind-k8s-warm-a", 7));
+    expect(stored.get("dind-k8s-warm-a")?.metadata?.annotations?.[ANNOTATIONS.busyWith]).toBe("801");
   });
 });

@@ -49,6 +49,7 @@ describe("parseWorkflowJob", () => {
         installationId: (example as { installation?: { id: number } }).installation?.id,
         workflowName: job.workflow_name,
         runnerName: job.runner_name || null,
+        runnerId: (job as { runner_id?: number | null }).runner_id ?? null,
         conclusion: job.conclusion,
       });
     }
