@@ -218,7 +218,7 @@ export class Reconciler {
   }
 
   async #reconcileSet(set: RunnerSet, views: RunnerPodView[], now: Date, capacity: Capacity): Promise<void> {
-    const { pods, metrics, log } = this.#options;
+    const { metrics, log } = this.#options;
     const backoff = this.#backoff.get(set.name);
     const planStarted = performance.now();
     this.#capacity.observe(set, views, now.getTime());
@@ -248,10 +248,46 @@ export class Reconciler {
     const rollout = planRollout(views, specHash, removed);
     this.#rollout.report(set, rollout, specHash);
 
+    // Counted per failure, logged once per step and pass: with the apiserver down, every Pod's release fails alike.
+    const failures = new Map<string, { times: number; error: string }>();
     const step = (name: string) => (error: unknown) => {
       metrics.reconcileErrors.inc({ step: name });
-      log.error(`reconcile step ${name} failed`, { runnerSet: set.name, error: String(error) });
+      const seen = failures.get(name);
+      if (seen) seen.times++;
+      else failures.set(name, { times: 1, error: String(error) });
     };
+    try {
+      await this.#act(set, { views, now, plan, rollout, specHash }, step);
+    } finally {
+      for (const [name, { times, error }] of failures) {
+        log.error(`reconcile step ${name} failed`, {
+          runnerSet: set.name,
+          error,
+          ...(times > 1 ? { times } : {}),
+        });
+      }
+    }
+  }
+
+  /** The pass's actions for one set, in order; each failure goes to `step` and the next action goes on. */
+  async #act(
+    set: RunnerSet,
+    {
+      views,
+      now,
+      plan,
+      rollout,
+      specHash,
+    }: {
+      views: RunnerPodView[];
+      now: Date;
+      plan: ReturnType<typeof planSet>;
+      rollout: ReturnType<typeof planRollout>;
+      specHash: string;
+    },
+    step: (name: string) => (error: unknown) => void,
+  ): Promise<void> {
+    const { pods } = this.#options;
     // Before anything is deleted: how finished Pods left their cache claims is read from their status.
     if (set.cache) await this.cache?.sync(set, views, now).catch(step("cache"));
 
