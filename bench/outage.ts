@@ -21,6 +21,7 @@ export async function benchOutage(env: TestEnv): Promise<string> {
     jobMs: 500,
     timeoutMs: downMs + 12 * 60_000,
     outage: { downMs },
+    log: (line) => process.stderr.write(`${line}\n`),
     recovery: { redeliveryMs: SWEEP_MS, auditMs: 10 * 60_000, redeliveryLookbackMs: 10 * 60_000 },
   });
   const recovered = report.recoveredS ?? Number.POSITIVE_INFINITY;

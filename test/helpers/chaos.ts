@@ -16,6 +16,7 @@ import { ANNOTATIONS, LABELS } from "../../src/scaler/model/keys.ts";
 import { freePort } from "../env/net.ts";
 import type { TestEnv } from "../env/types.ts";
 import { type CuttableProxy, startCuttableProxy } from "./cuttable-proxy.ts";
+import { eventually } from "./eventually.ts";
 import { type Fault, withFaults } from "./faults/faults.ts";
 import { type GitHubStandIn, type StandInJob, startGitHubStandIn } from "./github-standin.ts";
 import { createTestNamespace } from "./kube.ts";
@@ -303,6 +304,22 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
 
     await (await startReplica("a")).ready;
     if (options.twoReplicas) await (await startReplica("b")).ready;
+    // The leader audits GitHub's queued jobs as it starts leading. Before the burst, so what a run measures is the
+    // intake and the redelivery sweep: an audit that found the burst would start jobs through a path of its own.
+    await eventually(
+      "the leader's first queued-job audit",
+      async () => {
+        for (const replica of replicas.values()) {
+          const text = await fetch(`http://127.0.0.1:${replica.port}/metrics`).then(
+            (r) => r.text(),
+            () => "",
+          );
+          if (/^dind_k8s_github_calls_total\{operation="list-queued-jobs"\} [1-9]/m.test(text)) return true;
+        }
+        return false;
+      },
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
     let down = false;
     balancer = await startBalancer(livePorts, () => down);
     github.setHook({ url: `${balancer.url}/webhook`, secret: "chaos-secret" });
@@ -318,14 +335,19 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
     });
     cleanups.push(async () => stopAcks());
     const pendingDeliveries = new Set<Promise<unknown>>();
-    const emit = (action: "queued" | "in_progress" | "completed", job: StandInJob, runnerName?: string) => {
+    const emit = (
+      action: "queued" | "in_progress" | "completed",
+      job: StandInJob,
+      runner?: { name: string; id: number },
+    ) => {
       const payload = workflowJobPayload({
         action,
         jobId: job.id,
         runId: job.runId,
         labels: job.labels,
         repository: repo,
-        runnerName: runnerName ?? null,
+        runnerName: runner?.name ?? null,
+        runnerId: runner?.id ?? null,
       });
       const drop = rand() < options.dropRate;
       const delay = rand() < options.reorderRate ? 300 + rand() * 1_500 : 0;
@@ -440,7 +462,7 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
 
     // --- The runners and GitHub's job assignment, until everything has run and is gone.
     const online = new Set<string>();
-    const runningJob = new Map<string, { job: StandInJob; endsAt: number }>();
+    const runningJob = new Map<string, { job: StandInJob; runnerId: number; endsAt: number }>();
     /** Runners whose job is over, for kwok to end (the exit-code annotation). */
     const toEnd = new Set<string>();
     const startCount = new Map<number, number>();
@@ -486,15 +508,15 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
         if (!runner) break;
         github.startJob(job.id, runner.name);
         startCount.set(job.id, (startCount.get(job.id) ?? 0) + 1);
-        runningJob.set(runner.name, { job, endsAt: Date.now() + options.jobMs });
-        emit("in_progress", job, runner.name);
+        runningJob.set(runner.name, { job, runnerId: runner.id, endsAt: Date.now() + options.jobMs });
+        emit("in_progress", job, runner);
       }
       // Jobs end; the ephemeral runner exits and GitHub deregisters it.
-      for (const [runnerName, { job, endsAt }] of runningJob) {
+      for (const [runnerName, { job, runnerId, endsAt }] of runningJob) {
         if (Date.now() < endsAt) continue;
         runningJob.delete(runnerName);
         github.completeJob(job.id);
-        emit("completed", job, runnerName);
+        emit("completed", job, { name: runnerName, id: runnerId });
         toEnd.add(runnerName);
       }
       for (const runnerName of toEnd) {

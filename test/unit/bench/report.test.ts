@@ -56,4 +56,16 @@ describe("bench/results/latest.svg", () => {
     expect(lines.join(" ")).toBe(text);
     for (const line of lines) expect(line.length).toBeLessThanOrEqual(30);
   });
+
+  it.each([
+    ["recovered within the sweep", "recovered_s=28.0 leaked=0", true],
+    // Jobs that started while the scaler was unreachable: the run measured no recovery (an audit ran them).
+    ["started during the outage", "recovered_s=-97.4 leaked=0", false],
+    ["left runners behind", "recovered_s=28.0 leaked=9", false],
+  ])("outage row: %s → met %s", (_name, figures, met) => {
+    const [row] = rowsFor(
+      `outage: jobs=200 down_s=120 ${figures} lost=0 sweep_s=30 redeliveries=400 over_cap=0`,
+    );
+    expect(row?.met).toBe(met);
+  });
 });
