@@ -555,13 +555,15 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
       await sleep(100);
     }
 
-    // LISTs of each live replica's Pod cache beyond its first: watches that could not resume.
+    // LISTs of each live replica's Pod cache beyond its first: watches that could not resume. A replica that
+    // doesn't answer (killed, or still starting after a kill) has nothing to count; one that answers must say.
     let cacheRelists = 0;
     for (const replica of replicas.values()) {
       const text = await fetch(`http://127.0.0.1:${replica.port}/metrics`).then(
         (response) => response.text(),
-        () => "",
+        () => undefined,
       );
+      if (text === undefined) continue;
       const lists = /^dind_k8s_pod_cache_lists_total (\d+)/m.exec(text)?.[1];
       if (lists === undefined) throw new Error(`chaos: replica ${replica.name} has no Pod cache LIST count`);
       cacheRelists += Math.max(0, Number(lists) - 1);

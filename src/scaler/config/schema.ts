@@ -360,9 +360,13 @@ const tuning = strictObject({
     cacheLeaseGraceMs: positive("A cache claim leased for an unfinished release is freed after this long."),
   }).optional(),
   recovery: strictObject({
-    redeliveryMs: positive("How often failed webhook deliveries are looked for."),
+    redeliveryMs: positive(
+      "How often failed webhook deliveries are looked for (default 2 min): one listing call a sweep, 30 an hour, and a delivery that fails while the scaler is up waits at most this long. Recovery after an outage doesn't wait for it: a probe every 10 s (the outage bench: 200 jobs started 26.5–39.2 s after a 120 s outage).",
+    ),
     redeliveryLookbackMs: positive("How far back a redelivery sweep looks."),
-    auditMs: positive("How often the queued-job audit runs."),
+    auditMs: positive(
+      "How often the queued-job audit runs (default 10 min): it finds jobs none of whose deliveries reached the scaler, which no redelivery brings back, at a listing of recent runs per repository a pass — so less often than the sweep.",
+    ),
     auditGraceMs: positive("Gated job Pods younger than this are left to their webhooks."),
     auditJobLookups: positive("At most this many single-job look-ups per audit pass."),
   }).optional(),
