@@ -648,9 +648,14 @@ export function chaosLine(report: ChaosReport): string {
   return `chaos: jobs=${report.jobs} lost=${report.lost} two_runners=${report.twoRunners} released_after_done=${report.releasedAfterDone} done_while_queued=${report.doneWhileQueued} over_cap=${report.overCap} leaked=${report.leaked} extra_runners=${report.extraRunners} interrupted=${kinds.interrupted} re_registered=${kinds.reRegistered} unneeded=${kinds.unneeded} extra_bound=${extraRunnersBound(report.jobs)} converge_s=${report.convergeS.toFixed(1)} github_calls_per_job=${report.githubCallsPerJob.toFixed(2)}`;
 }
 
-/** Registrations beyond one per job that a run may make besides those a kill interrupted: 2 % of its jobs, at least 2. */
+/**
+ * Registrations beyond one per job that a run may make besides those a kill interrupted: 2 % of its jobs, at least
+ * 4. At 500 jobs the rate is 1.2–2.6 % (drops and late events race releases); a 60-job run then expects about one,
+ * and by chance 3 in one CI run of ten or so (Poisson, mean 1.5: P(≥3) ≈ 0.19, P(≥5) ≈ 0.02). The 2 % target is
+ * the 500-job bench's; the off-by-five fault of chaos-faults.test.ts still makes 5 or more.
+ */
 export function extraRunnersBound(jobs: number): number {
-  return Math.max(2, Math.floor(jobs * 0.02));
+  return Math.max(4, Math.floor(jobs * 0.02));
 }
 
 /** What a run must show: each figure that names a way the scaler can fail, with its value when it did. */
