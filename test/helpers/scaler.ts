@@ -5,6 +5,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { KubeConfig, V1PolicyRule } from "@kubernetes/client-node";
 import { type Config, parseConfig } from "../../src/scaler/config/load.ts";
+import { createGitHubApi, type GitHubApi } from "../../src/scaler/github/client.ts";
 import { SCALER_ROLE_RULES } from "../../src/scaler/kube/rbac.ts";
 import { createLogger, type Logger, silentLogger } from "../../src/scaler/observe/log.ts";
 import type { PollGitHub } from "../../src/scaler/reconcile/poll.ts";
@@ -265,4 +266,22 @@ export async function imageNodeFlags(): Promise<string[]> {
     );
   }
   return entrypoint.slice(1, script);
+}
+
+/**
+ * The scaler's GitHub client for an organization's token, against a stand-in: retry and rate-limit waits of 10 ms,
+ * so those paths run in milliseconds. `hookId` for the redelivery sweep and the poll.
+ */
+export function standInTokenClient(
+  github: { url: string },
+  { org, token, hookId }: { org: string; token: string; hookId?: number },
+): GitHubApi {
+  return createGitHubApi({
+    apiUrl: github.url,
+    target: { kind: "org", org },
+    auth: { kind: "token", token },
+    retryBaseMs: 10,
+    rateLimitBaseMs: 10,
+    ...(hookId === undefined ? {} : { hookId }),
+  });
 }

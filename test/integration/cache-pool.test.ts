@@ -13,7 +13,6 @@ import {
 } from "@kubernetes/client-node";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { parseConfig } from "../../src/scaler/config/load.ts";
-import { createGitHubApi } from "../../src/scaler/github/client.ts";
 import type { ReconcilerTiming } from "../../src/scaler/reconcile/reconciler.ts";
 import { buildRunnerPod } from "../../src/scaler/runner-pod/build-runner-pod.ts";
 import { claimOf } from "../../src/scaler/runner-pod/cache-claim.ts";
@@ -23,7 +22,7 @@ import { eventually as poll } from "../helpers/eventually.ts";
 import { type GitHubStandIn, startGitHubStandIn } from "../helpers/github-standin.ts";
 import { createTestNamespace, type TestNamespace } from "../helpers/kube.ts";
 import { podInPhase } from "../helpers/kwok.ts";
-import { startTestScaler, testConfigYaml, WEBHOOK_SECRET } from "../helpers/scaler.ts";
+import { standInTokenClient, startTestScaler, testConfigYaml, WEBHOOK_SECRET } from "../helpers/scaler.ts";
 
 const eventually = <T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000) =>
   poll(what, probe, { timeoutMs });
@@ -185,13 +184,7 @@ async function world(): Promise<World> {
     violations,
     removeVolumes,
     async startScaler(identity, runnerSets = SETS) {
-      const client = createGitHubApi({
-        apiUrl: github.url,
-        target: { kind: "org", org: ORG },
-        auth: { kind: "token", token: TOKEN },
-        retryBaseMs: 10,
-        rateLimitBaseMs: 10,
-      });
+      const client = standInTokenClient(github, { org: ORG, token: TOKEN });
       this.scaler = await startTestScaler(env, {
         namespace: ns.name,
         github: client,
@@ -293,6 +286,25 @@ async function expectReleases(w: World, result: "hit" | "miss", count: number): 
     5_000,
   ).catch(() => undefined);
   expect(last).toBe(count);
+}
+
+/** Waits until job `jobId`'s Pod is released with its daemon on a cache claim; returns it. */
+function releasedOnClaim(w: World, jobId: number): Promise<V1Pod> {
+  return eventually(`job ${jobId} released on the claim`, async () => {
+    const found = (await w.pods()).find((p) => p.metadata?.name === podName(jobId));
+    return found && !gated(found) && claimOf(found) ? found : undefined;
+  });
+}
+
+/** The job's runner ends cleanly; waits until the pool's one claim is free again. */
+async function finishAndFreeClaim(w: World, jobId: number): Promise<void> {
+  await w.run(podName(jobId));
+  await w.finish(podName(jobId), { clean: true, dataBytes: 1 });
+  await w.settle();
+  await eventually(`the claim free after job ${jobId}`, async () => {
+    const claim = (await w.claims())[0];
+    return claim && !claim.metadata?.annotations?.[ANNOTATIONS.cacheLease];
+  });
 }
 
 async function cacheReleases(w: World, result: "hit" | "miss"): Promise<number> {
@@ -483,18 +495,9 @@ describe("the cache volume pool", () => {
       (await w.claims())[0]?.metadata?.annotations?.[ANNOTATIONS.cacheRepository];
     const releaseAndFinish = async (jobId: number, repository: string) => {
       expect(await w.send("queued", jobId, undefined, repository)).toBe(201);
-      const pod = await eventually(`job ${jobId} released on the claim`, async () => {
-        const found = (await w.pods()).find((p) => p.metadata?.name === podName(jobId));
-        return found && !gated(found) && claimOf(found) ? found : undefined;
-      });
+      const pod = await releasedOnClaim(w, jobId);
       expect(await repositoryOf()).toBe(repository);
-      await w.run(podName(jobId));
-      await w.finish(podName(jobId), { clean: true, dataBytes: 1 });
-      await w.settle();
-      await eventually(`the claim free after job ${jobId}`, async () => {
-        const claim = (await w.claims())[0];
-        return claim && !claim.metadata?.annotations?.[ANNOTATIONS.cacheLease];
-      });
+      await finishAndFreeClaim(w, jobId);
       return dindEnv(pod);
     };
     // A fresh claim: nothing to empty.
@@ -532,19 +535,10 @@ describe("the cache volume pool", () => {
       [42, "octo-org/y"],
     ] as const) {
       expect(await w.send("queued", jobId, undefined, repository)).toBe(201);
-      const pod = await eventually(`job ${jobId} released on the claim`, async () => {
-        const found = (await w.pods()).find((p) => p.metadata?.name === podName(jobId));
-        return found && !gated(found) && claimOf(found) ? found : undefined;
-      });
+      const pod = await releasedOnClaim(w, jobId);
       expect(dindEnv(pod).DIND_K8S_CACHE_WIPE).toBeUndefined();
       expect((await w.claims())[0]?.metadata?.annotations?.[ANNOTATIONS.cacheRepository]).toBeUndefined();
-      await w.run(podName(jobId));
-      await w.finish(podName(jobId), { clean: true, dataBytes: 1 });
-      await w.settle();
-      await eventually(`the claim free after job ${jobId}`, async () => {
-        const claim = (await w.claims())[0];
-        return claim && !claim.metadata?.annotations?.[ANNOTATIONS.cacheLease];
-      });
+      await finishAndFreeClaim(w, jobId);
     }
   });
 

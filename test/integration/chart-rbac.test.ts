@@ -11,7 +11,6 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createGitHubApi } from "../../src/scaler/github/client.ts";
 import { SCALER_LEASE_NAME, SCALER_ROLE_RULES } from "../../src/scaler/kube/rbac.ts";
 import type { RunningScaler } from "../../src/scaler/service.ts";
 import { KWOK_TOLERATION } from "../env/kwok.ts";
@@ -20,7 +19,7 @@ import { eventually as poll } from "../helpers/eventually.ts";
 import { type GitHubStandIn, startGitHubStandIn } from "../helpers/github-standin.ts";
 import { adminKubeConfig, kubeConfigFor, restrictedKubeConfig } from "../helpers/kube.ts";
 import { endRunner, podInPhase } from "../helpers/kwok.ts";
-import { startTestScaler, WEBHOOK_SECRET } from "../helpers/scaler.ts";
+import { standInTokenClient, startTestScaler, WEBHOOK_SECRET } from "../helpers/scaler.ts";
 import { workflowJobPayload } from "../helpers/webhooks.ts";
 
 const eventually = <T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000) =>
@@ -59,13 +58,7 @@ beforeAll(async () => {
   const config = chartConfig(installed.objects);
 
   github = await startGitHubStandIn({ target: { kind: "org", org: ORG }, token: PAT });
-  const client = createGitHubApi({
-    apiUrl: github.url,
-    target: { kind: "org", org: ORG },
-    auth: { kind: "token", token: PAT },
-    retryBaseMs: 10,
-    rateLimitBaseMs: 10,
-  });
+  const client = standInTokenClient(github, { org: ORG, token: PAT });
   scaler = await startTestScaler(env, {
     namespace: runnerNamespace,
     config,

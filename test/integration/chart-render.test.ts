@@ -487,12 +487,10 @@ describe("helm itself", () => {
 });
 
 describe("NOTES.txt", () => {
-  it("gives the webhook URL, the Secrets to create and a workflow snippet", async () => {
-    const ns = await createTestNamespace(env, "chart-notes");
-    const file = await valuesFile(
-      env,
-      `${fixtureText("minimal.yaml", ns.name)}\ningress: { enabled: true, host: ci.example.com, tlsSecretName: ci-tls }\n`,
-    );
+  /** What `helm install` prints after the objects for these values (its NOTES), in a namespace of its own. */
+  async function notesFor(name: string, values: (namespace: string) => string) {
+    const ns = await createTestNamespace(env, name);
+    const file = await valuesFile(env, values(ns.name));
     const result = await helm(env, [
       "install",
       "ci",
@@ -504,7 +502,15 @@ describe("NOTES.txt", () => {
       "--dry-run=client",
     ]);
     expect(result.stderr).toBe("");
-    const notes = result.stdout.slice(result.stdout.indexOf("NOTES:"));
+    return { ns, notes: result.stdout.slice(result.stdout.indexOf("NOTES:")) };
+  }
+
+  it("gives the webhook URL, the Secrets to create and a workflow snippet", async () => {
+    const { ns, notes } = await notesFor(
+      "chart-notes",
+      (namespace) =>
+        `${fixtureText("minimal.yaml", namespace)}\ningress: { enabled: true, host: ci.example.com, tlsSecretName: ci-tls }\n`,
+    );
     expect(notes).toContain("Payload URL:   https://ci.example.com/webhook");
     expect(notes).toContain('Events:        "Workflow jobs" only');
     expect(notes).toContain(
@@ -519,20 +525,9 @@ describe("NOTES.txt", () => {
   });
 
   it("with intake poll: no host name, a webhook that may fail, no ping to redeliver", async () => {
-    const ns = await createTestNamespace(env, "chart-notes-poll");
-    const file = await valuesFile(env, fixtureText("private-cluster.yaml", ns.name));
-    const result = await helm(env, [
-      "install",
-      "ci",
-      CHART_DIR,
-      "--namespace",
-      ns.name,
-      "--values",
-      file,
-      "--dry-run=client",
-    ]);
-    expect(result.stderr).toBe("");
-    const notes = result.stdout.slice(result.stdout.indexOf("NOTES:"));
+    const { notes } = await notesFor("chart-notes-poll", (namespace) =>
+      fixtureText("private-cluster.yaml", namespace),
+    );
     expect(notes).toContain("1. No inbound traffic: the scaler takes jobs from GitHub's delivery log");
     expect(notes).toContain("Webhook secret: none (github.intake poll takes no webhooks");
     expect(notes).toContain("Payload URL:   any https URL, e.g. https://dind-k8s.invalid/webhook");

@@ -3,7 +3,6 @@
 // collector. The test plays the runner (it says when one's job is over) and GitHub's events.
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { createGitHubApi } from "../../src/scaler/github/client.ts";
 import { ANNOTATIONS, LABELS } from "../../src/scaler/model/keys.ts";
 import { nextActivations } from "../../src/scaler/model/schedule.ts";
 import type { ReconcilerTiming } from "../../src/scaler/reconcile/reconciler.ts";
@@ -15,7 +14,12 @@ import { eventually } from "../helpers/eventually.ts";
 import { type GitHubStandIn, startGitHubStandIn } from "../helpers/github-standin.ts";
 import { apiStatus, createTestNamespace, type TestNamespace } from "../helpers/kube.ts";
 import { endRunner, podInPhase } from "../helpers/kwok.ts";
-import { realNodesRunnerSetYaml, startTestScaler, WEBHOOK_SECRET } from "../helpers/scaler.ts";
+import {
+  realNodesRunnerSetYaml,
+  standInTokenClient,
+  startTestScaler,
+  WEBHOOK_SECRET,
+} from "../helpers/scaler.ts";
 import { workflowJobPayload } from "../helpers/webhooks.ts";
 
 const env = inject("testenv");
@@ -67,14 +71,7 @@ async function world(
 ): Promise<World> {
   const ns = await createTestNamespace(env, "lifecycle", { podSecurity: "privileged" });
   const github = await startGitHubStandIn({ target: { kind: "org", org: ORG }, token: TOKEN });
-  const client = createGitHubApi({
-    apiUrl: github.url,
-    target: { kind: "org", org: ORG },
-    auth: { kind: "token", token: TOKEN },
-    retryBaseMs: 10,
-    hookId: 1,
-    rateLimitBaseMs: 10,
-  });
+  const client = standInTokenClient(github, { org: ORG, token: TOKEN, hookId: 1 });
   const scaler = await startTestScaler(env, {
     namespace: ns.name,
     github: client,

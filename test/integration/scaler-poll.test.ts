@@ -5,7 +5,7 @@
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { type Config, parseConfig } from "../../src/scaler/config/load.ts";
-import { createGitHubApi, type GitHubApi } from "../../src/scaler/github/client.ts";
+import type { GitHubApi } from "../../src/scaler/github/client.ts";
 import { ANNOTATIONS, LABELS } from "../../src/scaler/model/keys.ts";
 import type { RunningScaler } from "../../src/scaler/service.ts";
 import { eventually } from "../helpers/eventually.ts";
@@ -15,6 +15,7 @@ import { endRunner, podInPhase } from "../helpers/kwok.ts";
 import {
   realNodesRunnerSetYaml,
   runnerSetYaml,
+  standInTokenClient,
   startTestScaler,
   testConfigYaml,
   WEBHOOK_SECRET,
@@ -60,14 +61,7 @@ async function world(intake: "poll" | "both", { maxRunners = 3 } = {}): Promise<
     await github.close();
   });
   github.setHook({ url: UNREACHABLE, secret: WEBHOOK_SECRET });
-  const client = createGitHubApi({
-    apiUrl: github.url,
-    target: { kind: "org", org: ORG },
-    auth: { kind: "token", token: TOKEN },
-    hookId: 1,
-    retryBaseMs: 10,
-    rateLimitBaseMs: 10,
-  });
+  const client = standInTokenClient(github, { org: ORG, token: TOKEN, hookId: 1 });
   // maxRunners 0: Pods stay gated (no release, no JIT call), room for every job in the backlog.
   const sets =
     maxRunners === 0 ? runnerSetYaml("dind-k8s", 0, 100) : realNodesRunnerSetYaml("dind-k8s", maxRunners);

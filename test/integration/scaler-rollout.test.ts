@@ -4,14 +4,18 @@
 // spec; an idle warm runner is replaced.
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { createGitHubApi } from "../../src/scaler/github/client.ts";
 import { ANNOTATIONS, LABELS } from "../../src/scaler/model/keys.ts";
 import type { RunningScaler } from "../../src/scaler/service.ts";
 import { eventually } from "../helpers/eventually.ts";
 import { startGitHubStandIn } from "../helpers/github-standin.ts";
 import { createTestNamespace } from "../helpers/kube.ts";
 import { podInPhase } from "../helpers/kwok.ts";
-import { realNodesRunnerSetYaml, startTestScaler, WEBHOOK_SECRET } from "../helpers/scaler.ts";
+import {
+  realNodesRunnerSetYaml,
+  standInTokenClient,
+  startTestScaler,
+  WEBHOOK_SECRET,
+} from "../helpers/scaler.ts";
 import { workflowJobPayload } from "../helpers/webhooks.ts";
 
 const env = inject("testenv");
@@ -37,14 +41,7 @@ async function scenario() {
   const ns = await createTestNamespace(env, "rollout", { podSecurity: "privileged" });
   const github = await startGitHubStandIn({ target: { kind: "org", org: ORG }, token: TOKEN });
   running.push({ stop: () => github.close() });
-  const client = createGitHubApi({
-    apiUrl: github.url,
-    target: { kind: "org", org: ORG },
-    auth: { kind: "token", token: TOKEN },
-    retryBaseMs: 10,
-    hookId: 1,
-    rateLimitBaseMs: 10,
-  });
+  const client = standInTokenClient(github, { org: ORG, token: TOKEN, hookId: 1 });
   const core = ns.kc.makeApiClient(CoreV1Api);
   const start = async (runnerSets: string): Promise<RunningScaler> => {
     const scaler = await startTestScaler(env, {

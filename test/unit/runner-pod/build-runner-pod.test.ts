@@ -1,9 +1,7 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_DIND_IMAGE, DEFAULT_DIND_ROOTLESS_IMAGE } from "../../../src/scaler/config/defaults.ts";
-import { parseConfig, type RunnerSet } from "../../../src/scaler/config/load.ts";
+import type { RunnerSet } from "../../../src/scaler/config/load.ts";
 import { LABELS, SCHEDULING_GATE } from "../../../src/scaler/model/keys.ts";
 import type { RunnerTarget } from "../../../src/scaler/model/target.ts";
 import {
@@ -13,14 +11,8 @@ import {
   JIT_CONFIG_PLACEHOLDER,
   type RunnerPodOptions,
 } from "../../../src/scaler/runner-pod/build-runner-pod.ts";
+import { containerNamed, profileSet as set } from "../../helpers/profiles.ts";
 
-const fixture = join(import.meta.dirname, "../../fixtures/config/profiles.yaml");
-const config = parseConfig(readFileSync(fixture, "utf8"), fixture);
-const set = (name: string): RunnerSet => {
-  const found = config.runnerSets.find((s) => s.name === name);
-  if (!found) throw new Error(`no set ${name} in the fixture`);
-  return found;
-};
 const job: RunnerTarget = {
   kind: "job",
   jobId: 4242,
@@ -33,13 +25,11 @@ const native: RunnerPodOptions = { namespace: "runners", sidecars: "native" };
 const legacy: RunnerPodOptions = { namespace: "runners", sidecars: "legacy" };
 
 function containers(pod: V1Pod) {
-  const all = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
-  const byName = (name: string): V1Container => {
-    const container = all.find((c) => c.name === name);
-    if (!container) throw new Error(`no container ${name}`);
-    return container;
+  return {
+    dind: containerNamed(pod, "dind"),
+    runner: containerNamed(pod, "runner"),
+    externals: containerNamed(pod, "init-externals"),
   };
-  return { dind: byName("dind"), runner: byName("runner"), externals: byName("init-externals") };
 }
 const envOf = (c: V1Container) =>
   Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]));

@@ -1,32 +1,21 @@
 // The runner Pod's guards against being turned on its node: the daemon's listeners, the containers' security
 // contexts, resource defaults. Built from the profiles fixture, like build-runner-pod.test.ts.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { parseConfig, type RunnerSet } from "../../../src/scaler/config/load.ts";
+import type { RunnerSet } from "../../../src/scaler/config/load.ts";
 import { quantityAbove } from "../../../src/scaler/model/quantity.ts";
 import type { RunnerTarget } from "../../../src/scaler/model/target.ts";
 import { buildJitSecret, buildRunnerPod } from "../../../src/scaler/runner-pod/build-runner-pod.ts";
 import { assertDaemonOnSocket } from "../../../src/scaler/runner-pod/security.ts";
+import {
+  profilesConfig as config,
+  containerNamed as container,
+  profileSet as set,
+} from "../../helpers/profiles.ts";
 
-const fixture = join(import.meta.dirname, "../../fixtures/config/profiles.yaml");
-const config = parseConfig(readFileSync(fixture, "utf8"), fixture);
-const set = (name: string): RunnerSet => {
-  const found = config.runnerSets.find((s) => s.name === name);
-  if (!found) throw new Error(`no set ${name} in the fixture`);
-  return found;
-};
 const job: RunnerTarget = { kind: "job", jobId: 7, runAttempt: 1, repository: "o/r" };
 const build = (s: RunnerSet, sidecars: "native" | "legacy" = "native") =>
   buildRunnerPod(s, job, { namespace: "runners", sidecars }).pod;
-const container = (pod: V1Pod, name: string): V1Container => {
-  const found = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].find(
-    (c) => c.name === name,
-  );
-  if (!found) throw new Error(`no container ${name}`);
-  return found;
-};
 
 describe("the daemon listens on the Pod's unix socket only", () => {
   const SOCKET = "/var/run/docker.sock";

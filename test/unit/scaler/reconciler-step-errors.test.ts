@@ -8,6 +8,7 @@ import type { Logger } from "../../../src/scaler/observe/log.ts";
 import { createMetrics } from "../../../src/scaler/observe/metrics.ts";
 import { DEFAULT_RECONCILER_TIMING, Reconciler } from "../../../src/scaler/reconcile/reconciler.ts";
 import { buildRunnerPod } from "../../../src/scaler/runner-pod/build-runner-pod.ts";
+import { unreachableGitHub } from "../../helpers/github-unreachable.ts";
 
 const config = parseConfig(
   [
@@ -55,16 +56,8 @@ describe("reconcile step errors", () => {
       runnerSets: [set],
       runnerGroup: undefined,
       pods,
-      github: {
-        generateJitConfig: async () => {
-          throw new Error("GitHub POST /orgs/o/actions/runners/generate-jitconfig → no response");
-        },
-        deleteRunner: async () => "deleted",
-        listRunners: async () => [],
-        runnerGroupId: async () => 1,
-        rateLimitRemaining: () => undefined,
-        getWorkflowJob: async () => ({ status: "queued" }),
-      },
+      // Every release fails at its first GitHub call.
+      github: unreachableGitHub,
       podFor: () => ({}),
       log,
       metrics,
@@ -77,7 +70,7 @@ describe("reconcile step errors", () => {
     const released = errors.filter((line) => line.message === "reconcile step release failed");
     expect(released).toHaveLength(1);
     expect(released[0]!.fields).toMatchObject({ runnerSet: "dind-k8s", times: 5 });
-    expect(String(released[0]!.fields?.error)).toContain("generate-jitconfig");
+    expect(String(released[0]!.fields?.error)).toContain("GitHub is not reachable in this test");
     const counted = (await metrics.reconcileErrors.get()).values.find(
       (value) => value.labels.step === "release",
     );
