@@ -6,26 +6,20 @@
 // (lost), and how long after the apiserver is back every job has started.
 import type { TestEnv } from "../test/env/types.ts";
 import { runChaos } from "../test/helpers/chaos.ts";
+import { OUTAGE_BACKLOG } from "./outage.ts";
 
 export async function benchApiserverOutage(
   env: TestEnv,
   restartApiserver: () => Promise<void>,
 ): Promise<string> {
   const downMs = 60_000;
+  // The Lease as in every chaos run (2 s, renew deadline 1.5 s).
   const report = await runChaos(env, {
-    jobs: 200,
-    maxRunners: 200,
-    kills: 0,
-    dropRate: 0,
-    reorderRate: 0,
-    jobMs: 500,
+    ...OUTAGE_BACKLOG,
     timeoutMs: downMs + 4 * 60_000,
     twoReplicas: true,
-    log: (line) => process.stderr.write(`${line}\n`),
     apiserverCut: { atMs: 1_000, downMs },
     apiserverRestart: { afterCutMs: 5_000, restart: restartApiserver },
-    // Sweep every 30 s; the Lease as in every chaos run (2 s, renew deadline 1.5 s).
-    recovery: { redeliveryMs: 30_000, auditMs: 10 * 60_000, redeliveryLookbackMs: 10 * 60_000 },
   });
   const recovered = report.recoveredS ?? Number.POSITIVE_INFINITY;
   return [
