@@ -2,7 +2,6 @@
 // Role grants exactly what the scaler uses and what its tests run under, and _runner-images.tpl from the default
 // images (src/scaler/config/defaults.ts), which the admission policy bounding that Role admits. `--check` fails
 // when a file is stale.
-import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import {
@@ -11,6 +10,7 @@ import {
   DEFAULT_RUNNER_IMAGE,
 } from "../src/scaler/config/defaults.ts";
 import { SCALER_ROLE_RULES } from "../src/scaler/kube/rbac.ts";
+import { writeOrCheck } from "./generated.ts";
 
 const templates = join(import.meta.dirname, "..", "charts", "dind-k8s", "templates");
 
@@ -52,19 +52,7 @@ async function main(): Promise<void> {
     [join(templates, "_rbac-rules.tpl"), rbacRulesTemplate()],
     [join(templates, "_runner-images.tpl"), runnerImagesTemplate()],
   ] as const;
-  for (const [target, text] of files) {
-    if (process.argv.includes("--check")) {
-      const current = await readFile(target, "utf8").catch(() => "");
-      if (current !== text) {
-        process.stderr.write(`${target} is out of date: run node scripts/gen-chart-rbac.ts\n`);
-        process.exit(1);
-      }
-      process.stdout.write(`${target} is up to date\n`);
-      continue;
-    }
-    await writeFile(target, text);
-    process.stdout.write(`wrote ${target}\n`);
-  }
+  for (const [target, text] of files) await writeOrCheck(target, text, "gen-chart-rbac.ts");
 }
 
 if (import.meta.main) await main();

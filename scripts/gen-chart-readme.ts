@@ -1,10 +1,10 @@
 // Writes the parameter tables of charts/dind-k8s/README.md from the `## @section` and `## @param key description`
 // lines of values.yaml, between the PARAMS markers. Fails when a key of values.yaml has no @param or a @param names
 // a key values.schema.json doesn't know. `--check` fails when the README is out of date.
-import { execFileSync } from "node:child_process";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parse } from "yaml";
+import { formatMarkdown, writeOrCheck } from "./generated.ts";
 
 const chart = join(import.meta.dirname, "..", "charts", "dind-k8s");
 const BEGIN =
@@ -133,32 +133,13 @@ export async function renderReadme(current: string): Promise<string> {
     throw new Error(`charts/dind-k8s/README.md lacks the ${BEGIN} … ${END} markers`);
   return formatMarkdown(
     `${current.slice(0, begin + BEGIN.length)}\n\n${paramsMarkdown(params, values)}\n\n${current.slice(end)}`,
+    join(chart, "README.md"),
   );
-}
-
-/** As `biome check` formats it (it pads table columns), so lint stays green after a regeneration. */
-function formatMarkdown(text: string): string {
-  const biome = join(import.meta.dirname, "..", "node_modules", ".bin", "biome");
-  return execFileSync(biome, ["format", `--stdin-file-path=${join(chart, "README.md")}`], {
-    input: text,
-    encoding: "utf8",
-  });
 }
 
 async function main(): Promise<void> {
   const target = join(chart, "README.md");
-  const current = await readFile(target, "utf8");
-  const next = await renderReadme(current);
-  if (process.argv.includes("--check")) {
-    if (next !== current) {
-      process.stderr.write(`${target} is out of date: run node scripts/gen-chart-readme.ts\n`);
-      process.exit(1);
-    }
-    process.stdout.write(`${target} is up to date\n`);
-    return;
-  }
-  await writeFile(target, next);
-  process.stdout.write(`wrote ${target}\n`);
+  await writeOrCheck(target, await renderReadme(await readFile(target, "utf8")), "gen-chart-readme.ts");
 }
 
 if (import.meta.main) {

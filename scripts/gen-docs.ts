@@ -4,7 +4,6 @@
 //   rbac              ← the scaler's Role in the runner namespace (src/scaler/kube/rbac.ts, which the chart ships)
 //   pod-templates     ← the worked runner Pod template examples (test/fixtures/templates/*.yaml, which tests load)
 // `--check` exits 1 when README.md is out of date (a unit test runs it).
-import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -12,6 +11,7 @@ import { createCacheMetrics } from "../src/scaler/cache/metrics.ts";
 import { configJsonSchema } from "../src/scaler/config/json-schema.ts";
 import { SCALER_ROLE_RULES } from "../src/scaler/kube/rbac.ts";
 import { createMetrics } from "../src/scaler/observe/metrics.ts";
+import { formatMarkdown } from "./generated.ts";
 
 type Schema = {
   type?: string | string[];
@@ -170,18 +170,12 @@ export function replaceSection(text: string, name: string, body: string): string
   return `${text.slice(0, from + start.length)}\n\n${body}\n\n${text.slice(to)}`;
 }
 
-/** As `biome check` formats Markdown (it pads table columns), so lint stays green after a regeneration. */
-function formatMarkdown(text: string): string {
-  const biome = join(import.meta.dirname, "..", "node_modules", ".bin", "biome");
-  return execFileSync(biome, ["format", `--stdin-file-path=${readme}`], { input: text, encoding: "utf8" });
-}
-
 export async function renderReadme(current: string): Promise<string> {
   let text = replaceSection(current, "config-reference", configReference());
   text = replaceSection(text, "metrics", await metricsReference());
   text = replaceSection(text, "rbac", rbacReference());
   text = replaceSection(text, "pod-templates", podTemplateExamples());
-  return formatMarkdown(text);
+  return formatMarkdown(text, readme);
 }
 
 if (import.meta.main) {
