@@ -1404,7 +1404,10 @@ async function setupOrThrow(options) {
         });
         try {
           pings.set(endpoint2, await client2.ping(probeOptions));
-          infos.set(endpoint2, info3);
+          infos.set(
+            endpoint2,
+            info3.catch(() => client2.info({ timeoutMs: FACT_TIMEOUT_MS }))
+          );
         } catch (error2) {
           infoAbort.abort();
           throw error2;

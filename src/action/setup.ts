@@ -87,7 +87,12 @@ async function setupOrThrow(options: SetupOptions): Promise<void> {
         info.catch(() => {}); // Reported where it is awaited, below.
         try {
           pings.set(endpoint, await client.ping(probeOptions));
-          infos.set(endpoint, info);
+          // Sent first, the /info request can reach the port a moment before the daemon listens on it and be
+          // refused while the /_ping right after it is answered (seen in CI): a failed early /info is asked again.
+          infos.set(
+            endpoint,
+            info.catch(() => client.info({ timeoutMs: FACT_TIMEOUT_MS })),
+          );
         } catch (error) {
           infoAbort.abort();
           throw error;

@@ -214,7 +214,7 @@ describe("a TLS daemon (--tlsverify on a loopback port)", () => {
         DOCKER_CONFIG: dockerConfig,
       },
     });
-    // The daemon's own log beside the step's: a daemon that died after its first answer (seen once in CI) says why.
+    // The daemon's own log beside the step's, should the step fail: it says whether the daemon died or never listened.
     const daemonLog = main.code === 0 ? "" : await readFile(daemon.logFile, "utf8").catch(() => "");
     expect(main.code, `${main.stdout}\n--- dockerd log ---\n${daemonLog.slice(-4000)}`).toBe(0);
     expect(main.exportedEnv).toEqual({

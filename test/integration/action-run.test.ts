@@ -282,6 +282,26 @@ describe("dind-setup on daemons that misbehave (fake daemons on a unix socket)",
     expect(failure).toContain("stuck starting");
   });
 
+  it("asks /info again when the request sent beside the first answered /_ping failed (the daemon began listening between the two)", async () => {
+    let infoRequests = 0;
+    const host = await fakeDaemon("late-listener", (request, response) => {
+      if (request.url === "/_ping") return response.end("OK");
+      if (request.url === "/info" && ++infoRequests === 1) return request.socket.destroy();
+      response.setHeader("Content-Type", "application/json");
+      if (request.url === "/info") return response.end(JSON.stringify({ Driver: "overlay2" }));
+      if (request.url === "/version") {
+        return response.end(JSON.stringify({ Version: "27.5.1", ApiVersion: "1.47" }));
+      }
+      response.statusCode = 404;
+      response.end(JSON.stringify({ message: "not here" }));
+    });
+    const main = await step("main", { inputs: { "docker-host": host } });
+    expect(main.code, main.stdout).toBe(0);
+    expect(infoRequests).toBe(2);
+    expect(main.outputs["storage-driver"]).toBe("overlay2");
+    expect(main.outputs["server-version"]).toBe("27.5.1");
+  });
+
   it("fails with both facts when the daemon answers /_ping but not /info", async () => {
     const host = await fakeDaemon("half", (request, response) => {
       if (request.url === "/_ping") return response.end("OK");
