@@ -58,6 +58,11 @@ const PROBE_CHECK_MS = 5_000;
  * outage). Measured: with a probe per 30 s sweep, 200 jobs started 55.8 s after a 120 s outage.
  */
 const PROBE_RETRY_MS = 10_000;
+/**
+ * This many deliveries failed since the last sweep and none asked for yet: more likely an outage than a few lost
+ * deliveries, so one is sent as a probe before the rest (costs PROBE_CHECK_MS when the hook does answer).
+ */
+const PROBE_FIRST_AT = 8;
 /** Redeliveries asked for at once. */
 const REDELIVERY_CONCURRENCY = 8;
 
@@ -89,6 +94,8 @@ export class Recovery {
   readonly #requested = new Map<string, { id: number; deliveredAt: Date }>();
   /** A redelivery asked for alone while our redeliveries fail, to learn whether the hook answers again. */
   #probe: { guid: string; id: number; sentAtMs: number } | undefined;
+  /** From the first probe until one gets through: deliveries that fail meanwhile are held, not each asked for. */
+  #hookDown = false;
   /** GitHub calls made by the last audit (for the bench and logs). */
   lastAuditCalls = 0;
 
@@ -121,12 +128,13 @@ export class Recovery {
   }
 
   /**
-   * Asks GitHub to redeliver each failed workflow_job delivery once. When redeliveries fail too (the hook still
-   * unreachable: an outage of the scaler or of the path to it), they are not all asked again on every sweep: one
-   * is sent alone as a probe and looked at PROBE_CHECK_MS later, and another PROBE_RETRY_MS after it while that
-   * fails; once a probe arrives, every delivery whose redelivery failed is asked again in that sweep. So after an
-   * outage every job's delivery is back within PROBE_RETRY_MS and a few seconds, and an outage costs a listing and
-   * one redelivery per PROBE_RETRY_MS.
+   * Asks GitHub to redeliver each failed workflow_job delivery once. When the hook looks unreachable (a redelivery
+   * failed too, or PROBE_FIRST_AT deliveries failed at once: an outage of the scaler or of the path to it), they
+   * are not each asked for: one is sent alone as a probe and looked at PROBE_CHECK_MS later, and another
+   * PROBE_RETRY_MS after it while that fails, and deliveries that fail meanwhile are held; once a probe arrives,
+   * every held or failed delivery is asked for in that sweep. So after an outage every job's delivery is back
+   * within PROBE_RETRY_MS and a few seconds, and an outage costs a listing and one redelivery per PROBE_RETRY_MS,
+   * however many jobs queue during it (each redelivery is a GitHub call, from the App's hourly budget).
    */
   async sweepDeliveries(now: Date): Promise<number> {
     const { github, timing, log, metrics } = this.#options;
@@ -158,37 +166,55 @@ export class Recovery {
       if (asked === undefined) fresh.push(delivery);
       else if (delivery.id > asked.id) failedAgain.push(delivery);
     }
-    // A few at a time: after an outage there are as many as jobs were queued, and each is one GitHub call.
-    await inBatches(fresh, REDELIVERY_CONCURRENCY, ask);
-    let requested = fresh.length;
+    let requested = 0;
+    let toAsk: typeof failed = [];
+    let holding = true;
     const probe = this.#probe;
     const probeAttempt = probe === undefined ? undefined : listed.get(probe.guid);
     if (probe !== undefined && probeAttempt?.id === probe.id) {
       // The probe's redelivery hasn't happened yet: wait for it.
     } else if (probe !== undefined && probeAttempt === undefined) {
-      // The probe arrived: the hook answers again. Everything whose redelivery failed goes now.
+      // The probe arrived: the hook answers again. Everything held and everything whose redelivery failed goes now.
       this.#probe = undefined;
-      await inBatches(failedAgain, REDELIVERY_CONCURRENCY, ask);
-      requested += failedAgain.length;
-      if (failedAgain.length > 0)
+      this.#hookDown = false;
+      holding = false;
+      toAsk = [...fresh, ...failedAgain];
+      if (toAsk.length > 0)
         log.info("webhook deliveries arrive again: redelivering the ones that failed", {
-          count: failedAgain.length,
+          count: toAsk.length,
         });
     } else if (probe !== undefined) {
       // The probe failed too: still unreachable. The sweep PROBE_RETRY_MS after this probe sends another.
       this.#lastSweep = probe.sentAtMs - timing.redeliveryMs + Math.min(PROBE_RETRY_MS, timing.redeliveryMs);
       this.#probe = undefined;
-    } else if (failedAgain.length > 0) {
-      const [first] = failedAgain;
-      await ask(first!);
-      requested++;
-      this.#probe = { guid: first!.guid, id: first!.id, sentAtMs: now.getTime() };
-      // Look at the probe soon, not a whole interval later.
-      this.#lastSweep = now.getTime() - timing.redeliveryMs + Math.min(PROBE_CHECK_MS, timing.redeliveryMs);
-      log.warn("redelivered webhook deliveries failed again; probing the hook with one", {
-        failedAgain: failedAgain.length,
-      });
+    } else if (failedAgain.length > 0 || this.#hookDown || fresh.length >= PROBE_FIRST_AT) {
+      // A redelivery failed, or many deliveries failed at once: the hook is likely unreachable. One goes alone.
+      const first = failedAgain[0] ?? fresh[0];
+      if (first !== undefined) {
+        this.#hookDown = true;
+        await ask(first);
+        requested++;
+        this.#probe = { guid: first.guid, id: first.id, sentAtMs: now.getTime() };
+        // Look at the probe soon, not a whole interval later.
+        this.#lastSweep = now.getTime() - timing.redeliveryMs + Math.min(PROBE_CHECK_MS, timing.redeliveryMs);
+        log.warn("webhook deliveries fail; probing the hook with one redelivery before asking for the rest", {
+          failedAgain: failedAgain.length,
+          failed: fresh.length,
+        });
+      }
+    } else {
+      holding = false;
+      toAsk = fresh;
     }
+    // A few at a time: after an outage there are as many as jobs were queued, and each is one GitHub call.
+    await inBatches(toAsk, REDELIVERY_CONCURRENCY, ask);
+    requested += toAsk.length;
+    // Held until a probe gets through: recorded as never asked (id 0), so the next listing reaches back to them and
+    // they are asked for with the ones whose redelivery failed.
+    if (holding)
+      for (const delivery of fresh)
+        if (!this.#requested.has(delivery.guid))
+          this.#requested.set(delivery.guid, { id: 0, deliveredAt: delivery.deliveredAt });
     // Next time, look back only to a little before this sweep: deliveries that fail meanwhile are newer.
     this.#since = new Date(now.getTime() - 60_000);
     let cursor = this.#since;

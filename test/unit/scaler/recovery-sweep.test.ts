@@ -19,6 +19,8 @@ function fakeGitHub(clock: () => number) {
   let up = false;
   let redeliveries = 0;
   const attempt = (guid: string) => attempts.push({ id: nextId++, guid, deliveredAtMs: clock(), ok: up });
+  /** Redeliveries asked for, by GUID, with the time asked. */
+  const asked: { guid: string; atMs: number }[] = [];
   const github: RecoveryGitHub = {
     async listFailedWebhookDeliveries(since) {
       const inWindow = attempts.filter((a) => a.deliveredAtMs >= since.getTime());
@@ -35,7 +37,9 @@ function fakeGitHub(clock: () => number) {
     async redeliverWebhook(deliveryId) {
       redeliveries++;
       // GitHub redelivers at once here; the attempt succeeds only when the hook answers.
-      attempt(attempts.find((a) => a.id === deliveryId)!.guid);
+      const { guid } = attempts.find((a) => a.id === deliveryId)!;
+      asked.push({ guid, atMs: clock() });
+      attempt(guid);
     },
     async listQueuedJobs() {
       return [];
@@ -53,6 +57,9 @@ function fakeGitHub(clock: () => number) {
     },
     delivered: (guid: string) => attempts.some((a) => a.guid === guid && a.ok),
     redeliveries: () => redeliveries,
+    /** How many redeliveries of these GUIDs were asked for before `beforeMs`. */
+    askedFor: (guids: string[], beforeMs: number) =>
+      asked.filter((a) => guids.includes(a.guid) && a.atMs < beforeMs).length,
   };
 }
 
@@ -88,18 +95,49 @@ describe("the redelivery sweep after an outage of the hook", () => {
     for (const guid of guids) fake.deliver(guid);
     const upAtMs = T0 + 125_000;
     let recoveredAtMs: number | undefined;
+    let redeliveriesAtUp = 0;
     for (; now <= T0 + 300_000; now += 1_000) {
-      if (now === upAtMs) fake.setUp(true);
+      if (now === upAtMs) {
+        fake.setUp(true);
+        redeliveriesAtUp = fake.redeliveries();
+      }
       await recovery.maybeRun(new Date(now));
       if (recoveredAtMs === undefined && guids.every(fake.delivered)) recoveredAtMs = now;
     }
     expect(recoveredAtMs).toBeDefined();
     // Within a probe's retry (10 s, shorter than the sweep) of the hook's return, plus the probe's check.
     expect(recoveredAtMs! - upAtMs).toBeLessThanOrEqual(10_000 + 5_000);
-    // During the outage: each delivery asked once, then one probe per 10 s — not every delivery every sweep.
-    const duringOutage = guids.length + Math.ceil(125_000 / 10_000);
-    expect(fake.redeliveries()).toBeLessThanOrEqual(duringOutage + guids.length);
-    expect(fake.redeliveries()).toBeGreaterThan(guids.length);
+    // During the outage: 50 failed at once, so one probe per 10 s and no delivery asked for alone; then each once.
+    const probes = Math.ceil(125_000 / 10_000) + 1;
+    expect(redeliveriesAtUp).toBeGreaterThan(0);
+    expect(redeliveriesAtUp).toBeLessThanOrEqual(probes);
+    expect(fake.redeliveries()).toBeLessThanOrEqual(probes + guids.length);
+  });
+
+  it("holds the deliveries that fail while a probe says the hook is down, and asks each once when it is back", async () => {
+    let now = T0;
+    const fake = fakeGitHub(() => now);
+    const recovery = sweepOnly(fake.github);
+    // A few fail (too few to suspect an outage: asked for at once, and fail again), then jobs keep queuing.
+    const first = ["a", "b", "c"];
+    for (const guid of first) fake.deliver(guid);
+    const later = Array.from({ length: 20 }, (_, i) => `later-${i}`);
+    const upAtMs = T0 + 180_000;
+    let atUp = 0;
+    for (; now <= T0 + 300_000; now += 1_000) {
+      if (now === T0 + 40_000) for (const guid of later) fake.deliver(guid);
+      if (now === upAtMs) {
+        fake.setUp(true);
+        atUp = fake.redeliveries();
+      }
+      await recovery.maybeRun(new Date(now));
+    }
+    expect([...first, ...later].every(fake.delivered)).toBe(true);
+    // The first three each once, then probes only: none of the 20 asked for while the hook was down.
+    expect(fake.askedFor(later, upAtMs)).toBe(0);
+    expect(atUp).toBeLessThanOrEqual(first.length + Math.ceil(180_000 / 10_000));
+    // After: each still failed delivery once (the probe that got through is one of them).
+    expect(fake.askedFor(later, Number.POSITIVE_INFINITY)).toBeLessThanOrEqual(later.length);
   });
 
   it("asks once for a delivery that fails while the hook answers (no probe, no repeat)", async () => {
