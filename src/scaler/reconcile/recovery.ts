@@ -172,7 +172,10 @@ export class Recovery {
     const probe = this.#probe;
     const probeAttempt = probe === undefined ? undefined : listed.get(probe.guid);
     if (probe !== undefined && probeAttempt?.id === probe.id) {
-      // The probe's redelivery hasn't happened yet: wait for it.
+      // GitHub hasn't redelivered the probe yet: look again soon, not a sweep interval later. One not redelivered
+      // within PROBE_RETRY_MS counts as lost: the next sweep sends another.
+      if (now.getTime() - probe.sentAtMs >= PROBE_RETRY_MS) this.#probe = undefined;
+      this.#lastSweep = now.getTime() - timing.redeliveryMs + Math.min(PROBE_CHECK_MS, timing.redeliveryMs);
     } else if (probe !== undefined && probeAttempt === undefined) {
       // The probe arrived: the hook answers again. Everything held and everything whose redelivery failed goes now.
       this.#probe = undefined;

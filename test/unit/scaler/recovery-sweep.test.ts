@@ -13,8 +13,10 @@ interface Attempt {
   ok: boolean;
 }
 
-function fakeGitHub(clock: () => number) {
+/** `redeliveryDelayMs`: how long after a redelivery is asked for GitHub makes the attempt. */
+function fakeGitHub(clock: () => number, redeliveryDelayMs = 0) {
   const attempts: Attempt[] = [];
+  const pending: { guid: string; dueMs: number }[] = [];
   let nextId = 1;
   let up = false;
   let redeliveries = 0;
@@ -23,6 +25,10 @@ function fakeGitHub(clock: () => number) {
   const asked: { guid: string; atMs: number }[] = [];
   const github: RecoveryGitHub = {
     async listFailedWebhookDeliveries(since) {
+      for (const due of pending.filter((p) => p.dueMs <= clock())) {
+        pending.splice(pending.indexOf(due), 1);
+        attempt(due.guid);
+      }
       const inWindow = attempts.filter((a) => a.deliveredAtMs >= since.getTime());
       const delivered = new Set(inWindow.filter((a) => a.ok).map((a) => a.guid));
       const newest = new Map<string, Attempt>();
@@ -39,7 +45,8 @@ function fakeGitHub(clock: () => number) {
       // GitHub redelivers at once here; the attempt succeeds only when the hook answers.
       const { guid } = attempts.find((a) => a.id === deliveryId)!;
       asked.push({ guid, atMs: clock() });
-      attempt(guid);
+      if (redeliveryDelayMs === 0) attempt(guid);
+      else pending.push({ guid, dueMs: clock() + redeliveryDelayMs });
     },
     async listQueuedJobs() {
       return [];
@@ -138,6 +145,27 @@ describe("the redelivery sweep after an outage of the hook", () => {
     expect(atUp).toBeLessThanOrEqual(first.length + Math.ceil(180_000 / 10_000));
     // After: each still failed delivery once (the probe that got through is one of them).
     expect(fake.askedFor(later, Number.POSITIVE_INFINITY)).toBeLessThanOrEqual(later.length);
+  });
+
+  it("looks again at a probe GitHub is slow to redeliver within seconds, not a sweep interval later", async () => {
+    let now = T0;
+    // GitHub makes each redelivery 7 s after it is asked for: after the probe's first check (5 s).
+    const fake = fakeGitHub(() => now, 7_000);
+    const recovery = sweepOnly(fake.github);
+    const guids = Array.from({ length: 20 }, (_, i) => `slow-${i}`);
+    for (const guid of guids) fake.deliver(guid);
+    const upAtMs = T0 + 62_000;
+    let recoveredAtMs: number | undefined;
+    for (; now <= T0 + 300_000; now += 1_000) {
+      if (now === upAtMs) fake.setUp(true);
+      await recovery.maybeRun(new Date(now));
+      await fake.github.listFailedWebhookDeliveries(new Date(T0)); // GitHub's side moves on between passes
+      if (recoveredAtMs === undefined && guids.every(fake.delivered)) recoveredAtMs = now;
+    }
+    expect(recoveredAtMs).toBeDefined();
+    // A probe at most 10 s after the return, 7 s until GitHub redelivers it, 5 s between looks, then the rest 7 s
+    // later: well inside one 30 s sweep.
+    expect(recoveredAtMs! - upAtMs).toBeLessThanOrEqual(10_000 + 7_000 + 5_000 + 7_000);
   });
 
   it("asks once for a delivery that fails while the hook answers (no probe, no repeat)", async () => {
