@@ -63,6 +63,8 @@ const PROBE_RETRY_MS = 10_000;
  * deliveries, so one is sent as a probe before the rest (costs PROBE_CHECK_MS when the hook does answer).
  */
 const PROBE_FIRST_AT = 8;
+/** A redelivery GitHub accepted and hasn't made within this long (it makes them within seconds) is asked again. */
+const LOST_REDELIVERY_MS = 60_000;
 /** Redeliveries asked for at once. */
 const REDELIVERY_CONCURRENCY = 8;
 
@@ -89,13 +91,21 @@ export class Recovery {
   #since: Date | undefined;
   /**
    * Deliveries we asked GitHub to redeliver, by GUID: the attempt asked for, so a slow redelivery is not requested
-   * twice and one that failed too (a newer failed attempt) is seen, and when that attempt was made.
+   * twice and one that failed too (a newer failed attempt) is seen; when that attempt was made (the listing reaches
+   * back to it); the first failure seen (past the lookback, the delivery is given up); and when we asked (a
+   * redelivery not made within LOST_REDELIVERY_MS is asked for again).
    */
-  readonly #requested = new Map<string, { id: number; deliveredAt: Date }>();
+  readonly #requested = new Map<
+    string,
+    { id: number; deliveredAt: Date; firstAt: Date; askedAtMs: number }
+  >();
+  /**
+   * Deliveries whose first failure we saw is past the lookback, by GUID: given up (the audit's now), and when. A
+   * probe's newest attempt is recent, but its job may be long over: redelivered, it would make a Pod for it.
+   */
+  readonly #gaveUp = new Map<string, number>();
   /** A redelivery asked for alone while our redeliveries fail, to learn whether the hook answers again. */
   #probe: { guid: string; id: number; sentAtMs: number } | undefined;
-  /** From the first probe until one gets through: deliveries that fail meanwhile are held, not each asked for. */
-  #hookDown = false;
   /** GitHub calls made by the last audit (for the bench and logs). */
   lastAuditCalls = 0;
 
@@ -139,14 +149,21 @@ export class Recovery {
   async sweepDeliveries(now: Date): Promise<number> {
     const { github, timing, log, metrics } = this.#options;
     const lookback = new Date(now.getTime() - timing.redeliveryLookbackMs);
-    for (const [guid, asked] of this.#requested)
-      if (asked.deliveredAt < lookback) this.#requested.delete(guid);
+    for (const [guid, asked] of this.#requested) {
+      if (asked.firstAt >= lookback) continue;
+      this.#requested.delete(guid);
+      this.#gaveUp.set(guid, now.getTime());
+      if (this.#probe?.guid === guid) this.#probe = undefined;
+    }
+    // A given-up GUID's newest attempt is no later than when we gave up: after a lookback no listing reaches it.
+    for (const [guid, at] of this.#gaveUp)
+      if (now.getTime() - at > timing.redeliveryLookbackMs) this.#gaveUp.delete(guid);
     let since = this.#since ?? this.#options.cursor?.load() ?? lookback;
     // Reach back to the oldest redelivery still unresolved: its failed attempt must stay in the listing.
     for (const asked of this.#requested.values()) if (asked.deliveredAt < since) since = asked.deliveredAt;
     if (since < lookback) since = lookback;
     const failed = (await github.listFailedWebhookDeliveries(since)).filter(
-      (d) => d.event === "workflow_job",
+      (d) => d.event === "workflow_job" && !this.#gaveUp.has(d.guid),
     );
     metrics.githubCalls.inc({ operation: "list-deliveries" });
     const listed = new Map(failed.map((delivery) => [delivery.guid, delivery]));
@@ -157,14 +174,20 @@ export class Recovery {
     const ask = async (delivery: (typeof failed)[number]) => {
       await github.redeliverWebhook(delivery.id);
       metrics.githubCalls.inc({ operation: "redeliver" });
-      this.#requested.set(delivery.guid, { id: delivery.id, deliveredAt: delivery.deliveredAt });
+      this.#requested.set(delivery.guid, {
+        id: delivery.id,
+        deliveredAt: delivery.deliveredAt,
+        firstAt: this.#requested.get(delivery.guid)?.firstAt ?? delivery.deliveredAt,
+        askedAtMs: now.getTime(),
+      });
     };
     const fresh: typeof failed = [];
     const failedAgain: typeof failed = [];
     for (const delivery of failed) {
       const asked = this.#requested.get(delivery.guid);
       if (asked === undefined) fresh.push(delivery);
-      else if (delivery.id > asked.id) failedAgain.push(delivery);
+      else if (delivery.id > asked.id || now.getTime() - asked.askedAtMs >= LOST_REDELIVERY_MS)
+        failedAgain.push(delivery);
     }
     let requested = 0;
     let toAsk: typeof failed = [];
@@ -174,12 +197,15 @@ export class Recovery {
     if (probe !== undefined && probeAttempt?.id === probe.id) {
       // GitHub hasn't redelivered the probe yet: look again soon, not a sweep interval later. One not redelivered
       // within PROBE_RETRY_MS counts as lost: the next sweep sends another.
-      if (now.getTime() - probe.sentAtMs >= PROBE_RETRY_MS) this.#probe = undefined;
+      if (now.getTime() - probe.sentAtMs >= PROBE_RETRY_MS) {
+        this.#probe = undefined;
+        const asked = this.#requested.get(probe.guid);
+        if (asked) asked.id = 0; // as never asked: it goes again with the rest
+      }
       this.#lastSweep = now.getTime() - timing.redeliveryMs + Math.min(PROBE_CHECK_MS, timing.redeliveryMs);
     } else if (probe !== undefined && probeAttempt === undefined) {
       // The probe arrived: the hook answers again. Everything held and everything whose redelivery failed goes now.
       this.#probe = undefined;
-      this.#hookDown = false;
       holding = false;
       toAsk = [...fresh, ...failedAgain];
       if (toAsk.length > 0)
@@ -190,11 +216,10 @@ export class Recovery {
       // The probe failed too: still unreachable. The sweep PROBE_RETRY_MS after this probe sends another.
       this.#lastSweep = probe.sentAtMs - timing.redeliveryMs + Math.min(PROBE_RETRY_MS, timing.redeliveryMs);
       this.#probe = undefined;
-    } else if (failedAgain.length > 0 || this.#hookDown || fresh.length >= PROBE_FIRST_AT) {
+    } else if (failedAgain.length > 0 || fresh.length >= PROBE_FIRST_AT) {
       // A redelivery failed, or many deliveries failed at once: the hook is likely unreachable. One goes alone.
       const first = failedAgain[0] ?? fresh[0];
       if (first !== undefined) {
-        this.#hookDown = true;
         await ask(first);
         requested++;
         this.#probe = { guid: first.guid, id: first.id, sentAtMs: now.getTime() };
@@ -217,7 +242,12 @@ export class Recovery {
     if (holding)
       for (const delivery of fresh)
         if (!this.#requested.has(delivery.guid))
-          this.#requested.set(delivery.guid, { id: 0, deliveredAt: delivery.deliveredAt });
+          this.#requested.set(delivery.guid, {
+            id: 0,
+            deliveredAt: delivery.deliveredAt,
+            firstAt: delivery.deliveredAt,
+            askedAtMs: now.getTime(),
+          });
     // Next time, look back only to a little before this sweep: deliveries that fail meanwhile are newer.
     this.#since = new Date(now.getTime() - 60_000);
     let cursor = this.#since;

@@ -9,6 +9,7 @@ import { Recovery, type RecoveryGitHub } from "../../../src/scaler/reconcile/rec
 interface Attempt {
   id: number;
   guid: string;
+  event: string;
   deliveredAtMs: number;
   ok: boolean;
 }
@@ -20,7 +21,12 @@ function fakeGitHub(clock: () => number, redeliveryDelayMs = 0) {
   let nextId = 1;
   let up = false;
   let redeliveries = 0;
-  const attempt = (guid: string) => attempts.push({ id: nextId++, guid, deliveredAtMs: clock(), ok: up });
+  let lose = 0;
+  const eventOf = new Map<string, string>();
+  const attempt = (guid: string, event = eventOf.get(guid) ?? "workflow_job") => {
+    eventOf.set(guid, event);
+    attempts.push({ id: nextId++, guid, event, deliveredAtMs: clock(), ok: up });
+  };
   /** Redeliveries asked for, by GUID, with the time asked. */
   const asked: { guid: string; atMs: number }[] = [];
   const github: RecoveryGitHub = {
@@ -36,7 +42,7 @@ function fakeGitHub(clock: () => number, redeliveryDelayMs = 0) {
       return [...newest.values()].map((a) => ({
         id: a.id,
         guid: a.guid,
-        event: "workflow_job",
+        event: a.event,
         deliveredAt: new Date(a.deliveredAtMs),
       }));
     },
@@ -45,7 +51,9 @@ function fakeGitHub(clock: () => number, redeliveryDelayMs = 0) {
       // GitHub redelivers at once here; the attempt succeeds only when the hook answers.
       const { guid } = attempts.find((a) => a.id === deliveryId)!;
       asked.push({ guid, atMs: clock() });
-      if (redeliveryDelayMs === 0) attempt(guid);
+      if (lose > 0)
+        lose--; // accepted, never made
+      else if (redeliveryDelayMs === 0) attempt(guid);
       else pending.push({ guid, dueMs: clock() + redeliveryDelayMs });
     },
     async listQueuedJobs() {
@@ -62,6 +70,10 @@ function fakeGitHub(clock: () => number, redeliveryDelayMs = 0) {
     setUp: (value: boolean) => {
       up = value;
     },
+    /** The next `count` redeliveries are accepted and never made. */
+    loseNext: (count: number) => {
+      lose = count;
+    },
     delivered: (guid: string) => attempts.some((a) => a.guid === guid && a.ok),
     redeliveries: () => redeliveries,
     /** How many redeliveries of these GUIDs were asked for before `beforeMs`. */
@@ -74,8 +86,12 @@ const T0 = Date.parse("2026-08-06T12:00:00Z");
 const SWEEP_MS = 30_000;
 
 /** Recovery with no runner sets and no Pods: only its redelivery sweep, every SWEEP_MS. */
-function sweepOnly(github: ReturnType<typeof fakeGitHub>["github"]): Recovery {
+function sweepOnly(
+  github: ReturnType<typeof fakeGitHub>["github"],
+  more: { lookbackMs?: number; cursor?: { load(): Date | undefined; save(at: Date): void } } = {},
+): Recovery {
   return new Recovery({
+    cursor: more.cursor,
     runnerSets: [],
     pods: { cached: () => [], cachedPod: () => undefined } as unknown as RunnerPods,
     github,
@@ -84,7 +100,7 @@ function sweepOnly(github: ReturnType<typeof fakeGitHub>["github"]): Recovery {
     metrics: createMetrics({ processMetrics: false }),
     timing: {
       redeliveryMs: SWEEP_MS,
-      redeliveryLookbackMs: 3_600_000,
+      redeliveryLookbackMs: more.lookbackMs ?? 3_600_000,
       auditMs: 3_600_000,
       auditGraceMs: 60_000,
       auditJobLookups: 10,
@@ -168,6 +184,31 @@ describe("the redelivery sweep after an outage of the hook", () => {
     expect(recoveredAtMs! - upAtMs).toBeLessThanOrEqual(10_000 + 7_000 + 5_000 + 7_000);
   });
 
+  it("sends another probe when GitHub never makes the first one's redelivery", async () => {
+    let now = T0;
+    const fake = fakeGitHub(() => now);
+    const recovery = sweepOnly(fake.github);
+    const guids = Array.from({ length: 10 }, (_, i) => `lost-probe-${i}`);
+    for (const guid of guids) fake.deliver(guid);
+    fake.setUp(true);
+    fake.loseNext(1);
+    for (; now <= T0 + 60_000; now += 1_000) await recovery.maybeRun(new Date(now));
+    // The lost probe is given 10 s, then another goes, arrives, and the rest follow: well inside a 30 s sweep.
+    expect(guids.filter((guid) => !fake.delivered(guid))).toEqual([]);
+  });
+
+  it("asks again, a minute on, for a redelivery GitHub accepted and never made", async () => {
+    let now = T0;
+    const fake = fakeGitHub(() => now);
+    const recovery = sweepOnly(fake.github);
+    fake.deliver("accepted-then-lost");
+    fake.setUp(true);
+    fake.loseNext(1);
+    for (; now <= T0 + 100_000; now += 1_000) await recovery.maybeRun(new Date(now));
+    expect(fake.delivered("accepted-then-lost")).toBe(true);
+    expect(fake.redeliveries()).toBe(2);
+  });
+
   it("asks once for a delivery that fails while the hook answers (no probe, no repeat)", async () => {
     let now = T0;
     const fake = fakeGitHub(() => now);
@@ -175,9 +216,86 @@ describe("the redelivery sweep after an outage of the hook", () => {
     const recovery = sweepOnly(fake.github);
     fake.setUp(false);
     fake.deliver("lost-once");
+    fake.deliver("the-ping", "ping"); // never redelivered: only workflow_job deliveries are
     fake.setUp(true);
-    for (; now <= T0 + 120_000; now += 1_000) await recovery.maybeRun(new Date(now));
+    for (; now <= T0 + 120_000; now += 1_000) {
+      // One more lost after the first sweep had nothing left to ask for: the next sweep finds it.
+      if (now === T0 + 45_000) {
+        fake.setUp(false);
+        fake.deliver("lost-later");
+        fake.setUp(true);
+      }
+      await recovery.maybeRun(new Date(now));
+    }
     expect(fake.delivered("lost-once")).toBe(true);
+    expect(fake.delivered("lost-later")).toBe(true);
+    expect(fake.delivered("the-ping")).toBe(false);
+    expect(fake.redeliveries()).toBe(2);
+  });
+
+  it("asks once for a delivery GitHub redelivers late (after the next sweep) while the hook answers", async () => {
+    let now = T0;
+    const fake = fakeGitHub(() => now, 45_000);
+    const recovery = sweepOnly(fake.github);
+    fake.deliver("slow");
+    fake.setUp(true);
+    for (; now <= T0 + 200_000; now += 1_000) {
+      await recovery.maybeRun(new Date(now));
+      await fake.github.listFailedWebhookDeliveries(new Date(T0));
+    }
+    expect(fake.delivered("slow")).toBe(true);
     expect(fake.redeliveries()).toBe(1);
+  });
+
+  it("sends a probe first when 8 deliveries failed at once, and asks for 7 at once", async () => {
+    for (const [count, firstSweep] of [
+      [7, 7],
+      [8, 1],
+    ] as const) {
+      let now = T0;
+      const fake = fakeGitHub(() => now);
+      const recovery = sweepOnly(fake.github);
+      for (let i = 0; i < count; i++) fake.deliver(`d-${i}`);
+      fake.setUp(true);
+      await recovery.maybeRun(new Date(now));
+      expect(fake.redeliveries(), `${count} failed`).toBe(firstSweep);
+      for (now += 1_000; now <= T0 + 20_000; now += 1_000) await recovery.maybeRun(new Date(now));
+      // The probe got through: the rest went, each once.
+      expect(fake.redeliveries(), `${count} failed`).toBe(count);
+    }
+  });
+
+  it("a new leader, from the saved cursor, still finds the deliveries held while the hook was down", async () => {
+    let now = T0;
+    const fake = fakeGitHub(() => now);
+    let cursor: Date | undefined;
+    const persisted = { load: () => cursor, save: (at: Date) => (cursor = at) };
+    const first = sweepOnly(fake.github, { cursor: persisted });
+    const guids = Array.from({ length: 12 }, (_, i) => `held-${i}`);
+    for (const guid of guids) fake.deliver(guid);
+    for (; now <= T0 + 200_000; now += 1_000) await first.maybeRun(new Date(now));
+    expect(fake.redeliveries()).toBeLessThanOrEqual(Math.ceil(200_000 / 10_000) + 1);
+    // The leader goes; the next one starts from the cursor the first saved, and the hook is back.
+    const next = sweepOnly(fake.github, { cursor: persisted });
+    fake.setUp(true);
+    for (; now <= T0 + 260_000; now += 1_000) await next.maybeRun(new Date(now));
+    expect(guids.filter((guid) => !fake.delivered(guid))).toEqual([]);
+  });
+
+  it("gives up on a delivery first failed longer ago than the lookback: no probe goes on for it", async () => {
+    let now = T0;
+    const fake = fakeGitHub(() => now);
+    const recovery = sweepOnly(fake.github, { lookbackMs: 300_000 });
+    fake.deliver("old");
+    // The hook stays down: a probe every 10 s (each a newer failed attempt of the same delivery) for 5 minutes.
+    for (; now <= T0 + 320_000; now += 1_000) await recovery.maybeRun(new Date(now));
+    const probes = fake.redeliveries();
+    expect(probes).toBeGreaterThan(20);
+    for (; now <= T0 + 900_000; now += 1_000) await recovery.maybeRun(new Date(now));
+    expect(fake.redeliveries()).toBe(probes);
+    // Back up, it is still not redelivered: its job is the audit's now (a tombstone may be gone).
+    fake.setUp(true);
+    for (; now <= T0 + 1_000_000; now += 1_000) await recovery.maybeRun(new Date(now));
+    expect(fake.delivered("old")).toBe(false);
   });
 });
