@@ -8,6 +8,7 @@ import {
   DEFAULT_DIND_IMAGE,
   DEFAULT_DIND_ROOTLESS_IMAGE,
   DEFAULT_RUNNER_IMAGE,
+  DEFAULT_RUNTIME_CLASS,
 } from "../src/scaler/config/defaults.ts";
 import { SCALER_ROLE_RULES } from "../src/scaler/kube/rbac.ts";
 import { writeOrCheck } from "./generated.ts";
@@ -30,7 +31,10 @@ export function rbacRulesTemplate(): string {
   ].join("\n");
 }
 
-/** The images a runner set gets when it names none: the admission policy admits them for every set. */
+/**
+ * The images a runner set gets when it names none, which the admission policy admits for every set, and the
+ * RuntimeClass the kata and sysbox profiles get when a set names none, which it requires of their Pods.
+ */
 export function runnerImagesTemplate(): string {
   const images = stringify({
     runner: DEFAULT_RUNNER_IMAGE,
@@ -42,6 +46,10 @@ export function runnerImagesTemplate(): string {
     "",
     '{{- define "dind-k8s.defaultRunnerImages" -}}',
     images,
+    "{{- end -}}",
+    "",
+    '{{- define "dind-k8s.defaultRuntimeClasses" -}}',
+    stringify({ ...DEFAULT_RUNTIME_CLASS }).trimEnd(),
     "{{- end -}}",
     "",
   ].join("\n");

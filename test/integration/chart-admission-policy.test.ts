@@ -247,6 +247,27 @@ describe("denied with the policy's message", () => {
     expect(result.message).toContain("only in a runner set whose runtime profile needs it");
   });
 
+  // Kata's privileged dind is isolated by the VM alone: dropped or swapped, that dind runs privileged on the node.
+  it.each([
+    ["without its RuntimeClass", undefined],
+    ["in the default kata RuntimeClass instead of the set's kata-qemu", "kata"],
+  ])("a kata set's Pod %s", async (_what, runtimeClassName) => {
+    const { pod } = await render("kata", "native");
+    expect(pod.spec!.runtimeClassName).toBe("kata-qemu");
+    pod.spec!.runtimeClassName = runtimeClassName;
+    const result = await createAs("pods", pod);
+    expect(result.status).toBe(422);
+    expect(result.message).toContain("a runner Pod of a set with a RuntimeClass");
+  });
+
+  it("a sysbox set's Pod without its RuntimeClass (sysbox-runc, the profile's default)", async () => {
+    const { pod } = await render("sysbox", "native");
+    delete pod.spec!.runtimeClassName;
+    const result = await createAs("pods", pod);
+    expect(result.status).toBe(422);
+    expect(result.message).toContain("a runner Pod of a set with a RuntimeClass");
+  });
+
   it("a Secret that isn't a JIT config Secret", async () => {
     const { secret } = await render("default", "native");
     const result = await createAs("secrets", { ...secret, stringData: { ...secret.stringData, other: "x" } });

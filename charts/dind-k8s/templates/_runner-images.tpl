@@ -5,3 +5,8 @@ runner: ghcr.io/actions/actions-runner:2.336.0
 dind: docker:29.7.2-dind
 dindRootless: docker:29.7.2-dind-rootless
 {{- end -}}
+
+{{- define "dind-k8s.defaultRuntimeClasses" -}}
+kata: kata
+sysbox: sysbox-runc
+{{- end -}}
