@@ -278,7 +278,7 @@ const SPECS: Record<string, RowSpec> = {
       ? [
           {
             bench: "outage",
-            measure: `${v.jobs} jobs queued while the scaler was unreachable for ${v.down_s} s: every job started on a runner, after the outage (sweep every ${v.sweep_s} s; ${v.lost} lost, ${v.redeliveries} redeliveries)`,
+            measure: `${v.jobs} jobs queued while the scaler was unreachable for ${v.down_s} s: every job started on a runner, after the outage (sweep every ${v.sweep_s} s; ${v.lost} lost, ${v.redeliveries} redeliveries${v.log_reads === undefined ? "" : `, ${v.log_reads} delivery-log pages read`})`,
             value: v.recovered_s ?? Number.POSITIVE_INFINITY,
             unit: "s",
             target: `≤ ${v.sweep_s! + 10} s (sweep + 10 s), 0 lost`,

@@ -107,6 +107,8 @@ export interface ChaosReport {
   kills: number;
   droppedEvents: number;
   redeliveries: number;
+  /** Pages of the hook's delivery log read (the redelivery sweep's listings and its probes' checks). */
+  deliveryLogReads: number;
   /** With an outage or a cut: seconds from its end until every job had started on a runner. */
   recoveredS?: number;
   /** Jobs whose queued delivery or redelivery was answered 2xx and that never ran (must be 0: 2xx means stored). */
@@ -601,6 +603,9 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
       kills,
       droppedEvents,
       redeliveries: github.deliveries().filter((delivery) => delivery.redelivery).length,
+      deliveryLogReads: ["apps", "orgs", "repos"]
+        .map((scope) => github.calls(`${scope}/list-webhook-deliveries`))
+        .reduce((sum, count) => sum + count, 0),
       ackedThenLost: [...acked].filter((id) => !startCount.has(id)).length,
       doneWhileQueued: watcher.doneWhileQueued.size,
       cacheRelists,

@@ -1,6 +1,5 @@
 // Never lose a job. GitHub does not retry a failed webhook delivery, so the leader
-//  1. asks GitHub to redeliver failed workflow_job deliveries of our hook (cheap: one listing per sweep,
-//     reaching back only to the last sweep), and
+//  1. asks GitHub to redeliver failed workflow_job deliveries of our hook (./redelivery.ts), and
 //  2. audits against GitHub: queued jobs of our labels without a Pod get one; gated job Pods whose job is
 //     no longer queued and never started become tombstones. The audit's cost is bounded per pass.
 import type { RunnerSet } from "../config/load.ts";
@@ -13,13 +12,9 @@ import { viewPod } from "../plan/pod-view.ts";
 import type { Backlog } from "../records/backlog.ts";
 import { runnerPodName } from "../runner-pod/names.ts";
 import { routeJob } from "../webhook/route.ts";
-import { inBatches } from "./batches.ts";
+import { type RedeliveryGitHub, RedeliverySweep } from "./redelivery.ts";
 
-export interface RecoveryGitHub {
-  listFailedWebhookDeliveries(
-    since: Date,
-  ): Promise<{ id: number; guid: string; event: string; deliveredAt: Date }[]>;
-  redeliverWebhook(deliveryId: number): Promise<void>;
+export interface RecoveryGitHub extends RedeliveryGitHub {
   listQueuedJobs(
     labels: string[],
   ): Promise<{ id: number; runId: number; runAttempt: number; labels: string[]; repo: string }[]>;
@@ -50,24 +45,6 @@ export const DEFAULT_RECOVERY_TIMING: RecoveryTiming = {
   auditJobLookups: 50,
 };
 
-/** How soon after a probe redelivery the sweep looks whether it arrived (GitHub redelivers within seconds). */
-const PROBE_CHECK_MS = 5_000;
-/**
- * While the hook stays unreachable, the next probe goes this long after the last (or a sweep interval, if shorter):
- * it bounds how long the backlog waits once the hook is back, at two GitHub calls per probe (720 an hour of
- * outage). Measured: with a probe per 30 s sweep, 200 jobs started 55.8 s after a 120 s outage.
- */
-const PROBE_RETRY_MS = 10_000;
-/**
- * This many deliveries failed since the last sweep and none asked for yet: more likely an outage than a few lost
- * deliveries, so one is sent as a probe before the rest (costs PROBE_CHECK_MS when the hook does answer).
- */
-const PROBE_FIRST_AT = 8;
-/** A redelivery GitHub accepted and hasn't made within this long (it makes them within seconds) is asked again. */
-const LOST_REDELIVERY_MS = 60_000;
-/** Redeliveries asked for at once. */
-const REDELIVERY_CONCURRENCY = 8;
-
 export interface RecoveryOptions {
   runnerSets: readonly RunnerSet[];
   pods: RunnerPods;
@@ -86,47 +63,41 @@ export interface RecoveryOptions {
 
 export class Recovery {
   readonly #options: RecoveryOptions;
-  #lastSweep = 0;
+  /** The redelivery sweep, and when it is next due. */
+  readonly #sweep: RedeliverySweep;
+  #nextSweepAtMs = 0;
   #lastAudit = 0;
-  #since: Date | undefined;
-  /**
-   * Deliveries we asked GitHub to redeliver, by GUID: the attempt asked for, so a slow redelivery is not requested
-   * twice and one that failed too (a newer failed attempt) is seen; when that attempt was made (the listing reaches
-   * back to it); the first failure seen (past the lookback, the delivery is given up); and when we asked (a
-   * redelivery not made within LOST_REDELIVERY_MS is asked for again).
-   */
-  readonly #requested = new Map<
-    string,
-    { id: number; deliveredAt: Date; firstAt: Date; askedAtMs: number }
-  >();
-  /**
-   * Deliveries whose first failure we saw is past the lookback, by GUID: given up (the audit's now), and when. A
-   * probe's newest attempt is recent, but its job may be long over: redelivered, it would make a Pod for it.
-   */
-  readonly #gaveUp = new Map<string, number>();
-  /** A redelivery asked for alone while our redeliveries fail, to learn whether the hook answers again. */
-  #probe: { guid: string; id: number; sentAtMs: number } | undefined;
   /** GitHub calls made by the last audit (for the bench and logs). */
   lastAuditCalls = 0;
 
   constructor(options: RecoveryOptions) {
     this.#options = options;
+    this.#sweep = new RedeliverySweep({
+      github: options.github,
+      log: options.log,
+      metrics: options.metrics,
+      lookbackMs: options.timing.redeliveryLookbackMs,
+      cursor: options.cursor,
+    });
   }
 
   /** Forget timers: the next pass sweeps and audits at once (after becoming leader). */
   reset(): void {
-    this.#lastSweep = 0;
+    this.#nextSweepAtMs = 0;
     this.#lastAudit = 0;
   }
 
   async maybeRun(now: Date): Promise<void> {
     const { timing, metrics, log } = this.#options;
-    if (this.#options.redeliver !== false && now.getTime() - this.#lastSweep >= timing.redeliveryMs) {
-      this.#lastSweep = now.getTime();
-      await this.sweepDeliveries(now).catch((error: unknown) => {
+    if (this.#options.redeliver !== false && now.getTime() >= this.#nextSweepAtMs) {
+      this.#nextSweepAtMs = now.getTime() + timing.redeliveryMs;
+      const result = await this.#sweep.run(now).catch((error: unknown) => {
         metrics.reconcileErrors.inc({ step: "redelivery" });
         log.error("redelivery sweep failed", { error: String(error) });
       });
+      // A probe to look at or to send again: sooner than the interval.
+      if (result?.nextInMs !== undefined)
+        this.#nextSweepAtMs = now.getTime() + Math.min(result.nextInMs, timing.redeliveryMs);
     }
     if (now.getTime() - this.#lastAudit >= timing.auditMs) {
       this.#lastAudit = now.getTime();
@@ -135,126 +106,6 @@ export class Recovery {
         log.error("queued-job audit failed", { error: String(error) });
       });
     }
-  }
-
-  /**
-   * Asks GitHub to redeliver each failed workflow_job delivery once. When the hook looks unreachable (a redelivery
-   * failed too, or PROBE_FIRST_AT deliveries failed at once: an outage of the scaler or of the path to it), they
-   * are not each asked for: one is sent alone as a probe and looked at PROBE_CHECK_MS later, and another
-   * PROBE_RETRY_MS after it while that fails, and deliveries that fail meanwhile are held; once a probe arrives,
-   * every held or failed delivery is asked for in that sweep. So after an outage every job's delivery is back
-   * within PROBE_RETRY_MS and a few seconds, and an outage costs a listing and one redelivery per PROBE_RETRY_MS,
-   * however many jobs queue during it (each redelivery is a GitHub call, from the App's hourly budget).
-   */
-  async sweepDeliveries(now: Date): Promise<number> {
-    const { github, timing, log, metrics } = this.#options;
-    const lookback = new Date(now.getTime() - timing.redeliveryLookbackMs);
-    for (const [guid, asked] of this.#requested) {
-      if (asked.firstAt >= lookback) continue;
-      this.#requested.delete(guid);
-      this.#gaveUp.set(guid, now.getTime());
-      if (this.#probe?.guid === guid) this.#probe = undefined;
-    }
-    // A given-up GUID's newest attempt is no later than when we gave up: after a lookback no listing reaches it.
-    for (const [guid, at] of this.#gaveUp)
-      if (now.getTime() - at > timing.redeliveryLookbackMs) this.#gaveUp.delete(guid);
-    let since = this.#since ?? this.#options.cursor?.load() ?? lookback;
-    // Reach back to the oldest redelivery still unresolved: its failed attempt must stay in the listing.
-    for (const asked of this.#requested.values()) if (asked.deliveredAt < since) since = asked.deliveredAt;
-    if (since < lookback) since = lookback;
-    const failed = (await github.listFailedWebhookDeliveries(since)).filter(
-      (d) => d.event === "workflow_job" && !this.#gaveUp.has(d.guid),
-    );
-    metrics.githubCalls.inc({ operation: "list-deliveries" });
-    const listed = new Map(failed.map((delivery) => [delivery.guid, delivery]));
-    // Asked for, within the listing, and no longer failed: delivered.
-    for (const [guid, asked] of this.#requested)
-      if (!listed.has(guid) && asked.deliveredAt >= since) this.#requested.delete(guid);
-
-    const ask = async (delivery: (typeof failed)[number]) => {
-      await github.redeliverWebhook(delivery.id);
-      metrics.githubCalls.inc({ operation: "redeliver" });
-      this.#requested.set(delivery.guid, {
-        id: delivery.id,
-        deliveredAt: delivery.deliveredAt,
-        firstAt: this.#requested.get(delivery.guid)?.firstAt ?? delivery.deliveredAt,
-        askedAtMs: now.getTime(),
-      });
-    };
-    const fresh: typeof failed = [];
-    const failedAgain: typeof failed = [];
-    for (const delivery of failed) {
-      const asked = this.#requested.get(delivery.guid);
-      if (asked === undefined) fresh.push(delivery);
-      else if (delivery.id > asked.id || now.getTime() - asked.askedAtMs >= LOST_REDELIVERY_MS)
-        failedAgain.push(delivery);
-    }
-    let requested = 0;
-    let toAsk: typeof failed = [];
-    let holding = true;
-    const probe = this.#probe;
-    const probeAttempt = probe === undefined ? undefined : listed.get(probe.guid);
-    if (probe !== undefined && probeAttempt?.id === probe.id) {
-      // GitHub hasn't redelivered the probe yet: look again soon, not a sweep interval later. One not redelivered
-      // within PROBE_RETRY_MS counts as lost: the next sweep sends another.
-      if (now.getTime() - probe.sentAtMs >= PROBE_RETRY_MS) {
-        this.#probe = undefined;
-        const asked = this.#requested.get(probe.guid);
-        if (asked) asked.id = 0; // as never asked: it goes again with the rest
-      }
-      this.#lastSweep = now.getTime() - timing.redeliveryMs + Math.min(PROBE_CHECK_MS, timing.redeliveryMs);
-    } else if (probe !== undefined && probeAttempt === undefined) {
-      // The probe arrived: the hook answers again. Everything held and everything whose redelivery failed goes now.
-      this.#probe = undefined;
-      holding = false;
-      toAsk = [...fresh, ...failedAgain];
-      if (toAsk.length > 0)
-        log.info("webhook deliveries arrive again: redelivering the ones that failed", {
-          count: toAsk.length,
-        });
-    } else if (probe !== undefined) {
-      // The probe failed too: still unreachable. The sweep PROBE_RETRY_MS after this probe sends another.
-      this.#lastSweep = probe.sentAtMs - timing.redeliveryMs + Math.min(PROBE_RETRY_MS, timing.redeliveryMs);
-      this.#probe = undefined;
-    } else if (failedAgain.length > 0 || fresh.length >= PROBE_FIRST_AT) {
-      // A redelivery failed, or many deliveries failed at once: the hook is likely unreachable. One goes alone.
-      const first = failedAgain[0] ?? fresh[0];
-      if (first !== undefined) {
-        await ask(first);
-        requested++;
-        this.#probe = { guid: first.guid, id: first.id, sentAtMs: now.getTime() };
-        // Look at the probe soon, not a whole interval later.
-        this.#lastSweep = now.getTime() - timing.redeliveryMs + Math.min(PROBE_CHECK_MS, timing.redeliveryMs);
-        log.warn("webhook deliveries fail; probing the hook with one redelivery before asking for the rest", {
-          failedAgain: failedAgain.length,
-          failed: fresh.length,
-        });
-      }
-    } else {
-      holding = false;
-      toAsk = fresh;
-    }
-    // A few at a time: after an outage there are as many as jobs were queued, and each is one GitHub call.
-    await inBatches(toAsk, REDELIVERY_CONCURRENCY, ask);
-    requested += toAsk.length;
-    // Held until a probe gets through: recorded as never asked (id 0), so the next listing reaches back to them and
-    // they are asked for with the ones whose redelivery failed.
-    if (holding)
-      for (const delivery of fresh)
-        if (!this.#requested.has(delivery.guid))
-          this.#requested.set(delivery.guid, {
-            id: 0,
-            deliveredAt: delivery.deliveredAt,
-            firstAt: delivery.deliveredAt,
-            askedAtMs: now.getTime(),
-          });
-    // Next time, look back only to a little before this sweep: deliveries that fail meanwhile are newer.
-    this.#since = new Date(now.getTime() - 60_000);
-    let cursor = this.#since;
-    for (const asked of this.#requested.values()) if (asked.deliveredAt < cursor) cursor = asked.deliveredAt;
-    this.#options.cursor?.save(cursor);
-    if (requested > 0) log.info("asked GitHub to redeliver failed webhook deliveries", { count: requested });
-    return requested;
   }
 
   async auditQueuedJobs(now: Date): Promise<{ created: number; tombstoned: number; calls: number }> {

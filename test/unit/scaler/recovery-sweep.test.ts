@@ -22,20 +22,44 @@ function fakeGitHub(clock: () => number, redeliveryDelayMs = 0) {
   let up = false;
   let redeliveries = 0;
   let lose = 0;
+  /** GUIDs the hook refuses even when it is up (the scaler's 503 for a set whose backlog is full). */
+  const refused = new Set<string>();
   const eventOf = new Map<string, string>();
   const attempt = (guid: string, event = eventOf.get(guid) ?? "workflow_job") => {
     eventOf.set(guid, event);
-    attempts.push({ id: nextId++, guid, event, deliveredAtMs: clock(), ok: up });
+    attempts.push({ id: nextId++, guid, event, deliveredAtMs: clock(), ok: up && !refused.has(guid) });
   };
   /** Redeliveries asked for, by GUID, with the time asked. */
   const asked: { guid: string; atMs: number }[] = [];
+  /** GitHub makes the redeliveries that are due. */
+  const makeDue = () => {
+    for (const due of pending.filter((p) => p.dueMs <= clock())) {
+      pending.splice(pending.indexOf(due), 1);
+      attempt(due.guid);
+    }
+  };
+  let listings = 0;
+  /** Pages of 100 the listings read (GitHub's log is read page by page). */
+  let pages = 0;
+  const paged = <T>(entries: T[]): T[] => {
+    pages += Math.max(1, Math.ceil(entries.length / 100));
+    return entries;
+  };
   const github: RecoveryGitHub = {
+    async listWebhookDeliveriesAfter(afterId, since) {
+      makeDue();
+      listings++;
+      return paged(
+        attempts
+          .filter((a) => a.id > (afterId ?? 0) && a.deliveredAtMs >= since.getTime())
+          .reverse()
+          .map((a) => ({ id: a.id, guid: a.guid, statusCode: a.ok ? 200 : 502 })),
+      );
+    },
     async listFailedWebhookDeliveries(since) {
-      for (const due of pending.filter((p) => p.dueMs <= clock())) {
-        pending.splice(pending.indexOf(due), 1);
-        attempt(due.guid);
-      }
-      const inWindow = attempts.filter((a) => a.deliveredAtMs >= since.getTime());
+      makeDue();
+      listings++;
+      const inWindow = paged(attempts.filter((a) => a.deliveredAtMs >= since.getTime()));
       const delivered = new Set(inWindow.filter((a) => a.ok).map((a) => a.guid));
       const newest = new Map<string, Attempt>();
       for (const a of inWindow) if (!a.ok && !delivered.has(a.guid)) newest.set(a.guid, a);
@@ -70,12 +94,16 @@ function fakeGitHub(clock: () => number, redeliveryDelayMs = 0) {
     setUp: (value: boolean) => {
       up = value;
     },
+    refuse: (guid: string) => refused.add(guid),
     /** The next `count` redeliveries are accepted and never made. */
     loseNext: (count: number) => {
       lose = count;
     },
     delivered: (guid: string) => attempts.some((a) => a.guid === guid && a.ok),
     redeliveries: () => redeliveries,
+    /** Listing calls of either kind, and the pages they read. */
+    listings: () => listings,
+    pages: () => pages,
     /** How many redeliveries of these GUIDs were asked for before `beforeMs`. */
     askedFor: (guids: string[], beforeMs: number) =>
       asked.filter((a) => guids.includes(a.guid) && a.atMs < beforeMs).length,
@@ -135,6 +163,38 @@ describe("the redelivery sweep after an outage of the hook", () => {
     expect(redeliveriesAtUp).toBeGreaterThan(0);
     expect(redeliveriesAtUp).toBeLessThanOrEqual(probes);
     expect(fake.redeliveries()).toBeLessThanOrEqual(probes + guids.length);
+  });
+
+  it("costs a page and a redelivery per 10 s of outage, however many deliveries failed", async () => {
+    let now = T0;
+    const fake = fakeGitHub(() => now);
+    const recovery = sweepOnly(fake.github);
+    const guids = Array.from({ length: 1_000 }, (_, i) => `big-${i}`);
+    for (const guid of guids) fake.deliver(guid);
+    for (; now < T0 + 600_000; now += 1_000) await recovery.maybeRun(new Date(now));
+    // The first listing reads the 1,000 (10 pages); then each 10 s, one probe and one page of the log after it.
+    const tenSeconds = 600_000 / 10_000;
+    expect(fake.pages()).toBeLessThanOrEqual(10 + tenSeconds + 1);
+    expect(fake.redeliveries()).toBeLessThanOrEqual(tenSeconds + 1);
+    fake.setUp(true);
+    for (; now <= T0 + 640_000; now += 1_000) await recovery.maybeRun(new Date(now));
+    expect(guids.filter((guid) => !fake.delivered(guid))).toEqual([]);
+  });
+
+  it("probes with each held delivery in turn: one the scaler itself refuses doesn't hold the others back", async () => {
+    let now = T0;
+    const fake = fakeGitHub(() => now);
+    const recovery = sweepOnly(fake.github);
+    // The first to fail, so the first probe: refused even once the hook is back (its set's backlog is full).
+    fake.refuse("refused");
+    const guids = ["refused", ...Array.from({ length: 9 }, (_, i) => `fine-${i}`)];
+    for (const guid of guids) fake.deliver(guid);
+    const upAtMs = T0 + 60_000;
+    for (; now <= upAtMs + 30_000; now += 1_000) {
+      if (now === upAtMs) fake.setUp(true);
+      await recovery.maybeRun(new Date(now));
+    }
+    expect(guids.filter((guid) => !fake.delivered(guid))).toEqual(["refused"]);
   });
 
   it("holds the deliveries that fail while a probe says the hook is down, and asks each once when it is back", async () => {
