@@ -80,6 +80,8 @@ export class RedeliverySweep {
   #probe: { guid: string; afterId: number; sentAtMs: number } | undefined;
   /** After a probe failed or was lost: the attempt the next probe redelivers, sent without a listing. */
   #nextProbe: { guid: string; id: number; afterId: number } | undefined;
+  /** The delivery the probes began with after the last listing: when their turn comes round to it, list again. */
+  #roundStart: string | undefined;
 
   constructor(options: {
     github: RedeliveryGitHub;
@@ -112,8 +114,11 @@ export class RedeliverySweep {
       if (asked && outcome === "lost") asked.id = 0; // as never asked: it goes again with the rest
       if (asked && outcome !== "lost") asked.attemptId = outcome.id;
       const afterId = outcome === "lost" ? probe.afterId : outcome.newestId;
+      this.#roundStart ??= probe.guid;
       const next = this.#heldAfter(probe.guid);
-      if (next) this.#nextProbe = { ...next, afterId };
+      // Each held delivery has been the probe since the last listing: the next sweep lists again, and finds the
+      // deliveries that failed meanwhile (with a few held, as when the scaler refuses one, that is every probe).
+      if (next && next.guid !== this.#roundStart) this.#nextProbe = { ...next, afterId };
       return { requested: 0, nextInMs: Math.max(0, probe.sentAtMs + PROBE_RETRY_MS - now.getTime()) };
     }
     const next = this.#nextProbe;
@@ -142,13 +147,17 @@ export class RedeliverySweep {
       this.#gaveUp.set(guid, now.getTime());
       if (this.#probe?.guid === guid) this.#probe = undefined;
       if (this.#nextProbe?.guid === guid) this.#nextProbe = undefined;
+      if (this.#roundStart === guid) this.#roundStart = undefined;
     }
     // A given-up GUID's newest attempt is no later than when we gave up: after a lookback no listing reaches it.
     for (const [guid, at] of this.#gaveUp)
       if (now.getTime() - at > this.#lookbackMs) this.#gaveUp.delete(guid);
   }
 
-  /** Only the log since the probe was asked for: one page, however many deliveries failed before it. */
+  /**
+   * Only the log since the probe was asked for: one page, however many deliveries failed before it. Any delivery
+   * answered 2xx there, the probe's or another's, says the hook answers again.
+   */
   async #probeOutcome(
     probe: { guid: string; afterId: number; sentAtMs: number },
     now: Date,
@@ -156,9 +165,8 @@ export class RedeliverySweep {
     const since = new Date(probe.sentAtMs - CLOCK_SKEW_MS);
     const log = await this.#github.listWebhookDeliveriesAfter(probe.afterId, since);
     this.#metrics.githubCalls.inc({ operation: "list-deliveries" });
-    const attempts = log.filter((entry) => entry.guid === probe.guid);
-    if (attempts.some((entry) => entry.statusCode >= 200 && entry.statusCode < 300)) return "arrived";
-    const newest = attempts[0];
+    if (log.some((entry) => entry.statusCode >= 200 && entry.statusCode < 300)) return "arrived";
+    const newest = log.find((entry) => entry.guid === probe.guid);
     if (newest !== undefined)
       return { id: newest.id, newestId: log.reduce((newest, entry) => Math.max(newest, entry.id), 0) };
     return now.getTime() - probe.sentAtMs >= PROBE_RETRY_MS ? "lost" : "waiting";
@@ -223,6 +231,7 @@ export class RedeliverySweep {
       // A redelivery failed, or many deliveries failed at once: the hook is likely unreachable. One goes alone;
       // the rest are held, recorded as never asked (id 0), so the listing reaches back to them.
       const first = (failedAgain[0] ?? fresh[0])!;
+      this.#roundStart = first.guid;
       await this.#sendProbe(
         first,
         failed.reduce((newest, delivery) => Math.max(newest, delivery.id), 0),

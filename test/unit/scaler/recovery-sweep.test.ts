@@ -197,6 +197,51 @@ describe("the redelivery sweep after an outage of the hook", () => {
     expect(guids.filter((guid) => !fake.delivered(guid))).toEqual(["refused"]);
   });
 
+  it("while it probes with a delivery the scaler refuses, still finds one lost meanwhile", async () => {
+    let now = T0;
+    const fake = fakeGitHub(() => now);
+    fake.setUp(true);
+    const recovery = sweepOnly(fake.github);
+    fake.refuse("refused");
+    fake.deliver("refused");
+    let lostAtMs = 0;
+    for (; now <= T0 + 180_000; now += 1_000) {
+      if (now === T0 + 90_000) {
+        // The refused one is probed every 10 s by now; then a delivery is lost on the way (the hook is up).
+        fake.setUp(false);
+        fake.deliver("lost-meanwhile");
+        fake.setUp(true);
+        lostAtMs = now;
+      }
+      await recovery.maybeRun(new Date(now));
+      if (lostAtMs > 0 && fake.delivered("lost-meanwhile")) break;
+    }
+    expect(fake.delivered("lost-meanwhile")).toBe(true);
+    // A listing within a probe cycle (10 s), then its own probe's cycle: within a 30 s sweep.
+    expect(now - lostAtMs).toBeLessThanOrEqual(30_000);
+  });
+
+  it("takes any delivery answered after the probe went as the hook's return, not only the probe's", async () => {
+    let now = T0;
+    // GitHub slow to redeliver (20 s): each probe is taken as lost before its attempt is made.
+    const fake = fakeGitHub(() => now, 20_000);
+    const recovery = sweepOnly(fake.github);
+    const guids = Array.from({ length: 20 }, (_, i) => `held-${i}`);
+    for (const guid of guids) fake.deliver(guid);
+    const upAtMs = T0 + 62_000;
+    let recoveredAtMs: number | undefined;
+    for (; now <= T0 + 400_000; now += 1_000) {
+      if (now === upAtMs) fake.setUp(true);
+      await recovery.maybeRun(new Date(now));
+      await fake.github.listFailedWebhookDeliveries(new Date(T0)); // GitHub's side moves on between passes
+      if (recoveredAtMs === undefined && guids.every(fake.delivered)) recoveredAtMs = now;
+    }
+    expect(recoveredAtMs).toBeDefined();
+    // A lost probe's late attempt, answered 2xx, shows the hook is back; then every held one, 20 s each to make.
+    // Heeding only the current probe's attempts (each lost in turn), the 20 came back one by one: 211 s.
+    expect(recoveredAtMs! - upAtMs).toBeLessThanOrEqual(60_000);
+  });
+
   it("holds the deliveries that fail while a probe says the hook is down, and asks each once when it is back", async () => {
     let now = T0;
     const fake = fakeGitHub(() => now);
@@ -209,6 +254,7 @@ describe("the redelivery sweep after an outage of the hook", () => {
     let atUp = 0;
     for (; now <= T0 + 300_000; now += 1_000) {
       if (now === T0 + 40_000) for (const guid of later) fake.deliver(guid);
+
       if (now === upAtMs) {
         fake.setUp(true);
         atUp = fake.redeliveries();
@@ -216,11 +262,12 @@ describe("the redelivery sweep after an outage of the hook", () => {
       await recovery.maybeRun(new Date(now));
     }
     expect([...first, ...later].every(fake.delivered)).toBe(true);
-    // The first three each once, then probes only: none of the 20 asked for while the hook was down.
-    expect(fake.askedFor(later, upAtMs)).toBe(0);
+    // The first three each once, then probes only (one per 10 s, each held delivery in turn): the 20 are not each
+    // asked for while the hook is down.
     expect(atUp).toBeLessThanOrEqual(first.length + Math.ceil(180_000 / 10_000));
     // After: each still failed delivery once (the probe that got through is one of them).
-    expect(fake.askedFor(later, Number.POSITIVE_INFINITY)).toBeLessThanOrEqual(later.length);
+    const afterUp = fake.askedFor(later, Number.POSITIVE_INFINITY) - fake.askedFor(later, upAtMs);
+    expect(afterUp).toBeLessThanOrEqual(later.length);
   });
 
   it("looks again at a probe GitHub is slow to redeliver within seconds, not a sweep interval later", async () => {
