@@ -32,5 +32,5 @@ export async function benchOutage(env: TestEnv): Promise<string> {
     outage: { downMs },
   });
   const recovered = report.recoveredS ?? Number.POSITIVE_INFINITY;
-  return `outage: jobs=${report.jobs} down_s=${downMs / 1000} recovered_s=${Number.isFinite(recovered) ? recovered.toFixed(1) : "never"} lost=${report.lost} sweep_s=${SWEEP_MS / 1000} redeliveries=${report.redeliveries} log_reads=${report.deliveryLogReads} leaked=${report.leaked} over_cap=${report.overCap}`;
+  return `outage: jobs=${report.jobs} down_s=${downMs / 1000} recovered_s=${Number.isFinite(recovered) ? recovered.toFixed(1) : "never"} lost=${report.lost} sweep_s=${SWEEP_MS / 1000} redeliveries=${report.redeliveries} log_reads=${report.deliveryLogReads} first_redelivered_s=${report.firstRedeliveredS?.toFixed(1) ?? "none"} last_redelivered_s=${report.lastRedeliveredS?.toFixed(1) ?? "none"} last_registered_s=${report.lastRegisteredS?.toFixed(1) ?? "none"} leaked=${report.leaked} over_cap=${report.overCap}`;
 }

@@ -18,7 +18,12 @@ import type { TestEnv } from "../env/types.ts";
 import { type CuttableProxy, startCuttableProxy } from "./cuttable-proxy.ts";
 import { eventually } from "./eventually.ts";
 import { type Fault, withFaults } from "./faults/faults.ts";
-import { type GitHubStandIn, type StandInJob, startGitHubStandIn } from "./github-standin.ts";
+import {
+  type CallRecord,
+  type GitHubStandIn,
+  type StandInJob,
+  startGitHubStandIn,
+} from "./github-standin.ts";
 import { createTestNamespace } from "./kube.ts";
 import { endRunner } from "./kwok.ts";
 import { realNodesRunnerSetYaml, serveArgs, writeServeFiles } from "./scaler.ts";
@@ -111,6 +116,11 @@ export interface ChaosReport {
   deliveryLogReads: number;
   /** With an outage or a cut: seconds from its end until every job had started on a runner. */
   recoveredS?: number;
+  /** With an outage: seconds from its end until the first and the last redelivery answered 2xx after it. */
+  firstRedeliveredS?: number;
+  lastRedeliveredS?: number;
+  /** With an outage: seconds from its end until the last JIT registration (the last release's first step). */
+  lastRegisteredS?: number;
   /** Jobs whose queued delivery or redelivery was answered 2xx and that never ran (must be 0: 2xx means stored). */
   ackedThenLost: number;
   /** Jobs whose Pod was marked done while GitHub still had them queued (must be 0: nothing would run them). */
@@ -616,6 +626,12 @@ export async function runChaos(env: TestEnv, options: ChaosOptions): Promise<Cha
               allStartedAt === undefined || upAt === undefined
                 ? Number.POSITIVE_INFINITY
                 : (allStartedAt - upAt) / 1000,
+            // Where the recovery's time went: until the first redelivery answered 2xx, the last, and the last
+            // runner registered (a release) after it.
+            ...redeliveredAfter(github.deliveries(), upAt),
+            ...(upAt === undefined
+              ? {}
+              : { lastRegisteredS: lastCallAfter(github.callLog, "jitconfig", upAt) }),
           }
         : {}),
     };
@@ -789,4 +805,30 @@ async function watchJobs(
       unsubscribe();
     },
   };
+}
+
+/** Seconds from `upAt` until the first and the last redelivery answered 2xx after it (none: nothing). */
+function redeliveredAfter(
+  deliveries: readonly { redelivery: boolean; statusCode: number; deliveredAt: Date }[],
+  upAt: number | undefined,
+): { firstRedeliveredS?: number; lastRedeliveredS?: number } {
+  if (upAt === undefined) return {};
+  const times = deliveries
+    .filter(
+      (d) => d.redelivery && d.statusCode >= 200 && d.statusCode < 300 && d.deliveredAt.getTime() >= upAt,
+    )
+    .map((d) => d.deliveredAt.getTime());
+  if (times.length === 0) return {};
+  return {
+    firstRedeliveredS: (Math.min(...times) - upAt) / 1000,
+    lastRedeliveredS: (Math.max(...times) - upAt) / 1000,
+  };
+}
+
+/** Seconds from `after` until the last call whose operation id contains `operation` (undefined: none). */
+function lastCallAfter(calls: readonly CallRecord[], operation: string, after: number): number | undefined {
+  const times = calls
+    .filter((c) => c.operationId.includes(operation) && c.receivedAt >= after)
+    .map((c) => c.receivedAt);
+  return times.length === 0 ? undefined : (Math.max(...times) - after) / 1000;
 }

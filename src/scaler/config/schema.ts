@@ -356,7 +356,9 @@ const tuning = strictObject({
     orphanSweepMs: positive("How often registered runners are checked for ones without a Pod."),
     backoffMs: positive("First back-off after a stuck Pod; doubles up to maxBackoffMs."),
     maxBackoffMs: positive("Longest back-off."),
-    releaseConcurrency: positive("GitHub calls in flight at once while releasing."),
+    releaseConcurrency: positive(
+      "Releases, and removals of finished runners, in flight at once (GitHub and Kubernetes calls).",
+    ),
     cacheLeaseGraceMs: positive("A cache claim leased for an unfinished release is freed after this long."),
   }).optional(),
   recovery: strictObject({

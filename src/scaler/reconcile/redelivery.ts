@@ -39,6 +39,8 @@ const REDELIVERY_CONCURRENCY = 8;
 /** The probe's attempts are looked for from this long before it was sent: our clock and GitHub's may differ. */
 const CLOCK_SKEW_MS = 60_000;
 
+const answered = (entry: { statusCode: number }) => entry.statusCode >= 200 && entry.statusCode < 300;
+
 interface Asked {
   /** The attempt asked for (0: none yet, held behind a probe or lost): a newer failed one means it failed again. */
   id: number;
@@ -165,11 +167,18 @@ export class RedeliverySweep {
     const since = new Date(probe.sentAtMs - CLOCK_SKEW_MS);
     const log = await this.#github.listWebhookDeliveriesAfter(probe.afterId, since);
     this.#metrics.githubCalls.inc({ operation: "list-deliveries" });
-    if (log.some((entry) => entry.statusCode >= 200 && entry.statusCode < 300)) return "arrived";
+    if (log.some(answered)) return "arrived";
     const newest = log.find((entry) => entry.guid === probe.guid);
     if (newest !== undefined)
       return { id: newest.id, newestId: log.reduce((newest, entry) => Math.max(newest, entry.id), 0) };
     return now.getTime() - probe.sentAtMs >= PROBE_RETRY_MS ? "lost" : "waiting";
+  }
+
+  /** Whether the log has a delivery answered 2xx after this entry: then the hook answers, and none need wait. */
+  async #answeredAfter(afterId: number, since: Date): Promise<boolean> {
+    const log = await this.#github.listWebhookDeliveriesAfter(afterId, since);
+    this.#metrics.githubCalls.inc({ operation: "list-deliveries" });
+    return log.some(answered);
   }
 
   async #sendProbe(
@@ -219,6 +228,7 @@ export class RedeliverySweep {
       else if (delivery.id > asked.id || now.getTime() - asked.askedAtMs >= LOST_REDELIVERY_MS)
         failedAgain.push(delivery);
     }
+    const newestId = failed.reduce((newest, delivery) => Math.max(newest, delivery.id), 0);
     let toAsk: typeof failed = fresh;
     let result: SweepResult = { requested: 0 };
     if (probeArrived) {
@@ -227,16 +237,16 @@ export class RedeliverySweep {
         this.#log.info("webhook deliveries arrive again: redelivering the ones that failed", {
           count: toAsk.length,
         });
-    } else if (failedAgain.length > 0 || fresh.length >= PROBE_FIRST_AT) {
-      // A redelivery failed, or many deliveries failed at once: the hook is likely unreachable. One goes alone;
-      // the rest are held, recorded as never asked (id 0), so the listing reaches back to them.
+    } else if (
+      failedAgain.length > 0 ||
+      (fresh.length >= PROBE_FIRST_AT && !(await this.#answeredAfter(newestId, since)))
+    ) {
+      // A redelivery failed, or many deliveries failed at once and none was answered since: the hook is likely
+      // unreachable. One goes alone; the rest are held, recorded as never asked (id 0), so the listing reaches
+      // back to them.
       const first = (failedAgain[0] ?? fresh[0])!;
       this.#roundStart = first.guid;
-      await this.#sendProbe(
-        first,
-        failed.reduce((newest, delivery) => Math.max(newest, delivery.id), 0),
-        now,
-      );
+      await this.#sendProbe(first, newestId, now);
       for (const delivery of fresh)
         if (!this.#requested.has(delivery.guid))
           this.#requested.set(delivery.guid, {

@@ -372,6 +372,17 @@ describe("the redelivery sweep after an outage of the hook", () => {
     }
   });
 
+  it("asks for 8 at once when a delivery was answered after they failed (the hook is up)", async () => {
+    const now = T0;
+    const fake = fakeGitHub(() => now);
+    const recovery = sweepOnly(fake.github);
+    for (let i = 0; i < 8; i++) fake.deliver(`dropped-${i}`);
+    fake.setUp(true);
+    fake.deliver("answered");
+    await recovery.maybeRun(new Date(now));
+    expect(fake.redeliveries()).toBe(8);
+  });
+
   it("a new leader, from the saved cursor, still finds the deliveries held while the hook was down", async () => {
     let now = T0;
     const fake = fakeGitHub(() => now);
