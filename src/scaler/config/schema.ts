@@ -356,9 +356,7 @@ const tuning = strictObject({
     orphanSweepMs: positive("How often registered runners are checked for ones without a Pod."),
     backoffMs: positive("First back-off after a stuck Pod; doubles up to maxBackoffMs."),
     maxBackoffMs: positive("Longest back-off."),
-    releaseConcurrency: positive(
-      "Releases, and removals of finished runners, in flight at once (GitHub and Kubernetes calls).",
-    ),
+    releaseConcurrency: positive("GitHub calls in flight at once while releasing."),
     cacheLeaseGraceMs: positive("A cache claim leased for an unfinished release is freed after this long."),
   }).optional(),
   recovery: strictObject({

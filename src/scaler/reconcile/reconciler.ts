@@ -58,7 +58,7 @@ export interface ReconcilerTiming {
   /** First back-off after a stuck Pod; doubles per failure up to maxBackoffMs. */
   backoffMs: number;
   maxBackoffMs: number;
-  /** Releases, and removals of finished runners, in flight at once (GitHub and Kubernetes calls). */
+  /** GitHub calls in flight at once while releasing. */
   releaseConcurrency: number;
   /** A cache claim leased for a release that hasn't finished after this long is freed again. */
   cacheLeaseGraceMs: number;
@@ -291,15 +291,12 @@ export class Reconciler {
     // Before anything is deleted: how finished Pods left their cache claims is read from their status.
     if (set.cache) await this.cache?.sync(set, views, now).catch(step("cache"));
 
-    // A few at a time, as releases: after a burst hundreds finish together, and one by one (a deregistration, the
-    // Pod and its Secret each) they held the pass, and the releases behind them, for seconds.
-    const concurrency = this.#timing.releaseConcurrency;
-    await inBatches(plan.finished, concurrency, (view) =>
-      this.#removeFinished(set, view).catch(step("delete-finished")),
-    );
-    await inBatches(plan.expiredTombstones, concurrency, (view) =>
-      pods.delete(view.name, view.uid).then(() => {}, step("delete-tombstone")),
-    );
+    for (const view of plan.finished) {
+      await this.#removeFinished(set, view).catch(step("delete-finished"));
+    }
+    for (const view of plan.expiredTombstones) {
+      await pods.delete(view.name, view.uid).catch(step("delete-tombstone"));
+    }
     for (const view of plan.stuck) {
       await this.#replaceStuck(set, view).catch(step("replace-stuck"));
     }
