@@ -361,7 +361,7 @@ const tuning = strictObject({
   }).optional(),
   recovery: strictObject({
     redeliveryMs: positive(
-      "How often failed webhook deliveries are looked for (default 2 min): one listing call a sweep, 30 an hour, and a delivery that fails while the scaler is up waits at most this long. Recovery after an outage doesn't wait for it: a probe every 10 s (the outage bench: 200 jobs started 26.5–39.2 s after a 120 s outage).",
+      "How often failed webhook deliveries are looked for (default 2 min): one listing call a sweep, 30 an hour, and a delivery that fails while the scaler is up waits at most this long. Recovery after an outage doesn't wait for it: a probe every 10 s (the outage bench: 200 jobs started 26.5–43.1 s after a 120 s outage).",
     ),
     redeliveryLookbackMs: positive("How far back a redelivery sweep looks."),
     auditMs: positive(

@@ -1,7 +1,8 @@
 // The redelivery sweep: GitHub does not retry a failed webhook delivery, so the leader lists the hook's failed
 // workflow_job deliveries and asks GitHub to send each again. While the hook doesn't answer (an outage of the
 // scaler or of the path to it) asking for each would only fail again: one redelivery goes alone as a probe, the
-// rest wait for it, and until it gets through a sweep costs two calls whatever the backlog.
+// rest wait for it, and until it gets through each probe costs two calls (the redelivery and one page of the log
+// after it), whatever the backlog.
 import type { Logger } from "../observe/log.ts";
 import type { Metrics } from "../observe/metrics.ts";
 import { inBatches } from "./batches.ts";
@@ -29,7 +30,8 @@ const PROBE_CHECK_MS = 5_000;
 const PROBE_RETRY_MS = 10_000;
 /**
  * This many deliveries failed since the last sweep and none asked for yet: more likely an outage than a few lost
- * deliveries, so one is sent as a probe before the rest (costs PROBE_CHECK_MS when the hook does answer).
+ * deliveries, so one is sent as a probe before the rest (costs PROBE_CHECK_MS when the hook does answer), unless
+ * a delivery answered 2xx after them shows that it does.
  */
 const PROBE_FIRST_AT = 8;
 /** A redelivery GitHub accepted and hasn't made within this long (it makes them within seconds) is asked again. */
