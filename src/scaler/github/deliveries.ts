@@ -13,7 +13,9 @@ export type Deliveries = Pick<
   "listFailedWebhookDeliveries" | "redeliverWebhook" | "listWebhookDeliveriesAfter" | "getWebhookDelivery"
 >;
 
-const succeeded = (delivery: WebhookDelivery) => delivery.statusCode >= 200 && delivery.statusCode < 300;
+/** Whether GitHub's attempt at a delivery got a 2xx answer from the hook. */
+export const succeeded = (delivery: { statusCode: number }) =>
+  delivery.statusCode >= 200 && delivery.statusCode < 300;
 
 export function createDeliveries({
   transport,

@@ -8,6 +8,7 @@
 // the list entry already tells is never fetched: other events and actions, other installations, what the webhook
 // took (2xx, in `both`), a GUID taken before. Under a low rate-limit budget the poll slows down and fetches only
 // queued jobs (the runner's exit and the audit settle the rest).
+import { succeeded } from "../github/deliveries.ts";
 import type { Logger } from "../observe/log.ts";
 import type { Metrics } from "../observe/metrics.ts";
 import type { Intake } from "../webhook/intake.ts";
@@ -178,7 +179,7 @@ export class DeliveryPoll {
     const { mode, installationId } = this.#options;
     if (entry.event !== "workflow_job") return "other-event";
     if (!ACTIONS.has(entry.action ?? "")) return "other-action";
-    if (mode === "both" && entry.statusCode >= 200 && entry.statusCode < 300) return "delivered";
+    if (mode === "both" && succeeded(entry)) return "delivered";
     if (
       installationId !== undefined &&
       entry.installationId !== null &&

@@ -3,6 +3,7 @@
 // scaler or of the path to it) asking for each would only fail again: one redelivery goes alone as a probe, the
 // rest wait for it, and until it gets through each probe costs two calls (the redelivery and one page of the log
 // after it), whatever the backlog.
+import { succeeded } from "../github/deliveries.ts";
 import type { Logger } from "../observe/log.ts";
 import type { Metrics } from "../observe/metrics.ts";
 import { inBatches } from "./batches.ts";
@@ -40,8 +41,6 @@ const LOST_REDELIVERY_MS = 60_000;
 const REDELIVERY_CONCURRENCY = 8;
 /** The probe's attempts are looked for from this long before it was sent: our clock and GitHub's may differ. */
 const CLOCK_SKEW_MS = 60_000;
-
-const answered = (entry: { statusCode: number }) => entry.statusCode >= 200 && entry.statusCode < 300;
 
 interface Asked {
   /** The attempt asked for (0: none yet, held behind a probe or lost): a newer failed one means it failed again. */
@@ -166,10 +165,8 @@ export class RedeliverySweep {
     probe: { guid: string; afterId: number; sentAtMs: number },
     now: Date,
   ): Promise<"arrived" | "waiting" | "lost" | { id: number; newestId: number }> {
-    const since = new Date(probe.sentAtMs - CLOCK_SKEW_MS);
-    const log = await this.#github.listWebhookDeliveriesAfter(probe.afterId, since);
-    this.#metrics.githubCalls.inc({ operation: "list-deliveries" });
-    if (log.some(answered)) return "arrived";
+    const log = await this.#logAfter(probe.afterId, new Date(probe.sentAtMs - CLOCK_SKEW_MS));
+    if (log.some(succeeded)) return "arrived";
     const newest = log.find((entry) => entry.guid === probe.guid);
     if (newest !== undefined)
       return { id: newest.id, newestId: log.reduce((newest, entry) => Math.max(newest, entry.id), 0) };
@@ -178,9 +175,14 @@ export class RedeliverySweep {
 
   /** Whether the log has a delivery answered 2xx after this entry: then the hook answers, and none need wait. */
   async #answeredAfter(afterId: number, since: Date): Promise<boolean> {
+    return (await this.#logAfter(afterId, since)).some(succeeded);
+  }
+
+  /** The delivery log after entry `afterId`, newest first (a page, as a rule). */
+  async #logAfter(afterId: number, since: Date): Promise<{ id: number; guid: string; statusCode: number }[]> {
     const log = await this.#github.listWebhookDeliveriesAfter(afterId, since);
     this.#metrics.githubCalls.inc({ operation: "list-deliveries" });
-    return log.some(answered);
+    return log;
   }
 
   async #sendProbe(
@@ -195,10 +197,15 @@ export class RedeliverySweep {
   async #ask(delivery: { guid: string; id: number; deliveredAt?: Date }, now: Date): Promise<void> {
     await this.#github.redeliverWebhook(delivery.id);
     this.#metrics.githubCalls.inc({ operation: "redeliver" });
+    this.#remember(delivery, delivery.id, now);
+  }
+
+  /** Records a delivery as asked for (`askedId`: the attempt asked for; 0: held, not asked yet). */
+  #remember(delivery: { guid: string; id: number; deliveredAt?: Date }, askedId: number, now: Date): void {
     const before = this.#requested.get(delivery.guid);
     const deliveredAt = delivery.deliveredAt ?? before?.deliveredAt ?? now;
     this.#requested.set(delivery.guid, {
-      id: delivery.id,
+      id: askedId,
       deliveredAt,
       firstAt: before?.firstAt ?? deliveredAt,
       askedAtMs: now.getTime(),
@@ -249,15 +256,7 @@ export class RedeliverySweep {
       const first = (failedAgain[0] ?? fresh[0])!;
       this.#roundStart = first.guid;
       await this.#sendProbe(first, newestId, now);
-      for (const delivery of fresh)
-        if (!this.#requested.has(delivery.guid))
-          this.#requested.set(delivery.guid, {
-            id: 0,
-            deliveredAt: delivery.deliveredAt,
-            firstAt: delivery.deliveredAt,
-            askedAtMs: now.getTime(),
-            attemptId: delivery.id,
-          });
+      for (const delivery of fresh) if (!this.#requested.has(delivery.guid)) this.#remember(delivery, 0, now);
       for (const delivery of failedAgain) this.#requested.get(delivery.guid)!.attemptId = delivery.id;
       this.#log.warn(
         "webhook deliveries fail; probing the hook with one redelivery before asking for the rest",
